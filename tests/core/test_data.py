@@ -1,0 +1,195 @@
+"""Datasets, tested on clips made here with the frame number drawn in as the grey level."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tempo_core.data import (
+    SeptupletValDataset,
+    WindowBatchSampler,
+    build_train_dataset,
+    detect_layout,
+    find_clip_sources,
+)
+from tempo_core.errors import InputError
+
+FPS = 10
+LEVEL0, STEP = 12, 14  # frame i has grey level LEVEL0 + STEP * i
+
+
+def level(i: int) -> int:
+    return LEVEL0 + STEP * (i % 17)  # distinct for the first 17 frames
+
+
+def index_of(image: torch.Tensor) -> int:
+    """The frame number drawn into an image (float [3, H, W] in [0, 1])."""
+    return round((float(image.mean()) * 255 - LEVEL0) / STEP)
+
+
+def encode_clip(path: Path, count: int = 16, size: int = 64) -> Path:
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=FPS)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "0"}
+        for i in range(count):
+            image = np.full((size, size, 3), level(i), np.uint8)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = i
+            frame.time_base = Fraction(1, FPS)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+def write_frames(
+    folder: Path, count: int, size: int = 40, name: str = "{:05d}.png", start: int = 0
+) -> Path:
+    """Frame i (grey level ``level(i)``) saved as ``name.format(i + start)``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        image = np.full((size, size + 8, 3), level(i), np.uint8)
+        Image.fromarray(image).save(folder / name.format(i + start))
+    return folder
+
+
+def check_sample(sample: dict, n: int, crop: int, time_unit: float, augmented: bool) -> None:
+    frames, times, target, target_time = (
+        sample[k] for k in ("frames", "timestamps", "target", "target_time")
+    )
+    assert frames.shape == (n, 3, crop, crop) and target.shape == (3, crop, crop)
+    assert times.shape == (n,) and target_time.shape == (1,)
+    assert frames.dtype == torch.float32 and 0 <= float(frames.min()) <= float(frames.max()) <= 1
+    idx = [index_of(f) for f in frames]
+    tgt = index_of(target)
+    assert torch.all(times[1:] > times[:-1]), "anchor times must increase"
+    middle = (n - 1) // 2
+    assert times[middle] < target_time[0] < times[middle + 1], "target inside the middle interval"
+    if not augmented:
+        assert idx == sorted(idx) and float(times[0]) == 0.0
+        expected = torch.tensor([(i - idx[0]) * time_unit for i in idx])
+        assert torch.allclose(times, expected, atol=1e-4)
+        assert abs(float(target_time[0]) - (tgt - idx[0]) * time_unit) < 1e-4
+    # with or without reversal, time is an affine function of the frame number
+    slope = (times[-1] - times[0]) / (idx[-1] - idx[0])
+    for i, t in zip([*idx, tgt], [*times.tolist(), float(target_time[0])], strict=True):
+        assert abs((t - float(times[0])) - slope * (i - idx[0])) < 1e-4
+
+
+def test_video_dataset_timestamps_and_targets(tmp_path):
+    video = encode_clip(tmp_path / "clip.mp4")
+    ds = build_train_dataset(
+        video,
+        n_frames=(2, 4),
+        crop=32,
+        max_stride=2,
+        cache_dir=tmp_path / "cache",
+        augment=False,
+        log=lambda *_: None,
+    )
+    assert len(ds.clips[0]) == 16 and ds.n_frames == (2, 4)
+    seen_fracs = set()
+    for seed in range(24):
+        n = (2, 4)[seed % 2]
+        sample = ds[(seed % len(ds), n, seed)]
+        check_sample(sample, n, 32, 1.0 / FPS, augmented=False)
+        m = (n - 1) // 2
+        t = sample["timestamps"]
+        seen_fracs.add(round(float((sample["target_time"][0] - t[m]) / (t[m + 1] - t[m])), 3))
+    assert len(seen_fracs) >= 3, "target times should vary"
+    # the cache is reused: a second build memory-maps the .npy
+    again = build_train_dataset(video, crop=32, cache_dir=tmp_path / "cache", log=lambda *_: None)
+    assert isinstance(again.clips[0].frames, np.memmap)
+
+
+def test_augmented_samples_stay_consistent_and_are_seeded(tmp_path):
+    write_frames(tmp_path / "seq", 12)
+    ds = build_train_dataset(
+        tmp_path / "seq", n_frames=(2, 4), crop=32, cache_dir=None, log=lambda *_: None
+    )
+    reversed_seen = False
+    for seed in range(30):
+        sample = ds[(0, 4, seed)]
+        check_sample(sample, 4, 32, 1.0, augmented=True)
+        reversed_seen |= index_of(sample["frames"][0]) > index_of(sample["frames"][-1])
+        again = ds[(0, 4, seed)]
+        assert all(torch.equal(sample[k], again[k]) for k in sample)
+    assert reversed_seen
+
+
+def test_layout_detection(tmp_path):
+    root = tmp_path / "train"
+    (root / "videos").mkdir(parents=True)
+    encode_clip(root / "videos" / "a.mp4", count=8)
+    write_frames(root / "frames" / "street", 6)
+    sources = find_clip_sources(root)
+    assert sorted(s.name for s in sources) == ["a.mp4", "street"]
+    assert detect_layout(root) == "clips"
+    ds = build_train_dataset(root, crop=32, cache_dir=tmp_path / "c", log=lambda *_: None)
+    assert len(ds) == 14 and ds.n_frames == (2,)  # 6 frames: too short for N=4
+
+
+def make_vimeo(root: Path, kind: str, count: int) -> Path:
+    frames = 3 if kind == "tri" else 7
+    for seq in range(count):
+        write_frames(root / "sequences" / "00001" / f"{seq:04d}", frames, 32, "im{}.png", start=1)
+    entries = "\n".join(f"00001/{seq:04d}" for seq in range(count))
+    (root / f"{kind[:3]}_trainlist.txt").write_text(entries + "\n")
+    return root
+
+
+def test_vimeo_layouts(tmp_path):
+    tri = make_vimeo(tmp_path / "tri", "tri", 2)
+    sep = make_vimeo(tmp_path / "sep", "sep", 3)
+    assert detect_layout(tri) == "vimeo_triplet" and detect_layout(sep) == "vimeo_septuplet"
+    ds = build_train_dataset(tri, n_frames=(2, 4), crop=32, log=lambda *_: None)
+    assert ds.n_frames == (2,) and len(ds) == 2
+    sample = ds[(1, 2, 5)]
+    assert float(sample["target_time"][0]) == 1.0 and sample["timestamps"].tolist() == [0.0, 2.0]
+    ds = build_train_dataset(sep, n_frames=(2, 4), crop=32, augment=False, log=lambda *_: None)
+    assert ds.n_frames == (2, 4) and len(ds) == 3
+    check_sample(ds[(0, 4, 1)], 4, 32, 1.0, augmented=False)
+    check_sample(ds[(2, 2, 3)], 2, 32, 1.0, augmented=False)
+
+
+def test_batch_sampler_is_reproducible_resumable_and_sharded(tmp_path):
+    write_frames(tmp_path / "seq", 40)
+    ds = build_train_dataset(tmp_path / "seq", n_frames=(2, 4), crop=32, log=lambda *_: None)
+    sampler = WindowBatchSampler(ds, batch_size=4, seed=3)
+    sampler.set_epoch(1)
+    full = list(sampler)
+    assert len(full) == len(sampler) == 10
+    assert all(len({key[1] for key in batch}) == 1 for batch in full), "one N per batch"
+    assert {batch[0][1] for batch in full} == {2, 4}
+    sampler.set_epoch(1, skip=6)
+    assert list(sampler) == full[6:]
+    sampler.set_epoch(2)
+    assert list(sampler) != full
+    ranks = [WindowBatchSampler(ds, 4, seed=3, num_replicas=2, rank=r) for r in (0, 1)]
+    slots = [{key[0] for batch in r for key in batch} for r in ranks]
+    assert len(ranks[0]) == len(ranks[1]) == 5 and not slots[0] & slots[1]
+
+
+def test_septuplet_validation_protocol(tmp_path):
+    folder = tmp_path / "val" / "clip" / "00000"
+    write_frames(folder, 7, 40, "im{}.png", start=1)
+    ds = SeptupletValDataset(tmp_path / "val", n=2)
+    sample = ds[0]
+    assert sample["frames"].shape == (2, 3, 40, 48)
+    assert [index_of(f) + 1 for f in sample["frames"]] == [3, 5] and index_of(
+        sample["target"]
+    ) + 1 == 4
+    assert sample["timestamps"].tolist() == [0.0, 1.0] and sample["target_time"].tolist() == [0.5]
+    four = SeptupletValDataset(tmp_path / "val", n=4, crop=32)[0]
+    assert four["frames"].shape == (4, 3, 32, 32)
+    assert [index_of(f) + 1 for f in four["frames"]] == [1, 3, 5, 7]
+    with pytest.raises(InputError):
+        SeptupletValDataset(tmp_path / "nothing")
