@@ -1,0 +1,230 @@
+"""Decides what the viewer shows for the playhead: a real frame, a cached or a new synthesis.
+
+On a real frame it shows that frame (decoded by the UI thread's own reader). Between frames it
+asks the :class:`~tempo_app.model_worker.ModelWorker`: a reduced-resolution preview while the
+user drags, the full resolution once the playhead rests (``rest_ms`` without movement, or the
+drag ends). Results are cached (LRU, byte budget), and only the result of the latest request is
+shown, so rapid scrubbing ends on the last position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from tempo_app.cache import LRUCache
+from tempo_app.errors import user_message
+from tempo_app.model_state import ModelState
+from tempo_app.model_worker import ModelWorker, SynthesisRequest, SynthesisResult
+from tempo_app.session import SessionState
+
+
+@dataclass
+class DisplayFrame:
+    """One picture for the viewer. ``kind`` is "real", "synthesized", "preview" or "nearest"
+    (a real frame standing in while no model is available)."""
+
+    image: np.ndarray  # (H, W, 3) uint8 RGB, possibly smaller than the clip for previews
+    time: float
+    kind: str
+    frame_index: int  # the real frame shown, or the nearest one
+    anchors: tuple[int, ...] = ()
+    confidence: np.ndarray | None = None  # (h, w) float32 in [0, 1]
+    reference: np.ndarray | None = None  # nearest real frame, for compare mode
+    note: str = ""
+
+
+class DisplayController(QObject):
+    """Observes the session, talks to the worker, emits ``frame_ready`` for the viewer."""
+
+    frame_ready = Signal(object)  # DisplayFrame
+    error = Signal(str)  # one sentence, for a dialog (not repeated until a success)
+    idle = Signal()  # the latest request has finished
+
+    def __init__(
+        self,
+        session: SessionState,
+        model_state: ModelState,
+        worker: ModelWorker,
+        preview_max_side: int = 320,
+        rest_ms: int = 200,
+        cache_bytes: int = 256 * 2**20,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.model_state = model_state
+        self.worker = worker
+        self.preview_max_side = preview_max_side
+        self.cache = LRUCache(cache_bytes)
+        self.reader: Any = None
+        self.current: DisplayFrame | None = None
+        self._next_id = 0
+        self._latest_id: int | None = None
+        self._last_error: str | None = None
+        self._rest_timer = QTimer(self)
+        self._rest_timer.setSingleShot(True)
+        self._rest_timer.setInterval(rest_ms)
+        self._rest_timer.timeout.connect(self._on_rest)
+        session.playhead_changed.connect(self.update)
+        session.anchors_changed.connect(self.update)
+        session.scrubbing_changed.connect(self._on_scrubbing)
+        model_state.changed.connect(self._on_model_changed)
+        worker.result.connect(self._on_result)
+        worker.error.connect(self._on_error)
+        worker.request_finished.connect(self._on_finished)
+        self._generation: int | None = None
+
+    # ------------------------------------------------------------- inputs
+    def set_reader(self, reader: Any) -> None:
+        """The UI thread's own reader for the open clip (None when closed)."""
+        self.reader = reader
+        self.cache.clear()
+        self._latest_id = None
+        self.current = None
+
+    @property
+    def busy(self) -> bool:
+        return self._latest_id is not None
+
+    def update(self, *_: object) -> None:
+        """Show the right picture for the playhead now, requesting a synthesis if needed."""
+        session = self.session
+        if not session.has_clip or self.reader is None:
+            return
+        index = session.real_frame_at()
+        if index is not None:
+            self._drop_request()
+            self._show_real(index)
+            return
+        if self._show_cached(None):
+            self._drop_request()
+            return
+        if not self.model_state.ready:
+            self._drop_request()
+            note = "Loading the model" if self.model_state.loading else "No model loaded"
+            self._show_real(session.nearest_frame(), kind="nearest", note=note)
+            return
+        if session.scrubbing:
+            self._rest_timer.start()
+            if not self._show_cached(self.preview_max_side):
+                self._request(self.preview_max_side)
+        else:
+            self._request(None)
+
+    # ------------------------------------------------------------ helpers
+    def _cache_key(self, max_side: int | None) -> tuple:
+        session = self.session
+        return (self._generation, session.path, round(session.playhead, 9), session.anchors, max_side)
+
+    def _show_cached(self, max_side: int | None) -> bool:
+        result = self.cache.get(self._cache_key(max_side))
+        if result is None:
+            return False
+        self._show_result(result)
+        return True
+
+    def _request(self, max_side: int | None) -> None:
+        self._next_id += 1
+        self._latest_id = self._next_id
+        self.worker.request(
+            SynthesisRequest(
+                self._next_id,
+                str(self.session.path),
+                self.session.playhead,
+                self.session.anchors,
+                max_side,
+            )
+        )
+
+    def _drop_request(self) -> None:
+        if self._latest_id is not None:
+            self._latest_id = None
+            self.worker.request(None)
+            self.idle.emit()
+
+    def _read(self, index: int) -> np.ndarray | None:
+        try:
+            return self.reader.read_frame(index)
+        except Exception as error:
+            self._report(user_message(error, "Reading the frame"))
+            return None
+
+    def _show_real(self, index: int, kind: str = "real", note: str = "") -> None:
+        image = self._read(index)
+        if image is None:
+            return
+        time = float(self.session.frame_times[index]) if kind == "real" else self.session.playhead
+        frame = DisplayFrame(image, time, kind, index, self.session.anchors, reference=image)
+        frame.note = note
+        self._emit(frame)
+
+    def _show_result(self, result: SynthesisResult) -> None:
+        request = result.request
+        nearest = self.session.nearest_frame(request.time)
+        kind = "preview" if request.max_side is not None else "synthesized"
+        frame = DisplayFrame(
+            result.image,
+            request.time,
+            kind,
+            nearest,
+            request.anchors,
+            confidence=result.confidence,
+            reference=self._read(nearest),
+        )
+        self._emit(frame)
+
+    def _emit(self, frame: DisplayFrame) -> None:
+        self.current = frame
+        self.frame_ready.emit(frame)
+
+    def _report(self, message: str) -> None:
+        if message != self._last_error:
+            self._last_error = message
+            self.error.emit(message)
+
+    # ------------------------------------------------------------- events
+    def _on_scrubbing(self, scrubbing: bool) -> None:
+        if not scrubbing:
+            self._rest_timer.stop()
+            self.update()
+
+    def _on_rest(self) -> None:
+        if self.session.has_clip and self.session.real_frame_at() is None and self.model_state.ready:
+            if not self._show_cached(None):
+                self._request(None)
+
+    def _on_model_changed(self) -> None:
+        info = self.model_state.info
+        generation = info.generation if info is not None else None
+        if generation != self._generation and not self.model_state.loading:
+            self._generation = generation
+            self.cache.clear()
+            self.update()
+        elif self.current is not None and self.current.kind == "nearest":
+            self.update()
+
+    def _on_result(self, result: SynthesisResult) -> None:
+        if result.model_generation != self._generation:
+            return
+        request = result.request
+        size = result.image.nbytes + result.confidence.nbytes
+        key = (self._generation, request.clip_path, round(request.time, 9), request.anchors)
+        self.cache.put((*key, request.max_side), result, size)
+        if request.max_side is None:
+            self.model_state.set_ms_per_frame(result.ms)
+        if request.request_id == self._latest_id:
+            self._last_error = None
+            self._show_result(result)
+
+    def _on_error(self, request_id: int, message: str) -> None:
+        if request_id == self._latest_id:
+            self._report(message)
+
+    def _on_finished(self, request_id: int) -> None:
+        if request_id == self._latest_id:
+            self._latest_id = None
+            self.idle.emit()

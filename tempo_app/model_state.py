@@ -1,0 +1,83 @@
+"""Which model is loaded, on which device and at which precision. No widgets here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Signal
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to load: ``path`` None means the bundled default; ``device`` None means automatic."""
+
+    path: str | None = None
+    device: str | None = None
+    precision: str = "fp32"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What was loaded, for the status bar."""
+
+    name: str
+    device_name: str
+    precision: str
+    generation: int
+
+
+def available_devices() -> list[str]:
+    """Device names the Model menu offers: ``cpu`` always, ``cuda`` / ``mps`` when present."""
+    devices = ["cpu"]
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            devices.append("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            devices.append("mps")
+    except Exception:  # a broken torch install still lets the app open
+        pass
+    return devices
+
+
+class ModelState(QObject):
+    """The requested spec, the loaded model (or None) and whether a load is running."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.spec = ModelSpec()
+        self.info: ModelInfo | None = None
+        self.loading = False
+        self.problem: str | None = None
+        self.ms_per_frame: float | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.info is not None and not self.loading
+
+    def set_loading(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.loading = True
+        self.changed.emit()
+
+    def set_loaded(self, info: ModelInfo) -> None:
+        self.info = info
+        self.loading = False
+        self.problem = None
+        self.ms_per_frame = None
+        self.changed.emit()
+
+    def set_failed(self, problem: str) -> None:
+        self.loading = False
+        self.problem = problem
+        self.changed.emit()
+
+    def set_ms_per_frame(self, ms: float) -> None:
+        self.ms_per_frame = ms
+        self.changed.emit()

@@ -1,0 +1,248 @@
+"""The one thread that owns the model: loads it, synthesizes frames, runs exports.
+
+The UI thread never waits on the model. It puts work in and gets typed signals back:
+
+* :meth:`ModelWorker.load_model` and :meth:`ModelWorker.submit` are queued and run in order.
+* :meth:`ModelWorker.request` is *latest wins*: a new request replaces the one still waiting, and a
+  request that is superseded while its anchors are read or encoded is dropped before the decode.
+* Every exception is caught and becomes an ``error`` / ``model_failed`` signal with one sentence.
+
+The encoded anchors of the last request are kept, so scrubbing between the same anchors costs
+only a decode (TEMPO's "encode once, synthesize many").
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal
+
+from tempo_app.errors import is_out_of_memory, user_message
+from tempo_app.images import resize_rgb, scaled_size
+from tempo_app.model_state import ModelInfo, ModelSpec
+
+log = logging.getLogger("tempo_app")
+
+NO_MODEL = "No model is loaded; load a checkpoint from the Model menu."
+
+InterpolatorFactory = Callable[[ModelSpec], Any]
+
+
+def default_factory(spec: ModelSpec) -> Any:
+    """Load ``spec`` with :meth:`tempo_core.inference.Interpolator.from_checkpoint`."""
+    from tempo_core.inference import Interpolator
+
+    return Interpolator.from_checkpoint(spec.path, device=spec.device, precision=spec.precision)
+
+
+@dataclass(frozen=True)
+class SynthesisRequest:
+    """Synthesize ``time`` (seconds) of ``clip_path`` from the real frames ``anchors``.
+
+    ``max_side`` None is full resolution; a number makes a preview whose longer side is at most
+    that many pixels.
+    """
+
+    request_id: int
+    clip_path: str
+    time: float
+    anchors: tuple[int, ...]
+    max_side: int | None = None
+
+    @property
+    def key(self) -> tuple:
+        return (self.clip_path, round(self.time, 9), self.anchors, self.max_side)
+
+
+@dataclass
+class SynthesisResult:
+    request: SynthesisRequest
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    confidence: np.ndarray  # (H, W) float32 in [0, 1]
+    ms: float
+    model_generation: int
+
+
+class _Superseded(Exception):
+    """A newer request arrived; drop this one quietly."""
+
+
+class ModelWorker(QThread):
+    """Owns the interpolator and a private VideoReader; see the module docstring."""
+
+    model_loaded = Signal(object)  # ModelInfo
+    model_failed = Signal(str, bool)  # message, happened at start-up
+    result = Signal(object)  # SynthesisResult
+    error = Signal(int, str)  # request_id, message
+    request_finished = Signal(int)  # request_id, after result, error or drop
+
+    def __init__(self, factory: InterpolatorFactory | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self._factory = factory or default_factory
+        self._cond = threading.Condition()
+        self._jobs: deque[tuple[str, Any]] = deque()
+        self._pending: SynthesisRequest | None = None
+        self._stopping = False
+        self._interp: Any = None
+        self._generation = 0
+        self._reader: Any = None
+        self._reader_path: str | None = None
+        self._encoded_key: tuple | None = None
+        self._encoded: Any = None
+        self.processed_ids: list[int] = []  # requests that reached the decoder (for tests/stats)
+
+    # ------------------------------------------------------------ UI side
+    def set_factory(self, factory: InterpolatorFactory) -> None:
+        self._factory = factory
+
+    def load_model(self, spec: ModelSpec, startup: bool = False) -> None:
+        self._put(("load", (spec, startup)))
+
+    def submit(self, task: Callable[[Any], None]) -> None:
+        """Run ``task(interpolator_or_None)`` on this thread after the queued work."""
+        self._put(("task", task))
+
+    def request(self, request: SynthesisRequest | None) -> None:
+        """Replace the waiting synthesis request (None just drops it)."""
+        with self._cond:
+            dropped, self._pending = self._pending, request
+            self._cond.notify_all()
+        if dropped is not None:
+            self.request_finished.emit(dropped.request_id)
+
+    def stop(self, timeout_ms: int = 10000) -> None:
+        with self._cond:
+            self._stopping = True
+            self._pending = None
+            self._cond.notify_all()
+        self.wait(timeout_ms)
+
+    def _put(self, job: tuple[str, Any]) -> None:
+        with self._cond:
+            self._jobs.append(job)
+            self._cond.notify_all()
+
+    # ---------------------------------------------------------- worker side
+    def run(self) -> None:
+        while True:
+            with self._cond:
+                while not (self._stopping or self._jobs or self._pending):
+                    self._cond.wait()
+                if self._stopping:
+                    break
+                if self._jobs:
+                    kind, payload = self._jobs.popleft()
+                else:
+                    kind, payload = "synth", self._pending
+                    self._pending = None
+            if kind == "load":
+                self._load(*payload)
+            elif kind == "task":
+                self._run_task(payload)
+            else:
+                self._synthesize(payload)
+        self._close_reader()
+
+    def _load(self, spec: ModelSpec, startup: bool) -> None:
+        try:
+            interp = self._factory(spec)
+        except Exception as error:  # every failure becomes a sentence
+            self.model_failed.emit(user_message(error, "Loading the model"), startup)
+            return
+        self._interp = interp
+        self._generation += 1
+        self._encoded_key = self._encoded = None
+        name = getattr(interp, "name", None) or (Path(spec.path).name if spec.path else "default")
+        device_name = str(getattr(interp, "device_name", None) or getattr(interp, "device", "cpu"))
+        precision = str(getattr(interp, "precision", spec.precision))
+        self.model_loaded.emit(ModelInfo(name, device_name, precision, self._generation))
+
+    def _run_task(self, task: Callable[[Any], None]) -> None:
+        try:
+            task(self._interp)
+        except Exception as error:
+            log.error("background task failed: %s", user_message(error, "A background task"))
+
+    def _superseded(self) -> bool:
+        with self._cond:
+            return self._stopping or self._pending is not None
+
+    def _synthesize(self, request: SynthesisRequest) -> None:
+        try:
+            if self._interp is None:
+                self.error.emit(request.request_id, NO_MODEL)
+                return
+            started = time.perf_counter()
+            encoded = self._encode(request)
+            if self._superseded():
+                raise _Superseded
+            synthesis = self._interp.synthesize(encoded, [request.time])[0]
+            ms = (time.perf_counter() - started) * 1000.0
+            self.processed_ids.append(request.request_id)
+            image = np.ascontiguousarray(synthesis.image, dtype=np.uint8)
+            confidence = np.asarray(synthesis.confidence, dtype=np.float32)
+            self.result.emit(SynthesisResult(request, image, confidence, ms, self._generation))
+        except _Superseded:
+            pass
+        except Exception as error:
+            if is_out_of_memory(error):
+                self._free_gpu_memory()
+            self.error.emit(request.request_id, user_message(error, "Synthesizing the frame"))
+        finally:
+            self.request_finished.emit(request.request_id)
+
+    def _encode(self, request: SynthesisRequest) -> Any:
+        key = (self._generation, request.clip_path, request.anchors, request.max_side)
+        if key == self._encoded_key:
+            return self._encoded
+        reader = self._open_reader(request.clip_path)
+        frames, times = [], []
+        for index in request.anchors:
+            if self._superseded():
+                raise _Superseded
+            frames.append(reader.read_frame(index))
+            times.append(float(reader.frame_times[index]))
+        if request.max_side is not None:
+            height, width = frames[0].shape[:2]
+            width, height = scaled_size(width, height, request.max_side)
+            frames = [resize_rgb(frame, width, height) for frame in frames]
+        self._encoded_key, self._encoded = None, None  # free the old features first
+        encoded = self._interp.encode(frames, times)
+        self._encoded_key, self._encoded = key, encoded
+        return encoded
+
+    def _open_reader(self, path: str) -> Any:
+        if self._reader is None or self._reader_path != path:
+            from tempo_core.video import VideoReader
+
+            self._close_reader()
+            self._reader = VideoReader(path)
+            self._reader_path = path
+        return self._reader
+
+    def _close_reader(self) -> None:
+        if self._reader is not None:
+            try:
+                self._reader.close()
+            except Exception:
+                pass
+        self._reader = None
+        self._reader_path = None
+
+    def _free_gpu_memory(self) -> None:
+        self._encoded_key = self._encoded = None
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except Exception:
+            pass

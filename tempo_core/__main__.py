@@ -1,0 +1,7 @@
+"""``python -m tempo_core`` is the ``tempo`` command."""
+
+import sys
+
+from tempo_core.cli import main
+
+sys.exit(main())

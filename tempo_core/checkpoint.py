@@ -1,0 +1,137 @@
+"""Model files: safetensors weights with the :class:`TempoConfig` as JSON in the metadata.
+
+Weights are only ever read from safetensors (no pickle); the metadata is parsed as JSON, never
+evaluated. Every problem a user can cause becomes a :class:`ModelError` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from tempo_core.config import TempoConfig
+from tempo_core.errors import ModelError
+
+FORMAT_KEY = "tempo.format"
+FORMAT_VALUE = "tempo-safetensors-v1"
+CONFIG_KEY = "tempo.config"
+DEFAULT_MODEL_NAME = "tempo_default.safetensors"
+FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def resources_dir() -> Path:
+    """The repository's ``resources/`` folder (``TEMPO_RESOURCES`` overrides it)."""
+    override = os.environ.get("TEMPO_RESOURCES")
+    return Path(override) if override else Path(__file__).resolve().parents[1] / "resources"
+
+
+def default_model_path() -> Path:
+    """The bundled default model (``TEMPO_DEFAULT_MODEL`` overrides it)."""
+    override = os.environ.get("TEMPO_DEFAULT_MODEL")
+    return Path(override) if override else resources_dir() / "models" / DEFAULT_MODEL_NAME
+
+
+def save_weights(
+    model: torch.nn.Module, path: str | Path, *, fp16: bool = False, metadata: dict[str, str] | None = None
+) -> Path:
+    """Write ``model``'s weights and config to ``path`` atomically (temp file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for name, tensor in model.state_dict().items():
+        tensor = tensor.detach().cpu().contiguous()
+        if fp16 and tensor.is_floating_point():
+            tensor = tensor.half()
+        tensors[name] = tensor
+    header = {str(k): str(v) for k, v in (metadata or {}).items()}
+    header[FORMAT_KEY] = FORMAT_VALUE
+    header[CONFIG_KEY] = json.dumps(model.config.to_dict())
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        save_file(tensors, str(temporary), metadata=header)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def _open(path: Path):
+    if not path.exists():
+        raise ModelError(f"No model file at {path}.")
+    if path.is_dir():
+        raise ModelError(f"{path} is a folder, not a model file.")
+    try:
+        return safe_open(str(path), framework="pt", device="cpu")
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelError(f"{path.name} is not a readable safetensors model file ({err}).") from None
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The safetensors metadata of a model file."""
+    with _open(Path(path)) as handle:
+        return dict(handle.metadata() or {})
+
+
+def read_config(path: str | Path) -> TempoConfig:
+    """The :class:`TempoConfig` stored in a model file's metadata."""
+    path = Path(path)
+    metadata = read_metadata(path)
+    if CONFIG_KEY not in metadata:
+        raise ModelError(f"{path.name} holds no TEMPO config: it was not exported by `tempo export`.")
+    try:
+        values = json.loads(metadata[CONFIG_KEY])
+        if not isinstance(values, dict):
+            raise ValueError("config is not a JSON object")
+        return TempoConfig.from_dict(values)
+    except (ValueError, TypeError) as err:
+        raise ModelError(f"{path.name} describes another architecture ({err}).") from None
+
+
+def load_state(path: str | Path) -> dict[str, torch.Tensor]:
+    """All tensors of a model file, checked for dtype and finiteness, as float32."""
+    path = Path(path)
+    state = {}
+    with _open(path) as handle:
+        for name in handle.keys():
+            tensor = handle.get_tensor(name)
+            if tensor.dtype not in FLOAT_DTYPES:
+                raise ModelError(f"{path.name}: tensor {name} has dtype {tensor.dtype}; TEMPO weights are floating point.")
+            if not torch.isfinite(tensor).all():
+                raise ModelError(f"{path.name}: tensor {name} holds NaN or infinite values; the file is damaged.")
+            state[name] = tensor.float()
+    return state
+
+
+def load_model(path: str | Path | None = None):
+    """Build the network described by a model file and load its weights (eval mode, CPU).
+
+    ``path=None`` loads the bundled default model.
+    """
+    from tempo_core.model import TempoNet
+
+    path = Path(path) if path is not None else default_model_path()
+    if not path.exists() and path == default_model_path():
+        raise ModelError(f"The bundled default model is missing ({path}); pass a model file with --checkpoint.")
+    model = TempoNet(read_config(path))
+    state = load_state(path)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ModelError(
+            f"{path.name} does not match its TEMPO config: {len(missing)} weights missing, "
+            f"{len(unexpected)} unexpected (e.g. {(missing + unexpected)[0]})."
+        )
+    for name, tensor in state.items():
+        if tensor.shape != expected[name].shape:
+            raise ModelError(
+                f"{path.name}: weight {name} has shape {tuple(tensor.shape)}, the architecture needs "
+                f"{tuple(expected[name].shape)}."
+            )
+    model.load_state_dict(state)
+    return model.eval()

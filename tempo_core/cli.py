@@ -1,0 +1,56 @@
+"""The ``tempo`` command line: one sub-command per module, dispatched here.
+
+Every command module exposes ``add_arguments(parser)`` and ``run(args) -> int``. User-facing
+failures (:class:`tempo_core.errors.TempoError`) print one plain sentence and exit non-zero;
+Ctrl-C exits with 130 after the command has cleaned up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from tempo_core.errors import TempoError
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "info": ("tempo_core.info", "print the presets and their measured parameter counts"),
+    "train": ("tempo_core.train", "train a TEMPO model"),
+    "export": ("tempo_core.export", "export a run or checkpoint to .safetensors"),
+    "eval": ("tempo_core.evaluate", "measure PSNR / SSIM on triplets or septuplets"),
+    "bench": ("tempo_core.bench", "measure synthesis speed and memory"),
+    "interpolate": ("tempo_core.interpolate", "slow motion / frame-rate conversion of a video"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tempo", description="TEMPO frame interpolation")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name == module_name:
+                continue  # command not part of this build
+            raise
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(sub)
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except TempoError as err:
+        print(f"tempo {args.command}: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"tempo {args.command}: interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Local correlation pyramid between the target query and each observation.
+
+For a query map ``q`` and an observation's feature map ``f`` (same scale), level ``l`` average-
+pools both by ``2**l`` and correlates every query pixel with the ``(2r+1)**2`` neighbours of the
+same place in ``f``, so level ``l`` reaches ``r * 2**l`` feature pixels. The volumes are upsampled
+back to the query resolution and stacked: motion guidance without an explicit flow field.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def local_correlation(query: torch.Tensor, key: torch.Tensor, radius: int) -> torch.Tensor:
+    """Dot products of each query pixel with the keys in a ``(2r+1)**2`` window.
+
+    Args:
+        query: ``[M, C, H, W]``.
+        key: ``[M, C, H, W]``.
+        radius: window radius r (in pixels of these maps).
+
+    Returns:
+        ``[M, (2r+1)**2, H, W]``, scaled by ``1/sqrt(C)``; displacements in row-major
+        ``(dy, dx)`` order from ``(-r, -r)`` to ``(r, r)``. Outside the image keys are zero.
+    """
+    _, channels, height, width = query.shape
+    padded = F.pad(key, (radius, radius, radius, radius))
+    volumes = []
+    for dy in range(2 * radius + 1):
+        for dx in range(2 * radius + 1):
+            shifted = padded[:, :, dy : dy + height, dx : dx + width]
+            volumes.append((query * shifted).sum(1))
+    return torch.stack(volumes, dim=1) / channels**0.5
+
+
+def correlation_pyramid(
+    query: torch.Tensor, key: torch.Tensor, levels: int, radius: int
+) -> torch.Tensor:
+    """Correlation volumes at ``levels`` pooling levels, upsampled to the query size.
+
+    Args:
+        query: ``[M, C, H, W]``.
+        key: ``[M, C, H, W]``.
+
+    Returns:
+        ``[M, levels * (2r+1)**2, H, W]``.
+    """
+    height, width = query.shape[-2:]
+    volumes = []
+    for level in range(levels):
+        factor = 2**level
+        if level > 0 and min(height, width) // factor < 1:
+            factor = max(1, min(height, width))
+        q = F.avg_pool2d(query, factor, ceil_mode=True) if factor > 1 else query
+        k = F.avg_pool2d(key, factor, ceil_mode=True) if factor > 1 else key
+        corr = local_correlation(q, k, radius)
+        if factor > 1:
+            corr = F.interpolate(corr, size=(height, width), mode="bilinear", align_corners=False)
+        volumes.append(corr)
+    return torch.cat(volumes, dim=1)
+
+
+def correlation_channels(levels: int, radius: int) -> int:
+    """Width of :func:`correlation_pyramid`'s output."""
+    return levels * (2 * radius + 1) ** 2

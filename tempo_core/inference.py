@@ -1,0 +1,289 @@
+"""The inference wrapper: everything ``TempoNet.forward`` deliberately does not do.
+
+It validates anchors and times, converts uint8 images (numpy / PIL) to tensors and back, pads any
+``H x W`` to the network's multiple of 32 (replicate padding) and crops back, chooses the device
+(CUDA, then MPS, then CPU) and precision (fp32, or bf16 / fp16 autocast), runs under
+``torch.inference_mode``, encodes anchors once for many target times, and tiles frames that do not
+fit in memory (overlapping tiles blended with linear ramps; on CUDA an out-of-memory error retries
+with smaller tiles before it is reported).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tempo_core.checkpoint import load_model
+from tempo_core.config import REQUIRED_MULTIPLE
+from tempo_core.errors import InputError, ModelError
+from tempo_core.model import EncodedObservations, TempoNet
+from tempo_core.tiling import tile_windows
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+MAX_EXTRAPOLATION_SPANS = 2.0  # a target may lie at most this many anchor spans outside them
+OOM_TILE_SIZES = (512, 256)
+
+
+@dataclass
+class Synthesis:
+    """A synthesized frame: ``image`` uint8 ``[H, W, 3]``, ``confidence`` float32 ``[H, W]`` in [0, 1]."""
+
+    image: np.ndarray
+    confidence: np.ndarray
+    time: float
+
+
+@dataclass
+class EncodedAnchors:
+    """Anchors ready for synthesis. ``encoded`` is None when frames are synthesized in tiles."""
+
+    frames: torch.Tensor  # (1, N, 3, Hp, Wp) padded, on the device
+    timestamps: torch.Tensor  # (1, N) float64
+    height: int
+    width: int
+    encoded: EncodedObservations | None
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """``None``/"auto" -> CUDA if present, else MPS, else CPU; otherwise the named device."""
+    if device is None or str(device) == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("CUDA was requested but no CUDA GPU is available; use --device cpu.")
+    return resolved
+
+
+def device_description(device: torch.device) -> str:
+    """A human name for a device: the GPU's name, or "CPU"."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return "Apple GPU (MPS)" if device.type == "mps" else "CPU"
+
+
+def image_to_tensor(image) -> torch.Tensor:
+    """uint8 ``[H, W]``, ``[H, W, 3|4]`` numpy array or PIL image -> float ``[3, H, W]`` in [0, 1]."""
+    if hasattr(image, "convert"):  # PIL
+        image = np.asarray(image.convert("RGB"))
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise InputError(f"A frame must be an RGB image; got an array of shape {array.shape}.")
+    if array.dtype == np.uint16:
+        scaled = array[:, :, :3].astype(np.float32) / 65535.0
+    elif array.dtype == np.uint8:
+        scaled = array[:, :, :3].astype(np.float32) / 255.0
+    else:
+        scaled = np.clip(array[:, :, :3].astype(np.float32), 0.0, 1.0)
+    return torch.from_numpy(np.ascontiguousarray(scaled)).permute(2, 0, 1)
+
+
+def tensor_to_image(rgb: torch.Tensor) -> np.ndarray:
+    """float ``[3, H, W]`` in [0, 1] -> uint8 ``[H, W, 3]`` (rounded)."""
+    return (rgb.float().clamp(0, 1) * 255.0).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+def check_times(timestamps: Sequence[float], target_times: Sequence[float] = ()) -> None:
+    """Refuse anchor / target times the network cannot use, with a plain sentence."""
+    times = [float(t) for t in timestamps]
+    if len(times) < 2:
+        raise InputError(f"TEMPO needs at least 2 anchor frames; got {len(times)}.")
+    if not all(math.isfinite(t) for t in [*times, *map(float, target_times)]):
+        raise InputError("Anchor and target times must be finite numbers.")
+    if len(set(times)) != len(times):
+        raise InputError("Two anchor frames share the same timestamp; each anchor needs its own time.")
+    low, high = min(times), max(times)
+    limit = MAX_EXTRAPOLATION_SPANS * (high - low)
+    for target in map(float, target_times):
+        if target < low - limit or target > high + limit:
+            raise InputError(
+                f"Target time {target:g} is too far outside the anchors ({low:g} to {high:g}); "
+                f"TEMPO extrapolates at most {MAX_EXTRAPOLATION_SPANS:g} anchor spans."
+            )
+
+
+def pad_to_multiple(frames: torch.Tensor, multiple: int = REQUIRED_MULTIPLE) -> torch.Tensor:
+    """``[..., H, W]`` -> replicate-padded to multiples of ``multiple`` (bottom / right)."""
+    height, width = frames.shape[-2:]
+    pad_h, pad_w = (-height) % multiple, (-width) % multiple
+    if not pad_h and not pad_w:
+        return frames
+    flat = frames.reshape(-1, *frames.shape[-3:])
+    padded = F.pad(flat, (0, pad_w, 0, pad_h), mode="replicate")
+    return padded.reshape(*frames.shape[:-2], height + pad_h, width + pad_w)
+
+
+class Interpolator:
+    """Runs a :class:`TempoNet` on real images.
+
+    Args:
+        model: the network (moved to ``device``, put in eval mode).
+        device: see :func:`resolve_device`.
+        precision: "fp32", "bf16" or "fp16" (autocast; fp16 only on CUDA / MPS).
+        tile: synthesize in tiles of at most this many pixels a side (None: whole frames).
+        tile_overlap: pixels shared by neighbouring tiles.
+        batch_size: target times synthesized together.
+    """
+
+    def __init__(
+        self,
+        model: TempoNet,
+        device: str | torch.device | None = None,
+        precision: str = "fp32",
+        tile: int | None = None,
+        tile_overlap: int = 32,
+        batch_size: int | None = None,
+    ) -> None:
+        if precision not in PRECISIONS:
+            raise InputError(f"Unknown precision {precision!r}; choose fp32, bf16 or fp16.")
+        self.device = resolve_device(device)
+        if precision == "fp16" and self.device.type == "cpu":
+            raise InputError("fp16 needs a GPU; on the CPU use fp32 or bf16.")
+        self.model = model.to(self.device).eval()
+        self.precision = precision
+        self.tile = tile
+        self.tile_overlap = tile_overlap
+        self.batch_size = batch_size or (4 if self.device.type == "cuda" else 1)
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path | None = None, device: str | torch.device | None = None, precision: str = "fp32", **kwargs
+    ) -> Interpolator:
+        """Load a safetensors model file (None: the bundled default model)."""
+        return cls(load_model(path), device=device, precision=precision, **kwargs)
+
+    @property
+    def device_name(self) -> str:
+        return device_description(self.device)
+
+    def _autocast(self):
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=PRECISIONS[self.precision])
+
+    def encode(self, frames: Sequence, timestamps: Sequence[float]) -> EncodedAnchors:
+        """Encode anchor images (uint8 arrays or PIL images, all the same size) once."""
+        check_times(timestamps)
+        tensors = [image_to_tensor(frame) for frame in frames]
+        if len(tensors) != len(timestamps):
+            raise InputError(f"Got {len(tensors)} frames but {len(timestamps)} timestamps.")
+        sizes = {tuple(t.shape[-2:]) for t in tensors}
+        if len(sizes) > 1:
+            raise InputError(f"All anchor frames must have the same size; got {sorted(sizes)}.")
+        stacked = torch.stack(tensors)[None]  # (1, N, 3, H, W)
+        times = torch.tensor([list(map(float, timestamps))], dtype=torch.float64)
+        return self.encode_tensors(stacked, times)
+
+    def encode_tensors(self, frames: torch.Tensor, timestamps: torch.Tensor) -> EncodedAnchors:
+        """``frames [1, N, 3, H, W]`` float in [0, 1], ``timestamps [1, N]``."""
+        height, width = frames.shape[-2:]
+        if min(height, width) < 1:
+            raise InputError("Frames must be at least 1 x 1 pixels.")
+        padded = pad_to_multiple(frames).to(self.device)
+        timestamps = timestamps.to(self.device)
+        encoded = None
+        if not self._needs_tiles(padded):
+            with torch.inference_mode(), self._autocast():
+                encoded = self.model.encode(padded, timestamps)
+        return EncodedAnchors(padded, timestamps, height, width, encoded)
+
+    def _needs_tiles(self, padded: torch.Tensor) -> bool:
+        return self.tile is not None and max(padded.shape[-2:]) > self.tile
+
+    def synthesize(self, anchors: EncodedAnchors, target_times: Sequence[float]) -> list[Synthesis]:
+        """Synthesize each target time from encoded anchors; results in the order given."""
+        check_times(anchors.timestamps[0].tolist(), target_times)
+        results = []
+        for start in range(0, len(target_times), self.batch_size):
+            chunk = [float(t) for t in target_times[start : start + self.batch_size]]
+            rgb, confidence = self._synthesize_with_fallback(anchors, chunk)
+            for i, time in enumerate(chunk):
+                image = tensor_to_image(rgb[i, :, : anchors.height, : anchors.width])
+                conf = confidence[i, 0, : anchors.height, : anchors.width].float().cpu().numpy()
+                results.append(Synthesis(image, conf, time))
+        return results
+
+    def interpolate(self, frames: Sequence, timestamps: Sequence[float], target_time: float) -> Synthesis:
+        """One frame at ``target_time`` from anchor images."""
+        return self.synthesize(self.encode(frames, timestamps), [target_time])[0]
+
+    def run_tensors(
+        self, frames: torch.Tensor, timestamps: torch.Tensor, target_time: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Tensor API, any H x W: ``[B, N, 3, H, W]``, ``[B, N]``, ``[B]`` -> (rgb, aux) cropped back."""
+        height, width = frames.shape[-2:]
+        padded = pad_to_multiple(frames).to(self.device)
+        with torch.inference_mode(), self._autocast():
+            rgb, aux = self.model(padded, timestamps.to(self.device), target_time.to(self.device))
+        crop = (..., slice(0, height), slice(0, width))
+        cropped = {k: v[crop].float() for k, v in aux.items() if torch.is_tensor(v) and v.dim() == 4}
+        return rgb[crop].float(), cropped
+
+    def _synthesize_with_fallback(self, anchors: EncodedAnchors, times: list[float]):
+        try:
+            return self._synthesize_batch(anchors, times, self.tile if self._needs_tiles(anchors.frames) else None)
+        except torch.OutOfMemoryError:
+            if self.device.type != "cuda":
+                raise ModelError("Out of memory while synthesizing; use a smaller tile size.") from None
+        for tile in OOM_TILE_SIZES:  # retry smaller after a CUDA out-of-memory error
+            torch.cuda.empty_cache()
+            try:
+                return self._synthesize_batch(anchors, times, tile)
+            except torch.OutOfMemoryError:
+                continue
+        raise ModelError("The GPU ran out of memory even with 256-pixel tiles; switch to the CPU.")
+
+    def _synthesize_batch(self, anchors: EncodedAnchors, times: list[float], tile: int | None):
+        target = torch.tensor(times, dtype=torch.float64, device=self.device)
+        with torch.inference_mode(), self._autocast():
+            if tile is None:
+                encoded = anchors.encoded or self.model.encode(anchors.frames, anchors.timestamps)
+                rgb, aux = self.model.synthesize(expand_batch(encoded, len(times)), target)
+                return rgb.float(), aux["confidence"].float()
+            return self._synthesize_tiled(anchors, target, tile)
+
+    def _synthesize_tiled(self, anchors: EncodedAnchors, target: torch.Tensor, tile: int):
+        frames = anchors.frames
+        height, width = frames.shape[-2:]
+        count = target.shape[0]
+        rgb_sum = frames.new_zeros(count, 3, height, width, dtype=torch.float32)
+        conf_sum = frames.new_zeros(count, 1, height, width, dtype=torch.float32)
+        weight_sum = frames.new_zeros(1, 1, height, width, dtype=torch.float32)
+        for window, ramp in tile_windows(height, width, tile, self.tile_overlap, REQUIRED_MULTIPLE, frames.device):
+            crop = frames[..., window[0], window[1]]
+            encoded = self.model.encode(crop, anchors.timestamps)
+            rgb, aux = self.model.synthesize(expand_batch(encoded, count), target)
+            rgb_sum[..., window[0], window[1]] += rgb.float() * ramp
+            conf_sum[..., window[0], window[1]] += aux["confidence"].float() * ramp
+            weight_sum[..., window[0], window[1]] += ramp
+        return rgb_sum / weight_sum, conf_sum / weight_sum
+
+
+def expand_batch(encoded: EncodedObservations, count: int) -> EncodedObservations:
+    """Repeat a batch-1 encoding ``count`` times without copying (for many target times)."""
+    if count == 1:
+        return encoded
+
+    def grow(tensor: torch.Tensor) -> torch.Tensor:
+        return tensor.expand(count, *tensor.shape[1:])
+
+    return EncodedObservations(
+        frames=grow(encoded.frames),
+        features=[grow(f) for f in encoded.features],
+        keys=[grow(k) for k in encoded.keys],
+        anchor_times=grow(encoded.anchor_times),
+        center=grow(encoded.center),
+        span=grow(encoded.span),
+    )

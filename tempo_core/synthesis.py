@@ -1,0 +1,92 @@
+"""Full-resolution synthesis: a last deformable sampling of the input pixels, plus a residual.
+
+Features start at 1/4 resolution, so the finest detail would be lost if the decoder had to paint
+every pixel. Instead the finest attention scale's offsets and weights are condensed into one
+motion vector and one weight per observation, refined by the decoder, upsampled 4x, and used to
+sample the *input pixels* at full resolution. Their weighted blend is the base image; the decoder
+adds a residual (zero at initialization) and a confidence correction.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tempo_core.temporal_attention import AttentionState, warp
+
+UPSCALE = 4
+
+
+def condense_attention(state: AttentionState) -> tuple[torch.Tensor, torch.Tensor]:
+    """Attention over (heads, points) -> one motion and one weight per observation.
+
+    Returns:
+        motion ``[B, N, 2, h, w]`` (pixels at 1/4 scale, weighted mean of the sampling offsets)
+        and frame weights ``[B, N, h, w]`` (sum over N is 1).
+    """
+    weights = state.weights  # (B, N, heads, P, h, w)
+    heads = weights.shape[2]
+    frame_mass = weights.sum(dim=(2, 3))  # (B, N, h, w)
+    motion = (state.offsets * weights.unsqueeze(4)).sum(dim=(2, 3)) / frame_mass.unsqueeze(2).clamp_min(1e-6)
+    return motion, frame_mass / heads
+
+
+class PixelSynthesisHead(nn.Module):
+    """Refines per-observation motion and weight, samples input pixels, adds a residual.
+
+    Args:
+        channels: decoder width C at 1/4 resolution.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.refine = nn.Sequential(
+            nn.Conv2d(2 * channels + 2, channels, 3, padding=1), nn.GELU(), nn.Conv2d(channels, 3, 3, padding=1)
+        )
+        self.residual = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1), nn.GELU(),
+            nn.Conv2d(channels, 4 * UPSCALE**2, 1), nn.PixelShuffle(UPSCALE),
+        )
+        for last in (self.refine[-1], self.residual[-2]):
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+
+    def forward(
+        self,
+        frames: torch.Tensor,
+        decoded: torch.Tensor,
+        fine_features: torch.Tensor,
+        state: AttentionState,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Synthesize the full-resolution frame.
+
+        Args:
+            frames: ``[B, N, 3, H, W]`` observations in [0, 1].
+            decoded: ``[B, C, H/4, W/4]`` decoder output.
+            fine_features: ``[B, N, C, H/4, W/4]`` encoder features of the finest scale.
+            state: the finest attention scale's state.
+
+        Returns:
+            rgb ``[B, 3, H, W]`` in [0, 1], frame weights ``[B, N, H, W]``,
+            confidence logit correction ``[B, 1, H, W]``.
+        """
+        B, N, _, H, W = frames.shape
+        motion, frame_weights = condense_attention(state)
+        h, w = motion.shape[-2:]
+        per_frame = torch.cat(
+            [decoded.unsqueeze(1).expand(B, N, -1, h, w), fine_features, motion / UPSCALE], dim=2
+        ).flatten(0, 1)
+        delta = self.refine(per_frame).view(B, N, 3, h, w)
+        motion = motion + delta[:, :, :2]
+        frame_weights = (frame_weights.clamp_min(1e-6).log() + delta[:, :, 2]).softmax(dim=1)
+
+        full_motion = F.interpolate(motion.flatten(0, 1), size=(H, W), mode="bilinear", align_corners=False)
+        full_motion = full_motion * torch.tensor([W / w, H / h], device=frames.device, dtype=full_motion.dtype).view(1, 2, 1, 1)
+        warped = warp(frames.flatten(0, 1), full_motion).view(B, N, 3, H, W)
+        full_weights = F.interpolate(frame_weights, size=(H, W), mode="bilinear", align_corners=False)
+        blend = (warped * full_weights.unsqueeze(2)).sum(dim=1)
+
+        residual = self.residual(decoded)  # (B, 4, H, W)
+        rgb = (blend + residual[:, :3]).clamp(0.0, 1.0)
+        return rgb, full_weights, residual[:, 3:]

@@ -1,0 +1,199 @@
+"""Deformable temporal attention: each target pixel samples every observation at learned places.
+
+For every output pixel, head ``h`` and observation ``i``, the module predicts ``P`` sampling
+offsets (pixels, guided by the correlation pyramid and scaled by ``|dt_i|``: far observations may
+look further) and ``P`` logits. The softmax runs jointly over observations and points, so the
+heads fuse all ``N`` observations; the normalized entropy of that distribution measures how
+ambiguous the fusion was and becomes the confidence map.
+
+``deformable_sample`` is the fast path (one ``grid_sample`` call); ``deformable_sample_reference``
+is the readable loop it must agree with (see tests/core/test_temporal_attention.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+
+@dataclass
+class AttentionState:
+    """What one attention scale hands to the next finer scale and to the pixel synthesis.
+
+    offsets: ``[B, N, heads, points, 2, H, W]`` sampling offsets (x, y) in pixels of this scale.
+    weights: ``[B, N, heads, points, H, W]`` attention weights; sum over (N, points) is 1.
+    entropy: ``[B, 1, H, W]`` normalized entropy in [0, 1], averaged over heads.
+    """
+
+    offsets: torch.Tensor
+    weights: torch.Tensor
+    entropy: torch.Tensor
+
+
+def base_grid(height: int, width: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Pixel-centre coordinates ``[2, H, W]`` (x, y)."""
+    ys, xs = torch.meshgrid(
+        torch.arange(height, device=device, dtype=dtype),
+        torch.arange(width, device=device, dtype=dtype),
+        indexing="ij",
+    )
+    return torch.stack([xs, ys])
+
+
+def pixels_to_grid(coords: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Pixel coordinates ``[..., 2]`` (x, y) -> ``grid_sample`` units (align_corners=False)."""
+    scale = torch.tensor([2.0 / width, 2.0 / height], device=coords.device, dtype=coords.dtype)
+    return (coords + 0.5) * scale - 1.0
+
+
+def warp(images: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """Backward warp: ``out[p] = images[p + offsets[p]]`` (bilinear, border padding).
+
+    Args:
+        images: ``[M, C, H, W]``.
+        offsets: ``[M, 2, H, W]`` (x, y) in pixels.
+    """
+    _, _, height, width = images.shape
+    coords = base_grid(height, width, images.device, offsets.dtype) + offsets  # (M, 2, H, W)
+    grid = pixels_to_grid(coords.permute(0, 2, 3, 1), height, width)
+    return F.grid_sample(images, grid.to(images.dtype), mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def deformable_sample(values: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Fast path: weighted sum of bilinear samples over observations, heads' points.
+
+    Args:
+        values: ``[B, N, C, H, W]`` (C divisible by heads).
+        offsets: ``[B, N, heads, points, 2, H, W]`` in pixels.
+        weights: ``[B, N, heads, points, H, W]``.
+
+    Returns:
+        ``[B, C, H, W]``: head h fills channels ``h*C/heads:(h+1)*C/heads``.
+    """
+    B, N, C, H, W = values.shape
+    heads, points = offsets.shape[2:4]
+    per_head = rearrange(values, "b n (h c) y x -> (b n h) c y x", h=heads)
+    coords = base_grid(H, W, values.device, offsets.dtype)[:, None] + rearrange(
+        offsets, "b n h p two y x -> (b n h) two p y x"
+    )  # (B*N*heads, 2, P, H, W)
+    grid = pixels_to_grid(rearrange(coords, "m two p y x -> m (p y) x two"), H, W)
+    sampled = F.grid_sample(per_head, grid.to(values.dtype), mode="bilinear", padding_mode="zeros", align_corners=False)
+    sampled = rearrange(sampled, "(b n h) c (p y) x -> b n h p c y x", b=B, n=N, h=heads, p=points)
+    fused = (sampled * weights.unsqueeze(4)).sum(dim=(1, 3))  # (B, heads, C/heads, H, W)
+    return rearrange(fused, "b h c y x -> b (h c) y x")
+
+
+def deformable_sample_reference(
+    values: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Readable reference of :func:`deformable_sample`: one ``grid_sample`` per (n, h, p)."""
+    B, N, C, H, W = values.shape
+    heads, points = offsets.shape[2:4]
+    head_dim = C // heads
+    out = values.new_zeros(B, C, H, W)
+    grid_base = base_grid(H, W, values.device, offsets.dtype)
+    for n in range(N):
+        for h in range(heads):
+            channels = slice(h * head_dim, (h + 1) * head_dim)
+            for p in range(points):
+                coords = (grid_base + offsets[:, n, h, p]).permute(0, 2, 3, 1)  # (B, H, W, 2)
+                sample = F.grid_sample(
+                    values[:, n, channels], pixels_to_grid(coords, H, W), mode="bilinear",
+                    padding_mode="zeros", align_corners=False,
+                )
+                out[:, channels] += sample * weights[:, n, h, p].unsqueeze(1)
+    return out
+
+
+def normalized_entropy(weights: torch.Tensor) -> torch.Tensor:
+    """``[B, N, heads, P, H, W]`` distributions over (N, P) -> entropy ``[B, 1, H, W]`` in [0, 1]."""
+    N, points = weights.shape[1], weights.shape[3]
+    entropy = -(weights * weights.clamp_min(1e-12).log()).sum(dim=(1, 3))  # (B, heads, H, W)
+    return (entropy / math.log(N * points)).mean(dim=1, keepdim=True).clamp(0.0, 1.0)
+
+
+class DeformableTemporalAttention(nn.Module):
+    """One scale of deformable temporal attention.
+
+    Args:
+        channels: feature width C of this scale (divisible by ``heads``).
+        time_dim: width of the time-difference embedding.
+        corr_channels: width of the correlation pyramid input.
+        heads, points: attention heads and sampling points per head and observation.
+        offset_scale: pixels per unit of raw offset and unit of normalized ``|dt|``.
+    """
+
+    def __init__(
+        self, channels: int, time_dim: int, corr_channels: int, heads: int, points: int, offset_scale: float
+    ) -> None:
+        super().__init__()
+        self.heads, self.points, self.offset_scale = heads, points, offset_scale
+        hidden = min(max(channels, 32), 128)
+        self.value_proj = nn.Conv2d(channels, channels, 1)
+        self.context = nn.Conv2d(2 * channels + corr_channels, hidden, 1)
+        self.time_proj = nn.Linear(time_dim, hidden)
+        self.mixer = nn.Sequential(nn.GELU(), nn.Conv2d(hidden, hidden, 3, padding=1), nn.GELU())
+        self.offset_head = nn.Conv2d(hidden, heads * points * 2, 1)
+        self.logit_head = nn.Conv2d(hidden, heads * points, 1)
+        self.out_proj = nn.Conv2d(channels, channels, 1)
+        self._init_heads()
+
+    def _init_heads(self) -> None:
+        # Start with uniform weights and points on small rings, one direction per head
+        # (Deformable-DETR's init), so a fresh module blends nearby pixels of every observation.
+        nn.init.zeros_(self.offset_head.weight)
+        nn.init.zeros_(self.logit_head.weight)
+        nn.init.zeros_(self.logit_head.bias)
+        angles = torch.arange(self.heads, dtype=torch.float32) * (2 * math.pi / self.heads)
+        directions = torch.stack([angles.cos(), angles.sin()], dim=-1)  # (heads, 2)
+        radii = torch.arange(self.points, dtype=torch.float32) * 0.25  # (points,)
+        bias = directions[:, None, :] * radii[None, :, None]  # (heads, points, 2)
+        with torch.no_grad():
+            self.offset_head.bias.copy_(bias.flatten())
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        features: torch.Tensor,
+        correlation: torch.Tensor,
+        dt: torch.Tensor,
+        dt_embedding: torch.Tensor,
+        guide_offsets: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, AttentionState]:
+        """Fuse all observations at the target time.
+
+        Args:
+            query: ``[B, C, H, W]`` target query.
+            features: ``[B, N, C, H, W]`` observation features.
+            correlation: ``[B, N, K, H, W]`` correlation pyramid of query vs each observation.
+            dt: ``[B, N]`` normalized ``t_i - t_target``.
+            dt_embedding: ``[B, N, D]``.
+            guide_offsets: ``[B, N, heads, points, 2, H, W]`` from the coarser scale, or None.
+
+        Returns:
+            fused ``[B, C, H, W]`` and the :class:`AttentionState`.
+        """
+        B, N, C, H, W = features.shape
+        per_frame_query = query.unsqueeze(1).expand(B, N, C, H, W)
+        context = torch.cat([per_frame_query, features, correlation], dim=2).flatten(0, 1)
+        hidden = self.context(context) + self.time_proj(dt_embedding).flatten(0, 1)[:, :, None, None]
+        hidden = self.mixer(hidden)  # (B*N, hidden, H, W)
+
+        raw_offsets = self.offset_head(hidden).view(B, N, self.heads, self.points, 2, H, W)
+        reach = (dt.abs() * self.offset_scale).view(B, N, 1, 1, 1, 1, 1)
+        offsets = raw_offsets * reach
+        if guide_offsets is not None:
+            offsets = offsets + guide_offsets
+
+        logits = self.logit_head(hidden).view(B, N, self.heads, self.points, H, W)
+        weights = rearrange(logits, "b n h p y x -> b h (n p) y x").softmax(dim=2)
+        weights = rearrange(weights, "b h (n p) y x -> b n h p y x", n=N)
+
+        values = self.value_proj(features.flatten(0, 1)).view(B, N, C, H, W)
+        fused = self.out_proj(deformable_sample(values, offsets, weights))
+        return fused, AttentionState(offsets, weights, normalized_entropy(weights))

@@ -1,0 +1,384 @@
+"""Frame-accurate video reading with PyAV: true timestamps, rotation, any pixel format.
+
+:class:`VideoReader` indexes a file once (demuxing packets, no decoding) to learn the
+presentation time of every frame, then decodes on demand from the nearest keyframe, keeping an
+LRU cache of decoded frames. Frames come out as ``uint8`` ``H x W x 3`` RGB in display
+orientation (rotation metadata applied), whatever the source pixel format (8/10-bit YUV, gray,
+alpha: alpha is dropped).
+
+Every failure a user can cause (missing, empty, not a video, damaged, no video stream, no
+frames) raises :class:`tempo_core.errors.MediaError` with one plain sentence.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from tempo_core.errors import MediaError
+
+_SEEK_AHEAD_LIMIT = 48  # decode forward instead of seeking when the target is this close
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a user sees about a clip. ``width``/``height`` are the display size (after rotation);
+    ``fps`` is the average rate; ``rotation`` is the counter-clockwise display rotation in
+    degrees (0, 90, 180, 270) that was applied to the decoded frames."""
+
+    path: str
+    width: int
+    height: int
+    fps: float
+    duration: float
+    frame_count: int
+    rotation: int
+    has_audio: bool
+    codec: str
+    pix_fmt: str
+    bit_depth: int
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Read a clip's :class:`VideoInfo` (indexes the file and decodes its first frame)."""
+    with VideoReader(path, cache_size=1) as reader:
+        return reader.info
+
+
+def repair_times(raw: list[float | None], nominal_step: float) -> np.ndarray:
+    """Turn raw presentation times (seconds, ``None`` when missing) into strictly increasing ones.
+
+    A time is trusted when it is larger than every trusted time before it and smaller than every
+    time after it; the others (missing, repeated, going backwards, or jumping past their
+    successors) are replaced by linear interpolation between the nearest trusted neighbours, or
+    extrapolated with ``nominal_step`` at the ends. With fewer than two trusted times the frames
+    are spaced by ``nominal_step`` from the first known time. Frame order is never changed.
+    """
+    n = len(raw)
+    values = np.array([np.nan if t is None else float(t) for t in raw], dtype=np.float64)
+    if n == 0:
+        return values
+    step = nominal_step if nominal_step > 0 and np.isfinite(nominal_step) else 1 / 25
+    finite = np.where(np.isfinite(values), values, np.inf)
+    suffix_min = np.minimum.accumulate(finite[::-1])[::-1]
+    trusted = np.zeros(n, dtype=bool)
+    best = -np.inf
+    for i in range(n):
+        later = suffix_min[i + 1] if i + 1 < n else np.inf
+        if np.isfinite(values[i]) and values[i] > best and values[i] < later:
+            trusted[i] = True
+            best = values[i]
+    keep = np.flatnonzero(trusted)
+    if len(keep) < 2:
+        origin = values[keep[0]] - keep[0] * step if len(keep) else 0.0
+        return origin + np.arange(n, dtype=np.float64) * step
+    idx = np.arange(n, dtype=np.float64)
+    times = np.interp(idx, keep, values[keep])
+    head, tail = keep[0], keep[-1]
+    times[:head] = values[head] - (head - idx[:head]) * step
+    times[tail + 1 :] = values[tail] + (idx[tail + 1 :] - tail) * step
+    return times
+
+
+def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
+    """Apply a counter-clockwise display rotation (multiple of 90 degrees)."""
+    turns = (rotation // 90) % 4
+    return np.ascontiguousarray(np.rot90(image, k=turns)) if turns else image
+
+
+def _check_path(path: Path) -> None:
+    if not path.exists():
+        raise MediaError(f"The file {path} does not exist.")
+    if path.is_dir():
+        raise MediaError(f"{path} is a folder, not a video file.")
+    if path.stat().st_size == 0:
+        raise MediaError(f"The file {path} is empty.")
+
+
+class VideoReader:
+    """Random access to the frames of one video file (thread-safe; a context manager).
+
+    Timestamps (``frame_times``, float64 seconds, strictly increasing) are the true PTS of every
+    frame. Codecs that reorder frames (B-frames) are indexed in PTS order; the others in decode
+    order. Broken timestamps (missing, repeated or non-increasing PTS) are repaired with
+    :func:`repair_times`, and such files are then decoded by counting frames from the start
+    instead of seeking by PTS, which stays correct at the cost of speed.
+
+    Args:
+        path: the video file.
+        cache_size: decoded frames kept (LRU); also capped at ``max_cache_bytes``.
+        max_cache_bytes: memory cap of the cache (8K frames are 100 MB each).
+    """
+
+    def __init__(
+        self, path: str | Path, cache_size: int = 64, max_cache_bytes: int = 512 * 2**20
+    ) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._cache_size = max(1, int(cache_size))
+        self._max_cache_bytes = max_cache_bytes
+        self._container = None
+        self._decoder = None  # generator of (index, av.VideoFrame) continuing the last decode
+        self._next_index = 0
+        _check_path(self.path)
+        try:
+            self._open()
+        except MediaError:
+            self.close()
+            raise
+        except (av.FFmpegError, OSError, ValueError, IndexError, KeyError) as err:
+            self.close()
+            raise MediaError(f"{self.path.name} is not a video file TEMPO can read ({_why(err)}).")
+
+    # ------------------------------------------------------------------ indexing
+    def _open(self) -> None:
+        self._container = av.open(str(self.path), metadata_errors="ignore")
+        streams = self._container.streams
+        if not streams.video:
+            what = "it holds only audio" if streams.audio else "it holds no video stream"
+            raise MediaError(f"{self.path.name} cannot be interpolated: {what}.")
+        self._stream = streams.video[0]
+        self._stream.thread_type = "AUTO"
+        self.time_base = float(self._stream.time_base or 0) or 1e-3
+        self._index_packets()
+        first = self._decode_first()
+        self._rotation = int(round((getattr(first, "rotation", 0) or 0) / 90.0)) * 90 % 360
+        if self._reliable:
+            self._trim_undecodable_tail()
+        self.info = self._make_info(first)
+
+    def _index_packets(self) -> None:
+        stream = self._stream
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        self.rate: Fraction = Fraction(rate) if rate and rate > 0 else Fraction(25)
+        self._nominal_step = 1.0 / float(self.rate)
+        raw_pts: list[int | None] = []
+        keyframes: list[bool] = []
+        durations: list[int] = []
+        for packet in self._container.demux(stream):
+            if packet.size == 0:
+                continue
+            pts = packet.pts if packet.pts is not None else packet.dts
+            raw_pts.append(pts)
+            keyframes.append(bool(packet.is_keyframe))
+            durations.append(int(packet.duration or 0))
+        if not raw_pts:
+            raise MediaError(f"{self.path.name} has a video stream with no frames.")
+        reorders = bool(stream.codec_context.has_b_frames)
+        known = [p for p in raw_pts if p is not None]
+        if reorders and len(known) == len(raw_pts):
+            order = sorted(range(len(raw_pts)), key=lambda i: raw_pts[i])
+        else:
+            order = list(range(len(raw_pts)))
+        self._raw_pts = [raw_pts[i] for i in order]
+        self._keyframe = [keyframes[i] for i in order]
+        seconds = [None if p is None else p * self.time_base for p in self._raw_pts]
+        self.frame_times = repair_times(seconds, self._nominal_step)
+        self.frame_times.setflags(write=False)
+        strictly = all(
+            a is not None and b is not None and a < b
+            for a, b in zip(self._raw_pts, self._raw_pts[1:], strict=False)
+        )
+        self._reliable = self._raw_pts[0] is not None and strictly
+        self._pts_to_index = {p: i for i, p in enumerate(self._raw_pts)} if self._reliable else {}
+        last = durations[order[-1]] * self.time_base if durations else 0.0
+        self._last_duration = last if last > 0 else self._nominal_step
+
+    def _decode_first(self) -> av.VideoFrame:
+        for _, frame in self._decode_from(0):
+            return frame
+        raise MediaError(f"{self.path.name} is damaged: not one of its video frames can be decoded.")
+
+    def _trim_undecodable_tail(self) -> None:
+        """A truncated file may index frames whose data is missing: keep only decodable ones."""
+        start = max(i for i in range(len(self._raw_pts)) if self._keyframe[i] or i == 0)
+        last = -1
+        for index, _ in self._decode_from(start):
+            last = index
+        if last < 0:  # the last GOP is lost entirely: count from the start
+            for index, _ in self._decode_from(0):
+                last = index
+        if 0 <= last < len(self._raw_pts) - 1:
+            self._truncate(last + 1)
+        self._decoder = None
+
+    def _truncate(self, count: int) -> None:
+        self._raw_pts = self._raw_pts[:count]
+        self._keyframe = self._keyframe[:count]
+        times = np.array(self.frame_times[:count])
+        times.setflags(write=False)
+        self.frame_times = times
+        self._last_duration = self._nominal_step
+
+    def _make_info(self, first: av.VideoFrame) -> VideoInfo:
+        width, height = first.width, first.height
+        if self._rotation in (90, 270):
+            width, height = height, width
+        count = len(self.frame_times)
+        span = float(self.frame_times[-1] - self.frame_times[0])
+        fps = (count - 1) / span if count > 1 and span > 0 else 1.0 / self._nominal_step
+        if abs(fps * self._nominal_step - 1.0) < 0.02:  # constant rate: prefer the exact one
+            fps = 1.0 / self._nominal_step
+        else:
+            self.rate = Fraction(fps).limit_denominator(1001)
+        fmt = first.format
+        depth = max((c.bits for c in fmt.components), default=8)
+        return VideoInfo(
+            path=str(self.path),
+            width=width,
+            height=height,
+            fps=float(fps),
+            duration=span + self._last_duration,
+            frame_count=count,
+            rotation=self._rotation,
+            has_audio=bool(self._container.streams.audio),
+            codec=self._stream.codec_context.name,
+            pix_fmt=fmt.name,
+            bit_depth=int(depth),
+        )
+
+    # ------------------------------------------------------------------ decoding
+    def _decode_from(self, index: int):
+        """Yield ``(frame_index, frame)`` in presentation order from the keyframe before ``index``."""
+        container, stream = self._container, self._stream
+        try:
+            if self._reliable and index > 0:
+                key = max(i for i in range(index + 1) if self._keyframe[i] or i == 0)
+                container.seek(self._raw_pts[key], stream=stream, backward=True, any_frame=False)
+            else:
+                container.seek(0, backward=True, any_frame=False)
+        except av.FFmpegError:  # not seekable: start over from a fresh demuxer
+            container.close()
+            self._container = container = av.open(str(self.path), metadata_errors="ignore")
+            self._stream = stream = container.streams.video[0]
+        stream.codec_context.flush_buffers()
+        counter = 0
+        for packet in container.demux(stream):
+            try:
+                frames = stream.decode(packet)
+            except (av.FFmpegError, ValueError):
+                continue  # damaged packet: skip it, the next keyframe recovers
+            for frame in frames:
+                if self._reliable:
+                    found = self._pts_to_index.get(frame.pts)
+                    if found is None:
+                        continue
+                    position = found
+                else:
+                    position = counter
+                counter += 1
+                if position >= len(self._raw_pts):
+                    return
+                yield position, frame
+
+    def _image(self, frame: av.VideoFrame) -> np.ndarray:
+        image = frame.to_ndarray(format="rgb24")
+        return _rotate(image, self._rotation)
+
+    def _remember(self, index: int, image: np.ndarray) -> None:
+        self._cache[index] = image
+        self._cache.move_to_end(index)
+        limit = max(1, min(self._cache_size, self._max_cache_bytes // max(1, image.nbytes)))
+        while len(self._cache) > limit:
+            self._cache.popitem(last=False)
+
+    def read_frame(self, index: int) -> np.ndarray:
+        """The frame at ``index`` (presentation order) as ``uint8`` ``H x W x 3`` RGB."""
+        with self._lock:
+            count = len(self.frame_times)
+            if not 0 <= index < count:
+                raise IndexError(f"frame {index} is outside 0..{count - 1}")
+            if index in self._cache:
+                self._cache.move_to_end(index)
+                return self._cache[index]
+            continuing = (
+                self._decoder is not None
+                and self._next_index <= index < self._next_index + _SEEK_AHEAD_LIMIT
+            )
+            if not continuing:
+                self._decoder = self._decode_from(index)
+            for position, frame in self._decoder:
+                self._next_index = position + 1
+                if position >= index - 2 or position == index:
+                    self._remember(position, self._image(frame))
+                if position >= index:
+                    break
+            else:
+                self._decoder = None
+            if index not in self._cache:
+                self._decoder = None
+                raise MediaError(
+                    f"Frame {index} of {self.path.name} cannot be decoded; the file may be damaged."
+                )
+            return self._cache[index]
+
+    def iter_frames(self, start: int = 0, stop: int | None = None):
+        """Yield ``(index, image)`` for ``start <= index < stop`` in order (sequential decode)."""
+        stop = len(self.frame_times) if stop is None else min(stop, len(self.frame_times))
+        for index in range(max(0, start), stop):
+            yield index, self.read_frame(index)
+
+    # ------------------------------------------------------------------ time queries
+    def frame_at(self, time: float) -> int:
+        """Index of the frame whose timestamp is nearest to ``time`` (seconds)."""
+        times = self.frame_times
+        right = int(np.searchsorted(times, time))
+        if right <= 0:
+            return 0
+        if right >= len(times):
+            return len(times) - 1
+        return right if times[right] - time < time - times[right - 1] else right - 1
+
+    def nearest_indices(self, time: float, n: int) -> list[int]:
+        """The ``n`` real frames nearest to ``time``, sorted by time."""
+        n = max(1, min(int(n), len(self.frame_times)))
+        centre = self.frame_at(time)
+        chosen = [centre]
+        left, right = centre - 1, centre + 1
+        times = self.frame_times
+        while len(chosen) < n:
+            left_gap = time - times[left] if left >= 0 else np.inf
+            right_gap = times[right] - time if right < len(times) else np.inf
+            if left_gap <= right_gap:
+                chosen.append(left)
+                left -= 1
+            else:
+                chosen.append(right)
+                right += 1
+        return sorted(chosen)
+
+    @property
+    def rotation(self) -> int:
+        return self._rotation
+
+    def close(self) -> None:
+        with self._lock:
+            self._decoder = None
+            self._cache.clear()
+            if self._container is not None:
+                self._container.close()
+                self._container = None
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return len(self.frame_times)
+
+
+def _why(err: BaseException) -> str:
+    """A short reason from a PyAV/OS error, without paths or error codes."""
+    text = getattr(err, "strerror", None) or str(err) or type(err).__name__
+    text = text.split(":")[-1].strip() if os.sep in text else text.strip()
+    return text.rstrip(".").lower() or "unknown error"
