@@ -30,8 +30,8 @@ MODES = ("factor", "fps", "slowmo", "times")
 
 @dataclass(frozen=True)
 class OutputFrame:
-    """One output frame: ``source`` is set when a real frame is shown as is (``held`` when that
-    is not its own time: clip ends or scene cuts); otherwise ``anchors`` are synthesized."""
+    """One output frame: ``source`` is set when a real frame is shown as is (at its own time, or
+    held past the clip's ends, or ``held`` at a scene cut); otherwise ``anchors`` are used."""
 
     index: int
     time: float
@@ -180,7 +180,9 @@ def _plan_one(
         nearest = before if t - frame_times[before] <= frame_times[after] - t else after
     if abs(frame_times[nearest] - t) <= tolerance:
         return OutputFrame(k, t, source=nearest)
-    if before < 0 or after >= count or segment[before] != segment[after]:
+    if before < 0 or after >= count:  # past the clip's ends: hold the first / last frame
+        return OutputFrame(k, t, source=nearest)
+    if segment[before] != segment[after]:
         return OutputFrame(k, t, source=nearest, held=True)
     chosen = choose_anchors(frame_times, t, n, segment)
     return OutputFrame(k, t, anchors=chosen)

@@ -195,7 +195,9 @@ class VideoReader:
     def _decode_first(self) -> av.VideoFrame:
         for _, frame in self._decode_from(0):
             return frame
-        raise MediaError(f"{self.path.name} is damaged: not one of its video frames can be decoded.")
+        raise MediaError(
+            f"{self.path.name} is damaged: not one of its video frames can be decoded."
+        )
 
     def _trim_undecodable_tail(self) -> None:
         """A truncated file may index frames whose data is missing: keep only decodable ones."""

@@ -1,0 +1,347 @@
+"""Writing the output with PyAV: H.264, HEVC, ProRes, FFV1 or a PNG sequence, audio remuxed.
+
+Safety rules, all enforced here:
+
+* the output is written to a hidden temporary file (or folder) *in the target folder* and moved
+  into place with ``os.replace`` only by :meth:`VideoWriter.finish`; :meth:`abort` (cancel, error)
+  deletes it, so no half-written file is ever left under the target name;
+* an existing output is replaced only with ``overwrite=True``; the source is never the target;
+* ``OSError`` while writing becomes :class:`OutputError` with one sentence (disk full, no
+  permission, ...).
+
+Frames are ``uint8 H x W x 3`` RGB. FFV1 stores them as RGB (``bgr0``) and PNG as RGB, so
+both are lossless: a passed-through source frame reads back bit-exact.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from tempo_core.errors import OutputError
+
+
+@dataclass(frozen=True)
+class CodecSpec:
+    label: str
+    encoders: tuple[str, ...]  # first available wins
+    pix_fmt: str
+    containers: tuple[str, ...]  # allowed file extensions; () for a folder of images
+    even_size: bool  # chroma subsampling needs even width and height
+
+
+CODECS: dict[str, CodecSpec] = {
+    "h264": CodecSpec(
+        "H.264", ("libx264", "mpeg4"), "yuv420p", (".mp4", ".mov", ".mkv", ".m4v"), True
+    ),
+    "hevc": CodecSpec("HEVC", ("libx265", "hevc"), "yuv420p", (".mp4", ".mov", ".mkv"), True),
+    "prores": CodecSpec("ProRes", ("prores_ks", "prores"), "yuv422p10le", (".mov", ".mkv"), True),
+    "ffv1": CodecSpec("FFV1", ("ffv1",), "bgr0", (".mkv", ".avi", ".mov"), False),
+    "png": CodecSpec("PNG sequence", ("png",), "rgb24", (), False),
+}
+
+_AUDIO_LEAD_S = 0.5  # mux audio this far ahead of the video to keep the file interleaved
+
+
+def _available(name: str) -> bool:
+    try:
+        av.codec.Codec(name, "w")
+        return True
+    except (av.FFmpegError, ValueError):
+        return False
+
+
+def _create_temp_file(path: Path) -> Path:
+    """An empty hidden file beside ``path`` with the usual (umask) permissions."""
+    for _ in range(100):
+        temp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.partial{path.suffix}")
+        try:
+            os.close(os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return temp
+        except FileExistsError:
+            continue
+    raise OutputError(f"Could not create a temporary file in {path.parent}.")
+
+
+def output_error(err: OSError, path: Path) -> OutputError:
+    """One sentence for an ``OSError`` raised while writing ``path``."""
+    if err.errno == errno.ENOSPC:
+        return OutputError(
+            f"The disk is full; {path.name} was not written and nothing was left behind."
+        )
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return OutputError(f"The folder {path.parent} is not writable.")
+    reason = (err.strerror or str(err) or "input/output error").rstrip(".")
+    return OutputError(f"Writing {path.name} failed ({reason.lower()}); nothing was left behind.")
+
+
+def check_output_path(path: Path, codec: str, overwrite: bool, source: Path | None = None) -> None:
+    """Refuse outputs that cannot or must not be written, before any work is done."""
+    if codec not in CODECS:
+        raise OutputError(f"Unknown codec {codec!r}; use one of {', '.join(CODECS)}.")
+    spec = CODECS[codec]
+    if source is not None and path.resolve() == Path(source).resolve():
+        raise OutputError("The output would overwrite the source video; choose another name.")
+    if spec.containers and path.suffix.lower() not in spec.containers:
+        allowed = ", ".join(spec.containers)
+        raise OutputError(
+            f"{spec.label} cannot be written to a '{path.suffix}' file; use {allowed}."
+        )
+    parent = path.parent
+    if not parent.is_dir():
+        raise OutputError(f"The output folder {parent} does not exist.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"The folder {parent} is not writable.")
+    if path.exists() and not overwrite:
+        raise OutputError(f"{path} already exists; pass --overwrite to replace it.")
+    if path.exists() and spec.containers and path.is_dir():
+        raise OutputError(f"{path} is a folder; choose a file name for the video.")
+
+
+class VideoWriter:
+    """Encode RGB frames at ``rate`` into ``path`` (see the module docstring).
+
+    Args:
+        path: output file (or folder, for ``codec="png"``).
+        rate: output frame rate (a fraction: 60000/1001 stays exact).
+        width, height: frame size; odd sizes are padded by one edge pixel for 4:2:0 codecs.
+        codec: a key of :data:`CODECS`.
+        quality: CRF-like, lower is better (H.264/HEVC crf; ignored by lossless codecs).
+        audio_source: copy the first audio stream of this file, from ``audio_start`` to
+            ``audio_end`` seconds (pass ``None`` to write no audio).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        rate: Fraction,
+        width: int,
+        height: int,
+        codec: str = "h264",
+        quality: int = 18,
+        overwrite: bool = False,
+        audio_source: str | Path | None = None,
+        audio_start: float = 0.0,
+        audio_end: float | None = None,
+    ) -> None:
+        self.path = Path(path)
+        check_output_path(self.path, codec, overwrite, audio_source)
+        self.spec = CODECS[codec]
+        self.codec = codec
+        self.rate = Fraction(rate)
+        self.notes: list[str] = []
+        self.audio = "none"
+        self.frames_written = 0
+        self._size = (width, height)
+        self._container = None
+        self._audio_in = None
+        self._finished = False
+        try:
+            if codec == "png":
+                self._temp = Path(
+                    tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+                )
+            else:
+                self._temp = _create_temp_file(self.path)
+                self._open_video(width, height, quality)
+                if audio_source is not None:
+                    self._open_audio(Path(audio_source), audio_start, audio_end)
+        except OSError as err:
+            self.abort()
+            raise output_error(err, self.path) from None
+        except BaseException:
+            self.abort()
+            raise
+
+    # ------------------------------------------------------------------ setup
+    def _open_video(self, width: int, height: int, quality: int) -> None:
+        spec = self.spec
+        encoder = next((e for e in spec.encoders if _available(e)), None)
+        if encoder is None:
+            raise OutputError(
+                f"This build of PyAV has no {spec.label} encoder; choose another codec."
+            )
+        if encoder == "mpeg4":
+            self.notes.append("libx264 is not available; wrote MPEG-4 Part 2 instead of H.264.")
+        if spec.even_size and (width % 2 or height % 2):
+            width, height = width + width % 2, height + height % 2
+            self.notes.append(
+                f"{spec.label} needs an even frame size; padded to {width}x{height} "
+                "by repeating the edge pixels."
+            )
+        self._encoded_size = (width, height)
+        self._container = av.open(str(self._temp), "w")
+        stream = self._container.add_stream(encoder, rate=self.rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, spec.pix_fmt
+        stream.codec_context.time_base = 1 / self.rate
+        options = {}
+        if encoder == "libx264":
+            options = {"crf": str(int(quality)), "preset": "medium"}
+        elif encoder == "libx265":
+            options = {
+                "crf": str(int(quality)),
+                "preset": "medium",
+                "x265-params": "log-level=error",
+            }
+        elif encoder.startswith("prores"):
+            options = {"profile": "3"}
+        elif encoder == "mpeg4":
+            stream.codec_context.bit_rate = int(width * height * float(self.rate) * 0.2)
+        stream.options = options
+        self._video = stream
+
+    def _open_audio(self, source: Path, start: float, end: float | None) -> None:
+        try:
+            audio_in = av.open(str(source), metadata_errors="ignore")
+        except (av.FFmpegError, OSError):
+            return
+        if not audio_in.streams.audio:
+            audio_in.close()
+            return
+        template = audio_in.streams.audio[0]
+        try:
+            self._audio_out = self._container.add_stream_from_template(template)
+        except (ValueError, av.FFmpegError):
+            audio_in.close()
+            self.audio = "dropped"
+            self.notes.append(
+                f"The audio codec ({template.codec_context.name}) cannot go into a "
+                f"{self.path.suffix} file; the audio was dropped."
+            )
+            return
+        self._audio_in = audio_in
+        self._audio_packets = audio_in.demux(template)
+        self._audio_tb = float(template.time_base)
+        self._audio_shift = int(round(start / self._audio_tb))
+        self._audio_range = (start, end if end is not None else float("inf"))
+        self.audio = "copied"
+
+    # ------------------------------------------------------------------ writing
+    def write(self, image: np.ndarray) -> None:
+        """Append one ``uint8 H x W x 3`` RGB frame."""
+        if image.shape[:2] != (self._size[1], self._size[0]):
+            raise ValueError(
+                f"frame of size {image.shape[1]}x{image.shape[0]}, expected {self._size}"
+            )
+        try:
+            if self.codec == "png":
+                self._write_png(image)
+            else:
+                self._write_video(image)
+        except OSError as err:
+            raise output_error(err, self.path) from None
+        self.frames_written += 1
+
+    def _write_png(self, image: np.ndarray) -> None:
+        from PIL import Image
+
+        Image.fromarray(image, "RGB").save(
+            self._temp / f"frame_{self.frames_written:06d}.png", compress_level=3
+        )
+
+    def _write_video(self, image: np.ndarray) -> None:
+        width, height = self._encoded_size
+        if image.shape[1] != width or image.shape[0] != height:
+            pad = ((0, height - image.shape[0]), (0, width - image.shape[1]), (0, 0))
+            image = np.pad(image, pad, mode="edge")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        frame.pts = self.frames_written
+        frame.time_base = 1 / self.rate
+        for packet in self._video.encode(frame):
+            self._mux(packet)
+        self._copy_audio(until=self.frames_written / float(self.rate) + _AUDIO_LEAD_S)
+
+    def _mux(self, packet: av.Packet) -> None:
+        self._container.mux(packet)
+
+    def _copy_audio(self, until: float) -> None:
+        if self._audio_in is None:
+            return
+        start, end = self._audio_range
+        for packet in self._audio_packets:
+            if packet.pts is None or packet.size == 0:
+                continue
+            time = packet.pts * self._audio_tb
+            if time < start - 1e-6:
+                continue
+            if time >= end:
+                self._close_audio()
+                return
+            packet.pts -= self._audio_shift
+            packet.dts = None if packet.dts is None else packet.dts - self._audio_shift
+            packet.stream = self._audio_out
+            self._mux(packet)
+            if time - start >= until:
+                return
+        self._close_audio()
+
+    def _close_audio(self) -> None:
+        if self._audio_in is not None:
+            self._audio_in.close()
+            self._audio_in = None
+
+    # ------------------------------------------------------------------ ending
+    def finish(self) -> Path:
+        """Flush, close and move the file into place; returns the final path."""
+        try:
+            if self.codec != "png":
+                for packet in self._video.encode(None):
+                    self._mux(packet)
+                self._copy_audio(until=float("inf"))
+                self._container.close()
+                self._container = None
+            self._move_into_place()
+        except OSError as err:
+            self.abort()
+            raise output_error(err, self.path) from None
+        except BaseException:
+            self.abort()
+            raise
+        self._finished = True
+        return self.path
+
+    def _move_into_place(self) -> None:
+        if self.codec == "png":
+            umask = os.umask(0o022)
+            os.umask(umask)
+            os.chmod(self._temp, 0o777 & ~umask)  # mkdtemp made it private
+        if self.codec == "png" and self.path.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.old.", dir=self.path.parent))
+            os.replace(self.path, trash / "old")
+            os.replace(self._temp, self.path)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(self._temp, self.path)
+
+    def abort(self) -> None:
+        """Stop and delete the temporary output (safe to call more than once)."""
+        self._close_audio()
+        if self._container is not None:
+            try:
+                self._container.close()
+            except (av.FFmpegError, OSError):
+                pass
+            self._container = None
+        temp = getattr(self, "_temp", None)
+        if temp is not None and not self._finished:
+            if temp.is_dir():
+                shutil.rmtree(temp, ignore_errors=True)
+            else:
+                temp.unlink(missing_ok=True)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type, *rest: object) -> None:
+        if exc_type is not None or not self._finished:
+            self.abort()
