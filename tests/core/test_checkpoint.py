@@ -1,0 +1,94 @@
+"""Model files: round trip, fp16, and every bad file refused with a sentence naming the problem."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from tempo_core.checkpoint import CONFIG_KEY, load_model, read_config, save_weights
+from tempo_core.config import build_tempo, tempo_tiny
+from tempo_core.errors import ModelError
+
+
+@pytest.fixture()
+def model():
+    return build_tempo(tempo_tiny()).eval()
+
+
+def outputs(model):
+    torch.manual_seed(1)
+    frames, times = torch.rand(1, 2, 3, 32, 32), torch.tensor([[0.0, 1.0]])
+    with torch.no_grad():
+        return model(frames, times, torch.tensor([0.5]))[0]
+
+
+def test_round_trip_is_exact(model, tmp_path):
+    path = save_weights(model, tmp_path / "m.safetensors", metadata={"note": "test"})
+    loaded = load_model(path)
+    assert loaded.config == model.config
+    assert torch.equal(outputs(model), outputs(loaded))
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_fp16_export_is_close(model, tmp_path):
+    loaded = load_model(save_weights(model, tmp_path / "m16.safetensors", fp16=True))
+    assert (outputs(model) - outputs(loaded)).abs().max() < 2e-3
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ModelError, match="No model file"):
+        load_model(tmp_path / "absent.safetensors")
+
+
+def test_not_safetensors(tmp_path):
+    path = tmp_path / "fake.safetensors"
+    path.write_bytes(b"PK\x03\x04 this is a zip, maybe a pickle")
+    with pytest.raises(ModelError, match="not a readable safetensors"):
+        load_model(path)
+
+
+def test_safetensors_without_config(tmp_path):
+    path = tmp_path / "other.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path))
+    with pytest.raises(ModelError, match="holds no TEMPO config"):
+        load_model(path)
+
+
+def test_config_of_another_architecture(model, tmp_path):
+    path = tmp_path / "alien.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path), metadata={CONFIG_KEY: json.dumps({"num_layers": 12})})
+    with pytest.raises(ModelError, match="another architecture"):
+        read_config(path)
+
+
+def test_weights_that_do_not_match_the_config(model, tmp_path):
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    state.pop(next(iter(state)))
+    path = tmp_path / "partial.safetensors"
+    save_file(state, str(path), metadata={CONFIG_KEY: json.dumps(model.config.to_dict())})
+    with pytest.raises(ModelError, match="does not match"):
+        load_model(path)
+
+
+def test_wrong_dtype_and_nan_weights(model, tmp_path):
+    for label, corrupt, message in [
+        ("int", lambda t: t.to(torch.int32), "dtype"),
+        ("nan", lambda t: torch.full_like(t, float("nan")), "NaN"),
+    ]:
+        state = {k: v.contiguous() for k, v in model.state_dict().items()}
+        name = next(k for k, v in state.items() if v.is_floating_point())
+        state[name] = corrupt(state[name]).contiguous()
+        path = tmp_path / f"{label}.safetensors"
+        save_file(state, str(path), metadata={CONFIG_KEY: json.dumps(model.config.to_dict())})
+        with pytest.raises(ModelError, match=message):
+            load_model(path)
+
+
+def test_metadata_is_parsed_never_evaluated(model, tmp_path):
+    path = tmp_path / "evil.safetensors"
+    payload = "__import__('os').system('touch pwned')"
+    save_file({"w": torch.zeros(2)}, str(path), metadata={CONFIG_KEY: payload})
+    with pytest.raises(ModelError):
+        load_model(path)
+    assert not (tmp_path / "pwned").exists()

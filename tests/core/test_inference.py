@@ -1,0 +1,116 @@
+"""The inference wrapper: any size, uint8 in and out, bad arguments refused plainly, tiling."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tempo_core.config import build_tempo, tempo_tiny
+from tempo_core.errors import InputError
+from tempo_core.inference import Interpolator, pad_to_multiple
+from tempo_core.tiling import tile_windows
+
+
+@pytest.fixture(scope="module")
+def interpolator():
+    torch.manual_seed(0)
+    return Interpolator(build_tempo(tempo_tiny()), device="cpu")
+
+
+def frames(count: int, height: int = 190, width: int = 250):
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(count)]
+
+
+@pytest.mark.parametrize("count", [2, 4, 8])
+def test_odd_sizes_any_n(interpolator, count):
+    result = interpolator.interpolate(frames(count), list(range(count)), 0.5)
+    assert result.image.shape == (190, 250, 3) and result.image.dtype == np.uint8
+    assert result.confidence.shape == (190, 250)
+    assert 0 <= result.confidence.min() and result.confidence.max() <= 1
+
+
+@pytest.mark.parametrize("size", [(9, 17), (1, 1), (33, 65)])
+def test_tiny_and_odd_sizes(interpolator, size):
+    result = interpolator.interpolate(frames(2, *size), [0.0, 1.0], 0.5)
+    assert result.image.shape == (*size, 3)
+
+
+def test_pil_grayscale_and_alpha_inputs(interpolator):
+    gray = np.full((40, 60), 100, np.uint8)
+    rgba = np.dstack([frames(1, 40, 60)[0], np.full((40, 60), 255, np.uint8)])
+    result = interpolator.interpolate([Image.fromarray(gray), rgba], [0.0, 1.0], 0.5)
+    assert result.image.shape == (40, 60, 3)
+
+
+def test_encode_once_many_targets_matches_single_calls(interpolator):
+    anchors = frames(2, 64, 64)
+    encoded = interpolator.encode(anchors, [0.0, 1.0])
+    many = interpolator.synthesize(encoded, [0.25, 0.5, 0.75])
+    for result in many:
+        single = interpolator.interpolate(anchors, [0.0, 1.0], result.time)
+        assert np.abs(single.image.astype(int) - result.image).max() <= 1
+
+
+def test_unsorted_anchor_times_are_fine(interpolator):
+    anchors = frames(3, 32, 32)
+    ordered = interpolator.interpolate(anchors, [0.0, 1.0, 2.0], 0.5)
+    shuffled = interpolator.interpolate([anchors[2], anchors[0], anchors[1]], [2.0, 0.0, 1.0], 0.5)
+    assert np.abs(ordered.image.astype(int) - shuffled.image).max() <= 1
+
+
+@pytest.mark.parametrize(
+    ("anchors", "times", "target", "message"),
+    [
+        (1, [0.0], 0.5, "at least 2"),
+        (2, [1.0, 1.0], 0.5, "same timestamp"),
+        (2, [0.0, 1.0], 50.0, "too far outside"),
+        (2, [0.0, float("nan")], 0.5, "finite"),
+        (2, [0.0, 1.0, 2.0], 0.5, "frames but"),
+    ],
+)
+def test_bad_arguments_are_refused_plainly(interpolator, anchors, times, target, message):
+    with pytest.raises(InputError, match=message):
+        interpolator.interpolate(frames(anchors, 32, 32), times, target)
+
+
+def test_mismatched_frame_sizes_are_refused(interpolator):
+    with pytest.raises(InputError, match="same size"):
+        interpolator.interpolate([frames(1, 32, 32)[0], frames(1, 32, 48)[0]], [0.0, 1.0], 0.5)
+
+
+def test_cpu_refuses_fp16_and_missing_cuda():
+    model = build_tempo(tempo_tiny())
+    with pytest.raises(InputError, match="fp16"):
+        Interpolator(model, device="cpu", precision="fp16")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="CUDA"):
+            Interpolator(model, device="cuda")
+
+
+def test_bf16_autocast_on_cpu_runs(interpolator):
+    bf16 = Interpolator(interpolator.model, device="cpu", precision="bf16")
+    result = bf16.interpolate(frames(2, 64, 64), [0.0, 1.0], 0.5)
+    reference = interpolator.interpolate(frames(2, 64, 64), [0.0, 1.0], 0.5)
+    assert np.abs(result.image.astype(int) - reference.image).mean() < 3
+
+
+def test_tiled_synthesis_is_close_to_whole_frame(interpolator):
+    anchors = frames(2, 150, 200)
+    whole = interpolator.interpolate(anchors, [0.0, 1.0], 0.5)
+    tiled_interpolator = Interpolator(interpolator.model, device="cpu", tile=96, tile_overlap=32)
+    tiled = tiled_interpolator.interpolate(anchors, [0.0, 1.0], 0.5)
+    assert tiled.image.shape == whole.image.shape
+    assert np.abs(tiled.image.astype(int) - whole.image).mean() < 2.0
+
+
+def test_tiles_cover_every_pixel():
+    cover = torch.zeros(1, 1, 160, 224)
+    for (rows, cols), ramp in tile_windows(160, 224, 96, 32, 32, torch.device("cpu")):
+        cover[..., rows, cols] += ramp
+    assert cover.min() > 0
+
+
+def test_padding_is_to_multiples_of_32():
+    padded = pad_to_multiple(torch.rand(1, 2, 3, 190, 250))
+    assert padded.shape[-2:] == (192, 256)

@@ -1,0 +1,162 @@
+"""The network: every preset builds, shapes, gradients, invariances, encode-once."""
+
+import pytest
+import torch
+
+from tempo_core.config import TempoConfig, build_tempo, preset_config, preset_names, tempo_tiny
+from tempo_core.layers import AdaLNZeroConvNeXtBlock, NAFBlock
+from tempo_core.model import count_parameters
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    model = build_tempo(tempo_tiny()).eval()
+    perturb_zero_inits(model)
+    return model
+
+
+def perturb_zero_inits(model: torch.nn.Module) -> None:
+    """Give zero-initialised layers small random values so every path affects the output."""
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(torch.randn_like(param) * 0.02)
+
+
+def sample(batch: int = 1, frames: int = 2, height: int = 64, width: int = 64):
+    images = torch.rand(batch, frames, 3, height, width)
+    times = torch.arange(frames, dtype=torch.float32).repeat(batch, 1)
+    return images, times
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_every_preset_builds_with_expected_size(name):
+    expected_millions = {"tiny": (0.3, 2), "xs": (1, 4), "s": (13, 17), "b": (21, 26), "l": (37, 44)}
+    params = count_parameters(build_tempo(preset_config(name))) / 1e6
+    low, high = expected_millions[name]
+    assert low <= params <= high
+
+
+def test_seed_api_builds_with_keywords():
+    model = build_tempo(
+        base_channels=16, temporal_channels=16, encoder_depths=[1, 1, 1, 1],
+        decoder_depths=[1, 1, 1, 1], attn_heads=2, attn_points=2,
+    )
+    assert model.config.encoder_depths == (1, 1, 1, 1)
+    with pytest.raises(ValueError):
+        build_tempo(base_channels=18, attn_heads=4)
+
+
+@pytest.mark.parametrize("frames", [2, 4, 8])
+def test_forward_shapes_and_aux(tiny, frames):
+    images, times = sample(2, frames, 64, 96)
+    with torch.no_grad():
+        out, aux = tiny(images, times, torch.tensor([0.5, 1.5]))
+    assert out.shape == (2, 3, 64, 96)
+    assert aux["confidence"].shape == (2, 1, 64, 96)
+    assert aux["entropy"].shape == (2, 1, 64, 96)
+    assert aux["weights"].shape == (2, frames, 64, 96)
+    assert 0 <= aux["confidence"].min() and aux["confidence"].max() <= 1
+    assert torch.allclose(aux["weights"].sum(1), torch.ones(2, 64, 96), atol=1e-4)
+    assert torch.isfinite(out).all() and 0 <= out.min() and out.max() <= 1
+
+
+def test_every_parameter_gets_a_finite_gradient():
+    model = build_tempo(tempo_tiny())
+    perturb_zero_inits(model)
+    images, times = sample(2, 3, 64, 64)
+    out, aux = model(images, times, torch.tensor([0.5, 1.2]))
+    (out.mean() + aux["confidence"].mean()).backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing, f"no gradient for {missing[:5]}"
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_adaln_zero_and_naf_blocks_start_as_identity():
+    x = torch.randn(2, 8, 16, 16)
+    block = AdaLNZeroConvNeXtBlock(8, cond_dim=4)
+    assert torch.equal(block(x, torch.randn(2, 4)), x)
+    assert torch.equal(NAFBlock(8)(x), x)
+
+
+def test_fresh_network_outputs_the_temporal_blend():
+    model = build_tempo(tempo_tiny()).eval()
+    images, times = sample(1, 2)
+    with torch.no_grad():
+        out, _ = model(images, times, torch.tensor([0.5]))
+    assert (out - images.mean(1)).abs().max() < 0.05
+
+
+def test_order_of_frames_does_not_matter(tiny):
+    images, times = sample(1, 4)
+    permutation = torch.tensor([2, 0, 3, 1])
+    with torch.no_grad():
+        out, aux = tiny(images, times, torch.tensor([1.3]))
+        out_perm, aux_perm = tiny(images[:, permutation], times[:, permutation], torch.tensor([1.3]))
+    assert torch.allclose(out, out_perm, atol=1e-5)
+    assert torch.allclose(aux["weights"][:, permutation], aux_perm["weights"], atol=1e-5)
+
+
+def test_shifting_all_times_changes_nothing(tiny):
+    images, times = sample(1, 2)
+    with torch.no_grad():
+        out, _ = tiny(images, times, torch.tensor([0.3]))
+        shifted, _ = tiny(images, times + 1000.0, torch.tensor([1000.3]))
+    assert torch.allclose(out, shifted, atol=1e-5)
+
+
+def test_time_unit_does_not_matter(tiny):
+    images, times = sample(1, 2)
+    with torch.no_grad():
+        out, _ = tiny(images, times, torch.tensor([0.25]))
+        seconds, _ = tiny(images, times / 30.0, torch.tensor([0.25 / 30.0]))
+    assert torch.allclose(out, seconds, atol=1e-5)
+
+
+def test_extrapolation_runs_and_differs_from_interpolation(tiny):
+    images, times = sample(1, 2)
+    with torch.no_grad():
+        inside, _ = tiny(images, times, torch.tensor([0.5]))
+        outside, aux = tiny(images, times, torch.tensor([1.75]))
+    assert torch.isfinite(outside).all() and torch.isfinite(aux["confidence"]).all()
+    assert not torch.allclose(inside, outside)
+
+
+def test_target_time_changes_the_output(tiny):
+    images, times = sample(1, 2)
+    with torch.no_grad():
+        early, _ = tiny(images, times, torch.tensor([0.1]))
+        late, _ = tiny(images, times, torch.tensor([0.9]))
+    assert (early - late).abs().mean() > 1e-4
+
+
+def test_encode_once_equals_forward(tiny):
+    images, times = sample(1, 4)
+    with torch.no_grad():
+        encoded = tiny.encode(images, times)
+        for target in (0.4, 1.5, 2.9):
+            cached, cached_aux = tiny.synthesize(encoded, torch.tensor([target]))
+            direct, direct_aux = tiny(images, times, torch.tensor([target]))
+            assert torch.allclose(cached, direct, atol=1e-6)
+            assert torch.allclose(cached_aux["confidence"], direct_aux["confidence"], atol=1e-6)
+
+
+def test_batch_items_are_independent(tiny):
+    images, times = sample(3, 2)
+    targets = torch.tensor([0.2, 0.5, 0.8])
+    with torch.no_grad():
+        batched, _ = tiny(images, times, targets)
+        changed = images.clone()
+        changed[1] = torch.rand_like(changed[1])
+        batched_changed, _ = tiny(changed, times, targets)
+        single, _ = tiny(images[2:], times[2:], targets[2:])
+    assert torch.allclose(batched[0], batched_changed[0], atol=1e-6)
+    assert torch.allclose(batched[2], batched_changed[2], atol=1e-6)
+    assert torch.allclose(batched[2:], single, atol=1e-5)
+
+
+def test_config_round_trip_and_unknown_keys():
+    config = tempo_tiny()
+    assert TempoConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="unknown"):
+        TempoConfig.from_dict({**config.to_dict(), "layers": 3})

@@ -1,0 +1,38 @@
+"""Package rules: tempo_core never imports Qt; the CLI entry point works."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import tempo_core
+from tempo_core.cli import main
+
+CORE = Path(tempo_core.__file__).parent
+
+
+def test_core_source_never_imports_qt():
+    offenders = []
+    for path in CORE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in {"PySide6", "PyQt5", "PyQt6", "tempo_app"}]
+    assert not offenders
+
+
+def test_importing_every_core_module_loads_no_qt():
+    modules = [f"tempo_core.{p.stem}" for p in CORE.glob("*.py") if p.stem != "__main__"]
+    code = "import sys\n" + "".join(f"import {m}\n" for m in modules) + "print(any(k.startswith('PySide6') for k in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_tempo_info_prints_presets(capsys):
+    assert main(["info", "--preset", "tiny"]) == 0
+    output = capsys.readouterr().out
+    assert "tiny" in output and "M" in output

@@ -1,0 +1,58 @@
+"""Deformable sampling fast path vs its readable reference; correlation; entropy."""
+
+import math
+
+import torch
+
+from tempo_core.correlation import correlation_pyramid, local_correlation
+from tempo_core.temporal_attention import (
+    deformable_sample,
+    deformable_sample_reference,
+    normalized_entropy,
+    warp,
+)
+
+
+def test_fast_deformable_sampling_matches_reference():
+    B, N, C, H, W, heads, points = 2, 3, 8, 9, 11, 2, 3
+    values = torch.randn(B, N, C, H, W)
+    offsets = torch.randn(B, N, heads, points, 2, H, W) * 3
+    weights = torch.rand(B, N, heads, points, H, W)
+    fast = deformable_sample(values, offsets, weights)
+    reference = deformable_sample_reference(values, offsets, weights)
+    assert torch.allclose(fast, reference, atol=1e-5)
+
+
+def test_integer_offsets_sample_exact_pixels():
+    values = torch.arange(2 * 5 * 7, dtype=torch.float32).view(1, 1, 2, 5, 7)
+    offsets = torch.zeros(1, 1, 1, 1, 2, 5, 7)
+    offsets[:, :, :, :, 0] = 1.0  # one pixel to the right
+    weights = torch.ones(1, 1, 1, 1, 5, 7)
+    out = deformable_sample(values, offsets, weights)
+    assert torch.allclose(out[0, :, :, :-1], values[0, 0, :, :, 1:], atol=1e-4)
+
+
+def test_warp_by_a_constant_shift():
+    image = torch.rand(1, 3, 8, 8)
+    offsets = torch.zeros(1, 2, 8, 8)
+    offsets[:, 1] = 2.0  # sample two rows below
+    assert torch.allclose(warp(image, offsets)[:, :, :6], image[:, :, 2:], atol=1e-6)
+
+
+def test_correlation_peaks_at_the_true_displacement():
+    key = torch.randn(1, 16, 24, 24)
+    query = torch.roll(key, shifts=(1, -2), dims=(2, 3))  # query[y, x] = key[y - 1, x + 2]
+    corr = local_correlation(query, key, radius=3).view(1, 7, 7, 24, 24)
+    dy, dx = divmod(int(corr[0, :, :, 12, 12].argmax()), 7)
+    assert (dy - 3, dx - 3) == (-1, 2)
+    pyramid = correlation_pyramid(query, key, levels=4, radius=2)
+    assert pyramid.shape == (1, 4 * 25, 24, 24)
+
+
+def test_entropy_bounds():
+    uniform = torch.full((1, 2, 1, 4, 3, 3), 1 / 8)
+    peaked = torch.zeros(1, 2, 1, 4, 3, 3)
+    peaked[:, 0, :, 0] = 1.0
+    assert torch.allclose(normalized_entropy(uniform), torch.ones(1, 1, 3, 3))
+    assert torch.allclose(normalized_entropy(peaked), torch.zeros(1, 1, 3, 3), atol=1e-6)
+    assert math.isclose(float(normalized_entropy(uniform).max()), 1.0, rel_tol=1e-6)
