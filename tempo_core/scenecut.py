@@ -1,8 +1,8 @@
 """Scene-cut detection: never synthesize a frame from two different shots.
 
-Each frame is reduced to a small gray thumbnail. The score between consecutive frames is the
+Each frame is reduced to a small RGB thumbnail. The score between consecutive frames is the
 mean of two distances in ``[0, 1]``: the mean absolute pixel difference and half the L1 distance
-between 16-bin intensity histograms. Motion moves pixels but keeps the histogram, a cut changes
+between 16-bin histograms (averaged over the colour channels). Motion moves pixels but keeps the histogram, a cut changes
 both. A pair is a cut when its score is at least ``threshold`` *and* at least ``ratio`` times the
 median score of its neighbourhood (so a fast, busy shot does not cut everywhere).
 """
@@ -13,30 +13,33 @@ from collections.abc import Iterable
 
 import numpy as np
 
-DEFAULT_THRESHOLD = 0.25
+DEFAULT_THRESHOLD = 0.15
 THUMB_SIZE = 32
 
 
 def thumbnail(image: np.ndarray, size: int = THUMB_SIZE) -> np.ndarray:
-    """``uint8 H x W x 3`` RGB -> float32 ``size x size`` gray in [0, 1] (block means)."""
-    gray = image.astype(np.float32).mean(axis=2) / 255.0
-    height, width = gray.shape
+    """``uint8 H x W x 3`` RGB -> float32 ``size x size x 3`` in [0, 1] (block means)."""
+    gray = image.astype(np.float32) / 255.0
+    height, width = gray.shape[:2]
     rows = np.linspace(0, height, size + 1).astype(int)
     cols = np.linspace(0, width, size + 1).astype(int)
     rows[1:] = np.maximum(rows[1:], rows[:-1] + 1)
     cols[1:] = np.maximum(cols[1:], cols[:-1] + 1)
     rows, cols = np.minimum(rows, height), np.minimum(cols, width)
     summed = np.add.reduceat(np.add.reduceat(gray, rows[:-1], axis=0), cols[:-1], axis=1)
-    area = np.outer(np.diff(rows), np.diff(cols)).clip(min=1)
+    area = np.outer(np.diff(rows), np.diff(cols)).clip(min=1)[:, :, None]
     return (summed / area).astype(np.float32)
 
 
 def pair_score(a: np.ndarray, b: np.ndarray) -> float:
-    """Cut score of two thumbnails in ``[0, 1]``."""
+    """Cut score of two ``H x W x 3`` thumbnails (float, [0, 1]) in ``[0, 1]``."""
     pixel = float(np.abs(a - b).mean())
-    hist_a = np.histogram(a, bins=16, range=(0.0, 1.0))[0] / a.size
-    hist_b = np.histogram(b, bins=16, range=(0.0, 1.0))[0] / b.size
-    return 0.5 * pixel + 0.25 * float(np.abs(hist_a - hist_b).sum())
+    hist = 0.0
+    for channel in range(a.shape[-1]):
+        hist_a = np.histogram(a[..., channel], bins=16, range=(0.0, 1.0))[0] / a[..., 0].size
+        hist_b = np.histogram(b[..., channel], bins=16, range=(0.0, 1.0))[0] / b[..., 0].size
+        hist += 0.5 * float(np.abs(hist_a - hist_b).sum()) / a.shape[-1]
+    return 0.5 * pixel + 0.5 * hist
 
 
 def cut_scores(thumbnails: Iterable[np.ndarray]) -> np.ndarray:

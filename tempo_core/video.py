@@ -328,6 +328,21 @@ class VideoReader:
         for index in range(max(0, start), stop):
             yield index, self.read_frame(index)
 
+    def iter_small(self, start: int = 0, stop: int | None = None, size: int = 32):
+        """Yield ``(index, uint8 size x size x 3 RGB)`` for ``start <= index < stop`` by one
+        sequential decode, scaled by swscale (for scene-cut detection; rotation not applied)."""
+        stop = len(self.frame_times) if stop is None else min(stop, len(self.frame_times))
+        with self._lock:
+            self._decoder = None
+            try:
+                for index, frame in self._decode_from(start):
+                    if index >= stop:
+                        break
+                    if index >= start:
+                        yield index, frame.to_ndarray(width=size, height=size, format="rgb24")
+            finally:
+                self._decoder = None
+
     # ------------------------------------------------------------------ time queries
     def frame_at(self, time: float) -> int:
         """Index of the frame whose timestamp is nearest to ``time`` (seconds)."""
