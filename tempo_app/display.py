@@ -118,7 +118,13 @@ class DisplayController(QObject):
     # ------------------------------------------------------------ helpers
     def _cache_key(self, max_side: int | None) -> tuple:
         session = self.session
-        return (self._generation, session.path, round(session.playhead, 9), session.anchors, max_side)
+        return (
+            self._generation,
+            session.path,
+            round(session.playhead, 9),
+            session.anchors,
+            max_side,
+        )
 
     def _show_cached(self, max_side: int | None) -> bool:
         result = self.cache.get(self._cache_key(max_side))
@@ -193,7 +199,11 @@ class DisplayController(QObject):
             self.update()
 
     def _on_rest(self) -> None:
-        if self.session.has_clip and self.session.real_frame_at() is None and self.model_state.ready:
+        if (
+            self.session.has_clip
+            and self.session.real_frame_at() is None
+            and self.model_state.ready
+        ):
             if not self._show_cached(None):
                 self._request(None)
 

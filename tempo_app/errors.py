@@ -40,7 +40,9 @@ def user_message(error: BaseException, doing: str = "That") -> str:
         return OOM_ADVICE
     log.error("%s failed unexpectedly", doing, exc_info=error)
     detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    detail = f" ({type(error).__name__}: {detail[:160]})" if detail else f" ({type(error).__name__})"
+    detail = (
+        f" ({type(error).__name__}: {detail[:160]})" if detail else f" ({type(error).__name__})"
+    )
     return f"{doing} failed unexpectedly{detail}."
 
 

@@ -54,6 +54,7 @@ def choose_anchors(
     if len(pinned_sorted) >= 2:
         return tuple(pinned_sorted)
     candidates = nearest_indices(frame_times, time, count + len(pinned_sorted))
+    candidates.sort(key=lambda index: abs(frame_times[index] - time))
     chosen = list(pinned_sorted)
     for index in candidates:
         if len(chosen) >= count:

@@ -1,0 +1,154 @@
+"""The application's non-visual core: state objects, workers and the actions the UI triggers.
+
+Widgets call these methods and observe the state; :class:`AppController` never touches a widget.
+Problems come out of the ``error`` signal as one sentence; the window shows them as dialogs
+(the ``--screenshot`` runner prints them instead).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from tempo_app.display import DisplayController
+from tempo_app.errors import user_message
+from tempo_app.export_job import ExportJob
+from tempo_app.model_state import ModelInfo, ModelSpec, ModelState
+from tempo_app.model_worker import InterpolatorFactory, ModelWorker
+from tempo_app.playback import Playback
+from tempo_app.session import SessionState
+from tempo_app.settings import AppSettings
+from tempo_app.thumbnails import ThumbnailLoader
+from tempo_app.view_state import ViewState
+
+
+class AppController(QObject):
+    """Owns the session, view and model state, the model worker and the thumbnail loader."""
+
+    error = Signal(str)  # one sentence for a dialog
+    status_message = Signal(str)  # transient text for the status bar
+    thumbnail = Signal(int, object)  # frame index, QImage
+    thumbnails_reset = Signal()
+    recent_files_changed = Signal(list)
+
+    def __init__(
+        self,
+        settings: AppSettings,
+        factory: InterpolatorFactory | None = None,
+        preview_max_side: int = 320,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.session = SessionState(self)
+        self.view = ViewState(self)
+        self.model = ModelState(self)
+        self.worker = ModelWorker(factory)
+        self.display = DisplayController(
+            self.session, self.model, self.worker, preview_max_side=preview_max_side, parent=self
+        )
+        self.playback = Playback(self.session, self)
+        self.reader: Any = None
+        self.thumbnail_loader: ThumbnailLoader | None = None
+        self.export_job: ExportJob | None = None
+        self.worker.model_loaded.connect(self._on_model_loaded)
+        self.worker.model_failed.connect(self._on_model_failed)
+        self.display.error.connect(self.error)
+        self.model.spec = ModelSpec(None, settings.device, settings.precision)
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self, load_model: bool = True, checkpoint: str | None = None) -> None:
+        """Start the worker and load ``checkpoint`` (None: the bundled default)."""
+        self.worker.start()
+        if load_model:
+            spec = ModelSpec(checkpoint, self.model.spec.device, self.model.spec.precision)
+            self.load_model(spec, startup=checkpoint is None)
+
+    def shutdown(self) -> None:
+        self.playback.pause()
+        self._stop_thumbnails()
+        if self.export_job is not None:
+            self.export_job.cancel()
+        self.worker.stop()
+        self._close_reader()
+
+    # ----------------------------------------------------------------- clip
+    def open_clip(self, path: str) -> bool:
+        """Open ``path``; on failure report one sentence and keep the current clip."""
+        from tempo_core.video import VideoReader
+
+        path = os.path.abspath(os.fspath(path))
+        try:
+            reader = VideoReader(path)
+            frame_times = reader.frame_times
+            info = reader.info
+        except Exception as error:
+            self.error.emit(user_message(error, f"Opening {os.path.basename(path)}"))
+            return False
+        self.playback.pause()
+        self._stop_thumbnails()
+        self._close_reader()
+        self.reader = reader
+        self.display.set_reader(reader)
+        self.session.set_clip(path, info, frame_times)
+        self.recent_files_changed.emit(self.settings.add_recent_file(path))
+        self.settings.set_last_folder("open", path)
+        self._start_thumbnails(path, len(frame_times))
+        self.display.update()
+        return True
+
+    def _close_reader(self) -> None:
+        if self.reader is not None:
+            self.display.set_reader(None)
+            self.reader.close()
+            self.reader = None
+
+    def _start_thumbnails(self, path: str, frame_count: int) -> None:
+        self.thumbnails_reset.emit()
+        loader = ThumbnailLoader(path, frame_count)
+        loader.thumbnail.connect(self.thumbnail)
+        loader.error.connect(self.status_message)
+        self.thumbnail_loader = loader
+        loader.start()
+
+    def _stop_thumbnails(self) -> None:
+        if self.thumbnail_loader is not None:
+            self.thumbnail_loader.cancel()
+            self.thumbnail_loader = None
+
+    # ---------------------------------------------------------------- model
+    def load_model(self, spec: ModelSpec, startup: bool = False) -> None:
+        self.model.set_loading(spec)
+        self.worker.load_model(spec, startup)
+
+    def set_device(self, device: str | None) -> None:
+        self.settings.device = device
+        spec = self.model.spec
+        self.load_model(ModelSpec(spec.path, device, spec.precision))
+
+    def set_precision(self, precision: str) -> None:
+        self.settings.precision = precision
+        spec = self.model.spec
+        self.load_model(ModelSpec(spec.path, spec.device, precision))
+
+    def _on_model_loaded(self, info: ModelInfo) -> None:
+        self.model.set_loaded(info)
+        self.status_message.emit(f"Model {info.name} loaded on {info.device_name}.")
+
+    def _on_model_failed(self, message: str, startup: bool) -> None:
+        self.model.set_failed(message)
+        if startup:
+            self.status_message.emit(message)
+        else:
+            self.error.emit(message)
+
+    # --------------------------------------------------------------- export
+    def start_export(self, export_settings: Any) -> ExportJob:
+        """Queue an export on the model thread; the caller connects to the job's signals."""
+        job = ExportJob(export_settings, self)
+        self.export_job = job
+        self.settings.set_last_folder("export", os.fspath(export_settings.output_path))
+        self.worker.submit(job)
+        return job

@@ -1,0 +1,1 @@
+"""Widgets: each observes state objects and writes back through their setters."""

@@ -1,0 +1,288 @@
+"""The export dialog: mode, range, codec, quality, output path; progress with ETA; cancel.
+
+The dialog only gathers :class:`tempo_core.engine.ExportSettings` and shows an
+:class:`~tempo_app.export_job.ExportJob`'s signals; the export itself runs on the model thread.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tempo_app.export_job import ExportJob
+from tempo_app.session import ANCHOR_COUNTS, SessionState
+
+MODES = (
+    ("slowmo", "Slow motion (longer, same frame rate)"),
+    ("factor", "More frames (same duration, higher frame rate)"),
+    ("fps", "Target frame rate"),
+)
+FACTORS = (2, 4, 8)
+CODECS = (
+    ("h264", "H.264 (.mp4)", ".mp4"),
+    ("hevc", "HEVC / H.265 (.mp4)", ".mp4"),
+    ("prores", "ProRes (.mov)", ".mov"),
+    ("ffv1", "FFV1 lossless (.mkv)", ".mkv"),
+    ("png", "PNG sequence (folder)", ""),
+)
+
+
+def default_output(input_path: str, codec: str, suffix: str) -> str:
+    source = Path(input_path)
+    extension = dict((c, e) for c, _, e in CODECS)[codec]
+    return str(source.with_name(f"{source.stem}_tempo_{suffix}{extension}"))
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "--:--"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{rest:02d}"
+
+
+class ExportDialog(QDialog):
+    """Gathers settings, runs ``start_export(settings) -> ExportJob`` and follows the job."""
+
+    def __init__(
+        self,
+        session: SessionState,
+        start_export: Callable[[Any], ExportJob],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export")
+        self.setObjectName("export_dialog")
+        self.session = session
+        self._start_export = start_export
+        self.job: ExportJob | None = None
+        self.result: Any = None
+        self.outcome: str | None = None  # "done", "cancelled" or "failed"
+        self._build()
+        self._update_output()
+
+    # --------------------------------------------------------------- layout
+    def _build(self) -> None:
+        self.mode_box = QComboBox(self)
+        for mode, label in MODES:
+            self.mode_box.addItem(label, mode)
+        self.factor_box = QComboBox(self)
+        for factor in FACTORS:
+            self.factor_box.addItem(f"x{factor}", factor)
+        self.factor_box.setCurrentIndex(1)
+        self.fps_box = QDoubleSpinBox(self)
+        self.fps_box.setRange(1.0, 480.0)
+        self.fps_box.setValue(60.0)
+        self.fps_box.setSuffix(" fps")
+        self.codec_box = QComboBox(self)
+        for codec, label, _ in CODECS:
+            self.codec_box.addItem(label, codec)
+        self.quality_box = QSpinBox(self)
+        self.quality_box.setRange(0, 51)
+        self.quality_box.setValue(18)
+        self.quality_box.setToolTip(
+            "CRF-like quality: lower is better and larger (18 is very good)"
+        )
+        self.range_box = QComboBox(self)
+        self.range_box.addItem("Whole clip", "all")
+        self.range_box.addItem("In to out points", "range")
+        has_range = self.session.in_point is not None or self.session.out_point is not None
+        self.range_box.setCurrentIndex(1 if has_range else 0)
+        self.range_box.model().item(1).setEnabled(has_range)
+        self.anchor_box = QComboBox(self)
+        for count in ANCHOR_COUNTS:
+            self.anchor_box.addItem(f"{count} nearest frames", count)
+        self.anchor_box.setCurrentIndex(ANCHOR_COUNTS.index(self.session.anchor_count))
+        self.output_edit = QLineEdit(self)
+        browse = QPushButton("Browse...", self)
+        browse.clicked.connect(self._browse)
+        output_row = QHBoxLayout()
+        output_row.addWidget(self.output_edit, 1)
+        output_row.addWidget(browse)
+
+        form = QFormLayout()
+        form.addRow("Mode", self.mode_box)
+        form.addRow("Factor", self.factor_box)
+        form.addRow("Frame rate", self.fps_box)
+        form.addRow("Codec", self.codec_box)
+        form.addRow("Quality", self.quality_box)
+        form.addRow("Range", self.range_box)
+        form.addRow("Anchors", self.anchor_box)
+        form.addRow("Output", output_row)
+
+        self.progress_bar = QProgressBar(self)
+        self.progress_bar.setRange(0, 100)
+        self.progress_bar.setValue(0)
+        self.status_label = QLabel("", self)
+        self.status_label.setWordWrap(True)
+        self.export_button = QPushButton("Export", self)
+        self.export_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel", self)
+        self.open_folder_button = QPushButton("Open folder", self)
+        self.open_folder_button.setEnabled(False)
+        self.close_button = QPushButton("Close", self)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.open_folder_button)
+        buttons.addStretch(1)
+        for button in (self.export_button, self.cancel_button, self.close_button):
+            buttons.addWidget(button)
+        self.cancel_button.setEnabled(False)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.status_label)
+        layout.addLayout(buttons)
+
+        self.mode_box.currentIndexChanged.connect(self._update_output)
+        self.factor_box.currentIndexChanged.connect(self._update_output)
+        self.fps_box.valueChanged.connect(self._update_output)
+        self.codec_box.currentIndexChanged.connect(self._update_output)
+        self.export_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.close_button.clicked.connect(self.close)
+        self.open_folder_button.clicked.connect(self.open_folder)
+
+    # ------------------------------------------------------------- settings
+    @property
+    def mode(self) -> str:
+        return str(self.mode_box.currentData())
+
+    def _suffix(self) -> str:
+        if self.mode == "fps":
+            return f"{self.fps_box.value():g}fps"
+        return f"x{self.factor_box.currentData()}"
+
+    def _update_output(self, *_: object) -> None:
+        self.factor_box.setEnabled(self.mode != "fps")
+        self.fps_box.setEnabled(self.mode == "fps")
+        self.quality_box.setEnabled(self.codec_box.currentData() in ("h264", "hevc", "prores"))
+        if not self.output_edit.isModified() and self.session.path:
+            codec = str(self.codec_box.currentData())
+            self.output_edit.setText(default_output(self.session.path, codec, self._suffix()))
+
+    def _browse(self) -> None:
+        current = self.output_edit.text()
+        if self.codec_box.currentData() == "png":
+            path = QFileDialog.getExistingDirectory(
+                self, "Export frames to", os.path.dirname(current)
+            )
+        else:
+            path, _ = QFileDialog.getSaveFileName(self, "Export to", current)
+        if path:
+            self.output_edit.setText(path)
+            self.output_edit.setModified(True)
+
+    def export_settings(self) -> Any:
+        from tempo_core.engine import ExportSettings
+
+        value = self.fps_box.value() if self.mode == "fps" else float(self.factor_box.currentData())
+        start = end = None
+        if self.range_box.currentData() == "range":
+            start, end = self.session.in_point, self.session.out_point
+        return ExportSettings(
+            input_path=self.session.path,
+            output_path=self.output_edit.text().strip(),
+            mode=self.mode,
+            value=value,
+            codec=str(self.codec_box.currentData()),
+            quality=self.quality_box.value(),
+            start=start,
+            end=end,
+            anchors=int(self.anchor_box.currentData()),
+            overwrite=os.path.exists(self.output_edit.text().strip()),
+        )
+
+    # ----------------------------------------------------------------- run
+    def start(self) -> None:
+        output = self.output_edit.text().strip()
+        if not output:
+            self.status_label.setText("Choose where to write the export.")
+            return
+        if os.path.exists(output) and not self._confirm_replace(output):
+            return
+        self.outcome = None
+        self.job = self._start_export(self.export_settings())
+        self.job.progress.connect(self._on_progress)
+        self.job.done.connect(self._on_done)
+        self.job.failed.connect(self._on_failed)
+        self.job.cancelled.connect(self._on_cancelled)
+        self._set_running(True)
+        self.status_label.setText("Starting...")
+
+    def _confirm_replace(self, output: str) -> bool:
+        answer = QMessageBox.question(self, "Export", f"{output} exists. Replace it?")
+        return answer == QMessageBox.StandardButton.Yes
+
+    def cancel(self) -> None:
+        if self.job is not None and not self.job.finished:
+            self.job.cancel()
+            self.status_label.setText("Cancelling...")
+            self.cancel_button.setEnabled(False)
+
+    def _set_running(self, running: bool) -> None:
+        self.export_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.open_folder_button.setEnabled(False)
+
+    def _on_progress(self, progress: Any) -> None:
+        total = max(1, int(progress.total))
+        self.progress_bar.setValue(int(100 * progress.done / total))
+        self.status_label.setText(
+            f"{progress.done} / {progress.total} frames   {progress.fps:.1f} frames/s   "
+            f"ETA {format_eta(progress.eta_s)}"
+        )
+
+    def _on_done(self, result: Any) -> None:
+        self.result = result
+        self.outcome = "done"
+        self._set_running(False)
+        self.progress_bar.setValue(100)
+        self.open_folder_button.setEnabled(True)
+        self.status_label.setText(
+            f"Wrote {result.frames_written} frames ({result.synthesized} synthesized) to "
+            f"{result.output_path} in {result.seconds:.1f} s."
+        )
+
+    def _on_failed(self, message: str) -> None:
+        self.outcome = "failed"
+        self._set_running(False)
+        self.status_label.setText(message)
+        QMessageBox.critical(self, "Export", message)
+
+    def _on_cancelled(self, message: str) -> None:
+        self.outcome = "cancelled"
+        self._set_running(False)
+        self.progress_bar.setValue(0)
+        self.status_label.setText(message)
+
+    def open_folder(self) -> None:
+        if self.result is None:
+            return
+        output = Path(self.result.output_path)
+        folder = output if output.is_dir() else output.parent
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self.cancel()
+        super().closeEvent(event)

@@ -1,0 +1,76 @@
+"""The Model menu: load a checkpoint or the bundled default, choose device and precision."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
+
+from tempo_app.model_state import PRECISIONS, ModelSpec, ModelState, available_devices
+
+DEVICE_LABELS = {
+    None: "Automatic (GPU when present)",
+    "cpu": "CPU",
+    "cuda": "CUDA GPU",
+    "mps": "Apple GPU",
+}
+
+
+class ModelMenu(QMenu):
+    """Emits ``load_requested(ModelSpec)``, ``device_chosen(str | None)``, ``precision_chosen``."""
+
+    load_requested = Signal(object)
+    device_chosen = Signal(object)
+    precision_chosen = Signal(str)
+
+    def __init__(self, model: ModelState, last_folder, parent: QWidget | None = None) -> None:
+        super().__init__("&Model", parent)
+        self.model = model
+        self._last_folder = last_folder  # callable -> folder for the file dialog
+        self.load_action = self.addAction("&Load checkpoint...")
+        self.load_action.triggered.connect(self.choose_checkpoint)
+        self.default_action = self.addAction("Load the &bundled default")
+        self.default_action.triggered.connect(
+            lambda: self.load_requested.emit(
+                ModelSpec(None, self.model.spec.device, self.model.spec.precision)
+            )
+        )
+        self.addSeparator()
+        self.device_menu = self.addMenu("&Device")
+        self.device_group = QActionGroup(self)
+        self.device_actions: dict[str | None, QAction] = {}
+        for device in [None, *available_devices()]:
+            action = self.device_menu.addAction(DEVICE_LABELS.get(device, device))
+            action.setCheckable(True)
+            action.setData(device)
+            self.device_group.addAction(action)
+            self.device_actions[device] = action
+            action.triggered.connect(lambda _=False, d=device: self.device_chosen.emit(d))
+        self.precision_menu = self.addMenu("&Precision")
+        self.precision_group = QActionGroup(self)
+        self.precision_actions: dict[str, QAction] = {}
+        for precision in PRECISIONS:
+            action = self.precision_menu.addAction(precision)
+            action.setCheckable(True)
+            self.precision_group.addAction(action)
+            self.precision_actions[precision] = action
+            action.triggered.connect(lambda _=False, p=precision: self.precision_chosen.emit(p))
+        model.changed.connect(self._sync)
+        self._sync()
+
+    def choose_checkpoint(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self.parentWidget(), "Load a TEMPO model", self._last_folder(), "Models (*.safetensors)"
+        )
+        if path:
+            spec = self.model.spec
+            self.load_requested.emit(ModelSpec(path, spec.device, spec.precision))
+
+    def _sync(self) -> None:
+        spec = self.model.spec
+        action = self.device_actions.get(spec.device) or self.device_actions[None]
+        action.setChecked(True)
+        self.precision_actions.get(spec.precision, self.precision_actions["fp32"]).setChecked(True)
+        busy = self.model.loading
+        for item in (self.load_action, self.default_action, self.device_menu, self.precision_menu):
+            item.setEnabled(not busy)

@@ -1,0 +1,40 @@
+"""Helpers shared by the app tests: a tiny clip written in code, waiting for the first picture."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+CLIP_WIDTH, CLIP_HEIGHT, CLIP_FRAMES, CLIP_FPS = 64, 48, 8, 10
+
+
+def write_clip(path: Path, frames: int = CLIP_FRAMES, fps: int = CLIP_FPS) -> Path:
+    """A tiny H.264 clip: a bright square moving 4 px per frame over a gradient."""
+    yy, xx = np.mgrid[0:CLIP_HEIGHT, 0:CLIP_WIDTH]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = CLIP_WIDTH, CLIP_HEIGHT, "yuv420p"
+        stream.time_base = Fraction(1, fps)
+        stream.options = {"crf": "18", "preset": "ultrafast"}
+        for index in range(frames):
+            image = np.zeros((CLIP_HEIGHT, CLIP_WIDTH, 3), np.uint8)
+            image[..., 0] = 40 + 2 * xx
+            image[..., 1] = 60 + 2 * yy
+            image[..., 2] = 90
+            image[16:32, 4 + 4 * index : 20 + 4 * index] = (250, 250, 40)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def open_clip(qtbot, window, path) -> None:
+    """Open ``path`` and wait for the first picture."""
+    with qtbot.waitSignal(window.controller.display.frame_ready, timeout=10000):
+        assert window.controller.open_clip(str(path))
