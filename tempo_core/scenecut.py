@@ -2,9 +2,10 @@
 
 Each frame is reduced to a small RGB thumbnail. The score between consecutive frames is the
 mean of two distances in ``[0, 1]``: the mean absolute pixel difference and half the L1 distance
-between 16-bin histograms (averaged over the colour channels). Motion moves pixels but keeps the histogram, a cut changes
-both. A pair is a cut when its score is at least ``threshold`` *and* at least ``ratio`` times the
-median score of its neighbourhood (so a fast, busy shot does not cut everywhere).
+between 16-bin histograms (averaged over the colour channels). Motion moves pixels but keeps
+the histogram, a cut changes both. A pair is a cut when its score is at least ``threshold``
+*and* at least ``ratio`` times the median score of its neighbourhood (so a fast, busy shot does
+not cut everywhere).
 """
 
 from __future__ import annotations

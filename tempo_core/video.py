@@ -77,7 +77,8 @@ def repair_times(raw: list[float | None], nominal_step: float) -> np.ndarray:
             best = values[i]
     keep = np.flatnonzero(trusted)
     if len(keep) < 2:
-        origin = values[keep[0]] - keep[0] * step if len(keep) else 0.0
+        known = values[np.isfinite(values)]
+        origin = float(known[0]) if len(known) else 0.0
         return origin + np.arange(n, dtype=np.float64) * step
     idx = np.arange(n, dtype=np.float64)
     times = np.interp(idx, keep, values[keep])
@@ -136,7 +137,10 @@ class VideoReader:
             raise
         except (av.FFmpegError, OSError, ValueError, IndexError, KeyError) as err:
             self.close()
-            raise MediaError(f"{self.path.name} is not a video file TEMPO can read ({_why(err)}).")
+            reason = _why(err)
+            raise MediaError(
+                f"{self.path.name} is not a video file TEMPO can read ({reason})."
+            ) from None
 
     # ------------------------------------------------------------------ indexing
     def _open(self) -> None:
@@ -249,7 +253,8 @@ class VideoReader:
 
     # ------------------------------------------------------------------ decoding
     def _decode_from(self, index: int):
-        """Yield ``(frame_index, frame)`` in presentation order from the keyframe before ``index``."""
+        """Yield ``(frame_index, frame)`` in presentation order, from the keyframe before
+        ``index``; damaged packets are skipped."""
         container, stream = self._container, self._stream
         try:
             if self._reliable and index > 0:
