@@ -1,0 +1,103 @@
+"""Export dialog (completes, cancels cleanly) and the scripted ``--screenshot`` path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import pytest
+from PySide6.QtGui import QImage
+from tempo_app_helpers import CLIP_FRAMES, open_clip
+
+from tempo_app.main import main
+from tempo_app.widgets.export_dialog import ExportDialog
+from tempo_core.checkpoint import save_weights
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _dialog(qtbot, window, output: Path) -> ExportDialog:
+    dialog = ExportDialog(window.controller.session, window.controller.start_export, window)
+    qtbot.addWidget(dialog)
+    dialog.output_edit.setText(str(output))
+    dialog.output_edit.setModified(True)
+    return dialog
+
+
+def test_export_runs_to_completion(qtbot, window, clip, tmp_path):
+    open_clip(qtbot, window, clip)
+    output = tmp_path / "slow.mp4"
+    dialog = _dialog(qtbot, window, output)
+    assert dialog.mode == "slowmo" and dialog.factor_box.currentData() == 4
+    dialog.factor_box.setCurrentIndex(0)  # x2
+    progress: list = []
+    dialog.export_button.click()
+    dialog.job.progress.connect(progress.append)
+    qtbot.waitUntil(lambda: dialog.outcome is not None, timeout=60000)
+    assert dialog.outcome == "done", dialog.status_label.text()
+    assert output.exists() and dialog.result.frames_written >= 2 * CLIP_FRAMES - 1
+    assert dialog.open_folder_button.isEnabled() and dialog.progress_bar.value() == 100
+    assert "Wrote" in dialog.status_label.text()
+    assert dialog.result.synthesized >= CLIP_FRAMES - 1 and progress
+    with av.open(str(output)) as container:
+        decoded = sum(1 for _ in container.decode(video=0))
+    assert decoded == dialog.result.frames_written
+
+
+def test_cancelled_export_leaves_no_file(qtbot, window, clip, tmp_path):
+    open_clip(qtbot, window, clip)
+    output = tmp_path / "out" / "cancelled.mkv"
+    output.parent.mkdir()
+    dialog = _dialog(qtbot, window, output)
+    dialog.factor_box.setCurrentIndex(2)  # x8: plenty of frames to cancel in
+    dialog.codec_box.setCurrentIndex(3)  # FFV1
+    dialog.output_edit.setText(str(output))
+    dialog.export_button.click()
+    dialog.job.progress.connect(lambda _: dialog.cancel_button.click())
+    dialog.cancel_button.click()  # at once, and again on the first progress if it got that far
+    qtbot.waitUntil(lambda: dialog.outcome is not None, timeout=60000)
+    assert dialog.outcome == "cancelled"
+    assert list(output.parent.iterdir()) == []
+    assert dialog.export_button.isEnabled() and not dialog.cancel_button.isEnabled()
+
+
+@pytest.fixture
+def checkpoint(tmp_path, tiny_model) -> Path:
+    return save_weights(tiny_model, tmp_path / "tiny.safetensors")
+
+
+def test_screenshot_in_process(qtbot, clip, tmp_path, checkpoint):
+    shot = tmp_path / "shot.png"
+    args = [str(clip), "--at", "0.35", "--anchors", "4", "--overlay", "--compare", "split"]
+    args += ["--checkpoint", str(checkpoint), "--screenshot", str(shot), "--size", "800x600"]
+    assert main(args) == 0
+    image = QImage(str(shot))
+    assert not image.isNull() and (image.width(), image.height()) == (800, 600)
+
+
+def test_screenshot_failure_exits_non_zero(qtbot, tmp_path, checkpoint, capsys):
+    bad = tmp_path / "notavideo.mp4"
+    bad.write_text("hello")
+    shot = tmp_path / "never.png"
+    code = main(
+        [str(bad), "--at", "0.1", "--checkpoint", str(checkpoint), "--screenshot", str(shot)]
+    )
+    assert code != 0 and not shot.exists()
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tempo-app: ") and "notavideo.mp4" in err and "\n" not in err
+
+
+def test_screenshot_subprocess(clip, tmp_path, checkpoint):
+    shot = tmp_path / "sub.png"
+    command = [sys.executable, "-m", "tempo_app.main", str(clip), "--at", "0.25"]
+    command += ["--checkpoint", str(checkpoint), "--screenshot", str(shot), "--size", "640x480"]
+    env = {"QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert QImage(str(shot)).width() == 640
+    outside = subprocess.run(
+        [*command[:5], "99", *command[6:]], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert outside.returncode == 1 and "outside the clip" in outside.stderr
