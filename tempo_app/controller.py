@@ -107,16 +107,24 @@ class AppController(QObject):
 
     def _start_thumbnails(self, path: str, frame_count: int) -> None:
         self.thumbnails_reset.emit()
-        loader = ThumbnailLoader(path, frame_count)
-        loader.thumbnail.connect(self.thumbnail)
+        loader = ThumbnailLoader(path, frame_count, parent=self)  # parented: never freed running
+        loader.thumbnail.connect(self._on_thumbnail)
         loader.error.connect(self.status_message)
         self.thumbnail_loader = loader
         loader.start()
 
+    def _on_thumbnail(self, index: int, image: object) -> None:
+        if self.sender() is self.thumbnail_loader:  # not a late one from the previous clip
+            self.thumbnail.emit(index, image)
+
     def _stop_thumbnails(self) -> None:
-        if self.thumbnail_loader is not None:
-            self.thumbnail_loader.cancel()
-            self.thumbnail_loader = None
+        loader, self.thumbnail_loader = self.thumbnail_loader, None
+        if loader is not None:
+            loader.cancel()
+            if loader.isRunning():
+                loader.finished.connect(loader.deleteLater)
+            else:
+                loader.deleteLater()
 
     # ---------------------------------------------------------------- model
     def load_model(self, spec: ModelSpec, startup: bool = False) -> None:
@@ -124,16 +132,16 @@ class AppController(QObject):
         self.worker.load_model(spec, startup)
 
     def set_device(self, device: str | None) -> None:
-        self.settings.device = device
         spec = self.model.spec
         self.load_model(ModelSpec(spec.path, device, spec.precision))
 
     def set_precision(self, precision: str) -> None:
-        self.settings.precision = precision
         spec = self.model.spec
         self.load_model(ModelSpec(spec.path, spec.device, precision))
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
+        self.settings.device = info.spec.device  # remembered only once they worked
+        self.settings.precision = info.spec.precision
         self.model.set_loaded(info)
         self.status_message.emit(f"Model {info.name} loaded on {info.device_name}.")
 

@@ -26,6 +26,7 @@ class ModelInfo:
     device_name: str
     precision: str
     generation: int
+    spec: ModelSpec = ModelSpec()
 
 
 def available_devices() -> list[str]:
@@ -74,8 +75,11 @@ class ModelState(QObject):
         self.changed.emit()
 
     def set_failed(self, problem: str) -> None:
+        """The load failed: the model loaded before (if any) stays, and so does its spec."""
         self.loading = False
         self.problem = problem
+        if self.info is not None:
+            self.spec = self.info.spec
         self.changed.emit()
 
     def set_ms_per_frame(self, ms: float) -> None:

@@ -163,7 +163,7 @@ class ModelWorker(QThread):
         name = getattr(interp, "name", None) or (Path(spec.path).name if spec.path else "default")
         device_name = str(getattr(interp, "device_name", None) or getattr(interp, "device", "cpu"))
         precision = str(getattr(interp, "precision", spec.precision))
-        self.model_loaded.emit(ModelInfo(name, device_name, precision, self._generation))
+        self.model_loaded.emit(ModelInfo(name, device_name, precision, self._generation, spec))
 
     def _run_task(self, task: Callable[[Any], None]) -> None:
         try:

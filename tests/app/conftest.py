@@ -41,7 +41,7 @@ def tiny_factory(tiny_model):
     """A model factory for the worker: the tiny preset on the CPU, whatever the spec says."""
 
     def factory(spec):
-        interpolator = Interpolator(tiny_model, device="cpu")
+        interpolator = Interpolator(tiny_model, device="cpu", precision=spec.precision)
         interpolator.name = "tiny (test)"
         return interpolator
 

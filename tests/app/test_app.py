@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QLabel
 from tempo_app_helpers import CLIP_FRAMES, CLIP_HEIGHT, CLIP_WIDTH, open_clip, write_clip
 
 from tempo_app.controller import AppController
@@ -36,6 +37,7 @@ def test_open_clip_shows_first_real_frame(qtbot, window, clip, settings):
     assert settings.recent_files() == [str(clip)]
     assert window.recent_menu.actions()[0].text() == str(clip)
     assert "frame 0 of 7" in window.transport.time_label.text()
+    qtbot.waitUntil(lambda: len(window.timeline.thumbnails) == CLIP_FRAMES, timeout=10000)
 
 
 def test_playhead_between_frames_gives_synthesized_frame_of_clip_size(qtbot, window, clip):
@@ -270,3 +272,19 @@ def test_play_pause_and_steps(qtbot, window, clip):
     assert session.frame_position() == pytest.approx(before + 1)
     window.transport.prev_button.click()
     assert session.frame_position() == pytest.approx(before)
+
+
+def test_model_menu_precision_and_device(qtbot, window, settings, dialogs):
+    controller, menu = window.controller, window.model_menu
+    with qtbot.waitSignal(controller.worker.model_failed, timeout=30000):
+        menu.precision_actions["fp16"].trigger()  # fp16 needs a GPU
+    assert len(dialogs) == 1 and "fp16" in dialogs[0]
+    assert controller.model.spec.precision == "fp32" and menu.precision_actions["fp32"].isChecked()
+    with qtbot.waitSignal(controller.worker.model_loaded, timeout=30000):
+        menu.precision_actions["bf16"].trigger()
+    assert controller.model.info.precision == "bf16" and settings.precision == "bf16"
+    assert "bf16" in window.statusBar().findChild(QLabel, "model_label").text()
+    with qtbot.waitSignal(controller.worker.model_loaded, timeout=30000):
+        menu.device_actions["cpu"].trigger()
+    assert settings.device == "cpu" and menu.device_actions["cpu"].isChecked()
+    assert window.statusBar().findChild(QLabel, "device_label").text() == "Device: CPU"
