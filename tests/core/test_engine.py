@@ -1,0 +1,253 @@
+"""The export engine end to end with the real Interpolator (tiny untrained model, CPU).
+
+Clips are 32x24, a handful of frames, lossless FFV1 unless a test needs H.264 or audio, so
+pass-through frames can be compared bit for bit. ``Recording`` is a test double that *delegates*
+to the real Interpolator and records the anchor and target times it was asked for.
+"""
+
+import errno
+import hashlib
+
+import numpy as np
+import pytest
+import torch
+from tempo_test_clips import frame_image, frame_number, make_clip
+
+from tempo_core.config import build_tempo, tempo_tiny
+from tempo_core.engine import CancelToken, ExportSettings, make_jobs, run_export
+from tempo_core.errors import Cancelled, ModelError, OutputError
+from tempo_core.inference import Interpolator
+from tempo_core.timeline import plan_output
+from tempo_core.video import VideoReader, probe
+from tempo_core.video_writer import VideoWriter
+
+W, H = 32, 24
+
+
+@pytest.fixture(scope="module")
+def interpolator():
+    torch.manual_seed(0)
+    return Interpolator(build_tempo(tempo_tiny()), device="cpu")
+
+
+class Recording:
+    """Delegates to a real Interpolator; records (anchor_times, target_times) per call."""
+
+    def __init__(self, inner, fail_after: int | None = None):
+        self.inner = inner
+        self.calls: list[tuple[list[float], list[float]]] = []
+        self.tiles: list = []
+        self.fail_after = fail_after
+        self._anchor_times: list[float] = []
+
+    @property
+    def tile(self):
+        return self.inner.tile
+
+    @tile.setter
+    def tile(self, value):
+        self.inner.tile = value
+
+    def encode(self, frames, timestamps):
+        self._anchor_times = list(timestamps)
+        return self.inner.encode(frames, timestamps)
+
+    def synthesize(self, encoded, target_times):
+        if self.fail_after is not None and len(self.calls) >= self.fail_after:
+            raise ModelError("The model failed (test).")
+        self.calls.append((self._anchor_times, list(target_times)))
+        self.tiles.append(self.inner.tile)
+        return self.inner.synthesize(encoded, target_times)
+
+
+def clip(tmp_path, name="src.mkv", **kw):
+    kw.setdefault("count", 6)
+    return make_clip(tmp_path / name, width=W, height=H, **kw)
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def leftovers(folder):
+    return [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_factor_two_passes_real_frames_bit_exact(tmp_path, interpolator):
+    source = clip(tmp_path)
+    before = digest(source)
+    out = tmp_path / "x2.mkv"
+    seen = []
+    result = run_export(
+        ExportSettings(source, out, "factor", 2, codec="ffv1"), interpolator, progress=seen.append
+    )
+    assert result.output_path == out and result.frames_written == 12
+    assert result.synthesized == 5 and result.audio == "none" and result.held_at_cuts == 0
+    with VideoReader(out) as reader:
+        assert reader.info.frame_count == 12 and reader.info.fps == pytest.approx(48)
+        for index in range(6):
+            np.testing.assert_array_equal(reader.read_frame(2 * index), frame_image(index, W, H))
+    assert digest(source) == before
+    assert seen[-1].done == seen[-1].total == 12
+    assert [p.done for p in seen] == sorted(p.done for p in seen)
+    assert not leftovers(tmp_path)
+
+
+def test_fps_24_to_60_with_audio_copied(tmp_path, interpolator):
+    source = make_clip(tmp_path / "a.mkv", count=4, width=W, height=H, audio=True)
+    out = tmp_path / "60.mp4"
+    recorder = Recording(interpolator)
+    result = run_export(ExportSettings(source, out, "fps", 60, scene_threshold=1), recorder)
+    assert result.frames_written == 10 and result.audio == "copied"
+    info = probe(out)
+    assert info.fps == pytest.approx(60) and info.frame_count == 10 and info.has_audio
+    assert info.duration == pytest.approx(4 / 24, abs=0.01)
+    targets = [t for _, times in recorder.calls for t in times]
+    np.testing.assert_allclose(targets, [k / 60 for k in range(1, 8) if k % 5], atol=1e-3)
+    with VideoReader(out) as reader:
+        assert [frame_number(reader.read_frame(k)) for k in (0, 5)] == [0, 2]
+
+
+def test_slowmo_drops_audio_with_a_note(tmp_path, interpolator):
+    source = make_clip(tmp_path / "a.mkv", count=3, width=W, height=H, audio=True)
+    out = tmp_path / "slow.mkv"
+    result = run_export(ExportSettings(source, out, "slowmo", 3, codec="ffv1"), interpolator)
+    assert result.frames_written == 9 and result.audio == "dropped"
+    assert any("slow motion" in note for note in result.notes)
+    info = probe(out)
+    assert info.fps == pytest.approx(24) and not info.has_audio
+    assert info.duration == pytest.approx(9 / 24, abs=0.01)
+
+
+def test_scene_cut_gets_no_blended_frames(tmp_path, interpolator):
+    source = clip(tmp_path, count=6, scenes=[0, 0, 0, 1, 1, 1])
+    out = tmp_path / "cut.mkv"
+    recorder = Recording(interpolator)
+    result = run_export(ExportSettings(source, out, "factor", 3, codec="ffv1"), recorder)
+    assert result.cuts == [3] and result.held_at_cuts == 2 and result.synthesized == 8
+    cut_time = 3 / 24
+    for anchor_times, _ in recorder.calls:
+        sides = {t > cut_time - 1e-3 for t in anchor_times}
+        assert len(sides) == 1
+    with VideoReader(out) as reader:
+        between = [reader.read_frame(k) for k in range(6, 10)]  # 2/24 .. 3/24
+    expected = [(2, 0), (2, 0), (3, 1), (3, 1)]  # hold the nearest real frame on each side
+    for image, (index, scene) in zip(between, expected, strict=True):
+        np.testing.assert_array_equal(image, frame_image(index, W, H, scene))
+
+
+def test_variable_frame_rate_uses_real_timestamps(tmp_path, interpolator):
+    source = clip(tmp_path, count=5, times_ms=[0, 40, 80, 200, 240])
+    recorder = Recording(interpolator)
+    out = tmp_path / "vfr.mkv"
+    run_export(ExportSettings(source, out, "fps", 20, codec="ffv1", scene_threshold=1), recorder)
+    calls = {round(t, 4): anchors for anchors, times in recorder.calls for t in times}
+    assert calls[0.1] == pytest.approx([0.08, 0.2]) and calls[0.15] == pytest.approx([0.08, 0.2])
+    with VideoReader(out) as reader:
+        assert reader.info.frame_count == 6  # 0.28 s at 20 fps
+        np.testing.assert_array_equal(reader.read_frame(4), frame_image(3, W, H))  # t=0.2
+
+
+def test_four_anchors_and_range(tmp_path, interpolator):
+    source = clip(tmp_path, count=8)
+    recorder = Recording(interpolator)
+    out = tmp_path / "n4.mkv"
+    settings = ExportSettings(
+        source, out, "factor", 2, codec="ffv1", anchors=4, start=2 / 24, end=5 / 24
+    )
+    result = run_export(settings, recorder)
+    assert result.frames_written == 6
+    assert all(len(anchors) == 4 for anchors, _ in recorder.calls)
+    with VideoReader(out) as reader:
+        np.testing.assert_array_equal(reader.read_frame(0), frame_image(2, W, H))
+
+
+def test_cancel_leaves_no_output(tmp_path, interpolator):
+    source = clip(tmp_path)
+    out = tmp_path / "cancelled.mkv"
+    token = CancelToken()
+
+    def cancel_soon(progress):
+        token.cancel()
+
+    with pytest.raises(Cancelled):
+        run_export(
+            ExportSettings(source, out, "factor", 4, codec="ffv1"),
+            interpolator,
+            progress=cancel_soon,
+            cancel=token,
+        )
+    assert not out.exists() and not leftovers(tmp_path)
+
+
+def test_model_failure_mid_export_leaves_no_output(tmp_path, interpolator):
+    source = clip(tmp_path)
+    out = tmp_path / "failed.mp4"
+    with pytest.raises(ModelError):
+        run_export(ExportSettings(source, out, "factor", 2), Recording(interpolator, fail_after=2))
+    assert not out.exists() and not leftovers(tmp_path)
+
+
+def test_disk_full_is_one_sentence_and_no_half_file(tmp_path, interpolator, monkeypatch):
+    source = clip(tmp_path)
+    out = tmp_path / "full.mkv"
+    calls = {"n": 0}
+    real_mux = VideoWriter._mux
+
+    def mux_until_full(self, packet):
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_mux(self, packet)
+
+    monkeypatch.setattr(VideoWriter, "_mux", mux_until_full)
+    with pytest.raises(OutputError, match="disk is full"):
+        run_export(ExportSettings(source, out, "factor", 2, codec="ffv1"), interpolator)
+    assert not out.exists() and not leftovers(tmp_path)
+
+
+def test_output_folder_not_writable(tmp_path, interpolator, monkeypatch):
+    source = clip(tmp_path)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    monkeypatch.setattr("tempo_core.video_writer.os.access", lambda *a, **k: False)
+    with pytest.raises(OutputError, match="not writable"):
+        run_export(ExportSettings(source, locked / "o.mp4", "factor", 2), interpolator)
+    assert list(locked.iterdir()) == []
+
+
+def test_existing_output_needs_overwrite(tmp_path, interpolator):
+    source = clip(tmp_path, count=2)
+    out = tmp_path / "exists.mkv"
+    out.write_bytes(b"precious")
+    settings = ExportSettings(source, out, "factor", 2, codec="ffv1")
+    with pytest.raises(OutputError, match="already exists"):
+        run_export(settings, interpolator)
+    assert out.read_bytes() == b"precious"
+    with pytest.raises(OutputError, match="source"):
+        run_export(
+            ExportSettings(source, source, "factor", 2, codec="ffv1", overwrite=True), interpolator
+        )
+    result = run_export(
+        ExportSettings(source, out, "factor", 2, codec="ffv1", overwrite=True), interpolator
+    )
+    assert result.frames_written == 4 and probe(out).frame_count == 4
+
+
+def test_tile_is_passed_to_the_interpolator_and_restored(tmp_path, interpolator):
+    source = clip(tmp_path, count=2)
+    recorder = Recording(interpolator)
+    out = tmp_path / "tiled.mkv"
+    run_export(ExportSettings(source, out, "factor", 2, codec="ffv1", tile=32), recorder)
+    assert recorder.tiles == [32] and interpolator.tile is None
+
+
+def test_jobs_encode_once_per_anchor_set():
+    times = np.arange(4) / 24
+    from fractions import Fraction
+
+    plan = plan_output(times, "slowmo", 8, source_rate=Fraction(24))
+    jobs = make_jobs(plan, times, batch_size=4)
+    synth = [j for j in jobs if j.times]
+    assert [j.sources for j in synth] == [(0, 1), (0, 1), (1, 2), (1, 2), (2, 3), (2, 3)]
+    assert sum(j.count for j in jobs) == len(plan.frames) == 32
