@@ -8,6 +8,7 @@ Problems come out of the ``error`` signal as one sentence; the window shows them
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -15,7 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from tempo_app.display import DisplayController
 from tempo_app.errors import user_message
 from tempo_app.export_job import ExportJob
-from tempo_app.model_state import ModelInfo, ModelSpec, ModelState
+from tempo_app.model_state import LOW_MEMORY_TILE, ModelInfo, ModelSpec, ModelState
 from tempo_app.model_worker import InterpolatorFactory, ModelWorker
 from tempo_app.playback import Playback
 from tempo_app.session import SessionState
@@ -63,7 +64,7 @@ class AppController(QObject):
         """Start the worker and load ``checkpoint`` (None: the bundled default)."""
         self.worker.start()
         if load_model:
-            spec = ModelSpec(checkpoint, self.model.spec.device, self.model.spec.precision)
+            spec = replace(self.model.spec, path=checkpoint)
             self.load_model(spec, startup=checkpoint is None)
 
     def shutdown(self) -> None:
@@ -132,12 +133,14 @@ class AppController(QObject):
         self.worker.load_model(spec, startup)
 
     def set_device(self, device: str | None) -> None:
-        spec = self.model.spec
-        self.load_model(ModelSpec(spec.path, device, spec.precision))
+        self.load_model(replace(self.model.spec, device=device))
 
     def set_precision(self, precision: str) -> None:
-        spec = self.model.spec
-        self.load_model(ModelSpec(spec.path, spec.device, precision))
+        self.load_model(replace(self.model.spec, precision=precision))
+
+    def set_tiling(self, tiled: bool) -> None:
+        """Synthesize in tiles (less GPU memory, a little slower) or whole frames."""
+        self.load_model(replace(self.model.spec, tile=LOW_MEMORY_TILE if tiled else None))
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.settings.device = info.spec.device  # remembered only once they worked

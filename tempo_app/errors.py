@@ -15,8 +15,8 @@ from tempo_core.errors import TempoError
 log = logging.getLogger("tempo_app")
 
 OOM_ADVICE = (
-    "The GPU ran out of memory; choose CPU in the Model menu, use a lower precision, or export "
-    "with tiling on a smaller clip."
+    "The GPU ran out of memory; turn on Model > Synthesize in tiles, or choose Model > Device > "
+    "CPU."
 )
 
 

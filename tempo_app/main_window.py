@@ -131,6 +131,7 @@ class MainWindow(QMainWindow):
         self.model_menu.load_requested.connect(self._load_model)
         self.model_menu.device_chosen.connect(controller.set_device)
         self.model_menu.precision_chosen.connect(controller.set_precision)
+        self.model_menu.tiling_chosen.connect(controller.set_tiling)
 
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About TEMPO", self._about)

@@ -7,15 +7,18 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Signal
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+LOW_MEMORY_TILE = 512
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What to load: ``path`` None means the bundled default; ``device`` None means automatic."""
+    """What to load: ``path`` None means the bundled default; ``device`` None means automatic;
+    ``tile`` synthesizes in tiles of that many pixels a side (less GPU memory), None whole."""
 
     path: str | None = None
     device: str | None = None
     precision: str = "fp32"
+    tile: int | None = None
 
 
 @dataclass(frozen=True)

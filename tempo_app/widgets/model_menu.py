@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
-from tempo_app.model_state import PRECISIONS, ModelSpec, ModelState, available_devices
+from tempo_app.model_state import PRECISIONS, ModelState, available_devices
 
 DEVICE_LABELS = {
     None: "Automatic (GPU when present)",
@@ -17,11 +19,13 @@ DEVICE_LABELS = {
 
 
 class ModelMenu(QMenu):
-    """Emits ``load_requested(ModelSpec)``, ``device_chosen(str | None)``, ``precision_chosen``."""
+    """Emits ``load_requested(ModelSpec)``, ``device_chosen(str | None)``, ``precision_chosen``
+    and ``tiling_chosen(bool)``; shows the model state's spec."""
 
     load_requested = Signal(object)
     device_chosen = Signal(object)
     precision_chosen = Signal(str)
+    tiling_chosen = Signal(bool)
 
     def __init__(self, model: ModelState, last_folder, parent: QWidget | None = None) -> None:
         super().__init__("&Model", parent)
@@ -31,9 +35,7 @@ class ModelMenu(QMenu):
         self.load_action.triggered.connect(self.choose_checkpoint)
         self.default_action = self.addAction("Load the &bundled default")
         self.default_action.triggered.connect(
-            lambda: self.load_requested.emit(
-                ModelSpec(None, self.model.spec.device, self.model.spec.precision)
-            )
+            lambda: self.load_requested.emit(replace(self.model.spec, path=None))
         )
         self.addSeparator()
         self.device_menu = self.addMenu("&Device")
@@ -55,6 +57,9 @@ class ModelMenu(QMenu):
             self.precision_group.addAction(action)
             self.precision_actions[precision] = action
             action.triggered.connect(lambda _=False, p=precision: self.precision_chosen.emit(p))
+        self.tile_action = self.addAction("Synthesize in &tiles (less GPU memory)")
+        self.tile_action.setCheckable(True)
+        self.tile_action.triggered.connect(self.tiling_chosen)
         model.changed.connect(self._sync)
         self._sync()
 
@@ -63,14 +68,15 @@ class ModelMenu(QMenu):
             self.parentWidget(), "Load a TEMPO model", self._last_folder(), "Models (*.safetensors)"
         )
         if path:
-            spec = self.model.spec
-            self.load_requested.emit(ModelSpec(path, spec.device, spec.precision))
+            self.load_requested.emit(replace(self.model.spec, path=path))
 
     def _sync(self) -> None:
         spec = self.model.spec
         action = self.device_actions.get(spec.device) or self.device_actions[None]
         action.setChecked(True)
         self.precision_actions.get(spec.precision, self.precision_actions["fp32"]).setChecked(True)
+        self.tile_action.setChecked(spec.tile is not None)
         busy = self.model.loading
-        for item in (self.load_action, self.default_action, self.device_menu, self.precision_menu):
+        items = (self.load_action, self.default_action, self.device_menu, self.precision_menu)
+        for item in (*items, self.tile_action):
             item.setEnabled(not busy)

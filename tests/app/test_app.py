@@ -288,3 +288,6 @@ def test_model_menu_precision_and_device(qtbot, window, settings, dialogs):
         menu.device_actions["cpu"].trigger()
     assert settings.device == "cpu" and menu.device_actions["cpu"].isChecked()
     assert window.statusBar().findChild(QLabel, "device_label").text() == "Device: CPU"
+    with qtbot.waitSignal(controller.worker.model_loaded, timeout=30000):
+        menu.tile_action.trigger()
+    assert controller.model.info.spec.tile == 512 and menu.tile_action.isChecked()

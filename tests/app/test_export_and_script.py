@@ -101,3 +101,29 @@ def test_screenshot_subprocess(clip, tmp_path, checkpoint):
         [*command[:5], "99", *command[6:]], env=env, capture_output=True, text=True, timeout=120
     )
     assert outside.returncode == 1 and "outside the clip" in outside.stderr
+
+
+def test_main_opens_clip_from_command_line(qtbot, clip, checkpoint, settings):
+    """The interactive path: ``tempo-app CLIP --at T`` shows the synthesized frame."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from tempo_app.main_window import MainWindow
+
+    seen: dict = {}
+
+    def poll() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+        frame = windows[0].viewer.frame if windows else None
+        if frame is not None and frame.kind == "synthesized":
+            seen["frame"] = frame
+            seen["title"] = windows[0].windowTitle()
+            windows[0].close()
+        else:
+            QTimer.singleShot(50, poll)
+
+    QTimer.singleShot(50, poll)
+    args = [str(clip), "--at", "0.25", "--anchors", "4", "--checkpoint", str(checkpoint)]
+    assert main(args) == 0
+    assert seen["frame"].anchors == (1, 2, 3, 4) and seen["frame"].time == pytest.approx(0.25)
+    assert "clip.mp4" in seen["title"]
