@@ -15,6 +15,10 @@ import torch.nn.functional as F
 def local_correlation(query: torch.Tensor, key: torch.Tensor, radius: int) -> torch.Tensor:
     """Dot products of each query pixel with the keys in a ``(2r+1)**2`` window.
 
+    Under autograd this unfolds the keys (fast backward, ``C * (2r+1)**2`` times the key's
+    memory); in inference it loops over displacements (:func:`local_correlation_reference`),
+    which needs no extra memory at large frame sizes. Both give the same numbers.
+
     Args:
         query: ``[M, C, H, W]``.
         key: ``[M, C, H, W]``.
@@ -24,6 +28,17 @@ def local_correlation(query: torch.Tensor, key: torch.Tensor, radius: int) -> to
         ``[M, (2r+1)**2, H, W]``, scaled by ``1/sqrt(C)``; displacements in row-major
         ``(dy, dx)`` order from ``(-r, -r)`` to ``(r, r)``. Outside the image keys are zero.
     """
+    if not torch.is_grad_enabled() or not (query.requires_grad or key.requires_grad):
+        return local_correlation_reference(query, key, radius)
+    batch, channels, height, width = query.shape
+    window = 2 * radius + 1
+    neighbours = F.unfold(key, window, padding=radius).view(batch, channels, window * window, height * width)
+    corr = torch.einsum("mcp,mckp->mkp", query.flatten(2), neighbours)
+    return corr.view(batch, window * window, height, width) / channels**0.5
+
+
+def local_correlation_reference(query: torch.Tensor, key: torch.Tensor, radius: int) -> torch.Tensor:
+    """Readable loop over the ``(2r+1)**2`` displacements; same contract as :func:`local_correlation`."""
     _, channels, height, width = query.shape
     padded = F.pad(key, (radius, radius, radius, radius))
     volumes = []

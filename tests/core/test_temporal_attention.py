@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from tempo_core.correlation import correlation_pyramid, local_correlation
+from tempo_core.correlation import correlation_pyramid, local_correlation, local_correlation_reference
 from tempo_core.temporal_attention import (
     deformable_sample,
     deformable_sample_reference,
@@ -56,3 +56,12 @@ def test_entropy_bounds():
     assert torch.allclose(normalized_entropy(uniform), torch.ones(1, 1, 3, 3))
     assert torch.allclose(normalized_entropy(peaked), torch.zeros(1, 1, 3, 3), atol=1e-6)
     assert math.isclose(float(normalized_entropy(uniform).max()), 1.0, rel_tol=1e-6)
+
+
+def test_unfolded_correlation_matches_the_loop_and_has_gradients():
+    query = torch.randn(2, 6, 9, 13, requires_grad=True)
+    key = torch.randn(2, 6, 9, 13, requires_grad=True)
+    fast = local_correlation(query, key, radius=2)
+    assert torch.allclose(fast, local_correlation_reference(query, key, 2), atol=1e-5)
+    fast.square().sum().backward()
+    assert torch.isfinite(query.grad).all() and key.grad.abs().sum() > 0
