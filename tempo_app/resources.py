@@ -5,18 +5,39 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QIcon, QImage, QPainter, QPixmap
+from PySide6.QtSvg import QSvgRenderer
 
 HERE = Path(__file__).resolve().parent
 ICONS = HERE / "icons"
 STYLE_SHEET = HERE / "style.qss"
 
 
+LIGHT, ACCENT, DIMMED = "#e6e8ec", "#ffb347", "#5a606c"
+ICON_SIZES = (16, 20, 24, 32, 48)
+
+
+def _render(svg: bytes, size: int) -> QPixmap:
+    image = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(0)
+    painter = QPainter(image)
+    QSvgRenderer(svg).render(painter)
+    painter.end()
+    return QPixmap.fromImage(image)
+
+
 @cache
 def icon(name: str) -> QIcon:
-    """The SVG icon ``icons/<name>.svg`` (an empty icon when missing)."""
+    """The SVG icon ``icons/<name>.svg`` with a dimmed disabled state (empty when missing)."""
     path = ICONS / f"{name}.svg"
-    return QIcon(str(path)) if path.exists() else QIcon()
+    if not path.exists():
+        return QIcon()
+    svg = path.read_text(encoding="utf-8")
+    result = QIcon()
+    for size in ICON_SIZES:
+        result.addPixmap(_render(svg.encode(), size), QIcon.Mode.Normal)
+        result.addPixmap(_render(svg.replace(LIGHT, DIMMED).replace(ACCENT, DIMMED).encode(), size), QIcon.Mode.Disabled)
+    return result
 
 
 def style_sheet() -> str:
