@@ -34,9 +34,10 @@ def icon(name: str) -> QIcon:
         return QIcon()
     svg = path.read_text(encoding="utf-8")
     result = QIcon()
+    dimmed = svg.replace(LIGHT, DIMMED).replace(ACCENT, DIMMED)
     for size in ICON_SIZES:
         result.addPixmap(_render(svg.encode(), size), QIcon.Mode.Normal)
-        result.addPixmap(_render(svg.replace(LIGHT, DIMMED).replace(ACCENT, DIMMED).encode(), size), QIcon.Mode.Disabled)
+        result.addPixmap(_render(dimmed.encode(), size), QIcon.Mode.Disabled)
     return result
 
 
