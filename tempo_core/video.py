@@ -135,7 +135,7 @@ class VideoReader:
         except MediaError:
             self.close()
             raise
-        except (av.FFmpegError, OSError, ValueError, IndexError, KeyError) as err:
+        except (av.FFmpegError, OSError, ValueError, IndexError, KeyError, TypeError) as err:
             self.close()
             reason = _why(err)
             raise MediaError(
@@ -150,6 +150,8 @@ class VideoReader:
             what = "it holds only audio" if streams.audio else "it holds no video stream"
             raise MediaError(f"{self.path.name} cannot be interpolated: {what}.")
         self._stream = streams.video[0]
+        if self._stream.codec_context is None:
+            raise MediaError(f"{self.path.name} uses a video codec TEMPO cannot decode.")
         self._stream.thread_type = "AUTO"
         self.time_base = float(self._stream.time_base or 0) or 1e-3
         self._index_packets()
@@ -287,7 +289,12 @@ class VideoReader:
                 yield position, frame
 
     def _image(self, frame: av.VideoFrame) -> np.ndarray:
-        image = frame.to_ndarray(format="rgb24")
+        try:
+            image = frame.to_ndarray(format="rgb24")
+        except (av.FFmpegError, ValueError, NotImplementedError) as err:
+            raise MediaError(
+                f"A frame of {self.path.name} ({frame.format.name}) cannot be converted to RGB."
+            ) from err
         return _rotate(image, self._rotation)
 
     def _remember(self, index: int, image: np.ndarray) -> None:
