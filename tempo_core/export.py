@@ -1,0 +1,78 @@
+"""``tempo export RUN_OR_CHECKPOINT -o model.safetensors``: weights + config for inference.
+
+The output holds the model weights (fp32, or fp16 with ``--fp16``) and the model config as JSON
+in the safetensors metadata, so :func:`tempo_core.checkpoint.load_model` and the inference
+wrapper need no other file. Training state (optimizer, RNG, ...) is left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from tempo_core.checkpoint import save_weights
+from tempo_core.config import TempoConfig
+from tempo_core.errors import InputError, OutputError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="run folder (runs/<name>) or a training checkpoint .pt")
+    parser.add_argument("-o", "--output", required=True, help="the .safetensors file to write")
+    parser.add_argument(
+        "--which",
+        choices=("best", "latest"),
+        default="best",
+        help="which checkpoint of a run folder (default: best)",
+    )
+    parser.add_argument("--fp16", action="store_true", help="store the weights as float16")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing output")
+
+
+def resolve_checkpoint(source: str | Path, which: str = "best") -> Path:
+    """The ``.pt`` file meant by a run folder, its ``checkpoints/`` folder or a file."""
+    path = Path(source)
+    if path.is_file():
+        return path
+    for folder in (path / "checkpoints", path):
+        for name in (f"{which}.pt", "latest.pt"):
+            if (folder / name).is_file():
+                return folder / name
+    raise InputError(f"No training checkpoint was found at {path}.")
+
+
+def export_checkpoint(
+    source: str | Path, output: str | Path, *, which: str = "best", fp16: bool = False
+) -> Path:
+    """Write the weights of a training checkpoint (or run folder) to a safetensors model file."""
+    from tempo_core.model import TempoNet
+    from tempo_core.train import load_checkpoint
+
+    checkpoint = resolve_checkpoint(source, which)
+    state = load_checkpoint(checkpoint)
+    model = TempoNet(TempoConfig.from_dict(state["model_config"]))
+    model.load_state_dict(state["model"])
+    metadata = {
+        "tempo.source": checkpoint.name,
+        "tempo.step": str(state["step"]),
+        "tempo.epoch": str(state["epoch"]),
+    }
+    best = float(state.get("best_metric", math.nan))
+    if not math.isnan(best):
+        metadata[f"tempo.{state.get('metric_name', 'metric')}"] = f"{best:.4f}"
+    try:
+        return save_weights(model, output, fp16=fp16, metadata=metadata)
+    except OSError as err:
+        raise OutputError(f"Could not write {output}: {err}.") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    output = Path(args.output)
+    if output.suffix != ".safetensors":
+        raise InputError("The output file must end in .safetensors.")
+    if output.exists() and not args.force:
+        raise OutputError(f"{output} already exists; pass --force to overwrite it.")
+    checkpoint = resolve_checkpoint(args.source, args.which)
+    export_checkpoint(checkpoint, output, which=args.which, fp16=args.fp16)
+    print(f"exported {checkpoint} -> {output}{' (fp16)' if args.fp16 else ''}")
+    return 0

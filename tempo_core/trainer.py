@@ -1,0 +1,524 @@
+"""The training loop behind `tempo train` (flags, checkpoint format, helpers: `train.py`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+from tempo_core.data import SeptupletValDataset, WindowBatchSampler, build_train_dataset
+from tempo_core.errors import InputError, OutputError
+from tempo_core.losses import LossConfig, TempoLoss
+from tempo_core.model import TempoNet, count_parameters
+from tempo_core.train import (
+    CHECKPOINT_FORMAT,
+    WarmupCosine,
+    _int_list,
+    atomic_save,
+    capture_rng,
+    format_seconds,
+    load_checkpoint,
+    model_config,
+    pad32,
+    resolve_args,
+    restore_rng,
+    write_json,
+)
+
+AMP_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+
+
+class Trainer:
+    """Builds everything from the parsed flags; ``fit()`` trains; ``close()`` releases."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.resume_state = load_checkpoint(args.resume) if args.resume else None
+        stored = self.resume_state["train_args"] if self.resume_state else None
+        self.args = args = resolve_args(args, stored)
+        self._setup_distributed()
+        self.is_main = self.rank == 0
+        self.run_dir = self._run_dir()
+        self.writer = None
+        self.metrics_file = None
+
+        # model (seeded so every rank and every fresh run starts from the same weights)
+        random.seed(args.seed)
+        np.random.seed(args.seed)
+        torch.manual_seed(args.seed)
+        self.config = model_config(args)
+        self.model = TempoNet(self.config).to(self.device)
+        if self.resume_state:
+            if self.resume_state["model_config"] != self.config.to_dict():
+                raise InputError("The checkpoint was trained with other model size flags.")
+            self.model.load_state_dict(self.resume_state["model"])
+
+        # data
+        if not args.data_root:
+            raise InputError(
+                "--data_root is required (a videos/frames folder or a Vimeo-90K root)."
+            )
+        if args.crop % 32:
+            raise InputError(f"--crop must be a multiple of 32 (got {args.crop}).")
+        cache_dir = Path(args.cache_dir) if args.cache_dir else Path(args.runs_dir) / "cache"
+        self.dataset = self._main_first(
+            lambda: build_train_dataset(
+                Path(args.data_root),
+                args.layout,
+                _int_list(args.n_frames),
+                args.crop,
+                args.max_stride,
+                args.max_side,
+                cache_dir,
+                augment=True,
+                log=self.log,
+            )
+        )
+        self.sampler = WindowBatchSampler(
+            self.dataset,
+            args.batch_size,
+            args.seed,
+            self.world_size,
+            self.rank,
+            args.samples_per_epoch or None,
+        )
+        workers = args.num_workers if args.num_workers >= 0 else self._auto_workers()
+        self.loader = DataLoader(
+            self.dataset,
+            batch_sampler=self.sampler,
+            num_workers=workers,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=workers > 0,
+            generator=torch.Generator(),
+        )  # keeps the global torch RNG untouched by loader seeding
+        self.steps_per_epoch = len(self.sampler)
+        self.val_set = None
+        if args.val_root and self.is_main:
+            self.val_set = SeptupletValDataset(
+                Path(args.val_root), 2, args.val_crop, args.val_limit
+            )
+
+        # loss, optimizer, schedule, precision
+        perceptual_from, full_from = _int_list(args.schedule)
+        loss_config = LossConfig.parse_weights(
+            args.loss_weights,
+            LossConfig(
+                perceptual_from=perceptual_from, full_from=full_from, vgg_weights=args.vgg_weights
+            ),
+        )
+        self.criterion = TempoLoss(loss_config).to(self.device)
+        decay, no_decay = [], []
+        for p in self.model.parameters():
+            (decay if p.dim() > 1 else no_decay).append(p)
+        self.optimizer = torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": args.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
+            lr=args.lr,
+            betas=(0.9, 0.999),
+        )
+        total = args.max_steps or args.epochs * self.steps_per_epoch
+        warmup = args.warmup_steps if args.warmup_steps >= 0 else min(1000, int(0.03 * total))
+        self.schedule = WarmupCosine(self.optimizer, args.lr, args.min_lr, total, warmup)
+        self.schedule_measured = bool(args.max_steps) or not args.time_budget
+        amp_name = args.amp_dtype or ("bf16" if args.amp else "fp32")
+        self.amp_dtype = AMP_DTYPES[amp_name]
+        self.amp_name = amp_name
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=amp_name == "fp16")
+
+        self.step = self.epoch = self.batch_in_epoch = 0
+        self.epoch_loss_sum, self.epoch_loss_count = 0.0, 0
+        self.bad_steps, self._updating = 0, False
+        self.best_metric, self.best_step = None, -1
+        self.metric_name = "val_psnr" if args.val_root else "train_loss"
+        if self.resume_state:
+            self._restore(self.resume_state)
+        if self.world_size > 1:
+            self.ddp = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+        else:
+            self.ddp = self.model
+        if self.is_main:
+            self._open_logs()
+
+    # ------------------------------------------------------------------ setup
+    def _setup_distributed(self) -> None:
+        args = self.args
+        self.rank, self.world_size, local_rank = 0, 1, 0
+        if args.distributed:
+            if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+                raise InputError(
+                    "--distributed needs to be started by torchrun "
+                    "(e.g. torchrun --nproc_per_node=4 -m tempo_core train ...)."
+                )
+            self.rank, self.world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+            local_rank = int(os.environ.get("LOCAL_RANK", 0))
+        if args.device == "auto":
+            if torch.cuda.is_available():
+                device = torch.device("cuda", local_rank)
+            elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+                device = torch.device("mps")
+            else:
+                device = torch.device("cpu")
+        else:
+            device = torch.device(args.device)
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        self.device = device
+        if args.distributed and not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+
+    def _main_first(self, build):
+        """Rank 0 builds first (fills the frame cache), then the others read the cache."""
+        if self.world_size > 1 and not self.is_main:
+            dist.barrier()
+        result = build()
+        if self.world_size > 1 and self.is_main:
+            dist.barrier()
+        return result
+
+    def _auto_workers(self) -> int:
+        cores = os.cpu_count() or 1
+        return 0 if cores <= 2 else min(4, cores // max(1, self.world_size) - 1)
+
+    def _run_dir(self) -> Path:
+        if self.resume_state:
+            path = Path(self.resume_state["path"]).resolve()
+            return path.parent.parent if path.parent.name == "checkpoints" else path.parent
+        name = self.args.name or time.strftime("tempo-%Y%m%d-%H%M%S")
+        run_dir = Path(self.args.runs_dir) / name
+        if (run_dir / "checkpoints" / "latest.pt").exists():
+            raise InputError(
+                f"The run {run_dir} already exists; continue it with --resume {run_dir} "
+                "or choose another --name."
+            )
+        if self.args.distributed and not self.args.name:
+            raise InputError(
+                "Give distributed runs a --name so every process uses the same folder."
+            )
+        return run_dir
+
+    def log(self, message: str) -> None:
+        if self.rank == 0:
+            print(message, flush=True)
+
+    def _open_logs(self) -> None:
+        try:
+            (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+            self.metrics_file = open(self.run_dir / "metrics.jsonl", "a")
+        except OSError as err:
+            raise OutputError(f"Cannot write the run folder {self.run_dir}: {err}.") from None
+        tensorboard = "tensorboard in " + str(self.run_dir / "tb")
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.run_dir / "tb"))
+        except ImportError:
+            tensorboard = "tensorboard not installed: metrics only in metrics.jsonl"
+            self.log(f"note: {tensorboard}")
+        status = self.criterion.perceptual_status
+        config = {
+            "model": self.config.to_dict(),
+            "parameters": count_parameters(self.model),
+            "train_args": vars(self.args),
+            "loss": asdict(self.criterion.config),
+            "perceptual_loss": status,
+            "active_terms_by_epoch": {
+                str(e): self.criterion.active_terms(e)
+                for e in sorted(
+                    {0, self.criterion.config.perceptual_from, self.criterion.config.full_from}
+                )
+            },
+            "data": {
+                "n_frames": list(self.dataset.n_frames),
+                "clips": len(self.dataset.clips),
+                "slots": len(self.dataset),
+                "steps_per_epoch": self.steps_per_epoch,
+            },
+            "schedule": self.schedule.state_dict(),
+            "world_size": self.world_size,
+            "device": str(self.device),
+            "amp_dtype": self.amp_name,
+            "logging": tensorboard,
+            "torch": torch.__version__,
+            "resumed_from": self.resume_state["path"] if self.resume_state else None,
+        }
+        write_json(self.run_dir / "config.json", config)
+        self.log(
+            f"run {self.run_dir}: {config['parameters'] / 1e6:.2f}M parameters on {self.device}"
+            f" x{self.world_size}, amp {self.amp_name}, N in {list(self.dataset.n_frames)}, "
+            f"{self.steps_per_epoch} steps/epoch, schedule {self.schedule.total_steps} steps"
+        )
+        if not status["enabled"]:
+            self.log("note: config.json records that the perceptual loss is off (see above)")
+
+    # ------------------------------------------------------------------ checkpoints
+    def _state(self) -> dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "model_config": self.config.to_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.schedule.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "epoch_loss_sum": self.epoch_loss_sum,
+            "epoch_loss_count": self.epoch_loss_count,
+            "best_metric": float("nan") if self.best_metric is None else float(self.best_metric),
+            "best_step": self.best_step,
+            "metric_name": self.metric_name,
+            "rng": capture_rng(),
+            "train_args": json.loads(json.dumps(vars(self.args), default=str)),
+        }
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["scheduler"])
+        self.schedule_measured = True
+        if state["scaler"]:
+            self.scaler.load_state_dict(state["scaler"])
+        self.step, self.epoch = int(state["step"]), int(state["epoch"])
+        self.batch_in_epoch = int(state["batch_in_epoch"])
+        self.epoch_loss_sum = float(state["epoch_loss_sum"])
+        self.epoch_loss_count = int(state["epoch_loss_count"])
+        best = float(state["best_metric"])
+        self.best_metric = None if math.isnan(best) else best
+        self.best_step = int(state["best_step"])
+        restore_rng(state["rng"])
+        self.log(f"resumed {state['path']} at step {self.step} (epoch {self.epoch + 1})")
+
+    def save(self, best: bool = False) -> None:
+        if not self.is_main:
+            return
+        state = self._state()
+        atomic_save(state, self.run_dir / "checkpoints" / "latest.pt")
+        if best:
+            atomic_save(state, self.run_dir / "checkpoints" / "best.pt")
+
+    # ------------------------------------------------------------------ metrics
+    def record(self, values: dict[str, float]) -> None:
+        if not self.is_main:
+            return
+        if self.metrics_file:
+            self.metrics_file.write(
+                json.dumps({"step": self.step, "epoch": self.epoch + 1, **values}) + "\n"
+            )
+            self.metrics_file.flush()
+        if self.writer:
+            for key, value in values.items():
+                self.writer.add_scalar(key, value, self.step)
+
+    @torch.no_grad()
+    def validate(self) -> float | None:
+        """Mean PSNR (8-bit rounded output) over the validation septuplets, N=2 protocol."""
+        if self.val_set is None:
+            return None
+        self.model.eval()
+        psnrs = []
+        for index in range(len(self.val_set)):
+            sample = self.val_set[index]
+            frames, height, width = pad32(sample["frames"][None].to(self.device))
+            with torch.autocast(self.device.type, self.amp_dtype, enabled=self.amp_name != "fp32"):
+                out, _ = self.model(
+                    frames,
+                    sample["timestamps"][None].to(self.device),
+                    sample["target_time"].to(self.device),
+                )
+            out = (out[..., :height, :width].float().clamp(0, 1) * 255).round() / 255
+            mse = float(((out[0].cpu() - sample["target"]) ** 2).mean())
+            psnrs.append(10 * math.log10(1.0 / max(mse, 1e-10)))
+        self.model.train()
+        return float(np.mean(psnrs))
+
+    def _evaluate_and_save(self, epoch_loss: float | None) -> None:
+        """Validation (or the epoch's training loss) decides best.pt; then checkpoints."""
+        metric = self.validate() if self.args.val_root else epoch_loss
+        if self.world_size > 1 and self.args.val_root:
+            dist.barrier()  # the other ranks wait while rank 0 validates
+        improved = False
+        if metric is not None:
+            higher = self.metric_name == "val_psnr"
+            improved = self.best_metric is None or (
+                metric > self.best_metric if higher else metric < self.best_metric
+            )
+            if improved:
+                self.best_metric, self.best_step = metric, self.step
+            self.record({self.metric_name: metric})
+            if self.metric_name == "val_psnr":
+                self.log(
+                    f"validation step {self.step}: PSNR {metric:.2f} dB "
+                    f"(best {self.best_metric:.2f} at step {self.best_step})"
+                )
+        self.save(best=improved)
+
+    # ------------------------------------------------------------------ loop
+    def _should_stop(self, started: float) -> bool:
+        args = self.args
+        stop = self.step >= self.schedule.total_steps or (
+            args.stop_at_step and self.step >= args.stop_at_step
+        )
+        if args.time_budget and time.time() - started >= args.time_budget:
+            stop = True
+        if self.world_size > 1 and args.time_budget:
+            flag = torch.tensor([float(stop)], device=self.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            stop = bool(flag.item())
+        return bool(stop)
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> tuple[float, dict[str, float], float]:
+        frames = batch["frames"].to(self.device, non_blocking=True)
+        timestamps = batch["timestamps"].to(self.device, non_blocking=True)
+        target = batch["target"].to(self.device, non_blocking=True)
+        target_time = batch["target_time"].to(self.device, non_blocking=True).view(-1)
+        lr = self.schedule.set_step(self.step)
+        with torch.autocast(self.device.type, self.amp_dtype, enabled=self.amp_name != "fp32"):
+            out, aux = self.ddp(frames, timestamps, target_time)
+            loss, parts = self.criterion(out.float(), target, aux, self.epoch)
+        self.optimizer.zero_grad(set_to_none=True)
+        if not torch.isfinite(loss):
+            self.bad_steps += 1
+            if self.bad_steps >= 20:
+                raise InputError(
+                    "The loss was not finite for 20 steps in a row; lower --lr or "
+                    "use --amp_dtype bf16/fp32."
+                )
+            return float("nan"), parts, lr
+        self.bad_steps = 0
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        if self.args.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.args.grad_clip)
+        self._updating = True
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self._updating = False
+        return float(loss.detach()), parts, lr
+
+    def fit(self) -> None:
+        """Train until the schedule ends, ``--stop_at_step``, ``--time_budget`` or Ctrl-C."""
+        try:
+            self._loop()
+        except KeyboardInterrupt:
+            if not self._updating:  # weights are those of a completed step: keep them
+                self.save()
+                self.log(f"interrupted: latest.pt holds step {self.step}; continue with --resume")
+            raise
+        self.log(
+            f"stopped at step {self.step} (epoch {self.epoch + 1}); best {self.metric_name} "
+            f"{self.best_metric if self.best_metric is not None else 'n/a'} at step "
+            f"{self.best_step}. Export: tempo export {self.run_dir} -o model.safetensors"
+        )
+
+    def _loop(self) -> None:
+        args = self.args
+        started = time.time()
+        window_start, window_steps = time.time(), 0
+        stop = self._should_stop(started)
+        while not stop:
+            self.sampler.set_epoch(self.epoch, skip=self.batch_in_epoch)
+            epoch_done = False
+            for batch in self.loader:
+                loss, parts, lr = self.train_step(batch)
+                self.step += 1
+                self.batch_in_epoch += 1
+                window_steps += 1
+                if math.isfinite(loss):
+                    self.epoch_loss_sum += loss
+                    self.epoch_loss_count += 1
+                if not self.schedule_measured and window_steps >= 10:
+                    self._fit_schedule_to_budget(started)
+                if self.step % args.log_every == 0 or self.step == 1:
+                    now = time.time()
+                    rate = window_steps / max(1e-9, now - window_start)
+                    window_start, window_steps = now, 0
+                    self._progress(loss, parts, lr, rate, started)
+                    self.record(
+                        {
+                            "loss": loss,
+                            "lr": lr,
+                            "it_per_s": rate,
+                            **{f"loss/{k}": v for k, v in parts.items()},
+                        }
+                    )
+                epoch_done = self.batch_in_epoch >= self.steps_per_epoch
+                if epoch_done:
+                    self._end_epoch()
+                elif args.val_every and self.step % args.val_every == 0:
+                    self._evaluate_and_save(None)
+                elif args.save_every and self.step % args.save_every == 0:
+                    self.save()
+                stop = self._should_stop(started)
+                if stop or epoch_done:
+                    break
+            else:  # the loader ran dry early (cannot happen with WindowBatchSampler): next epoch
+                self._end_epoch()
+            if stop and not epoch_done:
+                self._save_at_stop()
+
+    def _save_at_stop(self) -> None:
+        """Stopping mid-epoch: validate if we can (best.pt may change), else keep a best.pt."""
+        if self.args.val_root:
+            self._evaluate_and_save(None)
+        else:
+            self.save(best=not (self.run_dir / "checkpoints" / "best.pt").exists())
+
+    def _end_epoch(self) -> None:
+        mean = self.epoch_loss_sum / self.epoch_loss_count if self.epoch_loss_count else None
+        self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+        self.epoch_loss_sum, self.epoch_loss_count = 0.0, 0
+        self._evaluate_and_save(mean)
+
+    def _fit_schedule_to_budget(self, started: float) -> None:
+        """With only --time_budget: end the cosine when the budget ends (measured speed)."""
+        elapsed = max(1e-6, time.time() - started)
+        fitting = int(self.args.time_budget * self.step / elapsed)
+        total = max(self.step + 1, min(self.schedule.total_steps, fitting))
+        if self.world_size > 1:
+            value = torch.tensor([float(total)], device=self.device)
+            dist.all_reduce(value, op=dist.ReduceOp.MIN)
+            total = int(value.item())
+        self.schedule.total_steps = total
+        self.schedule.warmup = min(self.schedule.warmup, total // 20)
+        self.schedule_measured = True
+        self.log(f"schedule: {total} steps fit in the time budget ({self.step / elapsed:.2f} it/s)")
+
+    def _progress(
+        self, loss: float, parts: dict[str, float], lr: float, rate: float, started: float
+    ) -> None:
+        end = self.schedule.total_steps
+        if self.args.stop_at_step:
+            end = min(end, self.args.stop_at_step)
+        eta = (end - self.step) / rate if rate > 0 else float("inf")
+        if self.args.time_budget:
+            eta = min(eta, self.args.time_budget - (time.time() - started))
+        terms = " ".join(f"{k[:5]} {v:.4f}" for k, v in parts.items())
+        self.log(
+            f"ep {self.epoch + 1} step {self.step}/{end} ({100 * self.step / max(1, end):.1f}%)"
+            f" loss {loss:.4f} [{terms}] lr {lr:.2e} {rate:.2f} it/s ETA "
+            f"{format_seconds(eta)}"
+        )
+
+    def close(self) -> None:
+        if self.writer:
+            self.writer.close()
+        if self.metrics_file:
+            self.metrics_file.close()
+        if self.world_size > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+        sys.stdout.flush()

@@ -1,0 +1,80 @@
+"""`tempo export`: a trained checkpoint, exported to safetensors, loads with identical outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tempo_core import cli
+from tempo_core.checkpoint import load_model, read_config, read_metadata
+from tempo_core.config import TempoConfig
+from tempo_core.errors import InputError
+from tempo_core.export import export_checkpoint
+from tempo_core.model import TempoNet
+from tempo_core.train import main as train_main
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, one_thread) -> Path:
+    tmp = tmp_path_factory.mktemp("export")
+    base = np.random.default_rng(1).integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    (tmp / "frames").mkdir()
+    for i in range(8):
+        Image.fromarray(np.roll(base, 3 * i, axis=0)).save(tmp / "frames" / f"{i:03d}.png")
+    train_main([
+        "--data_root", str(tmp / "frames"), "--preset", "tiny", "--crop", "32",
+        "--batch_size", "2", "--max_steps", "2", "--runs_dir", str(tmp / "runs"),
+        "--name", "r", "--num_workers", "0", "--n_frames", "2",
+    ])  # fmt: skip
+    return tmp / "runs" / "r"
+
+
+def inputs():
+    gen = torch.Generator().manual_seed(0)
+    frames = torch.rand(1, 2, 3, 32, 64, generator=gen)
+    return frames, torch.tensor([[0.0, 1.0]]), torch.tensor([0.25])
+
+
+def test_export_then_load_gives_identical_outputs(run_dir, tmp_path):
+    out = tmp_path / "model.safetensors"
+    assert cli.main(["export", str(run_dir), "-o", str(out), "--which", "latest"]) == 0
+    state = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)
+    trained = TempoNet(TempoConfig.from_dict(state["model_config"])).eval()
+    trained.load_state_dict(state["model"])
+    loaded = load_model(out)
+    assert read_config(out) == trained.config
+    assert read_metadata(out)["tempo.step"] == "2"
+    with torch.no_grad():
+        expected, expected_aux = trained(*inputs())
+        got, got_aux = loaded(*inputs())
+    assert torch.equal(expected, got) and torch.equal(
+        expected_aux["confidence"], got_aux["confidence"]
+    )
+
+
+def test_fp16_export_and_errors(run_dir, tmp_path, capsys):
+    out = export_checkpoint(
+        run_dir / "checkpoints" / "best.pt", tmp_path / "half.safetensors", fp16=True
+    )
+    reference = load_model(export_checkpoint(run_dir, tmp_path / "full.safetensors"))
+    half = load_model(out)
+    assert out.stat().st_size < (tmp_path / "full.safetensors").stat().st_size * 0.6
+    with torch.no_grad():
+        torch.testing.assert_close(half(*inputs())[0], reference(*inputs())[0], atol=2e-2, rtol=0)
+    assert cli.main(["export", str(run_dir), "-o", str(out)]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert cli.main(["export", str(tmp_path / "none"), "-o", str(tmp_path / "x.safetensors")]) == 1
+    with pytest.raises(InputError):
+        export_checkpoint(tmp_path / "none", tmp_path / "y.safetensors")

