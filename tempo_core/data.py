@@ -40,7 +40,7 @@ LAYOUTS = ("auto", "vimeo_triplet", "vimeo_septuplet", "clips")
 
 # ----------------------------------------------------------------------------- clips
 class Clip:
-    """A sequence of frames: ``times`` (float64 [T]) and ``load(indices) -> uint8 [k,H,W,3]``."""
+    """A sequence of frames: ``times`` (float64 [T]), ``frame_size`` (H, W) and ``load``."""
 
     name: str
     times: np.ndarray
@@ -48,20 +48,40 @@ class Clip:
     def __len__(self) -> int:
         return len(self.times)
 
-    def load(self, indices: Sequence[int]) -> np.ndarray:
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def load(
+        self, indices: Sequence[int], region: tuple[int, int, int] | None = None
+    ) -> np.ndarray:
+        """uint8 ``[k, H, W, 3]``; ``region=(top, left, size)`` reads only that square."""
         raise NotImplementedError
 
 
+def _crop(frames: np.ndarray, region: tuple[int, int, int] | None) -> np.ndarray:
+    if region is None:
+        return frames
+    top, left, size = region
+    return frames[..., top : top + size, left : left + size, :]
+
+
 class ArrayClip(Clip):
-    """Frames held in an array (usually a memory-mapped ``.npy`` cache)."""
+    """Frames in an array (usually a memory-mapped ``.npy`` cache: a crop reads only the crop)."""
 
     def __init__(self, name: str, frames: np.ndarray, times: np.ndarray) -> None:
         if len(frames) != len(times):
             raise ValueError("frames and times differ in length")
         self.name, self.frames, self.times = name, frames, np.asarray(times, np.float64)
 
-    def load(self, indices: Sequence[int]) -> np.ndarray:
-        return np.stack([np.asarray(self.frames[i]) for i in indices])
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        return int(self.frames.shape[1]), int(self.frames.shape[2])
+
+    def load(
+        self, indices: Sequence[int], region: tuple[int, int, int] | None = None
+    ) -> np.ndarray:
+        return np.stack([np.asarray(_crop(self.frames[i], region)) for i in indices])
 
 
 class ImageListClip(Clip):
@@ -70,9 +90,24 @@ class ImageListClip(Clip):
     def __init__(self, name: str, paths: Sequence[Path]) -> None:
         self.name, self.paths = name, list(paths)
         self.times = np.arange(len(self.paths), dtype=np.float64)
+        self._size: tuple[int, int] | None = None
 
-    def load(self, indices: Sequence[int]) -> np.ndarray:
-        return np.stack([read_image(self.paths[i]) for i in indices])
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        if self._size is None:
+            from PIL import Image
+
+            try:
+                with Image.open(self.paths[0]) as img:
+                    self._size = (img.size[1], img.size[0])
+            except OSError as err:
+                raise MediaError(f"Could not read the image {self.paths[0]}: {err}.") from err
+        return self._size
+
+    def load(
+        self, indices: Sequence[int], region: tuple[int, int, int] | None = None
+    ) -> np.ndarray:
+        return np.stack([_crop(read_image(self.paths[i]), region) for i in indices])
 
 
 def read_image(path: Path, max_side: int = 0) -> np.ndarray:
@@ -249,17 +284,20 @@ def sample_window(length: int, n: int, max_stride: int, rng: np.random.Generator
 
 def _to_tensor(frames: np.ndarray) -> torch.Tensor:
     """uint8 [k, H, W, 3] -> float [k, 3, H, W] in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255.0)
+    planar = np.ascontiguousarray(frames.transpose(0, 3, 1, 2))
+    return torch.from_numpy(planar).float().div_(255.0)
 
 
-def _fit_crop(stack: torch.Tensor, crop: int) -> torch.Tensor:
-    """Upscale frames smaller than the crop so a crop fits (keeps the aspect ratio)."""
-    _, _, h, w = stack.shape
+def _fit_crop(stack: np.ndarray, crop: int) -> np.ndarray:
+    """Upscale uint8 frames [k, H, W, 3] smaller than the crop so a crop fits (same aspect)."""
+    h, w = stack.shape[1:3]
     if h >= crop and w >= crop:
         return stack
     scale = crop / min(h, w)
     size = (max(crop, math.ceil(h * scale)), max(crop, math.ceil(w * scale)))
-    return F.interpolate(stack, size=size, mode="bilinear", align_corners=False).clamp_(0, 1)
+    x = torch.from_numpy(np.ascontiguousarray(stack)).permute(0, 3, 1, 2).float()
+    x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+    return x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
 class WindowDataset(Dataset):
@@ -311,29 +349,33 @@ class WindowDataset(Dataset):
         clip = self.clip_of_slot(slot)
         window = sample_window(len(clip), n, self.max_stride, rng)
         indices = [*window.anchors, window.target]
-        stack = _to_tensor(clip.load(indices))  # (N+1, 3, H, W)
         times = torch.tensor(
             clip.times[indices] - clip.times[window.anchors[0]], dtype=torch.float64
         )
-        if self.crop:
-            stack = _fit_crop(stack, self.crop)
-            _, _, h, w = stack.shape
-            top, left = (
-                int(rng.integers(0, h - self.crop + 1)),
-                int(rng.integers(0, w - self.crop + 1)),
-            )
-            stack = stack[:, :, top : top + self.crop, left : left + self.crop]
+        crop = self.crop
+        h, w = clip.frame_size
+        if crop and h >= crop and w >= crop:  # read only the crop (memory-mapped caches)
+            top, left = int(rng.integers(0, h - crop + 1)), int(rng.integers(0, w - crop + 1))
+            stack = clip.load(indices, (top, left, crop))  # uint8 (N+1, crop, crop, 3)
+        else:
+            stack = clip.load(indices)  # uint8 (N+1, H, W, 3)
+            if crop:  # smaller than the crop: upscale first
+                stack = _fit_crop(stack, crop)
+                h, w = stack.shape[1:3]
+                top, left = int(rng.integers(0, h - crop + 1)), int(rng.integers(0, w - crop + 1))
+                stack = stack[:, top : top + crop, left : left + crop]
         if self.augment and rng.random() < 0.5:
-            stack = stack.flip(-1)
-        frames, target = stack[:n], stack[n]
+            stack = stack[:, :, ::-1]  # horizontal flip
+        order = list(range(n))
         if self.augment and rng.random() < 0.5:  # temporal reversal: mirror time about the span
-            frames = frames.flip(0)
+            order.reverse()
             times = times[n - 1] - times
             times = torch.cat([times[:n].flip(0), times[n:]])
+        tensor = _to_tensor(stack[[*order, n]])  # (N+1, 3, H, W) float
         return {
-            "frames": frames.contiguous(),
+            "frames": tensor[:n],
             "timestamps": times[:n].float(),
-            "target": target.contiguous(),
+            "target": tensor[n],
             "target_time": times[n:].float(),
         }
 
@@ -473,12 +515,13 @@ class SeptupletValDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         folder = self.folders[index]
         ids, times = ((3, 5), (0.0, 1.0)) if self.n == 2 else ((1, 3, 5, 7), (-1.0, 0.0, 1.0, 2.0))
-        stack = _to_tensor(np.stack([read_image(folder / f"im{i}.png") for i in (*ids, 4)]))
+        stack = np.stack([read_image(folder / f"im{i}.png") for i in (*ids, 4)])
         if self.crop:
             stack = _fit_crop(stack, self.crop)
-            _, _, h, w = stack.shape
+            h, w = stack.shape[1:3]
             top, left = (h - self.crop) // 2, (w - self.crop) // 2
-            stack = stack[:, :, top : top + self.crop, left : left + self.crop]
+            stack = stack[:, top : top + self.crop, left : left + self.crop]
+        stack = _to_tensor(stack)
         return {
             "frames": stack[: self.n].contiguous(),
             "timestamps": torch.tensor(times),
