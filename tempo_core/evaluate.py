@@ -1,0 +1,464 @@
+"""``tempo eval``: PSNR / SSIM of a model (and of a blend baseline) on triplets or septuplets.
+
+Examples::
+
+    tempo eval --data ../shared/data/val/septuplets --layout septuplet --n 2 --baseline blend
+    tempo eval --data vimeo_triplet --layout triplet --checkpoint my.safetensors --json out.json
+
+Protocols (times are what the model is given; the target is always at t = 0.5):
+
+* ``septuplet``, ``--n 2``: im3, im5 at t = 0, 1 -> im4.
+* ``septuplet``, ``--n 4``: im1, im3, im5, im7 at t = -1, 0, 1, 2 -> im4 (same targets as N=2,
+  so the two rows compare directly).
+* ``triplet`` (N=2 only): im1, im3 at t = 0, 1 -> im2.
+
+Sequences are found either through a Vimeo-90K list file under ``--data``
+(``sep_testlist.txt`` / ``tri_testlist.txt`` naming ``sequences/<clip>/<seq>``) or, without one,
+by searching ``--data`` for folders holding ``im1.png .. im7.png`` (``.. im3.png`` for triplets),
+e.g. ``<root>/<clip>/<seq>/im*.png``. The *clip* of a sequence is its path relative to the root
+without the last part (``blocks/00016`` -> ``blocks``).
+
+Metrics (see :mod:`tempo_core.metrics`): the prediction is quantized to uint8 and compared at
+full frame size. ``psnr`` is capped at 99 dB (an exact prediction scores 99, not inf). ``ssim``
+is the first variant of ``--ssim`` (default ``matlab3d``, the RIFE / EMA-VFI Gaussian
+11 x 11, sigma 1.5 SSIM); every variant asked for is also reported as ``ssim_<variant>``
+(``skimage7`` is the variant of the baseline table in ``../shared/data/README.md``). For a model
+that returns a confidence map: ``spearman`` (rank correlation of 1 - confidence with the
+per-pixel error, higher is better), ``ause`` (area under the sparsification error curve above
+the oracle, lower is better) and ``ause_random`` (the AUSE of an uninformative confidence), each
+the mean over targets. The blend baseline is the linear-in-time blend of the two anchors around
+the target (at t = 0.5 the average of im3 and im5), rounded half to even.
+
+JSON written by ``--json`` (and returned by :func:`evaluate`)::
+
+    {
+      "data": str, "layout": "septuplet" | "triplet", "n": int, "count": int,
+      "target_time": 0.5, "anchor_times": [float, ...], "psnr_cap": 99.0,
+      "ssim_variants": [str, ...],            # "ssim" below is the first
+      "model": {"checkpoint": str, "config": {...TempoConfig...}, "parameters": int,
+                "device": str, "precision": str} | null,   # null with --baseline-only
+      "methods": {
+        "<method>": {                         # "tempo" and/or "blend"
+          "psnr": float, "ssim": float, "ssim_<variant>": float, ...,
+          "spearman": float | null, "ause": float | null, "ause_random": float | null,
+          "seconds_per_target": float,
+          "clips": {"<clip>": {"count": int, "psnr": float, "ssim": float, ...}},
+          "targets": [{"name": str, "clip": str, "psnr": float, "ssim": float, ...}]
+        }
+      },
+      "seconds": float
+    }
+
+Confidence keys are null for methods without a confidence map (the blend) and NaN values are
+written as null.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from tempo_core import metrics
+from tempo_core.errors import InputError, MediaError, OutputError
+
+LAYOUTS = {"septuplet": 7, "triplet": 3}
+PROTOCOLS: dict[tuple[str, int], tuple[tuple[int, ...], tuple[float, ...], int]] = {
+    # (layout, N): (input image numbers, their times, target image number); target time 0.5
+    ("septuplet", 2): ((3, 5), (0.0, 1.0), 4),
+    ("septuplet", 4): ((1, 3, 5, 7), (-1.0, 0.0, 1.0, 2.0), 4),
+    ("triplet", 2): ((1, 3), (0.0, 1.0), 2),
+}
+TARGET_TIME = 0.5
+Predictor = Callable[[list[np.ndarray], list[float], float], Any]
+
+
+@dataclass(frozen=True)
+class EvalSample:
+    """One target: input image files at ``times`` and the ground-truth file at ``target_time``."""
+
+    name: str
+    clip: str
+    inputs: tuple[Path, ...]
+    times: tuple[float, ...]
+    target: Path
+    target_time: float = TARGET_TIME
+
+
+def _protocol(layout: str, n: int) -> tuple[tuple[int, ...], tuple[float, ...], int]:
+    if layout not in LAYOUTS:
+        raise InputError(f"Unknown layout {layout!r}; use triplet or septuplet.")
+    if (layout, n) not in PROTOCOLS:
+        raise InputError(
+            f"The {layout} protocol is defined for N="
+            + " or N=".join(str(k[1]) for k in PROTOCOLS if k[0] == layout)
+            + f", not N={n}."
+        )
+    return PROTOCOLS[(layout, n)]
+
+
+def find_sequences(root: Path, layout: str) -> list[Path]:
+    """Sequence folders of ``layout`` under ``root`` (list file if present, else a search)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"The data folder {root} does not exist.")
+    count = LAYOUTS[layout]
+    list_file = root / ("sep_testlist.txt" if layout == "septuplet" else "tri_testlist.txt")
+    if list_file.exists():
+        entries = [line.strip() for line in list_file.read_text().splitlines() if line.strip()]
+        return [root / "sequences" / entry for entry in entries]
+    found = []
+    for last in sorted(root.rglob(f"im{count}.png")):
+        folder = last.parent
+        if all((folder / f"im{i}.png").exists() for i in range(1, count + 1)):
+            found.append(folder)
+    return sorted(set(found))
+
+
+def discover_samples(root: str | Path, layout: str, n: int, limit: int = 0) -> list[EvalSample]:
+    """The evaluation targets of ``layout`` with N anchors under ``root`` (first ``limit``)."""
+    inputs, times, target = _protocol(layout, n)
+    root = Path(root)
+    folders = find_sequences(root, layout)
+    if not folders:
+        raise InputError(
+            f"No {layout}s (im1.png .. im{LAYOUTS[layout]}.png) were found under {root}."
+        )
+    if limit > 0:
+        folders = folders[:limit]
+    base = root / "sequences" if (root / "sequences").is_dir() else root
+    samples = []
+    for folder in folders:
+        try:
+            relative = folder.relative_to(base)
+        except ValueError:
+            relative = Path(folder.name)
+        clip = relative.parent.as_posix() if relative.parent != Path(".") else relative.name
+        samples.append(
+            EvalSample(
+                name=relative.as_posix(),
+                clip=clip,
+                inputs=tuple(folder / f"im{i}.png" for i in inputs),
+                times=times,
+                target=folder / f"im{target}.png",
+            )
+        )
+    return samples
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """A PNG as uint8 ``H x W x 3`` (plain error if missing or unreadable)."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except (OSError, ValueError) as err:
+        raise MediaError(f"Could not read the image {path} ({err}).") from None
+
+
+def blend_predictor(frames: list[np.ndarray], times: list[float], target_time: float):
+    """The classical baseline: blend the two anchors around the target, linearly in time."""
+    order = np.argsort(times)
+    sorted_times = [times[i] for i in order]
+    after = int(np.searchsorted(sorted_times, target_time, side="right"))
+    after = min(max(after, 1), len(times) - 1)
+    t0, t1 = sorted_times[after - 1], sorted_times[after]
+    w = (target_time - t0) / (t1 - t0)
+    early = frames[order[after - 1]].astype(np.float64)
+    late = frames[order[after]].astype(np.float64)
+    return np.clip(np.rint((1.0 - w) * early + w * late), 0, 255).astype(np.uint8)
+
+
+def _as_prediction(result: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """Accept a Synthesis, an (image, confidence) pair or a bare image."""
+    if hasattr(result, "image"):
+        return np.asarray(result.image), getattr(result, "confidence", None)
+    if isinstance(result, tuple):
+        image, confidence = result
+        return np.asarray(image), confidence
+    return np.asarray(result), None
+
+
+def _predictor_of(model: Any) -> Predictor:
+    if hasattr(model, "interpolate"):  # an Interpolator
+        return lambda frames, times, target: model.interpolate(frames, times, target)
+    if callable(model):
+        return model
+    raise TypeError("evaluate() needs an Interpolator or a callable(frames, times, target_time)")
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr (a line every 10% when stderr is not a terminal)."""
+
+    def __init__(self, total: int, label: str, enabled: bool = True) -> None:
+        self.total, self.label, self.enabled = total, label, enabled
+        self.started = time.perf_counter()
+        self.tty = sys.stderr.isatty()
+        self._last_tenth = -1
+
+    def update(self, done: int, note: str = "") -> None:
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.started
+        eta = elapsed / done * (self.total - done) if done else float("nan")
+        eta_text = f"{eta:5.0f}s" if math.isfinite(eta) else "   --"
+        text = f"{self.label} {done}/{self.total} ETA {eta_text} {note}"
+        if self.tty:
+            filled = int(24 * done / max(1, self.total))
+            bar = "#" * filled + "." * (24 - filled)
+            sys.stderr.write(f"\r[{bar}] {text}")
+            if done >= self.total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+        elif done * 10 // max(1, self.total) > self._last_tenth:
+            self._last_tenth = done * 10 // max(1, self.total)
+            print(text, file=sys.stderr, flush=True)
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(finite)) if finite else None
+
+
+def _score_method(
+    predictor: Predictor,
+    samples: Sequence[EvalSample],
+    ssim_variants: Sequence[str],
+    label: str,
+    progress: bool,
+) -> dict[str, Any]:
+    bar = ProgressBar(len(samples), label, progress)
+    targets: list[dict[str, Any]] = []
+    predict_seconds = 0.0
+    for index, sample in enumerate(samples):
+        frames = [read_rgb(path) for path in sample.inputs]
+        truth = read_rgb(sample.target)
+        started = time.perf_counter()
+        image, confidence = _as_prediction(
+            predictor(frames, list(sample.times), sample.target_time)
+        )
+        predict_seconds += time.perf_counter() - started
+        if image.dtype != np.uint8:
+            image = metrics.to_uint8(image)
+        if image.shape != truth.shape:
+            raise InputError(
+                f"The prediction for {sample.name} is {image.shape}, the target {truth.shape}."
+            )
+        row: dict[str, Any] = {"name": sample.name, "clip": sample.clip}
+        row["psnr"] = metrics.psnr(image, truth)
+        for variant in ssim_variants:
+            row[f"ssim_{variant}"] = metrics.ssim(image, truth, variant)
+        row["ssim"] = row[f"ssim_{ssim_variants[0]}"]
+        if confidence is not None:
+            row.update(metrics.confidence_quality(image, truth, np.asarray(confidence)))
+        targets.append(row)
+        bar.update(index + 1, f"PSNR {np.mean([t['psnr'] for t in targets]):.2f} dB")
+    return _summarize(targets, ssim_variants, predict_seconds / max(1, len(samples)))
+
+
+def _summarize(
+    targets: list[dict[str, Any]], ssim_variants: Sequence[str], seconds_per_target: float
+) -> dict[str, Any]:
+    image_keys = ["psnr", "ssim", *(f"ssim_{v}" for v in ssim_variants)]
+    confidence_keys = ["spearman", "ause", "ause_random"]
+    summary: dict[str, Any] = {k: _mean([t[k] for t in targets]) for k in image_keys}
+    for key in confidence_keys:
+        summary[key] = _mean([t.get(key) for t in targets])
+    summary["seconds_per_target"] = seconds_per_target
+    clips: dict[str, dict[str, Any]] = {}
+    for clip in dict.fromkeys(t["clip"] for t in targets):
+        rows = [t for t in targets if t["clip"] == clip]
+        clips[clip] = {"count": len(rows), **{k: _mean([r[k] for r in rows]) for k in image_keys}}
+    summary["clips"] = clips
+    summary["targets"] = targets
+    return summary
+
+
+def evaluate(
+    model: Any | None,
+    samples: Sequence[EvalSample],
+    *,
+    baseline: str | None = None,
+    ssim_variants: Sequence[str] = ("matlab3d", "skimage7"),
+    progress: bool = False,
+    model_name: str = "tempo",
+) -> dict[str, Any]:
+    """Score ``model`` (an Interpolator or ``callable(frames, times, target_time)``) on samples.
+
+    The callable gets uint8 ``H x W x 3`` frames, their times and the target time and returns
+    a :class:`~tempo_core.inference.Synthesis`, an ``(image, confidence)`` pair or an image
+    (uint8, or float in [0, 1]). ``model=None`` with ``baseline="blend"`` scores the baseline
+    only. Returns the ``"methods"`` part of the JSON plus ``"count"``.
+    """
+    if not samples:
+        raise InputError("There is nothing to evaluate: no samples.")
+    unknown = [v for v in ssim_variants if v not in metrics.SSIM_VARIANTS]
+    if unknown or not ssim_variants:
+        raise InputError(
+            f"Unknown SSIM variant {', '.join(unknown) or '(none)'}; "
+            f"choose from {', '.join(metrics.SSIM_VARIANTS)}."
+        )
+    if baseline not in (None, "blend"):
+        raise InputError(f"Unknown baseline {baseline!r}; the only baseline is blend.")
+    if model is None and baseline is None:
+        raise InputError("Nothing to evaluate: give a model or --baseline blend.")
+    methods: dict[str, Any] = {}
+    if model is not None:
+        methods[model_name] = _score_method(
+            _predictor_of(model), samples, ssim_variants, model_name, progress
+        )
+    if baseline == "blend":
+        methods["blend"] = _score_method(blend_predictor, samples, ssim_variants, "blend", progress)
+    return {"count": len(samples), "methods": methods}
+
+
+# ----------------------------------------------------------------------------- command line
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, help="root of the triplets / septuplets")
+    parser.add_argument("--layout", choices=tuple(LAYOUTS), default="septuplet")
+    parser.add_argument("--n", type=int, choices=(2, 4), default=2, help="anchor frames")
+    parser.add_argument("--checkpoint", default=None, help="model file (default: bundled model)")
+    parser.add_argument("--baseline", choices=("blend",), default=None, help="also score this")
+    parser.add_argument(
+        "--baseline-only", action="store_true", help="score only the baseline (no model)"
+    )
+    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best)")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
+    parser.add_argument("--tile", type=int, default=None, help="synthesize in tiles of this size")
+    parser.add_argument("--limit", type=int, default=0, help="only the first K targets")
+    parser.add_argument(
+        "--ssim",
+        default="matlab3d,skimage7",
+        help="SSIM variants, comma separated; the first is 'ssim' "
+        f"({', '.join(metrics.SSIM_VARIANTS)}; default matlab3d,skimage7)",
+    )
+    parser.add_argument("--json", default=None, help="write all results to this JSON file")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def write_json(path: str | Path, report: dict[str, Any]) -> None:
+    """Write ``report`` atomically (temporary file, then rename)."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        temporary.write_text(json.dumps(_jsonable(report), indent=2) + "\n")
+        os.replace(temporary, path)
+    except OSError as err:
+        raise OutputError(f"Could not write {path} ({err.strerror or err}).") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def print_report(report: dict[str, Any]) -> None:
+    variants = report["ssim_variants"]
+    print(
+        f"{report['count']} {report['layout']} targets, N={report['n']} "
+        f"(anchors at t={', '.join(f'{t:g}' for t in report['anchor_times'])}, target 0.5), "
+        f"{report['data']}"
+    )
+    if report["model"]:
+        m = report["model"]
+        print(
+            f"model: {m['checkpoint']} ({m['parameters'] / 1e6:.2f}M parameters) "
+            f"on {m['device']}, {m['precision']}"
+        )
+    header = f"{'method':<8}{'PSNR':>8}" + "".join(f"{'SSIM ' + v:>16}" for v in variants)
+    print(header + f"{'Spearman':>10}{'AUSE':>8}{'random':>8}{'s/frame':>9}")
+    for name, result in report["methods"].items():
+        print(
+            f"{name:<8}{_fmt(result['psnr'], 2):>8}"
+            + "".join(f"{_fmt(result['ssim_' + v], 4):>16}" for v in variants)
+            + f"{_fmt(result['spearman'], 3):>10}{_fmt(result['ause'], 3):>8}"
+            + f"{_fmt(result['ause_random'], 3):>8}{result['seconds_per_target']:>9.3f}"
+        )
+    names = list(report["methods"])
+    print(f"per clip (PSNR / SSIM {variants[0]}):")
+    print(f"  {'clip':<20}{'count':>6}" + "".join(f"{n:>18}" for n in names))
+    first = report["methods"][names[0]]["clips"]
+    for clip, row in first.items():
+        cells = []
+        for name in names:
+            c = report["methods"][name]["clips"][clip]
+            cells.append(f"{_fmt(c['psnr'], 2)} / {_fmt(c['ssim'], 4)}")
+        print(f"  {clip:<20}{row['count']:>6}" + "".join(f"{c:>18}" for c in cells))
+    print(
+        "PSNR in dB on uint8 RGB at full size (capped at 99). Confidence quality: Spearman rank "
+        "correlation of 1 - confidence with the per-pixel error (higher is better) and AUSE, "
+        "the area between its sparsification error curve and the oracle's (lower is better; "
+        "'random' is the AUSE of a confidence without information)."
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    variants = [v.strip() for v in args.ssim.split(",") if v.strip()]
+    _, times, _ = _protocol(args.layout, args.n)
+    samples = discover_samples(args.data, args.layout, args.n, args.limit)
+    model_info = None
+    model = None
+    if args.baseline_only:
+        if args.baseline is None:
+            args.baseline = "blend"
+    else:
+        from tempo_core.checkpoint import default_model_path
+        from tempo_core.inference import Interpolator
+        from tempo_core.model import count_parameters
+
+        model = Interpolator.from_checkpoint(
+            args.checkpoint, device=args.device, precision=args.precision, tile=args.tile
+        )
+        model_info = {
+            "checkpoint": str(args.checkpoint or default_model_path()),
+            "config": model.model.config.to_dict(),
+            "parameters": count_parameters(model.model),
+            "device": model.device_name,
+            "precision": model.precision,
+        }
+    started = time.perf_counter()
+    results = evaluate(
+        model,
+        samples,
+        baseline=args.baseline,
+        ssim_variants=variants,
+        progress=not args.quiet,
+    )
+    report = {
+        "data": str(args.data),
+        "layout": args.layout,
+        "n": args.n,
+        "count": results["count"],
+        "target_time": TARGET_TIME,
+        "anchor_times": list(times),
+        "psnr_cap": metrics.PSNR_CAP,
+        "ssim_variants": variants,
+        "model": model_info,
+        "methods": results["methods"],
+        "seconds": time.perf_counter() - started,
+    }
+    print_report(report)
+    if args.json:
+        write_json(args.json, report)
+        print(f"wrote {args.json}")
+    return 0

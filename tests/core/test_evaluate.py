@@ -1,0 +1,188 @@
+"""``tempo eval`` on tiny septuplet / triplet sets made here (random 32 x 32 PNGs)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tempo_core import metrics
+from tempo_core.cli import main
+from tempo_core.errors import InputError
+from tempo_core.evaluate import blend_predictor, discover_samples, evaluate, read_rgb
+
+SIZE = 32
+CLIPS = {"alpha": ["00000", "00007"], "beta": ["00003"]}
+
+
+def _write_set(root: Path, frames_per_sequence: int, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    for clip, sequences in CLIPS.items():
+        for sequence in sequences:
+            folder = root / clip / sequence
+            folder.mkdir(parents=True)
+            for i in range(1, frames_per_sequence + 1):
+                image = rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
+                Image.fromarray(image).save(folder / f"im{i}.png")
+
+
+@pytest.fixture()
+def septuplets(tmp_path: Path) -> Path:
+    root = tmp_path / "septuplets"
+    _write_set(root, 7)
+    return root
+
+
+def _oracle(samples):
+    """A 'model' that returns the ground truth, found from its first input frame."""
+    truth = {read_rgb(s.inputs[0]).tobytes(): read_rgb(s.target) for s in samples}
+    return lambda frames, times, target_time: truth[frames[0].tobytes()]
+
+
+def test_discovery_follows_the_septuplet_protocol(septuplets: Path) -> None:
+    two = discover_samples(septuplets, "septuplet", 2)
+    four = discover_samples(septuplets, "septuplet", 4)
+    assert [s.name for s in two] == ["alpha/00000", "alpha/00007", "beta/00003"]
+    assert [s.clip for s in two] == ["alpha", "alpha", "beta"]
+    assert [p.name for p in two[0].inputs] == ["im3.png", "im5.png"]
+    assert two[0].times == (0.0, 1.0)
+    assert [p.name for p in four[0].inputs] == ["im1.png", "im3.png", "im5.png", "im7.png"]
+    assert four[0].times == (-1.0, 0.0, 1.0, 2.0)
+    assert [s.target for s in two] == [s.target for s in four]  # same targets: comparable
+    assert all(s.target.name == "im4.png" and s.target_time == 0.5 for s in two)
+    assert len(discover_samples(septuplets, "septuplet", 2, limit=2)) == 2
+
+
+def test_oracle_scores_the_psnr_cap(septuplets: Path) -> None:
+    samples = discover_samples(septuplets, "septuplet", 4)
+    result = evaluate(_oracle(samples), samples, ssim_variants=metrics.SSIM_VARIANTS)
+    assert result["count"] == 3
+    tempo = result["methods"]["tempo"]
+    assert len(tempo["targets"]) == 3
+    assert tempo["psnr"] == metrics.PSNR_CAP == 99.0
+    assert all(t["psnr"] == 99.0 for t in tempo["targets"])
+    for variant in metrics.SSIM_VARIANTS:
+        assert tempo[f"ssim_{variant}"] == pytest.approx(1.0)
+    assert tempo["clips"]["alpha"]["count"] == 2 and tempo["clips"]["beta"]["count"] == 1
+    assert tempo["spearman"] is None  # the oracle gives no confidence map
+
+
+def test_blend_baseline_matches_a_hand_computation(septuplets: Path) -> None:
+    samples = discover_samples(septuplets, "septuplet", 2)
+    result = evaluate(None, samples, baseline="blend", ssim_variants=("skimage7",))
+    expected = []
+    for sample in samples:
+        im3, im5 = (read_rgb(p).astype(np.float64) for p in sample.inputs)
+        blend = np.rint((im3 + im5) / 2.0)
+        mse = np.mean((blend - read_rgb(sample.target)) ** 2)
+        expected.append(10 * math.log10(255.0**2 / mse))
+    blend_result = result["methods"]["blend"]
+    assert [t["psnr"] for t in blend_result["targets"]] == pytest.approx(expected)
+    assert blend_result["psnr"] == pytest.approx(np.mean(expected))
+    assert blend_result["ssim"] == blend_result["ssim_skimage7"]
+
+
+def test_blend_rounds_half_to_even_and_weighs_by_time() -> None:
+    early, late = np.full((2, 2, 3), 10, np.uint8), np.full((2, 2, 3), 21, np.uint8)
+    assert blend_predictor([early, late], [0.0, 1.0], 0.5)[0, 0, 0] == 16  # 15.5 -> 16
+    assert blend_predictor([late, early], [1.0, 0.0], 0.5)[0, 0, 0] == 16
+    four = [np.full((2, 2, 3), v, np.uint8) for v in (0, 10, 30, 255)]
+    assert blend_predictor(four, [-1.0, 0.0, 1.0, 2.0], 0.25)[0, 0, 0] == 15  # 10 + 0.25 * 20
+
+
+def test_confidence_quality_is_reported(septuplets: Path) -> None:
+    samples = discover_samples(septuplets, "septuplet", 2)
+    oracle = _oracle(samples)
+    rng = np.random.default_rng(5)
+
+    def noisy_with_honest_confidence(frames, times, target_time):
+        truth = oracle(frames, times, target_time)
+        noise = rng.integers(-60, 61, truth.shape)
+        image = np.clip(truth.astype(int) + noise, 0, 255).astype(np.uint8)
+        return image, 1.0 - metrics.pixel_error(image, truth)
+
+    tempo = evaluate(noisy_with_honest_confidence, samples, ssim_variants=("rgb",))["methods"]
+    assert tempo["tempo"]["spearman"] == pytest.approx(1.0)
+    assert tempo["tempo"]["ause"] == pytest.approx(0.0, abs=1e-9)
+    assert tempo["tempo"]["ause_random"] > 0.1
+
+
+def test_list_file_layouts(tmp_path: Path) -> None:
+    sequences = tmp_path / "vimeo" / "sequences"
+    _write_set(sequences, 3)
+    (tmp_path / "vimeo" / "tri_testlist.txt").write_text("alpha/00007\nbeta/00003\n\n")
+    samples = discover_samples(tmp_path / "vimeo", "triplet", 2)
+    assert [s.name for s in samples] == ["alpha/00007", "beta/00003"]
+    assert [p.name for p in samples[0].inputs] == ["im1.png", "im3.png"]
+    assert samples[0].target.name == "im2.png"
+    with pytest.raises(InputError, match="N=2"):
+        discover_samples(tmp_path / "vimeo", "triplet", 4)
+    with pytest.raises(InputError, match="No septuplets"):
+        discover_samples(tmp_path / "vimeo", "septuplet", 2)
+
+
+def test_cli_json_has_the_documented_keys(septuplets: Path, tmp_path: Path) -> None:
+    from tempo_core.checkpoint import save_weights
+    from tempo_core.config import tempo_tiny
+    from tempo_core.model import TempoNet
+
+    checkpoint = save_weights(TempoNet(tempo_tiny()), tmp_path / "tiny.safetensors")
+    out = tmp_path / "eval.json"
+    code = main(
+        [
+            "eval",
+            "--data",
+            str(septuplets),
+            "--n",
+            "4",
+            "--checkpoint",
+            str(checkpoint),
+            "--baseline",
+            "blend",
+            "--device",
+            "cpu",
+            "--limit",
+            "2",
+            "--quiet",
+            "--json",
+            str(out),
+        ]
+    )
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert set(report) == {
+        "data",
+        "layout",
+        "n",
+        "count",
+        "target_time",
+        "anchor_times",
+        "psnr_cap",
+        "ssim_variants",
+        "model",
+        "methods",
+        "seconds",
+    }
+    assert report["count"] == 2 and report["n"] == 4 and report["anchor_times"] == [-1, 0, 1, 2]
+    assert set(report["model"]) == {"checkpoint", "config", "parameters", "device", "precision"}
+    assert set(report["methods"]) == {"tempo", "blend"}
+    tempo = report["methods"]["tempo"]
+    for key in ("psnr", "ssim", "ssim_matlab3d", "ssim_skimage7", "spearman", "ause"):
+        assert isinstance(tempo[key], float), key
+    assert report["methods"]["blend"]["spearman"] is None
+    assert set(tempo["targets"][0]) >= {"name", "clip", "psnr", "ssim", "spearman", "ause"}
+    assert set(tempo["clips"]) == {"alpha"}
+
+
+def test_cli_missing_default_model_is_a_plain_error(
+    septuplets: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("TEMPO_DEFAULT_MODEL", str(tmp_path / "nowhere.safetensors"))
+    assert main(["eval", "--data", str(septuplets), "--quiet"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("tempo eval:") and "default model is missing" in error
+    assert "Traceback" not in error
