@@ -302,6 +302,11 @@ class Trainer:
         self.best_step = int(state["best_step"])
         restore_rng(state["rng"])
         self.log(f"resumed {state['path']} at step {self.step} (epoch {self.epoch + 1})")
+        stored = state["train_args"]
+        if (self.args.max_steps, self.args.epochs) != (stored["max_steps"], stored["epochs"]):
+            total = self.args.max_steps or self.args.epochs * self.steps_per_epoch
+            self.schedule.total_steps = max(total, self.schedule.warmup + 1)
+            self.log(f"schedule extended to {total} steps (new --max_steps / --epochs)")
 
     def save(self, best: bool = False) -> None:
         if not self.is_main:
@@ -441,7 +446,7 @@ class Trainer:
                 if math.isfinite(loss):
                     self.epoch_loss_sum += loss
                     self.epoch_loss_count += 1
-                if not self.schedule_measured and window_steps >= 10:
+                if not self.schedule_measured and self._budget_measurable(started):
                     self._fit_schedule_to_budget(started)
                 if self.step % args.log_every == 0 or self.step == 1:
                     now = time.time()
@@ -483,6 +488,13 @@ class Trainer:
         self.epoch, self.batch_in_epoch = self.epoch + 1, 0
         self.epoch_loss_sum, self.epoch_loss_count = 0.0, 0
         self._evaluate_and_save(mean)
+
+    def _budget_measurable(self, started: float) -> bool:
+        """Enough steps to measure speed (step-based under DDP so all ranks agree)."""
+        if self.step >= 10:
+            return True
+        early = time.time() - started >= 0.05 * self.args.time_budget
+        return self.world_size == 1 and self.step >= 2 and early
 
     def _fit_schedule_to_budget(self, started: float) -> None:
         """With only --time_budget: end the cosine when the budget ends (measured speed)."""

@@ -185,3 +185,13 @@ def test_ddp_two_processes_on_cpu_with_gloo(tmp_path, frames):
     state = load(run / "checkpoints" / "latest.pt")
     assert state["step"] == 2
     assert result.stdout.count("run ") == 1, "only rank 0 logs"
+
+
+def test_time_budget_stops_with_checkpoint_and_fp16_uses_grad_scaler(tmp_path, frames, capsys):
+    main(train_args(tmp_path, "budget", "--time_budget", "2", "--amp_dtype", "fp16",
+                    "--log_every", "1000"))  # fmt: skip
+    state = load(tmp_path / "runs" / "budget" / "checkpoints" / "latest.pt")
+    assert state["step"] >= 1 and "scale" in state["scaler"]
+    assert state["scheduler"]["total_steps"] < 100 * 5  # fitted to the budget, not 100 epochs
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
+    assert "stopped at step" in capsys.readouterr().out
