@@ -120,18 +120,18 @@ def test_slowmo_drops_audio_with_a_note(tmp_path, interpolator):
 
 
 def test_scene_cut_gets_no_blended_frames(tmp_path, interpolator):
-    source = clip(tmp_path, count=6, scenes=[0, 0, 0, 1, 1, 1])
+    source = clip(tmp_path, count=4, scenes=[0, 0, 1, 1])
     out = tmp_path / "cut.mkv"
     recorder = Recording(interpolator)
     result = run_export(ExportSettings(source, out, "factor", 3, codec="ffv1"), recorder)
-    assert result.cuts == [3] and result.held_at_cuts == 2 and result.synthesized == 8
-    cut_time = 3 / 24
+    assert result.cuts == [2] and result.held_at_cuts == 2 and result.synthesized == 4
+    cut_time = 2 / 24
     for anchor_times, _ in recorder.calls:
         sides = {t > cut_time - 1e-3 for t in anchor_times}
         assert len(sides) == 1
     with VideoReader(out) as reader:
-        between = [reader.read_frame(k) for k in range(6, 10)]  # 2/24 .. 3/24
-    expected = [(2, 0), (2, 0), (3, 1), (3, 1)]  # hold the nearest real frame on each side
+        between = [reader.read_frame(k) for k in range(3, 7)]  # 1/24 .. 2/24
+    expected = [(1, 0), (1, 0), (2, 1), (2, 1)]  # hold the nearest real frame on each side
     for image, (index, scene) in zip(between, expected, strict=True):
         np.testing.assert_array_equal(image, frame_image(index, W, H, scene))
 
@@ -251,3 +251,15 @@ def test_jobs_encode_once_per_anchor_set():
     synth = [j for j in jobs if j.times]
     assert [j.sources for j in synth] == [(0, 1), (0, 1), (1, 2), (1, 2), (2, 3), (2, 3)]
     assert sum(j.count for j in jobs) == len(plan.frames) == 32
+
+
+def test_png_sequence_passes_real_frames_bit_exact(tmp_path, interpolator):
+    from PIL import Image
+
+    source = make_clip(tmp_path / "a.mkv", count=2, width=W, height=H, audio=True)
+    out = tmp_path / "frames"
+    result = run_export(ExportSettings(source, out, "factor", 2, codec="png"), interpolator)
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [f"frame_{k:06d}.png" for k in range(4)] and result.audio == "dropped"
+    np.testing.assert_array_equal(np.asarray(Image.open(out / names[2])), frame_image(1, W, H))
+    assert not leftovers(tmp_path)
