@@ -14,6 +14,7 @@ from tempo_core.checkpoint import load_model, read_config, read_metadata
 from tempo_core.config import TempoConfig
 from tempo_core.errors import InputError
 from tempo_core.export import export_checkpoint
+from tempo_core.inference import Interpolator
 from tempo_core.model import TempoNet
 from tempo_core.train import main as train_main
 
@@ -59,9 +60,13 @@ def test_export_then_load_gives_identical_outputs(run_dir, tmp_path):
     with torch.no_grad():
         expected, expected_aux = trained(*inputs())
         got, got_aux = loaded(*inputs())
-    assert torch.equal(expected, got) and torch.equal(
-        expected_aux["confidence"], got_aux["confidence"]
-    )
+    assert torch.equal(expected, got)
+    assert torch.equal(expected_aux["confidence"], got_aux["confidence"])
+    # the inference wrapper needs nothing but the exported file
+    interp = Interpolator.from_checkpoint(out, device="cpu")
+    frames = [np.full((30, 50, 3), v, np.uint8) for v in (40, 200)]
+    result = interp.interpolate(frames, [0.0, 1.0], 0.5)
+    assert result.image.shape == (30, 50, 3) and result.confidence.shape == (30, 50)
 
 
 def test_fp16_export_and_errors(run_dir, tmp_path, capsys):

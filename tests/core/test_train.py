@@ -93,6 +93,12 @@ def test_tiny_run_writes_run_folder_and_checkpoints(tmp_path, frames, capsys):
     assert [m["step"] for m in metrics if "loss" in m] == [1, 2, 3]
     assert all(np.isfinite(m["loss"]) for m in metrics if "loss" in m)
     assert any("val_psnr" in m for m in metrics)
+    try:
+        import tensorboard  # noqa: F401
+
+        assert list((run / "tb").glob("events.out.tfevents.*"))
+    except ImportError:
+        assert "metrics.jsonl" in config["logging"]
     for name in ("latest.pt", "best.pt"):
         state = load(run / "checkpoints" / name)
         assert state["step"] == 3 and state["metric_name"] == "val_psnr"
