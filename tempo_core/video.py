@@ -157,7 +157,10 @@ class VideoReader:
         self._index_packets()
         first = self._decode_first()
         self._rotation = int(round((getattr(first, "rotation", 0) or 0) / 90.0)) * 90 % 360
-        if self._reliable:
+        # An MP4/MOV index is written last, so a complete index means a complete file; other
+        # containers (and broken timestamps) may list frames whose data is missing or damaged.
+        complete_index = "mp4" in self._container.format.name and not self._damaged_tail
+        if not complete_index:
             self._trim_undecodable_tail()
         self.info = self._make_info(first)
 
@@ -169,8 +172,9 @@ class VideoReader:
         raw_pts: list[int | None] = []
         keyframes: list[bool] = []
         durations: list[int] = []
-        for packet in self._container.demux(stream):
-            if packet.size == 0:
+        self._damaged_tail = False
+        for packet in _packets(self._container, stream, self):
+            if packet.size == 0 or packet.is_discard:  # edit lists mark frames never shown
                 continue
             pts = packet.pts if packet.pts is not None else packet.dts
             raw_pts.append(pts)
@@ -206,8 +210,11 @@ class VideoReader:
         )
 
     def _trim_undecodable_tail(self) -> None:
-        """A truncated file may index frames whose data is missing: keep only decodable ones."""
-        start = max(i for i in range(len(self._raw_pts)) if self._keyframe[i] or i == 0)
+        """A truncated file may index frames whose data is missing: keep only decodable ones.
+        Decodes the last keyframe interval (the whole file when timestamps are broken)."""
+        start = 0
+        if self._reliable:
+            start = max(i for i in range(len(self._raw_pts)) if self._keyframe[i] or i == 0)
         last = -1
         for index, _ in self._decode_from(start):
             last = index
@@ -270,7 +277,7 @@ class VideoReader:
             self._stream = stream = container.streams.video[0]
         stream.codec_context.flush_buffers()
         counter = 0
-        for packet in container.demux(stream):
+        for packet in _packets(container, stream, self):
             try:
                 frames = stream.decode(packet)
             except (av.FFmpegError, ValueError):
@@ -404,6 +411,20 @@ class VideoReader:
 
     def __len__(self) -> int:
         return len(self.frame_times)
+
+
+def _packets(container, stream, reader: VideoReader):
+    """Demux ``stream``, ending (and flagging ``reader._damaged_tail``) at a demuxer error."""
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except (av.FFmpegError, ValueError):
+            reader._damaged_tail = True
+            return
+        yield packet
 
 
 def _why(err: BaseException) -> str:
