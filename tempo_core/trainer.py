@@ -141,7 +141,7 @@ class Trainer:
 
         self.step = self.epoch = self.batch_in_epoch = 0
         self.epoch_loss_sum, self.epoch_loss_count = 0.0, 0
-        self.bad_steps, self._updating = 0, False
+        self.bad_steps, self._updating, self.evaluated_step = 0, False, -1
         self.best_metric, self.best_step = None, -1
         self.metric_name = "val_psnr" if args.val_root else "train_loss"
         if self.resume_state:
@@ -353,6 +353,7 @@ class Trainer:
 
     def _evaluate_and_save(self, epoch_loss: float | None) -> None:
         """Validation (or the epoch's training loss) decides best.pt; then checkpoints."""
+        self.evaluated_step = self.step
         metric = self.validate() if self.args.val_root else epoch_loss
         if self.world_size > 1 and self.args.val_root:
             dist.barrier()  # the other ranks wait while rank 0 validates
@@ -478,7 +479,7 @@ class Trainer:
 
     def _save_at_stop(self) -> None:
         """Stopping mid-epoch: validate if we can (best.pt may change), else keep a best.pt."""
-        if self.args.val_root:
+        if self.args.val_root and self.evaluated_step != self.step:
             self._evaluate_and_save(None)
         else:
             self.save(best=not (self.run_dir / "checkpoints" / "best.pt").exists())
