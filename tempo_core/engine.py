@@ -215,7 +215,10 @@ def run_export(
         )
         try:
             jobs = make_jobs(plan, times, batch)
-            _run_pipeline(reader, jobs, interpolator, writer, len(plan.frames), progress, cancel)
+            depth = 1 if info.width * info.height > LARGE_FRAME_PIXELS else _QUEUE_DEPTH
+            _run_pipeline(
+                reader, jobs, interpolator, writer, len(plan.frames), progress, cancel, depth
+            )
             if cancel.cancelled:
                 raise Cancelled()
             path = writer.finish()
@@ -281,9 +284,10 @@ def _get(q: queue.Queue, stop: threading.Event):
             continue
 
 
-def _run_pipeline(reader, jobs, interpolator, writer, total, progress, cancel) -> None:
-    decoded: queue.Queue = queue.Queue(maxsize=_QUEUE_DEPTH)
-    synthesized: queue.Queue = queue.Queue(maxsize=_QUEUE_DEPTH)
+def _run_pipeline(reader, jobs, interpolator, writer, total, progress, cancel, depth) -> None:
+    """Decode thread -> model (this thread) -> write thread, queues ``depth`` jobs deep."""
+    decoded: queue.Queue = queue.Queue(maxsize=depth)
+    synthesized: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
     failures: list[BaseException] = []
 

@@ -7,6 +7,7 @@ to the real Interpolator and records the anchor and target times it was asked fo
 
 import errno
 import hashlib
+import threading
 
 import numpy as np
 import pytest
@@ -37,6 +38,7 @@ class Recording:
         self.inner = inner
         self.calls: list[tuple[list[float], list[float]]] = []
         self.tiles: list = []
+        self.threads: list[set[str]] = []
         self.fail_after = fail_after
         self._anchor_times: list[float] = []
 
@@ -57,6 +59,7 @@ class Recording:
             raise ModelError("The model failed (test).")
         self.calls.append((self._anchor_times, list(target_times)))
         self.tiles.append(self.inner.tile)
+        self.threads.append({t.name for t in threading.enumerate()})
         return self.inner.synthesize(encoded, target_times)
 
 
@@ -263,3 +266,11 @@ def test_png_sequence_passes_real_frames_bit_exact(tmp_path, interpolator):
     assert names == [f"frame_{k:06d}.png" for k in range(4)] and result.audio == "dropped"
     np.testing.assert_array_equal(np.asarray(Image.open(out / names[2])), frame_image(1, W, H))
     assert not leftovers(tmp_path)
+
+
+def test_decode_and_write_run_beside_the_model(tmp_path, interpolator):
+    source = clip(tmp_path, count=3)
+    recorder = Recording(interpolator)
+    run_export(ExportSettings(source, tmp_path / "o.mkv", "factor", 2, codec="ffv1"), recorder)
+    assert all({"tempo-decode", "tempo-write"} <= names for names in recorder.threads[:1])
+    assert not any(t.name.startswith("tempo-") for t in threading.enumerate())
