@@ -101,7 +101,6 @@ class DisplayController(QObject):
             self._show_real(index)
             return
         if self._show_cached(None):
-            self._drop_request()
             return
         if not self.model_state.ready:
             self._drop_request()
@@ -127,11 +126,31 @@ class DisplayController(QObject):
         )
 
     def _show_cached(self, max_side: int | None) -> bool:
+        """Show the cached result for the playhead; a request still running becomes moot."""
         result = self.cache.get(self._cache_key(max_side))
         if result is None:
             return False
+        self._drop_request()
         self._show_result(result)
         return True
+
+    def _at_playhead(self, request: SynthesisRequest) -> bool:
+        session = self.session
+        return (
+            request.clip_path == session.path
+            and round(request.time, 9) == round(session.playhead, 9)
+            and request.anchors == session.anchors
+        )
+
+    def _full_shown(self) -> bool:
+        """The full-resolution synthesis of the playhead is on screen already."""
+        current = self.current
+        return (
+            current is not None
+            and current.kind == "synthesized"
+            and current.time == self.session.playhead
+            and current.anchors == self.session.anchors
+        )
 
     def _request(self, max_side: int | None) -> None:
         self._next_id += 1
@@ -226,7 +245,9 @@ class DisplayController(QObject):
         self.cache.put((*key, request.max_side), result, size)
         if request.max_side is None:
             self.model_state.set_ms_per_frame(result.ms)
-        if request.request_id == self._latest_id:
+        # Results for where the playhead stands are shown (a preview that finishes after the
+        # full-resolution request was made still helps); those for older positions are not.
+        if self._at_playhead(request) and not (request.max_side and self._full_shown()):
             self._last_error = None
             self._show_result(result)
 
