@@ -60,6 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--val_crop", type=int, default=0, help="centre crop for validation (0: full)")
     g.add_argument("--val_limit", type=int, default=0, help="validate on the first K septuplets")
     g.add_argument("--val_every", type=int, default=0, help="also validate every K steps")
+    g.add_argument(
+        "--val_n", default="2", help="septuplet protocols to log, e.g. 2,4 (2 picks best)"
+    )
     g.add_argument("--crop", type=int, default=256, help="training crop (multiple of 32)")
     g.add_argument("--n_frames", default="2,4", help="N values batches draw from, e.g. 2,4")
     g.add_argument("--max_stride", type=int, default=3, help="anchors 2..2*max_stride frames apart")

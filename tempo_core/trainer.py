@@ -41,6 +41,19 @@ from tempo_core.train import (
 AMP_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
 
 
+def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Spearman correlation of two 1-D tensors (ties broken by order); NaN if one is flat."""
+    ranks = [
+        torch.empty_like(x, dtype=torch.float64).scatter_(
+            0, x.argsort(), torch.arange(len(x), dtype=torch.float64)
+        )
+        for x in (a, b)
+    ]
+    ra, rb = (r - r.mean() for r in ranks)
+    denominator = float(ra.norm() * rb.norm())
+    return float((ra * rb).sum()) / denominator if denominator > 0 else float("nan")
+
+
 class Trainer:
     """Builds everything from the parsed flags; ``fit()`` trains; ``close()`` releases."""
 
@@ -104,11 +117,12 @@ class Trainer:
             generator=torch.Generator(),
         )  # keeps the global torch RNG untouched by loader seeding
         self.steps_per_epoch = len(self.sampler)
-        self.val_set = None
-        if args.val_root and self.is_main:
-            self.val_set = SeptupletValDataset(
-                Path(args.val_root), 2, args.val_crop, args.val_limit
-            )
+        self.val_sets: dict[int, SeptupletValDataset] = {}
+        if args.val_root and self.is_main:  # N=2 picks best.pt; other N are logged
+            for n in sorted(set(_int_list(args.val_n)) | {2}):
+                self.val_sets[n] = SeptupletValDataset(
+                    Path(args.val_root), n, args.val_crop, args.val_limit
+                )
 
         # loss, optimizer, schedule, precision
         perceptual_from, full_from = _int_list(args.schedule)
@@ -135,6 +149,8 @@ class Trainer:
         self.schedule = WarmupCosine(self.optimizer, args.lr, args.min_lr, total, warmup)
         self.schedule_measured = bool(args.max_steps) or not args.time_budget
         amp_name = args.amp_dtype or ("bf16" if args.amp else "fp32")
+        if amp_name == "bf16" and not args.amp_dtype and self.device.type == "cuda":
+            amp_name = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
         self.amp_dtype = AMP_DTYPES[amp_name]
         self.amp_name = amp_name
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=amp_name == "fp16")
@@ -318,7 +334,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ metrics
     def record(self, values: dict[str, float]) -> None:
-        if not self.is_main:
+        if not self.is_main or not values:
             return
         if self.metrics_file:
             self.metrics_file.write(
@@ -330,34 +346,49 @@ class Trainer:
                 self.writer.add_scalar(key, value, self.step)
 
     @torch.no_grad()
-    def validate(self) -> float | None:
-        """Mean PSNR (8-bit rounded output) over the validation septuplets, N=2 protocol."""
-        if self.val_set is None:
-            return None
+    def validate(self) -> dict[str, float]:
+        """Mean PSNR (8-bit rounded output) on the septuplets per N, and how well the
+        confidence ranks the error (Spearman of 1 - confidence vs. per-pixel error, N=2)."""
+        results: dict[str, float] = {}
         self.model.eval()
-        psnrs = []
-        for index in range(len(self.val_set)):
-            sample = self.val_set[index]
-            frames, height, width = pad32(sample["frames"][None].to(self.device))
-            with torch.autocast(self.device.type, self.amp_dtype, enabled=self.amp_name != "fp32"):
-                out, _ = self.model(
-                    frames,
-                    sample["timestamps"][None].to(self.device),
-                    sample["target_time"].to(self.device),
-                )
-            out = (out[..., :height, :width].float().clamp(0, 1) * 255).round() / 255
-            mse = float(((out[0].cpu() - sample["target"]) ** 2).mean())
-            psnrs.append(10 * math.log10(1.0 / max(mse, 1e-10)))
+        for n, val_set in self.val_sets.items():
+            psnrs, rank_corrs = [], []
+            for index in range(len(val_set)):
+                sample = val_set[index]
+                frames, height, width = pad32(sample["frames"][None].to(self.device))
+                with torch.autocast(
+                    self.device.type, self.amp_dtype, enabled=self.amp_name != "fp32"
+                ):
+                    out, aux = self.model(
+                        frames,
+                        sample["timestamps"][None].to(self.device),
+                        sample["target_time"].to(self.device),
+                    )
+                out = (out[0, :, :height, :width].float().clamp(0, 1).cpu() * 255).round() / 255
+                mse = float(((out - sample["target"]) ** 2).mean())
+                psnrs.append(10 * math.log10(1.0 / max(mse, 1e-10)))
+                if n == 2 and "confidence" in aux:
+                    error = (out - sample["target"]).abs().mean(0).flatten()
+                    confidence = aux["confidence"][0, 0, :height, :width].float().cpu().flatten()
+                    rank_corrs.append(rank_correlation(1 - confidence, error))
+            key = "val_psnr" if n == 2 else f"val_psnr_n{n}"
+            results[key] = float(np.mean(psnrs))
+            if rank_corrs:
+                results["val_conf_spearman"] = float(np.nanmean(rank_corrs))
         self.model.train()
-        return float(np.mean(psnrs))
+        return results
 
     def _evaluate_and_save(self, epoch_loss: float | None) -> None:
         """Validation (or the epoch's training loss) decides best.pt; then checkpoints."""
         self.evaluated_step = self.step
-        metric = self.validate() if self.args.val_root else epoch_loss
-        if self.world_size > 1 and self.args.val_root:
-            dist.barrier()  # the other ranks wait while rank 0 validates
+        metric, extra = epoch_loss, {}
+        if self.args.val_root:
+            extra = self.validate() if self.is_main else {}
+            metric = extra.pop("val_psnr", None)
+            if self.world_size > 1:
+                dist.barrier()  # the other ranks wait while rank 0 validates
         improved = False
+        self.record(extra)
         if metric is not None:
             higher = self.metric_name == "val_psnr"
             improved = self.best_metric is None or (
@@ -367,9 +398,10 @@ class Trainer:
                 self.best_metric, self.best_step = metric, self.step
             self.record({self.metric_name: metric})
             if self.metric_name == "val_psnr":
+                more = "".join(f", {k} {v:.3f}" for k, v in extra.items())
                 self.log(
                     f"validation step {self.step}: PSNR {metric:.2f} dB "
-                    f"(best {self.best_metric:.2f} at step {self.best_step})"
+                    f"(best {self.best_metric:.2f} at step {self.best_step}){more}"
                 )
         self.save(best=improved)
 

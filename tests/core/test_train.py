@@ -67,19 +67,9 @@ def frames(tmp_path):
 def test_tiny_run_writes_run_folder_and_checkpoints(tmp_path, frames, capsys):
     val = make_septuplets(tmp_path / "val")
     args = train_args(
-        tmp_path,
-        "tiny",
-        "--max_steps",
-        "3",
-        "--val_root",
-        str(val),
-        "--val_crop",
-        "32",
-        "--amp_dtype",
-        "bf16",
-        "--n_frames",
-        "2,4",
-    )
+        tmp_path, "tiny", "--max_steps", "3", "--val_root", str(val), "--val_crop", "32",
+        "--val_n", "2,4", "--amp_dtype", "bf16", "--n_frames", "2,4",
+    )  # fmt: skip
     assert cli.main(["train", *args]) == 0
     out = capsys.readouterr().out
     assert "it/s" in out and "ETA" in out and "validation step 3: PSNR" in out
@@ -93,6 +83,7 @@ def test_tiny_run_writes_run_folder_and_checkpoints(tmp_path, frames, capsys):
     assert [m["step"] for m in metrics if "loss" in m] == [1, 2, 3]
     assert all(np.isfinite(m["loss"]) for m in metrics if "loss" in m)
     assert any("val_psnr" in m for m in metrics)
+    assert any("val_psnr_n4" in m and -1 <= m["val_conf_spearman"] <= 1 for m in metrics)
     try:
         import tensorboard  # noqa: F401
 
