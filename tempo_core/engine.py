@@ -191,13 +191,18 @@ def run_export(
             tolerance=snap_tolerance(reader.time_base, times, reader.rate),
             times=settings.times,
         )
-        batch = settings.batch_size
-        restore_tile = _configure_tiling(interpolator, settings, info.width * info.height, notes)
-        if info.width * info.height > LARGE_FRAME_PIXELS:
-            batch = 1
-        copy_audio = info.has_audio and not plan.duration_changed and settings.codec != "png"
+        large = info.width * info.height > LARGE_FRAME_PIXELS
+        batch = 1 if large else settings.batch_size
+        same_timing = settings.mode in ("factor", "fps") or not plan.duration_changed
+        same_timing = same_timing and settings.mode != "times"
+        copy_audio = info.has_audio and same_timing and settings.codec != "png"
         if info.has_audio and not copy_audio:
-            why = "slow motion changes the duration" if plan.duration_changed else "PNG has none"
+            if settings.codec == "png":
+                why = "a PNG sequence holds no audio"
+            elif settings.mode == "slowmo":
+                why = "slow motion changes the duration"
+            else:
+                why = "explicit times change the timing"
             notes.append(f"The audio was dropped: {why}.")
         if cancel.cancelled:
             raise Cancelled()
@@ -213,9 +218,10 @@ def run_export(
             audio_start=plan.start,
             audio_end=plan.end,
         )
+        restore_tile = _configure_tiling(interpolator, settings, info.width * info.height, notes)
         try:
             jobs = make_jobs(plan, times, batch)
-            depth = 1 if info.width * info.height > LARGE_FRAME_PIXELS else _QUEUE_DEPTH
+            depth = 1 if large else _QUEUE_DEPTH
             _run_pipeline(
                 reader, jobs, interpolator, writer, len(plan.frames), progress, cancel, depth
             )
