@@ -165,22 +165,33 @@ def test_four_anchors_and_range(tmp_path, interpolator):
         np.testing.assert_array_equal(reader.read_frame(0), frame_image(2, W, H))
 
 
-def test_cancel_leaves_no_output(tmp_path, interpolator):
-    source = clip(tmp_path)
+@pytest.mark.parametrize("moment", ["before", "scene_scan", "first_batch", "after_last_frame"])
+def test_cancel_at_any_moment_leaves_no_output(tmp_path, interpolator, monkeypatch, moment):
+    source = clip(tmp_path, count=3)
+    before = digest(source)
     out = tmp_path / "cancelled.mkv"
     token = CancelToken()
-
-    def cancel_soon(progress):
+    if moment == "before":
         token.cancel()
+    if moment == "scene_scan":
+        import tempo_core.engine as engine
 
+        real = engine.cut_scores
+
+        def cancel_while_scanning(thumbs):
+            token.cancel()
+            return real(thumbs)
+
+        monkeypatch.setattr(engine, "cut_scores", cancel_while_scanning)
+
+    def on_progress(progress):
+        if moment == "first_batch" or (moment == "after_last_frame" and progress.done == 6):
+            token.cancel()
+
+    settings = ExportSettings(source, out, "factor", 2, codec="ffv1")
     with pytest.raises(Cancelled):
-        run_export(
-            ExportSettings(source, out, "factor", 4, codec="ffv1"),
-            interpolator,
-            progress=cancel_soon,
-            cancel=token,
-        )
-    assert not out.exists() and not leftovers(tmp_path)
+        run_export(settings, interpolator, progress=on_progress, cancel=token)
+    assert not out.exists() and not leftovers(tmp_path) and digest(source) == before
 
 
 def test_model_failure_mid_export_leaves_no_output(tmp_path, interpolator):

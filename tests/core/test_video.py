@@ -170,3 +170,26 @@ def test_writer_abort_leaves_nothing(tmp_path):
             writer.write(frame_image(0))
             raise RuntimeError("crash in the middle")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_copies_only_the_audio_of_the_range(tmp_path):
+    import av
+
+    source = make_clip(tmp_path / "a.mkv", count=12, audio=True)  # ~0.54 s of tone
+    out = tmp_path / "range.mp4"
+    with VideoWriter(
+        out,
+        rate=Fraction(24),
+        width=64,
+        height=48,
+        audio_source=source,
+        audio_start=0.2,
+        audio_end=0.3,
+    ) as writer:
+        for index in range(3):
+            writer.write(frame_image(index))
+        writer.finish()
+    with av.open(str(out)) as container:
+        audio = container.streams.audio[0]
+        times = [p.pts * audio.time_base for p in container.demux(audio) if p.pts is not None]
+    assert min(times) < 0.03 and 0.05 < max(times) < 0.15  # shifted to 0, ~0.1 s long
