@@ -11,7 +11,7 @@ import argparse
 import math
 from pathlib import Path
 
-from tempo_core.checkpoint import save_weights
+from tempo_core.checkpoint import read_metadata, save_weights
 from tempo_core.config import TempoConfig
 from tempo_core.errors import InputError, OutputError
 
@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="which checkpoint of a run folder (default: best)",
     )
     parser.add_argument("--fp16", action="store_true", help="store the weights as float16")
+    parser.add_argument(
+        "--raw", action="store_true", help="export the raw weights, not their moving average (EMA)"
+    )
     parser.add_argument("--force", action="store_true", help="overwrite an existing output")
 
 
@@ -42,18 +45,29 @@ def resolve_checkpoint(source: str | Path, which: str = "best") -> Path:
 
 
 def export_checkpoint(
-    source: str | Path, output: str | Path, *, which: str = "best", fp16: bool = False
+    source: str | Path,
+    output: str | Path,
+    *,
+    which: str = "best",
+    fp16: bool = False,
+    raw: bool = False,
 ) -> Path:
-    """Write the weights of a training checkpoint (or run folder) to a safetensors model file."""
+    """Write the weights of a training checkpoint (or run folder) to a safetensors model file.
+
+    The EMA weights are exported when the checkpoint has them (they are what validation
+    measured), unless ``raw``.
+    """
     from tempo_core.model import TempoNet
     from tempo_core.train import load_checkpoint
 
     checkpoint = resolve_checkpoint(source, which)
     state = load_checkpoint(checkpoint)
     model = TempoNet(TempoConfig.from_dict(state["model_config"]))
-    model.load_state_dict(state["model"])
+    use_ema = "ema" in state and not raw
+    model.load_state_dict(state["ema"] if use_ema else state["model"])
     metadata = {
         "tempo.source": checkpoint.name,
+        "tempo.weights": "ema" if use_ema else "raw",
         "tempo.step": str(state["step"]),
         "tempo.epoch": str(state["epoch"]),
     }
@@ -73,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     if output.exists() and not args.force:
         raise OutputError(f"{output} already exists; pass --force to overwrite it.")
     checkpoint = resolve_checkpoint(args.source, args.which)
-    export_checkpoint(checkpoint, output, which=args.which, fp16=args.fp16)
-    print(f"exported {checkpoint} -> {output}{' (fp16)' if args.fp16 else ''}")
+    export_checkpoint(checkpoint, output, which=args.which, fp16=args.fp16, raw=args.raw)
+    kind = read_metadata(output).get("tempo.weights", "raw")
+    print(f"exported {checkpoint} ({kind} weights) -> {output}{' (fp16)' if args.fp16 else ''}")
     return 0

@@ -89,6 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--warmup_steps", type=int, default=-1, help="-1: min(1000, 3%% of steps)")
     g.add_argument("--weight_decay", type=float, default=1e-4)
     g.add_argument("--grad_clip", type=float, default=1.0)
+    g.add_argument("--ema_decay", type=float, default=0.999, help="weight EMA (0: off)")
     g.add_argument("--amp", action="store_true", help="mixed precision (bf16 unless --amp_dtype)")
     g.add_argument("--amp_dtype", choices=("fp16", "bf16", "fp32"))
     g.add_argument(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -77,6 +78,12 @@ class Trainer:
             if self.resume_state["model_config"] != self.config.to_dict():
                 raise InputError("The checkpoint was trained with other model size flags.")
             self.model.load_state_dict(self.resume_state["model"])
+        # exponential moving average of the weights: validated, kept as best.pt, exported
+        self.ema_model = None
+        if args.ema_decay > 0:
+            self.ema_model = copy.deepcopy(self.model).requires_grad_(False).eval()
+            if self.resume_state and "ema" in self.resume_state:
+                self.ema_model.load_state_dict(self.resume_state["ema"])
 
         # data
         if not args.data_root:
@@ -287,6 +294,11 @@ class Trainer:
         return {
             "format": CHECKPOINT_FORMAT,
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            **(
+                {"ema": {k: v.detach().cpu() for k, v in self.ema_model.state_dict().items()}}
+                if self.ema_model is not None
+                else {}
+            ),
             "model_config": self.config.to_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.schedule.state_dict(),
@@ -350,7 +362,8 @@ class Trainer:
         """Mean PSNR (8-bit rounded output) on the septuplets per N, and how well the
         confidence ranks the error (Spearman of 1 - confidence vs. per-pixel error, N=2)."""
         results: dict[str, float] = {}
-        self.model.eval()
+        model = self.ema_model if self.ema_model is not None else self.model
+        model.eval()
         for n, val_set in self.val_sets.items():
             psnrs, rank_corrs = [], []
             for index in range(len(val_set)):
@@ -359,7 +372,7 @@ class Trainer:
                 with torch.autocast(
                     self.device.type, self.amp_dtype, enabled=self.amp_name != "fp32"
                 ):
-                    out, aux = self.model(
+                    out, aux = model(
                         frames,
                         sample["timestamps"][None].to(self.device),
                         sample["target_time"].to(self.device),
@@ -445,8 +458,21 @@ class Trainer:
         self._updating = True
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        self._update_ema()
         self._updating = False
         return float(loss.detach()), parts, lr
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        if self.ema_model is None:
+            return
+        decay = min(self.args.ema_decay, (1 + self.step) / (10 + self.step))
+        current = self.model.state_dict()
+        for name, value in self.ema_model.state_dict().items():
+            if value.is_floating_point():
+                value.lerp_(current[name], 1 - decay)
+            else:
+                value.copy_(current[name])
 
     def fit(self) -> None:
         """Train until the schedule ends, ``--stop_at_step``, ``--time_budget`` or Ctrl-C."""

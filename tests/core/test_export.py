@@ -53,10 +53,13 @@ def test_export_then_load_gives_identical_outputs(run_dir, tmp_path):
     assert cli.main(["export", str(run_dir), "-o", str(out), "--which", "latest"]) == 0
     state = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)
     trained = TempoNet(TempoConfig.from_dict(state["model_config"])).eval()
-    trained.load_state_dict(state["model"])
+    trained.load_state_dict(state["ema"])  # the moving average is what gets exported
     loaded = load_model(out)
     assert read_config(out) == trained.config
     assert read_metadata(out)["tempo.step"] == "2"
+    assert read_metadata(out)["tempo.weights"] == "ema"
+    raw = load_model(export_checkpoint(run_dir, tmp_path / "raw.safetensors", raw=True))
+    assert all(torch.equal(v, state["model"][k]) for k, v in raw.state_dict().items())
     with torch.no_grad():
         expected, expected_aux = trained(*inputs())
         got, got_aux = loaded(*inputs())

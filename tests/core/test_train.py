@@ -117,8 +117,9 @@ def test_stop_and_resume_equals_uninterrupted_run(tmp_path, frames):
         )
         or True
     )
-    for key, value in whole["model"].items():
-        torch.testing.assert_close(parts["model"][key], value, rtol=0, atol=0, msg=key)
+    for weights in ("model", "ema"):
+        for key, value in whole[weights].items():
+            torch.testing.assert_close(parts[weights][key], value, rtol=0, atol=0, msg=key)
     for key, value in whole["optimizer"]["state"].items():
         for field, tensor in value.items():
             torch.testing.assert_close(
