@@ -48,8 +48,18 @@ MODEL_FLAGS = (
 NOT_RESUMED = ("resume", "distributed", "stop_at_step", "time_budget", "num_workers")
 
 
-def _int_list(text: str) -> list[int]:
-    return [int(v) for v in str(text).replace("[", "").replace("]", "").split(",") if v.strip()]
+class ListError(InputError, ValueError):
+    """A malformed integer list: a user error for the CLI and a ValueError for argparse."""
+
+
+def _int_list(text: str | list[int]) -> list[int]:
+    """``"3,3,9,3"`` or ``"[3, 3, 9, 3]"`` (or a list, from a stored config) -> ints."""
+    if isinstance(text, (list, tuple)):
+        return [int(v) for v in text]
+    try:
+        return [int(v) for v in str(text).strip("[]").split(",") if v.strip()]
+    except ValueError:
+        raise ListError(f"Expected integers separated by commas, got {text!r}.") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -132,13 +132,21 @@ class Trainer:
                 )
 
         # loss, optimizer, schedule, precision
-        perceptual_from, full_from = _int_list(args.schedule)
-        loss_config = LossConfig.parse_weights(
-            args.loss_weights,
-            LossConfig(
-                perceptual_from=perceptual_from, full_from=full_from, vgg_weights=args.vgg_weights
-            ),
-        )
+        try:
+            perceptual_from, full_from = _int_list(args.schedule)
+            loss_config = LossConfig.parse_weights(
+                args.loss_weights,
+                LossConfig(
+                    perceptual_from=perceptual_from,
+                    full_from=full_from,
+                    vgg_weights=args.vgg_weights,
+                ),
+            )
+        except ValueError as err:
+            raise InputError(
+                f"--schedule needs two epochs like 5,20 and --loss_weights terms like "
+                f"census=0.1 ({err})."
+            ) from None
         self.criterion = TempoLoss(loss_config).to(self.device)
         decay, no_decay = [], []
         for p in self.model.parameters():
