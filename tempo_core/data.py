@@ -142,6 +142,7 @@ def decode_video(path: Path, max_side: int = 0) -> tuple[np.ndarray, np.ndarray]
                 raise MediaError(f"{path} has no video stream.")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
+            rate = float(stream.average_rate or 25)
             size = None
             for frame in container.decode(stream):
                 if size is None:
@@ -159,7 +160,7 @@ def decode_video(path: Path, max_side: int = 0) -> tuple[np.ndarray, np.ndarray]
         raise MediaError(f"{path} has fewer than 3 frames; it cannot be used for training.")
     times_arr = np.asarray(times, np.float64)
     if not np.all(np.isfinite(times_arr)) or np.any(np.diff(times_arr) <= 0):
-        rate = 25.0  # no usable timestamps: fall back to a constant frame rate
+        # no usable timestamps: fall back to the nominal frame rate
         times_arr = np.arange(len(frames), dtype=np.float64) / rate
     return np.stack(frames), times_arr
 
@@ -174,9 +175,12 @@ def _cache_key(source: Path, max_side: int) -> str:
 
 def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        np.save(fh, array)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            np.save(fh, array)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def cached_clip(source: Path, cache_dir: Path | None, max_side: int) -> ArrayClip:
@@ -195,7 +199,10 @@ def cached_clip(source: Path, cache_dir: Path | None, max_side: int) -> ArrayCli
         frames, times = decode_video(source, max_side)
     else:
         paths = list_images(source)
-        frames = np.stack([read_image(p, max_side) for p in paths])
+        images = [read_image(p, max_side) for p in paths]
+        if len({image.shape for image in images}) > 1:
+            raise InputError(f"The frames in {source} differ in size; a sequence needs one size.")
+        frames = np.stack(images)
         times = np.arange(len(paths), dtype=np.float64)
     if cache_dir is None:
         return ArrayClip(source.stem, frames, times)
