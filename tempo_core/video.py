@@ -302,7 +302,9 @@ class VideoReader:
             raise MediaError(
                 f"A frame of {self.path.name} ({frame.format.name}) cannot be converted to RGB."
             ) from err
-        return _rotate(image, self._rotation)
+        image = _rotate(image, self._rotation)
+        image.setflags(write=False)  # shared with the cache: callers copy before editing
+        return image
 
     def _remember(self, index: int, image: np.ndarray) -> None:
         self._cache[index] = image
@@ -312,7 +314,7 @@ class VideoReader:
             self._cache.popitem(last=False)
 
     def read_frame(self, index: int) -> np.ndarray:
-        """The frame at ``index`` (presentation order) as ``uint8`` ``H x W x 3`` RGB."""
+        """The frame at ``index`` (presentation order) as read-only ``uint8`` ``H x W x 3`` RGB."""
         with self._lock:
             count = len(self.frame_times)
             if not 0 <= index < count:
@@ -328,7 +330,7 @@ class VideoReader:
                 self._decoder = self._decode_from(index)
             for position, frame in self._decoder:
                 self._next_index = position + 1
-                if position >= index - 2 or position == index:
+                if position >= index - 2:
                     self._remember(position, self._image(frame))
                 if position >= index:
                     break
