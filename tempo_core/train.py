@@ -3,7 +3,7 @@
 A run lives in ``<runs_dir>/<name>/``: ``config.json`` (everything resolved, including whether the
 perceptual loss could run), ``metrics.jsonl`` (always) and TensorBoard events (when tensorboard is
 installed), ``checkpoints/latest.pt`` and ``best.pt`` (highest validation PSNR; without
-``--val_root``, lowest mean training loss of an epoch). Checkpoints are written atomically and
+``--val_root``, lowest mean Charbonnier loss of an epoch). Checkpoints are written atomically and
 load with ``torch.load(weights_only=True)``.
 
 Reproducibility: all data randomness derives from ``--seed``, the epoch and the batch index (see

@@ -174,7 +174,9 @@ class Trainer:
         self.epoch_loss_sum, self.epoch_loss_count = 0.0, 0
         self.bad_steps, self._updating, self.evaluated_step = 0, False, -1
         self.best_metric, self.best_step = None, -1
-        self.metric_name = "val_psnr" if args.val_root else "train_loss"
+        # without validation, best.pt follows the reconstruction term alone: the total changes
+        # scale when the schedule adds terms
+        self.metric_name = "val_psnr" if args.val_root else "train_charbonnier"
         if self.resume_state:
             self._restore(self.resume_state)
         if self.world_size > 1:
@@ -510,8 +512,8 @@ class Trainer:
                 self.step += 1
                 self.batch_in_epoch += 1
                 window_steps += 1
-                if math.isfinite(loss):
-                    self.epoch_loss_sum += loss
+                if math.isfinite(loss) and "charbonnier" in parts:
+                    self.epoch_loss_sum += parts["charbonnier"]
                     self.epoch_loss_count += 1
                 if not self.schedule_measured and self._budget_measurable(started):
                     self._fit_schedule_to_budget(started)
