@@ -1,12 +1,9 @@
 """Training and validation data: clips of frames -> ``{frames, timestamps, target, target_time}``.
 
-Every source is a *clip*: a sequence of uint8 RGB frames with a time per frame.
-
-* Vimeo-90K triplet / septuplet sequences are 3- / 7-frame clips read lazily from PNG
-  (``sequences/<id>/imK.png`` named by ``tri_trainlist.txt`` / ``sep_trainlist.txt``).
-* Video files are decoded once with PyAV (downscaled to ``max_side``) into a ``.npy`` cache and
-  memory-mapped, so decoding is never the bottleneck; times are the true presentation times.
-* Folders of frames (``*.png|jpg``) are cached the same way, times are frame indices.
+Every source is a *clip* (:mod:`tempo_core.clips`): a sequence of uint8 RGB frames with a time
+per frame. Vimeo-90K triplet / septuplet sequences are 3- / 7-frame clips read lazily from PNG;
+video files (decoded once with PyAV, true presentation times) and folders of frames are cached
+as memory-mapped ``.npy``, so decoding is never the bottleneck.
 
 A training sample picks N anchors (N from a set such as {2, 4}) spaced ``gap`` source frames
 apart (``gap`` random in ``2 .. 2 * max_stride``) and a target frame strictly inside the middle
@@ -19,9 +16,7 @@ Timestamps are returned relative to the first anchor (the network normalizes the
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,242 +26,30 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, DistributedSampler
 
-from tempo_core.errors import InputError, MediaError
+from tempo_core.clips import (
+    LAYOUTS,
+    Clip,
+    cached_clip,
+    detect_layout,
+    find_clip_sources,
+    read_image,
+    vimeo_clips,
+)
+from tempo_core.errors import InputError
 
-VIDEO_EXTS = {".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v"}
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
-LAYOUTS = ("auto", "vimeo_triplet", "vimeo_septuplet", "clips")
-
-
-# ----------------------------------------------------------------------------- clips
-class Clip:
-    """A sequence of frames: ``times`` (float64 [T]), ``frame_size`` (H, W) and ``load``."""
-
-    name: str
-    times: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.times)
-
-    @property
-    def frame_size(self) -> tuple[int, int]:
-        raise NotImplementedError
-
-    def load(
-        self, indices: Sequence[int], region: tuple[int, int, int] | None = None
-    ) -> np.ndarray:
-        """uint8 ``[k, H, W, 3]``; ``region=(top, left, size)`` reads only that square."""
-        raise NotImplementedError
+__all__ = [
+    "LAYOUTS",
+    "SeptupletValDataset",
+    "WindowBatchSampler",
+    "WindowDataset",
+    "build_train_dataset",
+    "detect_layout",
+    "find_clip_sources",
+    "find_septuplets",
+    "sample_window",
+]
 
 
-def _crop(frames: np.ndarray, region: tuple[int, int, int] | None) -> np.ndarray:
-    if region is None:
-        return frames
-    top, left, size = region
-    return frames[..., top : top + size, left : left + size, :]
-
-
-class ArrayClip(Clip):
-    """Frames in an array (usually a memory-mapped ``.npy`` cache: a crop reads only the crop)."""
-
-    def __init__(self, name: str, frames: np.ndarray, times: np.ndarray) -> None:
-        if len(frames) != len(times):
-            raise ValueError("frames and times differ in length")
-        self.name, self.frames, self.times = name, frames, np.asarray(times, np.float64)
-
-    @property
-    def frame_size(self) -> tuple[int, int]:
-        return int(self.frames.shape[1]), int(self.frames.shape[2])
-
-    def load(
-        self, indices: Sequence[int], region: tuple[int, int, int] | None = None
-    ) -> np.ndarray:
-        return np.stack([np.asarray(_crop(self.frames[i], region)) for i in indices])
-
-
-class ImageListClip(Clip):
-    """Frames read lazily from image files (Vimeo-90K sequences); times are frame indices."""
-
-    def __init__(self, name: str, paths: Sequence[Path]) -> None:
-        self.name, self.paths = name, list(paths)
-        self.times = np.arange(len(self.paths), dtype=np.float64)
-        self._size: tuple[int, int] | None = None
-
-    @property
-    def frame_size(self) -> tuple[int, int]:
-        if self._size is None:
-            from PIL import Image
-
-            try:
-                with Image.open(self.paths[0]) as img:
-                    self._size = (img.size[1], img.size[0])
-            except OSError as err:
-                raise MediaError(f"Could not read the image {self.paths[0]}: {err}.") from err
-        return self._size
-
-    def load(
-        self, indices: Sequence[int], region: tuple[int, int, int] | None = None
-    ) -> np.ndarray:
-        return np.stack([_crop(read_image(self.paths[i]), region) for i in indices])
-
-
-def read_image(path: Path, max_side: int = 0) -> np.ndarray:
-    """An image file as uint8 ``[H, W, 3]``, downscaled so its longer side is <= ``max_side``."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as img:
-            img = img.convert("RGB")
-            if max_side and max(img.size) > max_side:
-                w, h = _fit(img.size[0], img.size[1], max_side)
-                img = img.resize((w, h), Image.BILINEAR, reducing_gap=2.0)
-            return np.asarray(img, dtype=np.uint8).copy()
-    except OSError as err:
-        raise MediaError(f"Could not read the image {path}: {err}.") from err
-
-
-def _fit(width: int, height: int, max_side: int) -> tuple[int, int]:
-    """(w, h) scaled so the longer side is ``max_side``; both kept even."""
-    scale = max_side / max(width, height)
-    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
-
-
-def decode_video(path: Path, max_side: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Decode every frame of a video: uint8 ``[T, H, W, 3]`` and PTS seconds ``[T]``."""
-    import av
-
-    frames, times = [], []
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise MediaError(f"{path} has no video stream.")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            rate = float(stream.average_rate or 25)
-            size = None
-            for frame in container.decode(stream):
-                if size is None:
-                    size = (frame.width, frame.height)
-                    if max_side and max(size) > max_side:
-                        size = _fit(frame.width, frame.height, max_side)
-                rgb = frame.reformat(
-                    width=size[0], height=size[1], format="rgb24", interpolation="AREA"
-                )
-                frames.append(rgb.to_ndarray())
-                times.append(float(frame.time) if frame.pts is not None else math.nan)
-    except av.error.FFmpegError as err:
-        raise MediaError(f"Could not decode the video {path}: {err}.") from err
-    if len(frames) < 3:
-        raise MediaError(f"{path} has fewer than 3 frames; it cannot be used for training.")
-    times_arr = np.asarray(times, np.float64)
-    if not np.all(np.isfinite(times_arr)) or np.any(np.diff(times_arr) <= 0):
-        # no usable timestamps: fall back to the nominal frame rate
-        times_arr = np.arange(len(frames), dtype=np.float64) / rate
-    return np.stack(frames), times_arr
-
-
-def _cache_key(source: Path, max_side: int) -> str:
-    """Changes when the source (file, or the images of a folder) or ``max_side`` changes."""
-    files = [source] if source.is_file() else list_images(source)
-    parts = [f"{source.resolve()}|{max_side}|v1"]
-    parts += [f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files]
-    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:12]
-
-
-def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            np.save(fh, array)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def cached_clip(source: Path, cache_dir: Path | None, max_side: int) -> ArrayClip:
-    """A video file or a folder of frames as an :class:`ArrayClip`, decoded once and cached.
-
-    With ``cache_dir`` the frames are stored as ``.npy`` and memory-mapped (shared by workers and
-    later runs); without, they are held in memory.
-    """
-    if cache_dir is not None:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        stem = f"{source.stem}-{_cache_key(source, max_side)}"
-        frames_file, times_file = cache_dir / f"{stem}.npy", cache_dir / f"{stem}.times.npy"
-        if frames_file.exists() and times_file.exists():
-            return ArrayClip(source.stem, np.load(frames_file, mmap_mode="r"), np.load(times_file))
-    if source.is_file():
-        frames, times = decode_video(source, max_side)
-    else:
-        paths = list_images(source)
-        images = [read_image(p, max_side) for p in paths]
-        if len({image.shape for image in images}) > 1:
-            raise InputError(f"The frames in {source} differ in size; a sequence needs one size.")
-        frames = np.stack(images)
-        times = np.arange(len(paths), dtype=np.float64)
-    if cache_dir is None:
-        return ArrayClip(source.stem, frames, times)
-    _save_npy_atomic(times_file, times)
-    _save_npy_atomic(frames_file, frames)
-    return ArrayClip(source.stem, np.load(frames_file, mmap_mode="r"), times)
-
-
-def list_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file())
-
-
-# ----------------------------------------------------------------------------- layouts
-def detect_layout(root: Path) -> str:
-    """``vimeo_septuplet`` / ``vimeo_triplet`` (list files present) or ``clips``."""
-    if (root / "sep_trainlist.txt").exists():
-        return "vimeo_septuplet"
-    if (root / "tri_trainlist.txt").exists():
-        return "vimeo_triplet"
-    return "clips"
-
-
-def find_clip_sources(root: Path) -> list[Path]:
-    """Videos and frame folders under ``root``.
-
-    Accepts a video file, a folder of frames, a folder of videos, a folder of frame folders, or a
-    folder holding ``videos/`` and ``frames/`` (like ``shared/data/train``).
-    """
-    if root.is_file():
-        return [root]
-    if not root.is_dir():
-        raise InputError(f"The data folder {root} does not exist.")
-    sources: list[Path] = []
-    if len(list_images(root)) >= 3:
-        sources.append(root)
-    for child in sorted(root.iterdir()):
-        if child.is_file() and child.suffix.lower() in VIDEO_EXTS:
-            sources.append(child)
-        elif child.is_dir() and not child.name.startswith("."):
-            if len(list_images(child)) >= 3:
-                sources.append(child)
-            else:
-                sources.extend(find_clip_sources(child))
-    return sources
-
-
-def vimeo_clips(root: Path, layout: str, split: str = "train") -> list[Clip]:
-    """Vimeo-90K sequences named by the layout's list file (``train`` or ``test``)."""
-    prefix, count = ("sep", 7) if layout == "vimeo_septuplet" else ("tri", 3)
-    list_file = root / f"{prefix}_{split}list.txt"
-    if not list_file.exists():
-        raise InputError(f"{list_file} is missing; it is needed for the {layout} layout.")
-    clips: list[Clip] = []
-    for line in list_file.read_text().splitlines():
-        entry = line.strip()
-        if entry:
-            folder = root / "sequences" / entry
-            clips.append(ImageListClip(entry, [folder / f"im{i}.png" for i in range(1, count + 1)]))
-    if not clips:
-        raise InputError(f"{list_file} lists no sequences.")
-    return clips
-
-
-# ----------------------------------------------------------------------------- training set
 @dataclass(frozen=True)
 class WindowSpec:
     """Which frames a sample uses: anchor indices and the target index (into the clip)."""
