@@ -156,6 +156,7 @@ class VideoReader:
         self.time_base = float(self._stream.time_base or 0) or 1e-3
         self._index_packets()
         first = self._decode_first()
+        self._coded_size = (first.width, first.height)
         self._rotation = int(round((getattr(first, "rotation", 0) or 0) / 90.0)) * 90 % 360
         # An MP4/MOV index is written last, so a complete index means a complete file; other
         # containers (and broken timestamps) may list frames whose data is missing or damaged.
@@ -297,7 +298,11 @@ class VideoReader:
 
     def _image(self, frame: av.VideoFrame) -> np.ndarray:
         try:
-            image = frame.to_ndarray(format="rgb24")
+            if (frame.width, frame.height) == self._coded_size:
+                image = frame.to_ndarray(format="rgb24")
+            else:  # the stream changed size mid-way: keep every frame the first frame's size
+                width, height = self._coded_size
+                image = frame.to_ndarray(width=width, height=height, format="rgb24")
         except (av.FFmpegError, ValueError, NotImplementedError) as err:
             raise MediaError(
                 f"A frame of {self.path.name} ({frame.format.name}) cannot be converted to RGB."

@@ -6,6 +6,8 @@ frame rate and non-increasing PTS through the whole engine, 8K on a small memory
 hypothesis fuzz over the reader with mutated bytes of real (tiny) clips.
 """
 
+from fractions import Fraction
+
 import av
 import numpy as np
 import pytest
@@ -236,3 +238,25 @@ def test_fuzz_reader_with_mutated_bytes(tmp_path, h264_bytes, edits):
     path = tmp_path / "fuzz.mp4"
     path.write_bytes(bytes(data))
     read_all_or_plain_error(path)
+
+
+def test_size_change_mid_stream_keeps_the_first_size(tmp_path):
+    path = tmp_path / "resize.nut"  # PNG packets are self-contained: sizes may differ
+    container = av.open(str(path), "w")
+    stream = container.add_stream("png", rate=24)
+    stream.width, stream.height, stream.pix_fmt = 32, 24, "rgb24"
+    for index, (width, height) in enumerate([(32, 24), (32, 24), (64, 48)]):
+        encoder = av.CodecContext.create("png", "w")
+        encoder.width, encoder.height, encoder.pix_fmt = width, height, "rgb24"
+        encoder.time_base = Fraction(1, 24)
+        frame = av.VideoFrame.from_ndarray(frame_image(index, width, height), format="rgb24")
+        frame.pts = index
+        for packet in encoder.encode(frame):
+            packet.stream = stream
+            packet.time_base = Fraction(1, 24)
+            packet.pts = packet.dts = index
+            container.mux(packet)
+    container.close()
+    with VideoReader(path) as reader:
+        assert len(reader) == 3
+        assert {reader.read_frame(i).shape for i in range(3)} == {(24, 32, 3)}
