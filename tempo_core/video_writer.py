@@ -91,6 +91,10 @@ def check_output_path(path: Path, codec: str, overwrite: bool, source: Path | No
     spec = CODECS[codec]
     if source is not None and path.resolve() == Path(source).resolve():
         raise OutputError("The output would overwrite the source video; choose another name.")
+    if spec.containers and not path.suffix:
+        raise OutputError(
+            f"The output {path.name} needs a file extension such as {spec.containers[0]}."
+        )
     if spec.containers and path.suffix.lower() not in spec.containers:
         allowed = ", ".join(spec.containers)
         raise OutputError(
