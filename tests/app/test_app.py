@@ -84,6 +84,7 @@ def test_rapid_scrubbing_ends_with_last_position_only(qtbot, window, clip):
 def test_dragging_previews_then_full_resolution_at_rest(qtbot, window, clip):
     open_clip(qtbot, window, clip)
     session = window.controller.session
+    window.controller.display._rest_timer.setInterval(60000)  # the drag "rests" only on release
     shown = _frames(window)
     session.set_scrubbing(True)
     session.set_playhead(_between(session, 4, 0.5))
