@@ -96,6 +96,17 @@ def test_dragging_previews_then_full_resolution_at_rest(qtbot, window, clip):
     assert shown[-1].image.shape == (CLIP_HEIGHT, CLIP_WIDTH, 3)
 
 
+def test_full_resolution_once_the_playhead_rests_mid_drag(qtbot, window, clip):
+    open_clip(qtbot, window, clip)
+    session = window.controller.session
+    window.controller.display._rest_timer.setInterval(50)
+    shown = _frames(window)
+    session.set_scrubbing(True)
+    session.set_playhead(_between(session, 5, 0.3))
+    qtbot.waitUntil(lambda: shown and shown[-1].kind == "synthesized", timeout=30000)
+    assert session.scrubbing and shown[-1].time == session.playhead
+
+
 def test_timeline_drag_scrubs_in_continuous_time(qtbot, window, clip):
     open_clip(qtbot, window, clip)
     timeline, session = window.timeline, window.controller.session
