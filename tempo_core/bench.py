@@ -9,14 +9,17 @@ What is measured, for every frame size and anchor count N (smallest size first):
 
 * **ms per synthesized frame**: one :meth:`Interpolator.interpolate` call on uint8 frames
   (encode the N anchors, synthesize one frame at the middle, back to uint8): the median over
-  ``--repeats`` runs after ``--warmup`` runs that are not timed.
+  ``--repeats`` runs after ``--warmup`` runs that are not timed. Wall-clock time is what a user
+  waits; the **CPU time** of the process (all its threads, ``time.process_time``) is reported
+  beside it because on a shared machine the wall time mostly measures the other processes.
 * **peak memory** of those runs above the level before them: on CPU the growth of the peak
   resident set size (``VmHWM`` in ``/proc/self/status``, reset through
   ``/proc/self/clear_refs`` before each size; without Linux /proc it is not reported), on CUDA
   ``torch.cuda.max_memory_allocated`` above the memory allocated before.
 * **slow motion x8**: the 7 frames between two anchor groups, synthesized from one encoding
   (``encode`` once + 7 ``synthesize``) against 7 separate full passes; both as ms per
-  synthesized frame (medians) and their ratio.
+  synthesized frame (medians) and their ratio. The single-frame runs have already warmed up
+  these shapes, so this part runs no extra warm-up.
 
 Sizes are ``256p`` (456 x 256), ``480p`` (854 x 480), ``720p`` (1280 x 720), ``1080p``
 (1920 x 1080) or explicit ``WxH``; the wrapper pads them to multiples of 32 as it does for real
@@ -30,9 +33,12 @@ JSON written by ``--json``::
      "model": str, "config": {...}, "parameters": int, "warmup": int, "repeats": int,
      "memory_kind": "rss" | "cuda_allocated" | null,
      "results": [{"size": str, "width": int, "height": int, "n": int,
-                  "ms_per_frame": float, "ms_runs": [float, ...], "peak_memory_mb": float | null,
-                  "slowmo_x8": {"encode_once_ms_per_frame": float,
-                                "separate_ms_per_frame": float, "speedup": float} | null}]}
+                  "ms_per_frame": float, "cpu_ms_per_frame": float,
+                  "ms_runs": [float, ...], "cpu_ms_runs": [float, ...],
+                  "peak_memory_mb": float | null,
+                  "slowmo_x8": {"encode_once_ms_per_frame": float, "separate_ms_per_frame": float,
+                                "speedup": float, "encode_once_cpu_ms_per_frame": float,
+                                "separate_cpu_ms_per_frame": float, "cpu_speedup": float} | null}]}
 """
 
 from __future__ import annotations
@@ -129,20 +135,21 @@ class PeakMemory:
 
 
 # ----------------------------------------------------------------------------- timing
-def median_ms(
+def time_runs(
     work: Callable[[], Any], repeats: int, warmup: int, sync: Callable[[], None]
-) -> list[float]:
-    """Milliseconds of each of ``repeats`` timed runs of ``work`` after ``warmup`` untimed ones."""
+) -> tuple[list[float], list[float]]:
+    """Wall and process-CPU milliseconds of ``repeats`` runs after ``warmup`` untimed ones."""
     for _ in range(warmup):
         work()
     sync()
-    runs = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         work()
         sync()
-        runs.append((time.perf_counter() - started) * 1000.0)
-    return runs
+        wall.append((time.perf_counter() - started) * 1000.0)
+        cpu.append((time.process_time() - cpu_started) * 1000.0)
+    return wall, cpu
 
 
 def bench_config(
@@ -163,15 +170,19 @@ def bench_config(
     middle = (times[n // 2 - 1] + times[n // 2]) / 2.0
     memory = PeakMemory(device)
     memory.start()
-    runs = median_ms(lambda: interpolator.interpolate(frames, times, middle), repeats, warmup, sync)
+    wall, cpu = time_runs(
+        lambda: interpolator.interpolate(frames, times, middle), repeats, warmup, sync
+    )
     peak = memory.peak_mb()
     row: dict[str, Any] = {
         "size": label,
         "width": width,
         "height": height,
         "n": n,
-        "ms_per_frame": statistics.median(runs),
-        "ms_runs": runs,
+        "ms_per_frame": statistics.median(wall),
+        "cpu_ms_per_frame": statistics.median(cpu),
+        "ms_runs": wall,
+        "cpu_ms_runs": cpu,
         "peak_memory_mb": peak,
         "slowmo_x8": None,
     }
@@ -186,12 +197,17 @@ def bench_config(
             for target in targets:
                 interpolator.interpolate(frames, times, target)
 
-        once = statistics.median(median_ms(encode_once, repeats, warmup, sync)) / len(targets)
-        apart = statistics.median(median_ms(separate, repeats, warmup, sync)) / len(targets)
+        once_wall, once_cpu = time_runs(encode_once, repeats, 0, sync)
+        apart_wall, apart_cpu = time_runs(separate, repeats, 0, sync)
+        per_frame = [statistics.median(r) / len(targets) for r in (once_wall, apart_wall)]
+        per_frame_cpu = [statistics.median(r) / len(targets) for r in (once_cpu, apart_cpu)]
         row["slowmo_x8"] = {
-            "encode_once_ms_per_frame": once,
-            "separate_ms_per_frame": apart,
-            "speedup": apart / once,
+            "encode_once_ms_per_frame": per_frame[0],
+            "separate_ms_per_frame": per_frame[1],
+            "speedup": per_frame[1] / per_frame[0],
+            "encode_once_cpu_ms_per_frame": per_frame_cpu[0],
+            "separate_cpu_ms_per_frame": per_frame_cpu[1],
+            "cpu_speedup": per_frame_cpu[1] / max(per_frame_cpu[0], 1e-9),
         }
     return row
 
@@ -268,8 +284,8 @@ def run(args: argparse.Namespace) -> int:
         memory_kind or "", "peak MB"
     )
     print(
-        f"{'size':<7}{'W x H':>10}{'N':>3}{'ms/frame':>11}{memory_label:>15}"
-        f"{'x8 encode-once':>16}{'x8 separate':>13}{'speed-up':>10}"
+        f"{'size':<7}{'W x H':>10}{'N':>3}{'ms/frame':>10}{'CPU ms':>9}{memory_label:>14}"
+        f"{'x8 once':>9}{'x8 sep.':>9}{'speed-up':>9}{'CPU s-up':>9}"
     )
     results = []
     for label, width, height in sizes:
@@ -280,17 +296,19 @@ def run(args: argparse.Namespace) -> int:
             results.append(row)
             slowmo = row["slowmo_x8"] or {}
             print(
-                f"{label:<7}{f'{width}x{height}':>10}"
-                + f"{n:>3}{_fmt(row['ms_per_frame']):>11}{_fmt(row['peak_memory_mb']):>15}"
-                + f"{_fmt(slowmo.get('encode_once_ms_per_frame')):>16}"
-                + f"{_fmt(slowmo.get('separate_ms_per_frame')):>13}"
-                + f"{_fmt(slowmo.get('speedup'), 2) + 'x' if slowmo else '-':>10}",
+                f"{label:<7}{f'{width}x{height}':>10}{n:>3}{_fmt(row['ms_per_frame']):>10}"
+                + f"{_fmt(row['cpu_ms_per_frame'], 0):>9}{_fmt(row['peak_memory_mb']):>14}"
+                + f"{_fmt(slowmo.get('encode_once_ms_per_frame'), 0):>9}"
+                + f"{_fmt(slowmo.get('separate_ms_per_frame'), 0):>9}"
+                + f"{_fmt(slowmo.get('speedup'), 2) + 'x' if slowmo else '-':>9}"
+                + f"{_fmt(slowmo.get('cpu_speedup'), 2) + 'x' if slowmo else '-':>9}",
                 flush=True,
             )
     print(
-        "ms/frame: one interpolation (encode N anchors + synthesize 1 frame), median. x8: the 7 "
-        "in-between frames of slow motion x8 from one encoding vs 7 separate passes, "
-        "ms per synthesized frame."
+        "ms/frame: one interpolation (encode N anchors + synthesize 1 frame), median wall time; "
+        "CPU ms: the same in process CPU time (all threads). x8: the 7 in-between frames of slow "
+        "motion x8 from one encoding (once) vs 7 separate passes (sep.), wall ms per synthesized "
+        "frame, and the ratio in wall and in CPU time."
     )
     if args.json:
         report = {
