@@ -84,6 +84,7 @@ class DisplayController(QObject):
         self.reader = reader
         self.cache.clear()
         self._latest_id = None
+        self._rest_timer.stop()
         self.current = None
 
     @property
@@ -172,6 +173,8 @@ class DisplayController(QObject):
             self.idle.emit()
 
     def _read(self, index: int) -> np.ndarray | None:
+        if self.reader is None:  # the clip was closed meanwhile
+            return None
         try:
             return self.reader.read_frame(index)
         except Exception as error:
@@ -219,7 +222,8 @@ class DisplayController(QObject):
 
     def _on_rest(self) -> None:
         if (
-            self.session.has_clip
+            self.reader is not None
+            and self.session.has_clip
             and self.session.real_frame_at() is None
             and self.model_state.ready
         ):
@@ -237,7 +241,7 @@ class DisplayController(QObject):
             self.update()
 
     def _on_result(self, result: SynthesisResult) -> None:
-        if result.model_generation != self._generation:
+        if result.model_generation != self._generation or self.reader is None:
             return
         request = result.request
         size = result.image.nbytes + result.confidence.nbytes

@@ -81,7 +81,7 @@ def dialogs(monkeypatch) -> list[str]:
 
 
 @pytest.fixture
-def window(qtbot, settings, tiny_factory):
+def window(qtbot, settings, tiny_factory, dialogs):
     """A started app with the tiny model loaded and no clip open."""
     controller = AppController(settings, factory=tiny_factory, preview_max_side=32)
     main_window = MainWindow(controller)
@@ -91,4 +91,7 @@ def window(qtbot, settings, tiny_factory):
     with qtbot.waitSignal(controller.worker.model_loaded, timeout=30000):
         controller.start()
     yield main_window
+    before = list(dialogs)
     main_window.close()
+    qtbot.wait(100)  # late signals after shutdown must not raise dialogs
+    assert dialogs == before

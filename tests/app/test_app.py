@@ -103,7 +103,7 @@ def test_full_resolution_once_the_playhead_rests_mid_drag(qtbot, window, clip):
     shown = _frames(window)
     session.set_scrubbing(True)
     session.set_playhead(_between(session, 5, 0.3))
-    qtbot.waitUntil(lambda: shown and shown[-1].kind == "synthesized", timeout=30000)
+    qtbot.waitUntil(lambda: bool(shown) and shown[-1].kind == "synthesized", timeout=30000)
     assert session.scrubbing and shown[-1].time == session.playhead
 
 
