@@ -57,6 +57,7 @@ class AppController(QObject):
         self.worker.model_loaded.connect(self._on_model_loaded)
         self.worker.model_failed.connect(self._on_model_failed)
         self.display.error.connect(self.error)
+        self.display.status.connect(self.status_message)
         self.model.spec = ModelSpec(None, settings.device, settings.precision)
 
     # ------------------------------------------------------------ lifecycle

@@ -3,8 +3,10 @@
 On a real frame it shows that frame (decoded by the UI thread's own reader). Between frames it
 asks the :class:`~tempo_app.model_worker.ModelWorker`: a reduced-resolution preview while the
 user drags, the full resolution once the playhead rests (``rest_ms`` without movement, or the
-drag ends). Results are cached (LRU, byte budget), and only the result of the latest request is
-shown, so rapid scrubbing ends on the last position.
+drag ends). Results are cached (LRU, byte budget), and only results for where the playhead
+stands are shown, so rapid scrubbing ends on the last position. Failures caused by the request
+itself (pinned anchors too far from the playhead) go to the status bar; others become one
+dialog, not repeated until a synthesis succeeds.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class DisplayController(QObject):
 
     frame_ready = Signal(object)  # DisplayFrame
     error = Signal(str)  # one sentence, for a dialog (not repeated until a success)
+    status = Signal(str)  # one sentence for the status bar (e.g. pinned anchors too far away)
     idle = Signal()  # the latest request has finished
 
     def __init__(
@@ -255,8 +258,14 @@ class DisplayController(QObject):
             self._last_error = None
             self._show_result(result)
 
-    def _on_error(self, request_id: int, message: str) -> None:
-        if request_id == self._latest_id:
+    def _on_error(self, request_id: int, message: str, user_caused: bool) -> None:
+        if request_id != self._latest_id:
+            return
+        if user_caused:  # e.g. pinned anchors too far away: no dialog at every scrub step
+            note = "cannot synthesize here, see the status bar"
+            self._show_real(self.session.nearest_frame(), kind="nearest", note=note)
+            self.status.emit(message)
+        else:
             self._report(message)
 
     def _on_finished(self, request_id: int) -> None:

@@ -28,6 +28,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 from tempo_app.errors import is_out_of_memory, user_message
 from tempo_app.images import resize_rgb, scaled_size
 from tempo_app.model_state import ModelInfo, ModelSpec
+from tempo_core.errors import InputError
 
 log = logging.getLogger("tempo_app")
 
@@ -83,7 +84,7 @@ class ModelWorker(QThread):
     model_loaded = Signal(object)  # ModelInfo
     model_failed = Signal(str, bool)  # message, happened at start-up
     result = Signal(object)  # SynthesisResult
-    error = Signal(int, str)  # request_id, message
+    error = Signal(int, str, bool)  # request_id, message, caused by the request's arguments
     request_finished = Signal(int)  # request_id, after result, error or drop
 
     def __init__(self, factory: InterpolatorFactory | None = None, parent: QObject | None = None):
@@ -180,7 +181,7 @@ class ModelWorker(QThread):
     def _synthesize(self, request: SynthesisRequest) -> None:
         try:
             if self._interp is None:
-                self.error.emit(request.request_id, NO_MODEL)
+                self.error.emit(request.request_id, NO_MODEL, False)
                 return
             started = time.perf_counter()
             encoded = self._encode(request)
@@ -197,7 +198,8 @@ class ModelWorker(QThread):
         except Exception as error:
             if is_out_of_memory(error):
                 self._free_gpu_memory()
-            self.error.emit(request.request_id, user_message(error, "Synthesizing the frame"))
+            message = user_message(error, "Synthesizing the frame")
+            self.error.emit(request.request_id, message, isinstance(error, InputError))
         finally:
             self.request_finished.emit(request.request_id)
 

@@ -140,6 +140,20 @@ def test_anchor_pins_toggle_from_the_timeline(qtbot, window, clip):
     assert session.pinned == set() and session.anchors == (1, 2, 3, 4)
 
 
+def test_pinned_anchors_too_far_report_in_status_bar(qtbot, window, clip, dialogs):
+    open_clip(qtbot, window, clip)
+    session, display = window.controller.session, window.controller.display
+    session.toggle_pin(0)
+    session.toggle_pin(1)
+    with qtbot.waitSignal(display.status, timeout=30000) as blocker:
+        session.set_playhead(_between(session, 6))
+    assert "too far" in blocker.args[0] and blocker.args[0] in window.statusBar().currentMessage()
+    assert window.viewer.frame.kind == "nearest" and window.viewer.frame.frame_index in (6, 7)
+    assert dialogs == []
+    session.clear_pins()  # automatic anchors work again
+    qtbot.waitUntil(lambda: window.viewer.frame.kind == "synthesized", timeout=30000)
+
+
 def test_overlay_toggles_and_changes_the_picture(qtbot, window, clip):
     open_clip(qtbot, window, clip)
     session, view = window.controller.session, window.controller.view
