@@ -201,6 +201,27 @@ def test_corrupt_file_shows_dialog_and_app_stays_usable(qtbot, window, clip, tmp
     assert len(dialogs) == 1
 
 
+@pytest.mark.parametrize("kind", ["empty", "text", "missing", "folder", "truncated"])
+def test_bad_media_gives_one_sentence_or_opens(qtbot, window, clip, tmp_path, dialogs, kind):
+    path = tmp_path / f"{kind}.mp4"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("not a video at all")
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "truncated":
+        data = clip.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    opened = window.controller.open_clip(str(path))
+    if opened:  # a damaged tail may still leave readable frames: then they must work
+        assert window.controller.session.has_clip and not dialogs
+    else:
+        assert len(dialogs) == 1 and "\n" not in dialogs[0] and path.name in dialogs[0]
+    open_clip(qtbot, window, clip)  # and the app carries on
+    assert window.viewer.frame.kind == "real"
+
+
 def test_failed_model_load_keeps_the_previous_model(qtbot, window, clip, tmp_path, dialogs):
     from tempo_app.model_worker import default_factory
 

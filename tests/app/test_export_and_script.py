@@ -64,6 +64,36 @@ def test_cancelled_export_leaves_no_file(qtbot, window, clip, tmp_path):
     assert dialog.export_button.isEnabled() and not dialog.cancel_button.isEnabled()
 
 
+def test_export_range_fps_png_and_open_folder(qtbot, window, clip, tmp_path, monkeypatch):
+    from PySide6.QtGui import QDesktopServices
+
+    opened: list = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(opened.append))
+    open_clip(qtbot, window, clip)
+    session = window.controller.session
+    session.set_playhead(session.frame_times[2])
+    session.set_in_point(session.playhead)
+    session.set_playhead(session.frame_times[5])
+    session.set_out_point(session.playhead)
+    output = tmp_path / "frames"
+    dialog = _dialog(qtbot, window, output)
+    assert dialog.range_box.currentData() == "range"
+    dialog.mode_box.setCurrentIndex(2)  # target frame rate
+    dialog.fps_box.setValue(2 * 10)
+    dialog.codec_box.setCurrentIndex(4)  # PNG sequence
+    dialog.output_edit.setText(str(output))
+    settings = dialog.export_settings()
+    assert (settings.mode, settings.value, settings.codec) == ("fps", 20.0, "png")
+    assert (settings.start, settings.end) == (session.in_point, session.out_point)
+    dialog.export_button.click()
+    qtbot.waitUntil(lambda: dialog.outcome is not None, timeout=60000)
+    assert dialog.outcome == "done", dialog.status_label.text()
+    pngs = sorted(output.glob("*.png"))
+    assert len(pngs) == dialog.result.frames_written and 5 <= len(pngs) <= 7
+    dialog.open_folder_button.click()
+    assert opened and Path(opened[0].toLocalFile()) == output
+
+
 @pytest.fixture
 def checkpoint(tmp_path, tiny_model) -> Path:
     return save_weights(tiny_model, tmp_path / "tiny.safetensors")
