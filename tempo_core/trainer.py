@@ -8,7 +8,9 @@ import json
 import math
 import os
 import random
+import signal
 import sys
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -40,6 +42,10 @@ from tempo_core.train import (
 )
 
 AMP_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM (cluster pre-emption, kill): checkpoint like Ctrl-C
 
 
 def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -485,7 +491,13 @@ class Trainer:
                 value.copy_(current[name])
 
     def fit(self) -> None:
-        """Train until the schedule ends, ``--stop_at_step``, ``--time_budget`` or Ctrl-C."""
+        """Train until the schedule ends, ``--stop_at_step``, ``--time_budget``, Ctrl-C or SIGTERM.
+
+        On Ctrl-C / SIGTERM the last completed step is checkpointed before exiting.
+        """
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             self._loop()
         except KeyboardInterrupt:
@@ -493,6 +505,9 @@ class Trainer:
                 self.save()
                 self.log(f"interrupted: latest.pt holds step {self.step}; continue with --resume")
             raise
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
         self.log(
             f"stopped at step {self.step} (epoch {self.epoch + 1}); best {self.metric_name} "
             f"{self.best_metric if self.best_metric is not None else 'n/a'} at step "
@@ -589,10 +604,11 @@ class Trainer:
         if self.args.time_budget:
             eta = min(eta, self.args.time_budget - (time.time() - started))
         terms = " ".join(f"{k[:5]} {v:.4f}" for k, v in parts.items())
+        done = min(1.0, self.step / max(1, end))
+        bar = "#" * round(20 * done) + "-" * (20 - round(20 * done))
         self.log(
-            f"ep {self.epoch + 1} step {self.step}/{end} ({100 * self.step / max(1, end):.1f}%)"
-            f" loss {loss:.4f} [{terms}] lr {lr:.2e} {rate:.2f} it/s ETA "
-            f"{format_seconds(eta)}"
+            f"[{bar}] {100 * done:5.1f}% step {self.step}/{end} ep {self.epoch + 1} "
+            f"loss {loss:.4f} ({terms}) lr {lr:.2e} {rate:.2f} it/s ETA {format_seconds(eta)}"
         )
 
     def close(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -195,3 +196,22 @@ def test_time_budget_stops_with_checkpoint_and_fp16_uses_grad_scaler(tmp_path, f
     assert state["scheduler"]["total_steps"] < 100 * 5  # fitted to the budget, not 100 epochs
     assert all(torch.isfinite(v).all() for v in state["model"].values())
     assert "stopped at step" in capsys.readouterr().out
+
+
+def test_sigterm_checkpoints_the_last_step(tmp_path, frames):
+    command = [sys.executable, "-m", "tempo_core", "train", "--threads", "1",
+               *train_args(tmp_path, "term", "--max_steps", "100000")]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)  # fmt: skip
+    try:
+        for line in proc.stdout:
+            if "step 1/" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=120)[0]
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, output
+    state = load(tmp_path / "runs" / "term" / "checkpoints" / "latest.pt")
+    assert state["step"] >= 1 and "interrupted: latest.pt holds step" in output
