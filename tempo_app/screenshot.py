@@ -52,6 +52,7 @@ class ScreenshotRunner(QObject):
         self.window.show()
         controller.model.changed.connect(self._on_model)
         controller.display.frame_ready.connect(self._on_frame)
+        controller.display.status.connect(self._on_synthesis_refused)
         QTimer.singleShot(round(job.timeout_s * 1000), self._on_timeout)
         controller.start(checkpoint=job.checkpoint)
         if self._stage == "model":
@@ -102,6 +103,10 @@ class ScreenshotRunner(QObject):
         self._stage = "frame"
         session.set_playhead(at)
         controller.display.update()
+
+    def _on_synthesis_refused(self, message: str) -> None:
+        if self._stage == "frame":
+            self._fail(message)
 
     def _on_frame(self, frame: DisplayFrame) -> None:
         if self._stage != "frame" or frame.kind not in ("real", "synthesized"):
