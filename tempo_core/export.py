@@ -30,6 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--raw", action="store_true", help="export the raw weights, not their moving average (EMA)"
     )
     parser.add_argument("--force", action="store_true", help="overwrite an existing output")
+    parser.add_argument(
+        "--allow_missing",
+        action="store_true",
+        help="keep initial values for weights an older checkpoint lacks (listed)",
+    )
 
 
 def resolve_checkpoint(source: str | Path, which: str = "best") -> Path:
@@ -51,11 +56,13 @@ def export_checkpoint(
     which: str = "best",
     fp16: bool = False,
     raw: bool = False,
+    allow_missing: bool = False,
 ) -> Path:
     """Write the weights of a training checkpoint (or run folder) to a safetensors model file.
 
     The EMA weights are exported when the checkpoint has them (they are what validation
-    measured), unless ``raw``.
+    measured), unless ``raw``. ``allow_missing`` keeps the network's initial values for weights
+    the checkpoint lacks (a checkpoint from before a parameter was added) and says which.
     """
     from tempo_core.model import TempoNet
     from tempo_core.train import load_checkpoint
@@ -64,7 +71,20 @@ def export_checkpoint(
     state = load_checkpoint(checkpoint)
     model = TempoNet(TempoConfig.from_dict(state["model_config"]))
     use_ema = "ema" in state and not raw
-    model.load_state_dict(state["ema"] if use_ema else state["model"])
+    weights = state["ema"] if use_ema else state["model"]
+    missing = sorted(set(model.state_dict()) - set(weights))
+    if missing and allow_missing:
+        print(f"note: {len(missing)} weights missing from the checkpoint keep their initial "
+              f"values: {', '.join(missing)}")  # fmt: skip
+        weights = {**model.state_dict(), **weights}
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as err:
+        hint = " (--allow_missing keeps initial values for missing ones)" if missing else ""
+        raise InputError(
+            f"{checkpoint} does not fit the current network code (trained with another "
+            f"version){hint}: {str(err).splitlines()[-1].strip()}"
+        ) from None
     metadata = {
         "tempo.source": checkpoint.name,
         "tempo.weights": "ema" if use_ema else "raw",
@@ -87,7 +107,14 @@ def run(args: argparse.Namespace) -> int:
     if output.exists() and not args.force:
         raise OutputError(f"{output} already exists; pass --force to overwrite it.")
     checkpoint = resolve_checkpoint(args.source, args.which)
-    export_checkpoint(checkpoint, output, which=args.which, fp16=args.fp16, raw=args.raw)
+    export_checkpoint(
+        checkpoint,
+        output,
+        which=args.which,
+        fp16=args.fp16,
+        raw=args.raw,
+        allow_missing=args.allow_missing,
+    )
     kind = read_metadata(output).get("tempo.weights", "raw")
     print(f"exported {checkpoint} ({kind} weights) -> {output}{' (fp16)' if args.fp16 else ''}")
     return 0

@@ -205,7 +205,7 @@ class LossConfig:
     perceptual: float = 0.1
     frequency: float = 0.05
     census: float = 0.1
-    confidence: float = 0.02
+    confidence: float = 0.005
     confidence_tau: float = 0.05
     perceptual_from: int = 5
     full_from: int = 20

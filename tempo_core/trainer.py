@@ -83,7 +83,13 @@ class Trainer:
         if self.resume_state:
             if self.resume_state["model_config"] != self.config.to_dict():
                 raise InputError("The checkpoint was trained with other model size flags.")
-            self.model.load_state_dict(self.resume_state["model"])
+            try:
+                self.model.load_state_dict(self.resume_state["model"])
+            except RuntimeError as err:
+                raise InputError(
+                    "The checkpoint's weights do not fit the current network code (it was "
+                    f"trained with another version): {str(err).splitlines()[-1].strip()}"
+                ) from None
         # exponential moving average of the weights: validated, kept as best.pt, exported
         self.ema_model = None
         if args.ema_decay > 0:
