@@ -9,8 +9,9 @@ load with ``torch.load(weights_only=True)``.
 Reproducibility: all data randomness derives from ``--seed``, the epoch and the batch index (see
 :mod:`tempo_core.data`), and checkpoints hold the optimizer, LR schedule, GradScaler, step,
 position in the epoch and the python / numpy / torch RNG states, so stopping (``--stop_at_step``,
-``--time_budget``, Ctrl-C) and resuming with ``--resume`` gives the same weights as one
-uninterrupted run.
+``--time_budget``, Ctrl-C, SIGTERM) and resuming with ``--resume`` gives the same weights as one
+uninterrupted run. On resume, flags left at their defaults take the run's stored values; a new
+``--max_steps`` / ``--epochs`` extends the schedule.
 
 The LR schedule is linear warm-up then cosine to ``--min_lr`` over ``--max_steps`` (or
 ``--epochs`` x steps per epoch). With ``--time_budget`` and no ``--max_steps`` the schedule length
@@ -45,7 +46,7 @@ MODEL_FLAGS = (
     "attn_heads",
     "attn_points",
 )
-NOT_RESUMED = ("resume", "distributed", "stop_at_step", "time_budget", "num_workers")
+NOT_RESUMED = ("resume", "distributed", "stop_at_step", "time_budget", "num_workers", "threads")
 
 
 class ListError(InputError, ValueError):

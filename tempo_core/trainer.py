@@ -279,7 +279,7 @@ class Trainer:
         config = {
             "model": self.config.to_dict(),
             "parameters": count_parameters(self.model),
-            "train_args": vars(self.args),
+            "train_args": self._args_dict(),
             "loss": asdict(self.criterion.config),
             "perceptual_loss": status,
             "active_terms_by_epoch": {
@@ -311,6 +311,12 @@ class Trainer:
         if not status["enabled"]:
             self.log("note: config.json records that the perceptual loss is off (see above)")
 
+    def _args_dict(self) -> dict[str, Any]:
+        """The resolved flags as plain JSON values (the CLI dispatcher's own keys left out)."""
+        values = {k: v for k, v in vars(self.args).items() if not k.startswith("_")}
+        values.pop("command", None)
+        return json.loads(json.dumps(values, default=str))
+
     # ------------------------------------------------------------------ checkpoints
     def _state(self) -> dict[str, Any]:
         return {
@@ -334,7 +340,7 @@ class Trainer:
             "best_step": self.best_step,
             "metric_name": self.metric_name,
             "rng": capture_rng(),
-            "train_args": json.loads(json.dumps(vars(self.args), default=str)),
+            "train_args": self._args_dict(),
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
