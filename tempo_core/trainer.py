@@ -470,7 +470,10 @@ class Trainer:
             out, aux = self.ddp(frames, timestamps, target_time)
             loss, parts = self.criterion(out.float(), target, aux, self.epoch)
         self.optimizer.zero_grad(set_to_none=True)
-        if not torch.isfinite(loss):
+        finite = torch.isfinite(loss.detach()).float()
+        if self.world_size > 1:  # every rank must skip together, or DDP's all-reduce hangs
+            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+        if not bool(finite):
             self.bad_steps += 1
             if self.bad_steps >= 20:
                 raise InputError(

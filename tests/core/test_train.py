@@ -215,3 +215,24 @@ def test_sigterm_checkpoints_the_last_step(tmp_path, frames):
     assert proc.returncode == 130, output
     state = load(tmp_path / "runs" / "term" / "checkpoints" / "latest.pt")
     assert state["step"] >= 1 and "interrupted: latest.pt holds step" in output
+
+
+def test_non_finite_loss_skips_the_update(tmp_path, frames):
+    import argparse
+
+    from tempo_core.train import add_arguments
+    from tempo_core.trainer import Trainer
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    trainer = Trainer(parser.parse_args(train_args(tmp_path, "nan", "--max_steps", "2")))
+    try:
+        before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+        real = trainer.criterion.forward
+        trainer.criterion.forward = lambda *a, **k: (real(*a, **k)[0] * float("nan"), {})
+        trainer.sampler.set_epoch(0)
+        loss, _, _ = trainer.train_step(next(iter(trainer.loader)))
+        assert loss != loss  # NaN reported, no update made
+        assert all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
+    finally:
+        trainer.close()
