@@ -283,6 +283,7 @@ def expand_batch(encoded: EncodedObservations, count: int) -> EncodedObservation
         frames=grow(encoded.frames),
         features=[grow(f) for f in encoded.features],
         keys=[grow(k) for k in encoded.keys],
+        image_pyramid=[grow(level) for level in encoded.image_pyramid],
         anchor_times=grow(encoded.anchor_times),
         center=grow(encoded.center),
         span=grow(encoded.span),

@@ -5,10 +5,12 @@ Data flow (shapes for input ``[B, N, 3, H, W]``, scale s = 0..3 at ``1 / 2**(s+2
     times --normalize--> tau_i (anchors), tau* (target), dt_i = tau_i - tau*
     frames --ConvNeXt + AdaLN-Zero(tau_i)--> features_s  [B, N, C_s, H_s, W_s]      (encode)
     for s = 3 .. 0 (coarse to fine, cross-scale guidance):                       (synthesize)
-        query_s = proj([proximity blend of features_s, up(fused_{s+1})]) + emb(tau*)
-        corr_s  = correlation pyramid(query_s, features_s)       [B, N, L*(2r+1)^2, H_s, W_s]
+        v_s     = bilateral motion prior(image pyramid_s, dt, 2 * up(v_{s+1}))  [B, 2, H_s, W_s]
+        aligned = features_s looked up at p + v_s * dt_i
+        query_s = proj([proximity blend of aligned, up(fused_{s+1})]) + emb(tau*)
+        corr_s  = correlation pyramid(query_s, aligned keys)     [B, N, L*(2r+1)^2, H_s, W_s]
         fused_s = deformable temporal attention(query_s, features_s, corr_s, dt,
-                                                guide = 2 * up(offsets_{s+1}))
+                      guide = v_s * dt_i + 2 * up(learned offsets_{s+1}))
     decoded = NAFNet(fused_*, skips = proximity blends)          [B, C, H/4, W/4]
     rgb, weights = pixel synthesis(frames, decoded, attention state at s=0)
     confidence = sigmoid(a * (1 - entropy_0) + b + correction)
@@ -27,8 +29,9 @@ from tempo_core.correlation import correlation_channels, correlation_pyramid
 from tempo_core.decoder import NAFNetDecoder
 from tempo_core.encoder import ConvNeXtEncoder
 from tempo_core.layers import SinusoidalTimeEncoding, upsample2x
+from tempo_core.motion import BilateralMotionPrior
 from tempo_core.synthesis import PixelSynthesisHead
-from tempo_core.temporal_attention import AttentionState, DeformableTemporalAttention
+from tempo_core.temporal_attention import AttentionState, DeformableTemporalAttention, warp
 
 PROXIMITY_SHARPNESS = 4.0
 
@@ -38,13 +41,15 @@ class EncodedObservations:
     """Cached result of :meth:`TempoNet.encode`.
 
     frames: ``[B, N, 3, H, W]``; features: four ``[B, N, C_s, H_s, W_s]`` (fine to coarse);
-    keys: the same shapes, projected for correlation; anchor_times: ``[B, N]`` normalized;
+    keys: the same shapes, projected for correlation; image_pyramid: four ``[B, N, 3, H_s, W_s]``
+    (the frames average-pooled to each scale, for the motion prior); anchor_times: ``[B, N]`` normalized;
     center, span: ``[B]`` (normalized time = (t - center) / span).
     """
 
     frames: torch.Tensor
     features: list[torch.Tensor]
     keys: list[torch.Tensor]
+    image_pyramid: list[torch.Tensor]
     anchor_times: torch.Tensor
     center: torch.Tensor
     span: torch.Tensor
@@ -75,6 +80,7 @@ class TempoNet(nn.Module):
         self.delta_time_encoding = SinusoidalTimeEncoding(time_dim)
         self.target_time_encoding = SinusoidalTimeEncoding(time_dim)
         self.encoder = ConvNeXtEncoder(config)
+        self.motion_prior = BilateralMotionPrior(config.corr_radius)
         self.key_projs = nn.ModuleList(nn.Conv2d(c, c, 1) for c in channels)
         self.query_projs = nn.ModuleList(nn.Conv2d(2 * c if s < 3 else c, c, 1) for s, c in enumerate(channels))
         self.query_time = nn.ModuleList(nn.Linear(time_dim, c) for c in channels)
@@ -105,7 +111,9 @@ class TempoNet(nn.Module):
         pyramid = self.encoder(frames.flatten(0, 1), condition)
         features = [f.view(B, N, *f.shape[1:]) for f in pyramid]
         keys = [proj(f).view(B, N, *f.shape[1:]) for proj, f in zip(self.key_projs, pyramid)]
-        return EncodedObservations(frames, features, keys, anchor_times, center, span)
+        images = [F.avg_pool2d(frames.flatten(0, 1), 2 ** (s + 2)) for s in range(4)]
+        image_pyramid = [level.view(B, N, *level.shape[1:]) for level in images]
+        return EncodedObservations(frames, features, keys, image_pyramid, anchor_times, center, span)
 
     def synthesize(
         self, encoded: EncodedObservations, target_time: torch.Tensor
@@ -116,7 +124,7 @@ class TempoNet(nn.Module):
             rgb ``[B, 3, H, W]`` in [0, 1] and ``aux`` with ``confidence`` ``[B, 1, H, W]`` in
             [0, 1], ``entropy`` ``[B, 1, H, W]`` (normalized attention entropy, finest scale),
             ``weights`` ``[B, N, H, W]`` (each observation's share of every pixel) and
-            ``entropy_per_scale`` (list, fine to coarse).
+            ``motion_prior`` ``[B, 2, H/4, W/4]`` (bilateral velocity, pixels per unit time at 1/4).
         """
         target = ((target_time.double().view(-1) - encoded.center) / encoded.span).float()  # (B,)
         dt = encoded.anchor_times - target[:, None]  # (B, N)
@@ -126,58 +134,76 @@ class TempoNet(nn.Module):
 
         fused_pyramid: list[torch.Tensor] = [None] * 4  # type: ignore[list-item]
         skips: list[torch.Tensor] = [None] * 4  # type: ignore[list-item]
-        states: list[AttentionState] = [None] * 4  # type: ignore[list-item]
-        fused, state = None, None
+        fused, learned, velocity, state = None, None, None, None
         for scale in reversed(range(4)):
-            features = encoded.features[scale]  # (B, N, C, h, w)
-            skips[scale] = (features * proximity[:, :, None, None, None]).sum(dim=1)
-            fused, state = self._attend(scale, encoded, skips[scale], fused, state, dt, dt_embedding, target_embedding)
-            fused_pyramid[scale], states[scale] = fused, state
+            velocity = self.motion_prior.refine(scale, encoded.image_pyramid[scale], dt, velocity)
+            prior = velocity[:, None] * dt[:, :, None, None, None]  # (B, N, 2, h, w)
+            fused, state, skips[scale] = self._attend(
+                scale, encoded, prior, proximity, fused, learned, dt, dt_embedding, target_embedding
+            )
+            learned = state.offsets - prior[:, :, None, None]
+            fused_pyramid[scale] = fused
 
         decoded = self.decoder(fused_pyramid, skips)
         rgb, weights, confidence_correction = self.synthesis(
-            encoded.frames, decoded, encoded.features[0], states[0]
+            encoded.frames, decoded, encoded.features[0], state
         )
-        entropy = F.interpolate(states[0].entropy, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
+        entropy = F.interpolate(state.entropy, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
         confidence_logit = self.confidence_scale * (1.0 - entropy) + self.confidence_bias
         confidence = torch.sigmoid(confidence_logit + confidence_correction)
         aux = {
             "confidence": confidence,
             "entropy": entropy,
             "weights": weights,
-            "entropy_per_scale": [s.entropy for s in states],
+            "motion_prior": velocity,
         }
         return rgb, aux
+
+    @staticmethod
+    def _aligned_blend(features: torch.Tensor, prior: torch.Tensor, proximity: torch.Tensor) -> torch.Tensor:
+        """Observations ``[B, N, C, h, w]`` moved along the prior and blended by proximity ``[B, N]``."""
+        aligned = warp(features.flatten(0, 1), prior.flatten(0, 1)).view(features.shape)
+        return (aligned * proximity[:, :, None, None, None]).sum(dim=1)
 
     def _attend(
         self,
         scale: int,
         encoded: EncodedObservations,
-        blend: torch.Tensor,
+        prior: torch.Tensor,
+        proximity: torch.Tensor,
         coarser_fused: torch.Tensor | None,
-        coarser_state: AttentionState | None,
+        coarser_learned: torch.Tensor | None,
         dt: torch.Tensor,
         dt_embedding: torch.Tensor,
         target_embedding: torch.Tensor,
-    ) -> tuple[torch.Tensor, AttentionState]:
-        """One scale: build the query, correlate, attend (guided by the coarser scale)."""
+    ) -> tuple[torch.Tensor, AttentionState, torch.Tensor]:
+        """One scale: build the query, correlate around the prior, attend (guided coarse to fine).
+
+        ``prior`` ``[B, N, 2, h, w]`` is the bilateral motion prior as per-observation offsets;
+        ``coarser_learned`` ``[B, N, heads, points, 2, h/2, w/2]`` the coarser scale's learned
+        offsets on top of its prior. Returns the fused features, the attention state and the
+        aligned proximity blend (the decoder's encoder skip).
+        """
         features, keys = encoded.features[scale], encoded.keys[scale]
         B, N, C, h, w = features.shape
+        blend = self._aligned_blend(features, prior, proximity)
+        guide = prior[:, :, None, None].expand(B, N, self.config.attn_heads, self.config.attn_points, 2, h, w)
         if coarser_fused is None:
-            query_input, guide = blend, None
+            query_input = blend
         else:
             guidance = upsample2x(self.coarse_to_fine[scale](coarser_fused))
             query_input = torch.cat([blend, guidance], dim=1)
-            guide = 2.0 * F.interpolate(
-                coarser_state.offsets.flatten(0, 3), size=(h, w), mode="bilinear", align_corners=False
-            ).view(*coarser_state.offsets.shape[:5], h, w)
+            guide = guide + 2.0 * F.interpolate(
+                coarser_learned.flatten(0, 3), size=(h, w), mode="bilinear", align_corners=False
+            ).view(*coarser_learned.shape[:5], h, w)
         query = self.query_projs[scale](query_input) + self.query_time[scale](target_embedding)[:, :, None, None]
+        aligned_keys = warp(keys.flatten(0, 1), prior.flatten(0, 1))
         query_per_frame = query.unsqueeze(1).expand(B, N, C, h, w).flatten(0, 1)
         correlation = correlation_pyramid(
-            query_per_frame, keys.flatten(0, 1), self.config.corr_levels, self.config.corr_radius
+            query_per_frame, aligned_keys, self.config.corr_levels, self.config.corr_radius
         ).view(B, N, -1, h, w)
         fused, state = self.attention[scale](query, features, correlation, dt, dt_embedding, guide)
-        return query + fused, state
+        return query + fused, state, blend
 
     def forward(
         self, frames: torch.Tensor, timestamps: torch.Tensor, target_time: torch.Tensor
