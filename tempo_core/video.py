@@ -365,9 +365,17 @@ class VideoReader:
                     if index >= stop:
                         break
                     if index >= start:
-                        yield index, frame.to_ndarray(width=size, height=size, format="rgb24")
+                        yield index, self._small(frame, size)
             finally:
                 self._decoder = None
+
+    def _small(self, frame: av.VideoFrame, size: int) -> np.ndarray:
+        try:
+            return frame.to_ndarray(width=size, height=size, format="rgb24")
+        except (av.FFmpegError, ValueError, NotImplementedError) as err:
+            raise MediaError(
+                f"A frame of {self.path.name} ({frame.format.name}) cannot be converted to RGB."
+            ) from err
 
     # ------------------------------------------------------------------ time queries
     def frame_at(self, time: float) -> int:

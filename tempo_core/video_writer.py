@@ -72,8 +72,11 @@ def _create_temp_file(path: Path) -> Path:
     raise OutputError(f"Could not create a temporary file in {path.parent}.")
 
 
-def output_error(err: OSError, path: Path) -> OutputError:
-    """One sentence for an ``OSError`` raised while writing ``path``."""
+def output_error(err: Exception, path: Path) -> OutputError:
+    """One sentence for an ``OSError`` (or PyAV error) raised while writing ``path``."""
+    if not isinstance(err, OSError):
+        reason = str(err).split(":")[0].strip().rstrip(".").lower() or "encoder error"
+        return OutputError(f"Encoding {path.name} failed ({reason}); nothing was left behind.")
     if err.errno == errno.ENOSPC:
         return OutputError(
             f"The disk is full; {path.name} was not written and nothing was left behind."
@@ -160,7 +163,7 @@ class VideoWriter:
                 self._open_video(width, height, quality)
                 if audio_source is not None:
                     self._open_audio(Path(audio_source), audio_start, audio_end)
-        except OSError as err:
+        except (OSError, av.FFmpegError) as err:
             self.abort()
             raise output_error(err, self.path) from None
         except BaseException:
@@ -242,7 +245,7 @@ class VideoWriter:
                 self._write_png(image)
             else:
                 self._write_video(image)
-        except OSError as err:
+        except (OSError, av.FFmpegError) as err:
             raise output_error(err, self.path) from None
         self.frames_written += 1
 
@@ -305,7 +308,7 @@ class VideoWriter:
                 self._container.close()
                 self._container = None
             self._move_into_place()
-        except OSError as err:
+        except (OSError, av.FFmpegError) as err:
             self.abort()
             raise output_error(err, self.path) from None
         except BaseException:

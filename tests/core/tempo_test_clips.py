@@ -76,7 +76,7 @@ def make_clip(
     if codec == "libx264":
         stream.options = {"crf": "10", "bframes": "2", "g": "4"}
     if codec == "libx265":
-        stream.options = {"x265-params": "log-level=error"}
+        stream.options = {"x265-params": "log-level=error:bframes=0:frame-threads=1:pools=none"}
     if rotation is not None:
         stream.set_display_rotation(rotation)
     time_base = Fraction(1, 1000) if times_ms is not None else Fraction(1, fps)
