@@ -23,6 +23,15 @@ from tempo_core.inference import Interpolator
 from tempo_core.video import VideoReader, probe
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """The tiny model on tiny frames is fastest on one thread (and immune to a busy CI box)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="module")
 def interpolator():
     torch.manual_seed(0)
