@@ -6,7 +6,7 @@ The baseline runs ``minterpolate=fps=F:mi_mode=mci:mc_mode=aobmc:me_mode=bidir``
 through PyAV's bundled libavfilter (no ffmpeg binary needed).
 
     PYTHONPATH=. python benchmarks/bench_vs_minterpolate.py CLIP --fps 60 --seconds 2 \
-        [--checkpoint FILE | --preset s] [--device cpu|cuda] [--precision fp32|bf16]
+        [--checkpoint FILE | --preset s] [--device cpu|cuda] [--precision fp32|bf16] [--threads N]
 
 Weights do not change speed, so without a checkpoint a randomly initialised preset is timed.
 Prints one table row per method and the ratio TEMPO / minterpolate.
@@ -78,7 +78,10 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--precision", default=None)
     parser.add_argument("--anchors", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     if args.checkpoint:
         interpolator = Interpolator.from_checkpoint(args.checkpoint, device=args.device)
