@@ -9,6 +9,7 @@ import math
 import os
 import random
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -42,6 +43,26 @@ from tempo_core.train import (
 )
 
 AMP_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+
+
+def code_version() -> str:
+    """The git commit of the package (``+dirty`` with local changes), or ``unknown``."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        result = subprocess.run(
+            ["git", *args], cwd=root, text=True, capture_output=True, timeout=10
+        )
+        return result.stdout.strip()
+
+    try:
+        commit, dirty = (
+            git("rev-parse", "--short", "HEAD"),
+            git("status", "--porcelain", "tempo_core"),
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (commit + ("+dirty" if dirty else "")) or "unknown"
 
 
 def _interrupt(signum, frame) -> None:
@@ -300,6 +321,7 @@ class Trainer:
             "amp_dtype": self.amp_name,
             "logging": tensorboard,
             "torch": torch.__version__,
+            "code_version": code_version(),
             "resumed_from": self.resume_state["path"] if self.resume_state else None,
         }
         write_json(self.run_dir / "config.json", config)
