@@ -46,6 +46,7 @@ class DisplayController(QObject):
     error = Signal(str)  # one sentence, for a dialog (not repeated until a success)
     status = Signal(str)  # one sentence for the status bar (e.g. pinned anchors too far away)
     idle = Signal()  # the latest request has finished
+    busy_changed = Signal(bool)  # a synthesis for the playhead is running
 
     def __init__(
         self,
@@ -86,7 +87,7 @@ class DisplayController(QObject):
         """The UI thread's own reader for the open clip (None when closed)."""
         self.reader = reader
         self.cache.clear()
-        self._latest_id = None
+        self._set_latest(None)
         self._rest_timer.stop()
         self.current = None
 
@@ -158,7 +159,7 @@ class DisplayController(QObject):
 
     def _request(self, max_side: int | None) -> None:
         self._next_id += 1
-        self._latest_id = self._next_id
+        self._set_latest(self._next_id)
         self.worker.request(
             SynthesisRequest(
                 self._next_id,
@@ -169,9 +170,15 @@ class DisplayController(QObject):
             )
         )
 
+    def _set_latest(self, request_id: int | None) -> None:
+        was_busy = self._latest_id is not None
+        self._latest_id = request_id
+        if was_busy != (request_id is not None):
+            self.busy_changed.emit(request_id is not None)
+
     def _drop_request(self) -> None:
         if self._latest_id is not None:
-            self._latest_id = None
+            self._set_latest(None)
             self.worker.request(None)
             self.idle.emit()
 
@@ -270,5 +277,5 @@ class DisplayController(QObject):
 
     def _on_finished(self, request_id: int) -> None:
         if request_id == self._latest_id:
-            self._latest_id = None
+            self._set_latest(None)
             self.idle.emit()

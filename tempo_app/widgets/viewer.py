@@ -39,6 +39,7 @@ class ViewerWidget(QWidget):
         self._overlay: QImage | None = None
         self._overlay_key: tuple | None = None
         self._drag: str | None = None
+        self.busy = False
         self._drag_origin = QPointF()
         self._pan_origin = QPointF()
         self.setMinimumSize(320, 200)
@@ -54,6 +55,11 @@ class ViewerWidget(QWidget):
         self._reference = to_qimage(reference) if reference is not None else None
         self._overlay = None
         self._overlay_key = None
+        self.update()
+
+    def set_busy(self, busy: bool) -> None:
+        """Show that a synthesis for the playhead is on its way."""
+        self.busy = busy
         self.update()
 
     def reset_zoom(self) -> None:
@@ -114,6 +120,8 @@ class ViewerWidget(QWidget):
         elif self.view.compare_mode == "split" and self._reference is not None:
             self._draw_split(painter, rects[0])
         self._draw_tag(painter, rects[0], self._label())
+        if self.busy:
+            self._draw_tag(painter, rects[0], "Synthesizing...", bottom=True)
         if self.view.overlay_enabled and self.frame.confidence is not None:
             self._draw_legend(painter)
 
@@ -154,12 +162,15 @@ class ViewerWidget(QWidget):
             text += f"  - {frame.note}"
         return text
 
-    def _draw_tag(self, painter: QPainter, rect: QRectF, text: str, right: bool = False) -> None:
+    def _draw_tag(
+        self, painter: QPainter, rect: QRectF, text: str, right: bool = False, bottom: bool = False
+    ) -> None:
         metrics = painter.fontMetrics()
         width = metrics.horizontalAdvance(text) + 12
         height = metrics.height() + 6
         left = rect.right() - width - 6 if right else rect.left() + 6
-        box = QRectF(left, rect.top() + 6, width, height)
+        top = rect.bottom() - height - 6 if bottom else rect.top() + 6
+        box = QRectF(left, top, width, height)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(0, 0, 0, 150))
         painter.drawRoundedRect(box, 4, 4)

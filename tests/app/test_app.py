@@ -44,10 +44,15 @@ def test_playhead_between_frames_gives_synthesized_frame_of_clip_size(qtbot, win
     open_clip(qtbot, window, clip)
     session = window.controller.session
     display = window.controller.display
+    busy: list[bool] = []
+    display.busy_changed.connect(busy.append)
     with qtbot.waitSignal(
         display.frame_ready, timeout=30000, check_params_cb=lambda f: f.kind == "synthesized"
     ) as blocker:
         session.set_playhead(_between(session, 2, 0.4))
+        assert window.viewer.busy
+    qtbot.waitUntil(lambda: busy == [True, False], timeout=10000)
+    assert not window.viewer.busy
     frame = blocker.args[0]
     assert frame.image.shape == (CLIP_HEIGHT, CLIP_WIDTH, 3) and frame.image.dtype == np.uint8
     assert frame.confidence.shape == (CLIP_HEIGHT, CLIP_WIDTH)
