@@ -615,7 +615,7 @@ class Trainer:
         if self.step >= 10:
             return True
         early = time.time() - started >= 0.05 * self.args.time_budget
-        return self.world_size == 1 and self.step >= 2 and early
+        return self.world_size == 1 and self.step >= 1 and early
 
     def _fit_schedule_to_budget(self, started: float) -> None:
         """With only --time_budget: end the cosine when the budget ends (measured speed)."""
