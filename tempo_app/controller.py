@@ -157,10 +157,9 @@ class AppController(QObject):
             self.error.emit(message)
 
     # --------------------------------------------------------------- export
-    def start_export(self, export_settings: Any) -> ExportJob:
-        """Queue an export on the model thread; the caller connects to the job's signals."""
-        job = ExportJob(export_settings, self)
+    def new_export(self, export_settings: Any) -> ExportJob:
+        """An export job for the model thread: connect to its signals, then ``job.start()``."""
+        job = ExportJob(export_settings, self.worker.submit, self)
         self.export_job = job
         self.settings.set_last_folder("export", os.fspath(export_settings.output_path))
-        self.worker.submit(job)
         return job

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -15,8 +16,9 @@ class ExportJob(QObject):
     """Runs :func:`tempo_core.engine.run_export` for ``settings``.
 
     Exactly one of ``done(ExportResult)``, ``failed(str)`` or ``cancelled(str)`` is emitted,
-    after any number of ``progress(Progress)``. :meth:`cancel` may be called from any thread;
-    the engine checks it every frame and leaves no file behind.
+    after any number of ``progress(Progress)``. Connect to them *before* :meth:`start`, which
+    hands the job to ``submit`` (the model worker's queue). :meth:`cancel` may be called from
+    any thread; the engine checks it every frame and leaves no file behind.
     """
 
     progress = Signal(object)
@@ -24,14 +26,23 @@ class ExportJob(QObject):
     failed = Signal(str)
     cancelled = Signal(str)
 
-    def __init__(self, settings: Any, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        settings: Any,
+        submit: Callable[[Callable[[Any], None]], None],
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         from tempo_core.engine import CancelToken
 
         self.settings = settings
+        self._submit = submit
         self.token = CancelToken()
         self.started_at: float | None = None
         self.finished = False
+
+    def start(self) -> None:
+        self._submit(self)
 
     def cancel(self) -> None:
         self.token.cancel()

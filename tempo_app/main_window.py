@@ -156,9 +156,7 @@ class MainWindow(QMainWindow):
         if not self.controller.session.has_clip:
             self._report_error("Open a clip before exporting.")
             return
-        self.export_dialog = ExportDialog(
-            self.controller.session, self.controller.start_export, self
-        )
+        self.export_dialog = ExportDialog(self.controller.session, self.controller.new_export, self)
         self.export_dialog.open()
 
     def _load_model(self, spec) -> None:

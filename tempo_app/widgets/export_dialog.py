@@ -62,19 +62,19 @@ def format_eta(seconds: float | None) -> str:
 
 
 class ExportDialog(QDialog):
-    """Gathers settings, runs ``start_export(settings) -> ExportJob`` and follows the job."""
+    """Gathers settings, gets a job from ``new_export(settings)``, starts and follows it."""
 
     def __init__(
         self,
         session: SessionState,
-        start_export: Callable[[Any], ExportJob],
+        new_export: Callable[[Any], ExportJob],
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export")
         self.setObjectName("export_dialog")
         self.session = session
-        self._start_export = start_export
+        self._new_export = new_export
         self.job: ExportJob | None = None
         self.result: Any = None
         self.outcome: str | None = None  # "done", "cancelled" or "failed"
@@ -222,12 +222,13 @@ class ExportDialog(QDialog):
         if os.path.exists(output) and not self._confirm_replace(output):
             return
         self.outcome = None
-        self.job = self._start_export(self.export_settings())
+        self.job = self._new_export(self.export_settings())
         self.job.progress.connect(self._on_progress)
         self.job.done.connect(self._on_done)
         self.job.failed.connect(self._on_failed)
         self.job.cancelled.connect(self._on_cancelled)
         self._set_running(True)
+        self.job.start()  # after connecting: a quick failure must not be missed
         self.status_label.setText("Starting...")
 
     def _confirm_replace(self, output: str) -> bool:

@@ -20,7 +20,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _dialog(qtbot, window, output: Path) -> ExportDialog:
-    dialog = ExportDialog(window.controller.session, window.controller.start_export, window)
+    def new_export(settings):
+        job = window.controller.new_export(settings)
+        job.progress.connect(dialog.progress_seen.append)
+        return job
+
+    dialog = ExportDialog(window.controller.session, new_export, window)
+    dialog.progress_seen = []
     qtbot.addWidget(dialog)
     dialog.output_edit.setText(str(output))
     dialog.output_edit.setModified(True)
@@ -33,15 +39,13 @@ def test_export_runs_to_completion(qtbot, window, clip, tmp_path):
     dialog = _dialog(qtbot, window, output)
     assert dialog.mode == "slowmo" and dialog.factor_box.currentData() == 4
     dialog.factor_box.setCurrentIndex(0)  # x2
-    progress: list = []
     dialog.export_button.click()
-    dialog.job.progress.connect(progress.append)
     qtbot.waitUntil(lambda: dialog.outcome is not None, timeout=60000)
     assert dialog.outcome == "done", dialog.status_label.text()
     assert output.exists() and dialog.result.frames_written >= 2 * CLIP_FRAMES - 1
     assert dialog.open_folder_button.isEnabled() and dialog.progress_bar.value() == 100
     assert "Wrote" in dialog.status_label.text()
-    assert dialog.result.synthesized >= CLIP_FRAMES - 1 and progress
+    assert dialog.result.synthesized >= CLIP_FRAMES - 1 and dialog.progress_seen
     with av.open(str(output)) as container:
         decoded = sum(1 for _ in container.decode(video=0))
     assert decoded == dialog.result.frames_written
@@ -92,6 +96,16 @@ def test_export_range_fps_png_and_open_folder(qtbot, window, clip, tmp_path, mon
     assert len(pngs) == dialog.result.frames_written and 5 <= len(pngs) <= 7
     dialog.open_folder_button.click()
     assert opened and Path(opened[0].toLocalFile()) == output
+
+
+def test_export_to_unwritable_place_fails_with_one_sentence(qtbot, window, clip, dialogs):
+    open_clip(qtbot, window, clip)
+    output = clip / "inside_a_file.mp4"  # a file is not a folder
+    dialog = _dialog(qtbot, window, output)
+    dialog.export_button.click()
+    qtbot.waitUntil(lambda: dialog.outcome is not None, timeout=60000)
+    assert dialog.outcome == "failed" and len(dialogs) == 1 and "\n" not in dialogs[0]
+    assert dialog.export_button.isEnabled() and not output.exists()
 
 
 @pytest.fixture
