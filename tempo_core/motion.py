@@ -3,7 +3,7 @@
 For a target pixel ``p`` and a candidate velocity ``v`` (pixels per unit of normalized time), each
 observation ``i`` is looked up at ``p + v * dt_i``. If ``v`` is the true motion through ``p`` at the
 target time, all these looks see the same scene point, so they agree. The cost of a candidate is
-how far the looked-up values spread around their mean, averaged over a 5x5 block; a soft-argmax
+how far the looked-up values spread around their mean, averaged over a small block; a soft-argmax
 over a ``(2r+1)**2`` window of candidates around the coarser scale's estimate gives the velocity
 at every scale, from 1/32 down to 1/4. It needs no knowledge of the target frame and works for
 any N (bilateral block matching, generalized to N observations).
@@ -55,11 +55,12 @@ class BilateralMotionPrior(nn.Module):
         radius: search radius r in pixels per unit time at every scale.
         scales: number of scales (4).
         temperature: initial softmax temperature of the (negative) cost.
+        window: side of the block over which the cost is averaged (odd).
     """
 
-    def __init__(self, radius: int, scales: int = 4, temperature: float = 1e-3) -> None:
+    def __init__(self, radius: int, scales: int = 4, temperature: float = 1e-3, window: int = 15) -> None:
         super().__init__()
-        self.radius = radius
+        self.radius, self.window = radius, window
         self.log_temperature = nn.Parameter(torch.full((scales,), float(temperature)).log())
 
     def refine(
@@ -75,6 +76,6 @@ class BilateralMotionPrior(nn.Module):
         costs = torch.stack(
             [alignment_cost(features, center + step.view(1, 2, 1, 1), dt) for step in candidates], dim=1
         )  # (B, K, h, w)
-        costs = F.avg_pool2d(costs, 5, stride=1, padding=2, count_include_pad=False)
+        costs = F.avg_pool2d(costs, self.window, stride=1, padding=self.window // 2, count_include_pad=False)
         weights = (-costs / self.log_temperature[scale].exp()).softmax(dim=1)
         return center + torch.einsum("bkyx,kc->bcyx", weights, candidates)
