@@ -55,6 +55,7 @@ import numpy as np
 import torch
 
 from tempo_core.errors import InputError
+from tempo_core.reporting import write_json
 
 NAMED_SIZES = {"256p": (456, 256), "480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
 SLOWMO_FACTOR = 8
@@ -254,7 +255,6 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tempo_core.evaluate import write_json
     from tempo_core.model import count_parameters
 
     sizes = sorted(
