@@ -141,6 +141,8 @@ def discover_samples(root: str | Path, layout: str, n: int, limit: int = 0) -> l
             relative = folder.relative_to(base)
         except ValueError:
             relative = Path(folder.name)
+        if relative == Path("."):  # --data is one sequence folder
+            relative = Path(folder.resolve().name)
         clip = relative.parent.as_posix() if relative.parent != Path(".") else relative.name
         samples.append(
             EvalSample(
