@@ -65,10 +65,6 @@ def code_version() -> str:
     return (commit + ("+dirty" if dirty else "")) or "unknown"
 
 
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt  # SIGTERM (cluster pre-emption, kill): checkpoint like Ctrl-C
-
-
 def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
     """Spearman correlation of two 1-D tensors (ties broken by order); NaN if one is flat."""
     ranks = [
@@ -206,6 +202,7 @@ class Trainer:
         self.step = self.epoch = self.batch_in_epoch = 0
         self.epoch_loss_sum, self.epoch_loss_count = 0.0, 0
         self.bad_steps, self._updating, self.evaluated_step = 0, False, -1
+        self.stop_requested, self.saved_step = False, -1
         self.best_metric, self.best_step = None, -1
         # without validation, best.pt follows the reconstruction term alone: the total changes
         # scale when the schedule adds terms
@@ -391,6 +388,7 @@ class Trainer:
             return
         state = self._state()
         atomic_save(state, self.run_dir / "checkpoints" / "latest.pt")
+        self.saved_step = self.step
         if best:
             atomic_save(state, self.run_dir / "checkpoints" / "best.pt")
 
@@ -476,7 +474,8 @@ class Trainer:
         )
         if args.time_budget and time.time() - started >= args.time_budget:
             stop = True
-        if self.world_size > 1 and args.time_budget:
+        stop = stop or self.stop_requested
+        if self.world_size > 1:  # ranks see the clock and signals at different moments
             flag = torch.tensor([float(stop)], device=self.device)
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
             stop = bool(flag.item())
@@ -530,17 +529,24 @@ class Trainer:
     def fit(self) -> None:
         """Train until the schedule ends, ``--stop_at_step``, ``--time_budget``, Ctrl-C or SIGTERM.
 
-        On Ctrl-C / SIGTERM the last completed step is checkpointed before exiting.
+        SIGTERM (pre-emption, ``kill``) stops at the end of the current step with a checkpoint;
+        a second SIGTERM or Ctrl-C interrupts at once, checkpointing the last completed step.
+        Both end in KeyboardInterrupt (exit status 130 from the CLI).
         """
         previous = None
         if threading.current_thread() is threading.main_thread():
-            previous = signal.signal(signal.SIGTERM, _interrupt)
+            previous = signal.signal(signal.SIGTERM, self._on_sigterm)
         try:
             self._loop()
+            if self.stop_requested:
+                raise KeyboardInterrupt
         except KeyboardInterrupt:
-            if not self._updating:  # weights are those of a completed step: keep them
-                self.save()
-                self.log(f"interrupted: latest.pt holds step {self.step}; continue with --resume")
+            if not self._updating and self.saved_step != self.step:
+                self.save()  # the weights are those of a completed step: keep them
+            if self.saved_step >= 0:
+                self.log(f"interrupted: latest.pt holds step {self.saved_step}; --resume continues")
+            else:
+                self.log("interrupted before the first checkpoint; nothing was saved")
             raise
         finally:
             if previous is not None:
@@ -550,6 +556,11 @@ class Trainer:
             f"{self.best_metric if self.best_metric is not None else 'n/a'} at step "
             f"{self.best_step}. Export: tempo export {self.run_dir} -o model.safetensors"
         )
+
+    def _on_sigterm(self, signum, frame) -> None:
+        if self.stop_requested:
+            raise KeyboardInterrupt
+        self.stop_requested = True  # checked between steps, so no update is cut in half
 
     def _loop(self) -> None:
         args = self.args
@@ -599,7 +610,9 @@ class Trainer:
 
     def _save_at_stop(self) -> None:
         """Stopping mid-epoch: validate if we can (best.pt may change), else keep a best.pt."""
-        if self.args.val_root and self.evaluated_step != self.step:
+        if self.stop_requested:
+            self.save()  # a signal: no time for validation
+        elif self.args.val_root and self.evaluated_step != self.step:
             self._evaluate_and_save(None)
         else:
             self.save(best=not (self.run_dir / "checkpoints" / "best.pt").exists())
