@@ -50,6 +50,17 @@ def _headless() -> bool:
     )
 
 
+def _quiet_offscreen_warnings() -> None:
+    """The offscreen platform warns about window features it lacks; that is not news."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(mode, context, message: str) -> None:
+        if "propagateSizeHints" not in message:
+            print(message, file=sys.stderr)
+
+    qInstallMessageHandler(handler)
+
+
 def main(argv: Sequence[str] | None = None, factory=None) -> int:
     """Run the app; ``factory(ModelSpec) -> Interpolator`` replaces checkpoint loading (tests)."""
     args = build_parser().parse_args(argv)
@@ -58,6 +69,8 @@ def main(argv: Sequence[str] | None = None, factory=None) -> int:
         return 2
     if args.screenshot and _headless():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        _quiet_offscreen_warnings()
 
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
