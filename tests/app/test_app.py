@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtGui import QAction, QDropEvent
 from PySide6.QtWidgets import QLabel
 from tempo_app_helpers import CLIP_FRAMES, CLIP_HEIGHT, CLIP_WIDTH, open_clip, write_clip
 
@@ -324,6 +324,13 @@ def test_play_pause_and_steps(qtbot, window, clip):
     assert session.frame_position() == pytest.approx(before + 1)
     window.transport.prev_button.click()
     assert session.frame_position() == pytest.approx(before)
+    actions = {a.text(): a for a in window.findChildren(QAction)}
+    actions["Set in point"].trigger()
+    window.transport.next_button.click()
+    actions["Set out point"].trigger()
+    assert session.export_range == (session.frame_times[round(before)], session.playhead)
+    actions["Clear in/out"].trigger()
+    assert session.export_range == (None, None)
 
 
 def test_model_menu_precision_and_device(qtbot, window, settings, dialogs):
