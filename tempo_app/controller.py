@@ -68,13 +68,15 @@ class AppController(QObject):
             spec = replace(self.model.spec, path=checkpoint)
             self.load_model(spec, startup=checkpoint is None)
 
-    def shutdown(self) -> None:
+    def shutdown(self) -> bool:
+        """Stop everything; False when the model thread is still busy after the grace period."""
         self.playback.pause()
         self._stop_thumbnails()
         if self.export_job is not None:
             self.export_job.cancel()
-        self.worker.stop()
+        stopped = self.worker.stop()
         self._close_reader()
+        return stopped
 
     # ----------------------------------------------------------------- clip
     def open_clip(self, path: str) -> bool:

@@ -99,17 +99,19 @@ def main(argv: Sequence[str] | None = None, factory=None) -> int:
         settings.precision = args.precision
     controller = AppController(settings, factory=factory)
     window = MainWindow(controller)
+    code = 1
     try:
         if args.screenshot:
-            return _screenshot(controller, window, args)
-        window.show()
-        controller.start(checkpoint=args.checkpoint)
-        if args.clip and controller.open_clip(args.clip) and args.at is not None:
-            controller.session.set_playhead(args.at)
-        controller.session.set_anchor_count(args.anchors)
-        controller.view.set_overlay_enabled(args.overlay)
-        controller.view.set_compare_mode(args.compare)
-        return app.exec()
+            code = _screenshot(controller, window, args)
+        else:
+            window.show()
+            controller.start(checkpoint=args.checkpoint)
+            if args.clip and controller.open_clip(args.clip) and args.at is not None:
+                controller.session.set_playhead(args.at)
+            controller.session.set_anchor_count(args.anchors)
+            controller.view.set_overlay_enabled(args.overlay)
+            controller.view.set_compare_mode(args.compare)
+            code = app.exec()
     finally:
         if window.isVisible():
             window.close()
@@ -117,6 +119,12 @@ def main(argv: Sequence[str] | None = None, factory=None) -> int:
             controller.shutdown()
         if scratch is not None:
             scratch.cleanup()
+    if controller.worker.isRunning():
+        # A model call cannot be interrupted; exiting now beats Qt aborting on a live thread.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _screenshot(controller, window, args) -> int:

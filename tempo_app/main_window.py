@@ -203,5 +203,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.controller.settings.save_geometry(self)
         self.controller.settings.sync()
+        self.hide()  # gone at once, even while the model finishes its current frame
         self.controller.shutdown()
         super().closeEvent(event)

@@ -121,12 +121,13 @@ class ModelWorker(QThread):
         if dropped is not None:
             self.request_finished.emit(dropped.request_id)
 
-    def stop(self, timeout_ms: int = 10000) -> None:
+    def stop(self, timeout_ms: int = 30000) -> bool:
+        """Stop after the current job (a model call cannot be interrupted); True when stopped."""
         with self._cond:
             self._stopping = True
             self._pending = None
             self._cond.notify_all()
-        self.wait(timeout_ms)
+        return self.wait(timeout_ms)
 
     def _put(self, job: tuple[str, Any]) -> None:
         with self._cond:
