@@ -15,7 +15,15 @@ Package conventions (stated once, used everywhere in ``tempo_core``):
 * ``tempo_core`` never imports Qt; the desktop app in ``tempo_app`` depends on it, not the reverse.
 """
 
-from tempo_core.config import TempoConfig, build_tempo, preset_names, tempo_b, tempo_l, tempo_s, tempo_tiny
+from tempo_core.config import (
+    TempoConfig,
+    build_tempo,
+    preset_names,
+    tempo_b,
+    tempo_l,
+    tempo_s,
+    tempo_tiny,
+)
 
 __all__ = [
     "TempoConfig",

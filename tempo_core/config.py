@@ -17,8 +17,9 @@ Options and their consequences:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Callable
+from typing import Any
 
 REQUIRED_MULTIPLE = 32
 

@@ -32,12 +32,16 @@ def local_correlation(query: torch.Tensor, key: torch.Tensor, radius: int) -> to
         return local_correlation_reference(query, key, radius)
     batch, channels, height, width = query.shape
     window = 2 * radius + 1
-    neighbours = F.unfold(key, window, padding=radius).view(batch, channels, window * window, height * width)
+    neighbours = F.unfold(key, window, padding=radius).view(
+        batch, channels, window * window, height * width
+    )
     corr = torch.einsum("mcp,mckp->mkp", query.flatten(2), neighbours)
     return corr.view(batch, window * window, height, width) / channels**0.5
 
 
-def local_correlation_reference(query: torch.Tensor, key: torch.Tensor, radius: int) -> torch.Tensor:
+def local_correlation_reference(
+    query: torch.Tensor, key: torch.Tensor, radius: int
+) -> torch.Tensor:
     """Readable loop over the ``(2r+1)**2`` displacements; same contract as :func:`local_correlation`."""
     _, channels, height, width = query.shape
     padded = F.pad(key, (radius, radius, radius, radius))

@@ -103,7 +103,9 @@ def check_times(timestamps: Sequence[float], target_times: Sequence[float] = ())
     if not all(math.isfinite(t) for t in [*times, *map(float, target_times)]):
         raise InputError("Anchor and target times must be finite numbers.")
     if len(set(times)) != len(times):
-        raise InputError("Two anchor frames share the same timestamp; each anchor needs its own time.")
+        raise InputError(
+            "Two anchor frames share the same timestamp; each anchor needs its own time."
+        )
     low, high = min(times), max(times)
     limit = MAX_EXTRAPOLATION_SPANS * (high - low)
     for target in map(float, target_times):
@@ -159,7 +161,11 @@ class Interpolator:
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path | None = None, device: str | torch.device | None = None, precision: str = "fp32", **kwargs
+        cls,
+        path: str | Path | None = None,
+        device: str | torch.device | None = None,
+        precision: str = "fp32",
+        **kwargs,
     ) -> Interpolator:
         """Load a safetensors model file (None: the bundled default model)."""
         return cls(load_model(path), device=device, precision=precision, **kwargs)
@@ -215,7 +221,9 @@ class Interpolator:
                 results.append(Synthesis(image, conf, time))
         return results
 
-    def interpolate(self, frames: Sequence, timestamps: Sequence[float], target_time: float) -> Synthesis:
+    def interpolate(
+        self, frames: Sequence, timestamps: Sequence[float], target_time: float
+    ) -> Synthesis:
         """One frame at ``target_time`` from anchor images."""
         return self.synthesize(self.encode(frames, timestamps), [target_time])[0]
 
@@ -228,15 +236,21 @@ class Interpolator:
         with torch.inference_mode(), self._autocast():
             rgb, aux = self.model(padded, timestamps.to(self.device), target_time.to(self.device))
         crop = (..., slice(0, height), slice(0, width))
-        cropped = {k: v[crop].float() for k, v in aux.items() if torch.is_tensor(v) and v.dim() == 4}
+        cropped = {
+            k: v[crop].float() for k, v in aux.items() if torch.is_tensor(v) and v.dim() == 4
+        }
         return rgb[crop].float(), cropped
 
     def _synthesize_with_fallback(self, anchors: EncodedAnchors, times: list[float]):
         try:
-            return self._synthesize_batch(anchors, times, self.tile if self._needs_tiles(anchors.frames) else None)
+            return self._synthesize_batch(
+                anchors, times, self.tile if self._needs_tiles(anchors.frames) else None
+            )
         except torch.OutOfMemoryError:
             if self.device.type != "cuda":
-                raise ModelError("Out of memory while synthesizing; use a smaller tile size.") from None
+                raise ModelError(
+                    "Out of memory while synthesizing; use a smaller tile size."
+                ) from None
         for tile in OOM_TILE_SIZES:  # retry smaller after a CUDA out-of-memory error
             torch.cuda.empty_cache()
             try:
@@ -261,7 +275,9 @@ class Interpolator:
         rgb_sum = frames.new_zeros(count, 3, height, width, dtype=torch.float32)
         conf_sum = frames.new_zeros(count, 1, height, width, dtype=torch.float32)
         weight_sum = frames.new_zeros(1, 1, height, width, dtype=torch.float32)
-        for window, ramp in tile_windows(height, width, tile, self.tile_overlap, REQUIRED_MULTIPLE, frames.device):
+        for window, ramp in tile_windows(
+            height, width, tile, self.tile_overlap, REQUIRED_MULTIPLE, frames.device
+        ):
             crop = frames[..., window[0], window[1]]
             encoded = self.model.encode(crop, anchors.timestamps)
             rgb, aux = self.model.synthesize(expand_batch(encoded, count), target)

@@ -6,7 +6,7 @@ All blocks map ``[B, C, H, W] -> [B, C, H, W]``. Conditioning vectors are ``[B, 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

@@ -28,7 +28,9 @@ def condense_attention(state: AttentionState) -> tuple[torch.Tensor, torch.Tenso
     weights = state.weights  # (B, N, heads, P, h, w)
     heads = weights.shape[2]
     frame_mass = weights.sum(dim=(2, 3))  # (B, N, h, w)
-    motion = (state.offsets * weights.unsqueeze(4)).sum(dim=(2, 3)) / frame_mass.unsqueeze(2).clamp_min(1e-6)
+    motion = (state.offsets * weights.unsqueeze(4)).sum(dim=(2, 3)) / frame_mass.unsqueeze(
+        2
+    ).clamp_min(1e-6)
     return motion, frame_mass / heads
 
 
@@ -42,11 +44,15 @@ class PixelSynthesisHead(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.refine = nn.Sequential(
-            nn.Conv2d(2 * channels + 2, channels, 3, padding=1), nn.GELU(), nn.Conv2d(channels, 3, 3, padding=1)
+            nn.Conv2d(2 * channels + 2, channels, 3, padding=1),
+            nn.GELU(),
+            nn.Conv2d(channels, 3, 3, padding=1),
         )
         self.residual = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=1), nn.GELU(),
-            nn.Conv2d(channels, 4 * UPSCALE**2, 1), nn.PixelShuffle(UPSCALE),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.GELU(),
+            nn.Conv2d(channels, 4 * UPSCALE**2, 1),
+            nn.PixelShuffle(UPSCALE),
         )
         for last in (self.refine[-1], self.residual[-2]):
             nn.init.zeros_(last.weight)
@@ -81,10 +87,16 @@ class PixelSynthesisHead(nn.Module):
         motion = motion + delta[:, :, :2]
         frame_weights = (frame_weights.clamp_min(1e-6).log() + delta[:, :, 2]).softmax(dim=1)
 
-        full_motion = F.interpolate(motion.flatten(0, 1), size=(H, W), mode="bilinear", align_corners=False)
-        full_motion = full_motion * torch.tensor([W / w, H / h], device=frames.device, dtype=full_motion.dtype).view(1, 2, 1, 1)
+        full_motion = F.interpolate(
+            motion.flatten(0, 1), size=(H, W), mode="bilinear", align_corners=False
+        )
+        full_motion = full_motion * torch.tensor(
+            [W / w, H / h], device=frames.device, dtype=full_motion.dtype
+        ).view(1, 2, 1, 1)
         warped = warp(frames.flatten(0, 1), full_motion).view(B, N, 3, H, W)
-        full_weights = F.interpolate(frame_weights, size=(H, W), mode="bilinear", align_corners=False)
+        full_weights = F.interpolate(
+            frame_weights, size=(H, W), mode="bilinear", align_corners=False
+        )
         blend = (warped * full_weights.unsqueeze(2)).sum(dim=1)
 
         residual = self.residual(decoded)  # (B, 4, H, W)

@@ -38,7 +38,10 @@ def tile_windows(
     """Yield ``((rows, cols), ramp [1, 1, h, w])`` for every tile of a ``height x width`` frame."""
     tile = max(multiple, tile // multiple * multiple)
     overlap = min(overlap, tile // 2)
-    rows, cols = tile_starts(height, tile, overlap, multiple), tile_starts(width, tile, overlap, multiple)
+    rows, cols = (
+        tile_starts(height, tile, overlap, multiple),
+        tile_starts(width, tile, overlap, multiple),
+    )
     for i, top in enumerate(rows):
         tile_h = min(tile, height)
         ramp_y = ramp_1d(tile_h, overlap, i == 0, i == len(rows) - 1, device)

@@ -97,7 +97,9 @@ def test_bf16_autocast_on_cpu_runs(interpolator):
 
 def smooth_frames(count: int, height: int, width: int, shift: int = 3) -> list[np.ndarray]:
     """A smooth texture moving ``shift`` pixels per frame (noise would make matching arbitrary)."""
-    texture = torch.nn.functional.interpolate(torch.rand(1, 3, height // 8 + 2, width // 8 + 8), scale_factor=8, mode="bilinear")
+    texture = torch.nn.functional.interpolate(
+        torch.rand(1, 3, height // 8 + 2, width // 8 + 8), scale_factor=8, mode="bilinear"
+    )
     crops = [texture[0, :, :height, 32 - k * shift : 32 - k * shift + width] for k in range(count)]
     return [(c.clamp(0, 1) * 255).byte().permute(1, 2, 0).numpy() for c in crops]
 

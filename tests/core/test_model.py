@@ -31,7 +31,13 @@ def sample(batch: int = 1, frames: int = 2, height: int = 64, width: int = 64):
 
 @pytest.mark.parametrize("name", preset_names())
 def test_every_preset_builds_with_expected_size(name):
-    expected_millions = {"tiny": (0.3, 2), "xs": (1, 4), "s": (13, 17), "b": (21, 26), "l": (37, 44)}
+    expected_millions = {
+        "tiny": (0.3, 2),
+        "xs": (1, 4),
+        "s": (13, 17),
+        "b": (21, 26),
+        "l": (37, 44),
+    }
     params = count_parameters(build_tempo(preset_config(name))) / 1e6
     low, high = expected_millions[name]
     assert low <= params <= high
@@ -39,8 +45,12 @@ def test_every_preset_builds_with_expected_size(name):
 
 def test_seed_api_builds_with_keywords():
     model = build_tempo(
-        base_channels=16, temporal_channels=16, encoder_depths=[1, 1, 1, 1],
-        decoder_depths=[1, 1, 1, 1], attn_heads=2, attn_points=2,
+        base_channels=16,
+        temporal_channels=16,
+        encoder_depths=[1, 1, 1, 1],
+        decoder_depths=[1, 1, 1, 1],
+        attn_heads=2,
+        attn_points=2,
     )
     assert model.config.encoder_depths == (1, 1, 1, 1)
     with pytest.raises(ValueError):
@@ -67,7 +77,9 @@ def test_every_parameter_gets_a_finite_gradient():
     images, times = sample(2, 3, 64, 64)
     out, aux = model(images, times, torch.tensor([0.5, 1.2]))
     (out.mean() + aux["confidence"].mean()).backward()
-    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    missing = [
+        n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0
+    ]
     assert not missing, f"no gradient for {missing[:5]}"
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())
 
@@ -89,7 +101,9 @@ def test_fresh_network_reproduces_a_static_scene():
 
 def moving_texture(shift: int, steps: int = 3, size: int = 128) -> torch.Tensor:
     """A smooth random texture translated ``shift`` pixels right per step: ``[1, steps, 3, H, W]``."""
-    texture = torch.nn.functional.interpolate(torch.rand(1, 3, size // 8, size // 8 + 8), scale_factor=8, mode="bicubic")
+    texture = torch.nn.functional.interpolate(
+        torch.rand(1, 3, size // 8, size // 8 + 8), scale_factor=8, mode="bicubic"
+    )
     frames = [texture[..., :, 64 - k * shift : 64 - k * shift + size] for k in range(steps)]
     return torch.stack(frames, dim=1).clamp(0, 1)
 
@@ -113,7 +127,9 @@ def test_order_of_frames_does_not_matter(tiny):
     permutation = torch.tensor([2, 0, 3, 1])
     with torch.no_grad():
         out, aux = tiny(images, times, torch.tensor([1.3]))
-        out_perm, aux_perm = tiny(images[:, permutation], times[:, permutation], torch.tensor([1.3]))
+        out_perm, aux_perm = tiny(
+            images[:, permutation], times[:, permutation], torch.tensor([1.3])
+        )
     assert torch.allclose(out, out_perm, atol=1e-5)
     assert torch.allclose(aux["weights"][:, permutation], aux_perm["weights"], atol=1e-5)
 
@@ -123,7 +139,9 @@ def test_shifting_all_times_changes_nothing(tiny):
     with torch.no_grad():
         out, _ = tiny(images, times, torch.tensor([0.3]))
         # float64, as the inference wrapper passes them: float32 cannot hold 1000.3 exactly
-        shifted, _ = tiny(images, times.double() + 1000.0, torch.tensor([1000.3], dtype=torch.float64))
+        shifted, _ = tiny(
+            images, times.double() + 1000.0, torch.tensor([1000.3], dtype=torch.float64)
+        )
     assert torch.allclose(out, shifted, atol=1e-5)
 
 

@@ -20,14 +20,24 @@ def test_core_source_never_imports_qt():
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
-            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in {"PySide6", "PyQt5", "PyQt6", "tempo_app"}]
+            offenders += [
+                f"{path.name}: {n}"
+                for n in names
+                if n.split(".")[0] in {"PySide6", "PyQt5", "PyQt6", "tempo_app"}
+            ]
     assert not offenders
 
 
 def test_importing_every_core_module_loads_no_qt():
     modules = [f"tempo_core.{p.stem}" for p in CORE.glob("*.py") if p.stem != "__main__"]
-    code = "import sys\n" + "".join(f"import {m}\n" for m in modules) + "print(any(k.startswith('PySide6') for k in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in modules)
+        + "print(any(k.startswith('PySide6') for k in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
 

@@ -4,7 +4,11 @@ import math
 
 import torch
 
-from tempo_core.correlation import correlation_pyramid, local_correlation, local_correlation_reference
+from tempo_core.correlation import (
+    correlation_pyramid,
+    local_correlation,
+    local_correlation_reference,
+)
 from tempo_core.temporal_attention import (
     deformable_sample,
     deformable_sample_reference,
