@@ -12,12 +12,16 @@ import torch
 import torch.nn.functional as F
 
 
+UNFOLD_BUDGET_BYTES = 256 * 2**20
+
+
 def local_correlation(query: torch.Tensor, key: torch.Tensor, radius: int) -> torch.Tensor:
     """Dot products of each query pixel with the keys in a ``(2r+1)**2`` window.
 
-    Under autograd this unfolds the keys (fast backward, ``C * (2r+1)**2`` times the key's
-    memory); in inference it loops over displacements (:func:`local_correlation_reference`),
-    which needs no extra memory at large frame sizes. Both give the same numbers.
+    It unfolds the keys (one batched matrix product, fast forward and backward) when that
+    ``(2r+1)**2``-fold copy of the keys fits in ``UNFOLD_BUDGET_BYTES`` or gradients are needed;
+    otherwise (inference on large frames) it loops over displacements
+    (:func:`local_correlation_reference`), which needs no extra memory. Both give the same numbers.
 
     Args:
         query: ``[M, C, H, W]``.
@@ -28,10 +32,12 @@ def local_correlation(query: torch.Tensor, key: torch.Tensor, radius: int) -> to
         ``[M, (2r+1)**2, H, W]``, scaled by ``1/sqrt(C)``; displacements in row-major
         ``(dy, dx)`` order from ``(-r, -r)`` to ``(r, r)``. Outside the image keys are zero.
     """
-    if not torch.is_grad_enabled() or not (query.requires_grad or key.requires_grad):
-        return local_correlation_reference(query, key, radius)
     batch, channels, height, width = query.shape
     window = 2 * radius + 1
+    needs_grad = torch.is_grad_enabled() and (query.requires_grad or key.requires_grad)
+    unfolded_bytes = key.numel() * key.element_size() * window * window
+    if not needs_grad and unfolded_bytes > UNFOLD_BUDGET_BYTES:
+        return local_correlation_reference(query, key, radius)
     neighbours = F.unfold(key, window, padding=radius).view(
         batch, channels, window * window, height * width
     )

@@ -118,10 +118,14 @@ def load_interpolator(args: argparse.Namespace):
 class ProgressLine:
     """One self-overwriting status line on stderr: frames, speed, time left."""
 
-    def __init__(self, stream=sys.stderr, enabled: bool = True) -> None:
-        self.stream = stream
+    def __init__(self, stream=None, enabled: bool = True) -> None:
+        self._stream = stream  # None: whatever sys.stderr is when a line is written
         self.enabled = enabled
         self._last = 0.0
+
+    @property
+    def stream(self):
+        return self._stream if self._stream is not None else sys.stderr
 
     def __call__(self, progress: Progress) -> None:
         now = time.monotonic()

@@ -67,5 +67,7 @@ def test_unfolded_correlation_matches_the_loop_and_has_gradients():
     key = torch.randn(2, 6, 9, 13, requires_grad=True)
     fast = local_correlation(query, key, radius=2)
     assert torch.allclose(fast, local_correlation_reference(query, key, 2), atol=1e-5)
+    with torch.no_grad():
+        assert torch.allclose(local_correlation(query, key, 2), fast, atol=1e-5)
     fast.square().sum().backward()
     assert torch.isfinite(query.grad).all() and key.grad.abs().sum() > 0
