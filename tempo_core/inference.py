@@ -4,8 +4,8 @@ It validates anchors and times, converts uint8 images (numpy / PIL) to tensors a
 ``H x W`` to the network's multiple of 32 (replicate padding) and crops back, chooses the device
 (CUDA, then MPS, then CPU) and precision (fp32, or bf16 / fp16 autocast), runs under
 ``torch.inference_mode``, encodes anchors once for many target times, and tiles frames that do not
-fit in memory (overlapping tiles blended with linear ramps; on CUDA an out-of-memory error retries
-with smaller tiles before it is reported).
+fit in memory (overlapping tiles blended with linear ramps; an out-of-memory error retries with
+smaller tiles before it is reported).
 """
 
 from __future__ import annotations
@@ -242,22 +242,18 @@ class Interpolator:
         return rgb[crop].float(), cropped
 
     def _synthesize_with_fallback(self, anchors: EncodedAnchors, times: list[float]):
-        try:
-            return self._synthesize_batch(
-                anchors, times, self.tile if self._needs_tiles(anchors.frames) else None
-            )
-        except torch.OutOfMemoryError:
-            if self.device.type != "cuda":
-                raise ModelError(
-                    "Out of memory while synthesizing; use a smaller tile size."
-                ) from None
-        for tile in OOM_TILE_SIZES:  # retry smaller after a CUDA out-of-memory error
-            torch.cuda.empty_cache()
+        """Synthesize; after an out-of-memory error retry with smaller tiles, then say so plainly."""
+        tile = self.tile if self._needs_tiles(anchors.frames) else None
+        for attempt in (tile, *(t for t in OOM_TILE_SIZES if tile is None or t < tile)):
             try:
-                return self._synthesize_batch(anchors, times, tile)
+                return self._synthesize_batch(anchors, times, attempt)
             except torch.OutOfMemoryError:
-                continue
-        raise ModelError("The GPU ran out of memory even with 256-pixel tiles; switch to the CPU.")
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+        raise ModelError(
+            f"The {self.device_name} ran out of memory even with {OOM_TILE_SIZES[-1]}-pixel tiles; "
+            "use the CPU or a smaller frame size."
+        )
 
     def _synthesize_batch(self, anchors: EncodedAnchors, times: list[float], tile: int | None):
         target = torch.tensor(times, dtype=torch.float64, device=self.device)

@@ -123,3 +123,25 @@ def test_tiles_cover_every_pixel():
 def test_padding_is_to_multiples_of_32():
     padded = pad_to_multiple(torch.rand(1, 2, 3, 190, 250))
     assert padded.shape[-2:] == (192, 256)
+
+
+def test_out_of_memory_falls_back_to_tiles_then_reports(interpolator, monkeypatch):
+    from tempo_core.errors import ModelError
+
+    tiles_tried = []
+    original = Interpolator._synthesize_batch
+
+    def short_of_memory(self, anchors, times, tile):
+        tiles_tried.append(tile)
+        if tile is None or tile > limit:
+            raise torch.OutOfMemoryError("simulated")
+        return original(self, anchors, times, tile)
+
+    monkeypatch.setattr(Interpolator, "_synthesize_batch", short_of_memory)
+    limit = 512
+    result = interpolator.interpolate(frames(2, 40, 60), [0.0, 1.0], 0.5)
+    assert result.image.shape == (40, 60, 3) and tiles_tried == [None, 512]
+    limit, tiles_tried[:] = 0, []
+    with pytest.raises(ModelError, match="ran out of memory"):
+        interpolator.interpolate(frames(2, 40, 60), [0.0, 1.0], 0.5)
+    assert tiles_tried == [None, 512, 256]

@@ -1,6 +1,7 @@
 """Package rules: tempo_core never imports Qt; the CLI entry point works."""
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,3 +47,11 @@ def test_tempo_info_prints_presets(capsys):
     assert main(["info", "--preset", "tiny"]) == 0
     output = capsys.readouterr().out
     assert "tiny" in output and "M" in output
+
+
+def test_no_pickle_anywhere_and_checkpoints_load_weights_only():
+    for path in CORE.rglob("*.py"):
+        source = path.read_text()
+        assert "import pickle" not in source and not re.search(r"(?<![\w.])(eval|exec)\(", source), path.name
+        for call in source.split("torch.load(")[1:]:
+            assert "weights_only=True" in call.split(")")[0], f"{path.name}: torch.load without weights_only=True"
