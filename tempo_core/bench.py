@@ -171,9 +171,7 @@ def bench_config(
     middle = (times[n // 2 - 1] + times[n // 2]) / 2.0
     memory = PeakMemory(device)
     memory.start()
-    wall, cpu = time_runs(
-        lambda: interpolator.interpolate(frames, times, middle), repeats, warmup, sync
-    )
+    wall, cpu = time_runs(lambda: interpolator.interpolate(frames, times, middle), repeats, warmup, sync)
     peak = memory.peak_mb()
     row: dict[str, Any] = {
         "size": label,
@@ -219,13 +217,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--device", default=None, help="cpu or cuda (default: the best present)")
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
-    parser.add_argument(
-        "--preset", choices=preset_names(), default=None, help="time a network of this size"
-    )
+    parser.add_argument("--preset", choices=preset_names(), default=None, help="time a network of this size")
     parser.add_argument("--checkpoint", default=None, help="time this model file instead")
-    parser.add_argument(
-        "--sizes", default="256p,480p,720p,1080p", help="comma separated: 256p, ..., 1080p, WxH"
-    )
+    parser.add_argument("--sizes", default="256p,480p,720p,1080p", help="comma separated: 256p, ..., 1080p, WxH")
     parser.add_argument("--n", default="2,4", help="anchor counts, comma separated (default 2,4)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs (median reported)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs first")
@@ -257,9 +251,7 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 def run(args: argparse.Namespace) -> int:
     from tempo_core.model import count_parameters
 
-    sizes = sorted(
-        (parse_size(s) for s in args.sizes.split(",") if s.strip()), key=lambda s: s[1] * s[2]
-    )
+    sizes = sorted((parse_size(s) for s in args.sizes.split(",") if s.strip()), key=lambda s: s[1] * s[2])
     try:
         counts = [int(v) for v in args.n.split(",") if v.strip()]
     except ValueError:
@@ -280,9 +272,7 @@ def run(args: argparse.Namespace) -> int:
         f"warm-up {args.warmup}, median of {args.repeats}"
     )
     memory_kind = PeakMemory(interpolator.device).kind
-    memory_label = {"rss": "peak RSS +MB", "cuda_allocated": "peak alloc MB"}.get(
-        memory_kind or "", "peak MB"
-    )
+    memory_label = {"rss": "peak RSS +MB", "cuda_allocated": "peak alloc MB"}.get(memory_kind or "", "peak MB")
     print(
         f"{'size':<7}{'W x H':>10}{'N':>3}{'ms/frame':>10}{'CPU ms':>9}{memory_label:>14}"
         f"{'x8 once':>9}{'x8 sep.':>9}{'speed-up':>9}{'CPU s-up':>9}"
@@ -290,9 +280,7 @@ def run(args: argparse.Namespace) -> int:
     results = []
     for label, width, height in sizes:
         for n in counts:
-            row = bench_config(
-                interpolator, label, width, height, n, args.repeats, args.warmup, not args.no_slowmo
-            )
+            row = bench_config(interpolator, label, width, height, n, args.repeats, args.warmup, not args.no_slowmo)
             results.append(row)
             slowmo = row["slowmo_x8"] or {}
             print(

@@ -15,7 +15,8 @@ Protocols (times are what the model is given; the target is always at t = 0.5):
 Sequences are found either through a Vimeo-90K list file under ``--data``
 (``sep_testlist.txt`` / ``tri_testlist.txt`` naming ``sequences/<clip>/<seq>``) or, without one,
 by searching ``--data`` for folders holding ``im1.png .. im7.png`` (``.. im3.png`` for triplets),
-e.g. ``<root>/<clip>/<seq>/im*.png``. The *clip* of a sequence is its path relative to the root
+e.g. ``<root>/<clip>/<seq>/im*.png`` (a septuplet folder also serves as a triplet: im1, im3 ->
+im2). The *clip* of a sequence is its path relative to the root
 without the last part (``blocks/00016`` -> ``blocks``).
 
 Metrics (see :mod:`tempo_core.metrics`): the prediction is quantized to uint8 and compared at
@@ -129,9 +130,7 @@ def discover_samples(root: str | Path, layout: str, n: int, limit: int = 0) -> l
     root = Path(root)
     folders = find_sequences(root, layout)
     if not folders:
-        raise InputError(
-            f"No {layout}s (im1.png .. im{LAYOUTS[layout]}.png) were found under {root}."
-        )
+        raise InputError(f"No {layout}s (im1.png .. im{LAYOUTS[layout]}.png) were found under {root}.")
     if limit > 0:
         folders = folders[:limit]
     base = root / "sequences" if (root / "sequences").is_dir() else root
@@ -215,16 +214,12 @@ def _score_method(
         frames = [read_rgb(path) for path in sample.inputs]
         truth = read_rgb(sample.target)
         started = time.perf_counter()
-        image, confidence = _as_prediction(
-            predictor(frames, list(sample.times), sample.target_time)
-        )
+        image, confidence = _as_prediction(predictor(frames, list(sample.times), sample.target_time))
         predict_seconds += time.perf_counter() - started
         if image.dtype != np.uint8:
             image = metrics.to_uint8(image)
         if image.shape != truth.shape:
-            raise InputError(
-                f"The prediction for {sample.name} is {image.shape}, the target {truth.shape}."
-            )
+            raise InputError(f"The prediction for {sample.name} is {image.shape}, the target {truth.shape}.")
         row: dict[str, Any] = {"name": sample.name, "clip": sample.clip}
         row["psnr"] = metrics.psnr(image, truth)
         for variant in ssim_variants:
@@ -276,8 +271,7 @@ def evaluate(
     unknown = [v for v in ssim_variants if v not in metrics.SSIM_VARIANTS]
     if unknown or not ssim_variants:
         raise InputError(
-            f"Unknown SSIM variant {', '.join(unknown) or '(none)'}; "
-            f"choose from {', '.join(metrics.SSIM_VARIANTS)}."
+            f"Unknown SSIM variant {', '.join(unknown) or '(none)'}; choose from {', '.join(metrics.SSIM_VARIANTS)}."
         )
     if baseline not in (None, "blend"):
         raise InputError(f"Unknown baseline {baseline!r}; the only baseline is blend.")
@@ -285,9 +279,7 @@ def evaluate(
         raise InputError("Nothing to evaluate: give a model or --baseline blend.")
     methods: dict[str, Any] = {}
     if model is not None:
-        methods[model_name] = _score_method(
-            _predictor_of(model), samples, ssim_variants, model_name, progress
-        )
+        methods[model_name] = _score_method(_predictor_of(model), samples, ssim_variants, model_name, progress)
     if baseline == "blend":
         methods["blend"] = _score_method(blend_predictor, samples, ssim_variants, "blend", progress)
     return {"count": len(samples), "methods": methods}
@@ -300,9 +292,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, choices=(2, 4), default=2, help="anchor frames")
     parser.add_argument("--checkpoint", default=None, help="model file (default: bundled model)")
     parser.add_argument("--baseline", choices=("blend",), default=None, help="also score this")
-    parser.add_argument(
-        "--baseline-only", action="store_true", help="score only the baseline (no model)"
-    )
+    parser.add_argument("--baseline-only", action="store_true", help="score only the baseline (no model)")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best)")
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
     parser.add_argument("--tile", type=int, default=None, help="synthesize in tiles of this size")
@@ -330,10 +320,7 @@ def print_report(report: dict[str, Any]) -> None:
     )
     if report["model"]:
         m = report["model"]
-        print(
-            f"model: {m['checkpoint']} ({m['parameters'] / 1e6:.2f}M parameters) "
-            f"on {m['device']}, {m['precision']}"
-        )
+        print(f"model: {m['checkpoint']} ({m['parameters'] / 1e6:.2f}M parameters) on {m['device']}, {m['precision']}")
     header = f"{'method':<8}{'PSNR':>8}" + "".join(f"{'SSIM ' + v:>16}" for v in variants)
     print(header + f"{'Spearman':>10}{'AUSE':>8}{'random':>8}{'s/frame':>9}")
     for name, result in report["methods"].items():

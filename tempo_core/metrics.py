@@ -147,9 +147,7 @@ def ssim(pred: np.ndarray, target: np.ndarray, variant: str = "matlab3d") -> flo
     if variant in ("rgb", "skimage7"):
         size = _WINDOW if variant == "rgb" else 7
         if min(x.shape[1:]) < size:
-            raise ValueError(
-                f"images must be at least {size} pixels on each side for {variant} SSIM"
-            )
+            raise ValueError(f"images must be at least {size} pixels on each side for {variant} SSIM")
         taps = gaussian_window() if variant == "rgb" else np.full(7, 1.0 / 7.0)
         return float(_ssim_map(x, y, (1, 2), taps, sample_cov=variant == "skimage7").mean())
     raise ValueError(f"unknown SSIM variant {variant!r}; choose one of {', '.join(SSIM_VARIANTS)}")
@@ -250,7 +248,5 @@ def confidence_quality(
     return {
         "spearman": spearman(uncertainty, error),
         "ause": _trapezoid(curve - oracle, fractions),
-        "ause_random": _trapezoid(np.ones_like(oracle) - oracle, fractions)
-        if error.mean() > 0
-        else 0.0,
+        "ause_random": _trapezoid(np.ones_like(oracle) - oracle, fractions) if error.mean() > 0 else 0.0,
     }

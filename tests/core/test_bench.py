@@ -27,9 +27,7 @@ def test_tiny_bench_runs_and_writes_json(tmp_path: Path, capsys) -> None:
     assert row["ms_per_frame"] > 0 and len(row["ms_runs"]) == 1
     slowmo = row["slowmo_x8"]
     assert slowmo["encode_once_ms_per_frame"] > 0 and slowmo["separate_ms_per_frame"] > 0
-    assert slowmo["speedup"] == pytest.approx(
-        slowmo["separate_ms_per_frame"] / slowmo["encode_once_ms_per_frame"]
-    )
+    assert slowmo["speedup"] == pytest.approx(slowmo["separate_ms_per_frame"] / slowmo["encode_once_ms_per_frame"])
     if report["memory_kind"] == "rss":
         assert row["peak_memory_mb"] >= 0
 

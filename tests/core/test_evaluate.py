@@ -178,9 +178,7 @@ def test_cli_json_has_the_documented_keys(septuplets: Path, tmp_path: Path) -> N
     assert set(tempo["clips"]) == {"alpha"}
 
 
-def test_cli_missing_default_model_is_a_plain_error(
-    septuplets: Path, tmp_path: Path, monkeypatch, capsys
-) -> None:
+def test_cli_missing_default_model_is_a_plain_error(septuplets: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("TEMPO_DEFAULT_MODEL", str(tmp_path / "nowhere.safetensors"))
     assert main(["eval", "--data", str(septuplets), "--quiet"]) == 1
     error = capsys.readouterr().err.strip()

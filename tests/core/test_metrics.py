@@ -48,10 +48,7 @@ def _ssim_skimage7_loops(a: np.ndarray, b: np.ndarray) -> float:
                 va, vb = pa.var(ddof=1), pb.var(ddof=1)
                 cov = np.cov(pa, pb, ddof=1)[0, 1]
                 mu_a, mu_b = pa.mean(), pb.mean()
-                values.append(
-                    ((2 * mu_a * mu_b + c1) * (2 * cov + c2))
-                    / ((mu_a**2 + mu_b**2 + c1) * (va + vb + c2))
-                )
+                values.append(((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (va + vb + c2)))
     return float(np.mean(values))
 
 
@@ -133,9 +130,7 @@ def test_ause_hand_computed() -> None:
 def test_confidence_quality_of_a_perfect_confidence() -> None:
     rng = np.random.default_rng(3)
     target = _random_image(rng)
-    pred = np.clip(target.astype(int) + rng.integers(-50, 50, target.shape), 0, 255).astype(
-        np.uint8
-    )
+    pred = np.clip(target.astype(int) + rng.integers(-50, 50, target.shape), 0, 255).astype(np.uint8)
     error = metrics.pixel_error(pred, target)
     perfect = metrics.confidence_quality(pred, target, 1.0 - error)
     assert perfect["spearman"] == pytest.approx(1.0)
