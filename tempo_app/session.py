@@ -17,38 +17,12 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from tempo_core.timeline import nearest_indices
+
 ANCHOR_COUNTS = (2, 4)
 
 
-def nearest_indices(frame_times: np.ndarray, time: float, count: int) -> list[int]:
-    """Indices of the ``count`` frames nearest to ``time``, sorted by time.
-
-    ``frame_times`` is strictly increasing. The nearest frames of a sorted list form a window of
-    consecutive frames, grown one frame at a time towards the closer side.
-    """
-    total = len(frame_times)
-    count = max(0, min(count, total))
-    if count == 0:
-        return []
-    right = int(np.searchsorted(frame_times, time, side="left"))
-    left = right - 1
-    chosen: list[int] = []
-    while len(chosen) < count:
-        take_left = right >= total or (
-            left >= 0 and time - frame_times[left] <= frame_times[right] - time
-        )
-        if take_left:
-            chosen.append(left)
-            left -= 1
-        else:
-            chosen.append(right)
-            right += 1
-    return sorted(chosen)
-
-
-def choose_anchors(
-    frame_times: np.ndarray, time: float, count: int, pinned: Iterable[int]
-) -> tuple[int, ...]:
+def choose_anchors(frame_times: np.ndarray, time: float, count: int, pinned: Iterable[int]) -> tuple[int, ...]:
     """Anchor frame indices for ``time`` (see the module docstring for the rule)."""
     pinned_sorted = sorted(set(pinned))
     if len(pinned_sorted) >= 2:

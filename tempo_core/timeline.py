@@ -85,9 +85,31 @@ def segment_bounds(count: int, cuts: Iterable[int]) -> np.ndarray:
     return np.cumsum(starts)
 
 
-def choose_anchors(
-    frame_times: np.ndarray, time: float, n: int, segment: np.ndarray | None = None
-) -> tuple[int, ...]:
+def nearest_indices(frame_times: np.ndarray, time: float, count: int) -> list[int]:
+    """Indices of the ``count`` frames nearest to ``time``, sorted by time.
+
+    ``frame_times`` is strictly increasing. The nearest frames of a sorted list form a window of
+    consecutive frames, grown one frame at a time towards the closer side.
+    """
+    total = len(frame_times)
+    count = max(0, min(count, total))
+    if count == 0:
+        return []
+    right = int(np.searchsorted(frame_times, time, side="left"))
+    left = right - 1
+    chosen: list[int] = []
+    while len(chosen) < count:
+        take_left = right >= total or (left >= 0 and time - frame_times[left] <= frame_times[right] - time)
+        if take_left:
+            chosen.append(left)
+            left -= 1
+        else:
+            chosen.append(right)
+            right += 1
+    return sorted(chosen)
+
+
+def choose_anchors(frame_times: np.ndarray, time: float, n: int, segment: np.ndarray | None = None) -> tuple[int, ...]:
     """The ``n`` real frames nearest to ``time`` within the scene of the frames around it, with
     one on each side whenever both exist, sorted by time."""
     count = len(frame_times)
@@ -150,8 +172,7 @@ def plan_output(
     end = clip_end if end is None else min(float(end), clip_end)
     if end <= start:
         raise InputError(
-            f"The range {start:.3f}-{end:.3f} s is empty; the clip spans "
-            f"{clip_start:.3f}-{clip_end:.3f} s."
+            f"The range {start:.3f}-{end:.3f} s is empty; the clip spans {clip_start:.3f}-{clip_end:.3f} s."
         )
     if mode == "times":
         if not times:
@@ -162,16 +183,11 @@ def plan_output(
         count = max(1, int(round((end - start) / step)))
         targets = start + np.arange(count, dtype=np.float64) * step
     segment = segment_bounds(len(frame_times), cuts)
-    frames = [
-        _plan_one(k, float(t), frame_times, segment, anchors, tolerance)
-        for k, t in enumerate(targets)
-    ]
+    frames = [_plan_one(k, float(t), frame_times, segment, anchors, tolerance) for k, t in enumerate(targets)]
     return Plan(frames, rate, start, end, duration_changed=(mode == "slowmo" and value != 1))
 
 
-def _plan_one(
-    k: int, t: float, frame_times: np.ndarray, segment: np.ndarray, n: int, tolerance: float
-) -> OutputFrame:
+def _plan_one(k: int, t: float, frame_times: np.ndarray, segment: np.ndarray, n: int, tolerance: float) -> OutputFrame:
     count = len(frame_times)
     after = int(np.searchsorted(frame_times, t, side="right"))
     before = after - 1

@@ -23,6 +23,7 @@ import av
 import numpy as np
 
 from tempo_core.errors import MediaError
+from tempo_core.timeline import nearest_indices
 
 _SEEK_AHEAD_LIMIT = 48  # decode forward instead of seeking when the target is this close
 
@@ -118,9 +119,7 @@ class VideoReader:
         max_cache_bytes: memory cap of the cache (8K frames are 100 MB each).
     """
 
-    def __init__(
-        self, path: str | Path, cache_size: int = 64, max_cache_bytes: int = 512 * 2**20
-    ) -> None:
+    def __init__(self, path: str | Path, cache_size: int = 64, max_cache_bytes: int = 512 * 2**20) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
@@ -138,9 +137,7 @@ class VideoReader:
         except (av.FFmpegError, OSError, ValueError, IndexError, KeyError, TypeError) as err:
             self.close()
             reason = _why(err)
-            raise MediaError(
-                f"{self.path.name} is not a video file TEMPO can read ({reason})."
-            ) from None
+            raise MediaError(f"{self.path.name} is not a video file TEMPO can read ({reason}).") from None
 
     # ------------------------------------------------------------------ indexing
     def _open(self) -> None:
@@ -195,8 +192,7 @@ class VideoReader:
         self.frame_times = repair_times(seconds, self._nominal_step)
         self.frame_times.setflags(write=False)
         strictly = all(
-            a is not None and b is not None and a < b
-            for a, b in zip(self._raw_pts, self._raw_pts[1:], strict=False)
+            a is not None and b is not None and a < b for a, b in zip(self._raw_pts, self._raw_pts[1:], strict=False)
         )
         self._reliable = self._raw_pts[0] is not None and strictly
         self._pts_to_index = {p: i for i, p in enumerate(self._raw_pts)} if self._reliable else {}
@@ -206,9 +202,7 @@ class VideoReader:
     def _decode_first(self) -> av.VideoFrame:
         for _, frame in self._decode_from(0):
             return frame
-        raise MediaError(
-            f"{self.path.name} is damaged: not one of its video frames can be decoded."
-        )
+        raise MediaError(f"{self.path.name} is damaged: not one of its video frames can be decoded.")
 
     def _trim_undecodable_tail(self) -> None:
         """A truncated file may index frames whose data is missing: keep only decodable ones.
@@ -304,9 +298,7 @@ class VideoReader:
                 width, height = self._coded_size
                 image = frame.to_ndarray(width=width, height=height, format="rgb24")
         except (av.FFmpegError, ValueError, NotImplementedError) as err:
-            raise MediaError(
-                f"A frame of {self.path.name} ({frame.format.name}) cannot be converted to RGB."
-            ) from err
+            raise MediaError(f"A frame of {self.path.name} ({frame.format.name}) cannot be converted to RGB.") from err
         image = _rotate(image, self._rotation)
         image.setflags(write=False)  # shared with the cache: callers copy before editing
         return image
@@ -327,10 +319,7 @@ class VideoReader:
             if index in self._cache:
                 self._cache.move_to_end(index)
                 return self._cache[index]
-            continuing = (
-                self._decoder is not None
-                and self._next_index <= index < self._next_index + _SEEK_AHEAD_LIMIT
-            )
+            continuing = self._decoder is not None and self._next_index <= index < self._next_index + _SEEK_AHEAD_LIMIT
             if not continuing:
                 self._decoder = self._decode_from(index)
             for position, frame in self._decoder:
@@ -343,9 +332,7 @@ class VideoReader:
                 self._decoder = None
             if index not in self._cache:
                 self._decoder = None
-                raise MediaError(
-                    f"Frame {index} of {self.path.name} cannot be decoded; the file may be damaged."
-                )
+                raise MediaError(f"Frame {index} of {self.path.name} cannot be decoded; the file may be damaged.")
             return self._cache[index]
 
     def iter_frames(self, start: int = 0, stop: int | None = None):
@@ -373,9 +360,7 @@ class VideoReader:
         try:
             return frame.to_ndarray(width=size, height=size, format="rgb24")
         except (av.FFmpegError, ValueError, NotImplementedError) as err:
-            raise MediaError(
-                f"A frame of {self.path.name} ({frame.format.name}) cannot be converted to RGB."
-            ) from err
+            raise MediaError(f"A frame of {self.path.name} ({frame.format.name}) cannot be converted to RGB.") from err
 
     # ------------------------------------------------------------------ time queries
     def frame_at(self, time: float) -> int:
@@ -389,22 +374,8 @@ class VideoReader:
         return right if times[right] - time < time - times[right - 1] else right - 1
 
     def nearest_indices(self, time: float, n: int) -> list[int]:
-        """The ``n`` real frames nearest to ``time``, sorted by time."""
-        n = max(1, min(int(n), len(self.frame_times)))
-        centre = self.frame_at(time)
-        chosen = [centre]
-        left, right = centre - 1, centre + 1
-        times = self.frame_times
-        while len(chosen) < n:
-            left_gap = time - times[left] if left >= 0 else np.inf
-            right_gap = times[right] - time if right < len(times) else np.inf
-            if left_gap <= right_gap:
-                chosen.append(left)
-                left -= 1
-            else:
-                chosen.append(right)
-                right += 1
-        return sorted(chosen)
+        """The ``n`` real frames nearest to ``time``, sorted by time (at least one)."""
+        return nearest_indices(self.frame_times, time, max(1, int(n)))
 
     @property
     def rotation(self) -> int:

@@ -11,31 +11,13 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tempo_test_clips import frame_image, frame_number, make_clip
 
-from tempo_core.config import build_tempo, tempo_tiny
 from tempo_core.engine import ExportSettings, _configure_tiling, run_export
 from tempo_core.errors import MediaError
-from tempo_core.inference import Interpolator
 from tempo_core.video import VideoReader, probe
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """The tiny model on tiny frames is fastest on one thread (and immune to a busy CI box)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(scope="module")
-def interpolator():
-    torch.manual_seed(0)
-    return Interpolator(build_tempo(tempo_tiny()), device="cpu")
 
 
 @pytest.fixture(scope="module")

@@ -11,33 +11,15 @@ import threading
 
 import numpy as np
 import pytest
-import torch
 from tempo_test_clips import frame_image, frame_number, make_clip
 
-from tempo_core.config import build_tempo, tempo_tiny
 from tempo_core.engine import CancelToken, ExportSettings, make_jobs, run_export
 from tempo_core.errors import Cancelled, ModelError, OutputError
-from tempo_core.inference import Interpolator
 from tempo_core.timeline import plan_output
 from tempo_core.video import VideoReader, probe
 from tempo_core.video_writer import VideoWriter
 
 W, H = 32, 24
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """The tiny model on tiny frames is fastest on one thread (and immune to a busy CI box)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(scope="module")
-def interpolator():
-    torch.manual_seed(0)
-    return Interpolator(build_tempo(tempo_tiny()), device="cpu")
 
 
 class Recording:

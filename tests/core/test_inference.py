@@ -11,12 +11,6 @@ from tempo_core.inference import Interpolator, pad_to_multiple
 from tempo_core.tiling import tile_windows
 
 
-@pytest.fixture(scope="module")
-def interpolator():
-    torch.manual_seed(0)
-    return Interpolator(build_tempo(tempo_tiny()), device="cpu")
-
-
 def frames(count: int, height: int = 190, width: int = 250):
     rng = np.random.default_rng(0)
     return [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(count)]
