@@ -15,6 +15,7 @@ both are lossless: a passed-through source frame reads back bit-exact.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -153,7 +154,7 @@ class VideoWriter:
         self._container = None
         self._audio_in = None
         self._finished = False
-        try:
+        with self._abort_on_failure():
             if codec == "png":
                 self._temp = Path(
                     tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent)
@@ -163,12 +164,6 @@ class VideoWriter:
                 self._open_video(width, height, quality)
                 if audio_source is not None:
                     self._open_audio(Path(audio_source), audio_start, audio_end)
-        except (OSError, av.FFmpegError) as err:
-            self.abort()
-            raise output_error(err, self.path) from None
-        except BaseException:
-            self.abort()
-            raise
 
     # ------------------------------------------------------------------ setup
     def _open_video(self, width: int, height: int, quality: int) -> None:
@@ -298,9 +293,21 @@ class VideoWriter:
             self._audio_in = None
 
     # ------------------------------------------------------------------ ending
+    @contextlib.contextmanager
+    def _abort_on_failure(self):
+        """Any failure removes the partial output; OS and codec errors become one OutputError."""
+        try:
+            yield
+        except (OSError, av.FFmpegError) as err:
+            self.abort()
+            raise output_error(err, self.path) from None
+        except BaseException:
+            self.abort()
+            raise
+
     def finish(self) -> Path:
         """Flush, close and move the file into place; returns the final path."""
-        try:
+        with self._abort_on_failure():
             if self.codec != "png":
                 for packet in self._video.encode(None):
                     self._mux(packet)
@@ -308,12 +315,6 @@ class VideoWriter:
                 self._container.close()
                 self._container = None
             self._move_into_place()
-        except (OSError, av.FFmpegError) as err:
-            self.abort()
-            raise output_error(err, self.path) from None
-        except BaseException:
-            self.abort()
-            raise
         self._finished = True
         return self.path
 
