@@ -19,16 +19,8 @@ from tempo_core.model import TempoNet
 from tempo_core.train import main as train_main
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, one_thread) -> Path:
+def run_dir(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("export")
     base = np.random.default_rng(1).integers(0, 256, (40, 48, 3), dtype=np.uint8)
     (tmp / "frames").mkdir()
