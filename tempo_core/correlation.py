@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-
 UNFOLD_BUDGET_BYTES = 256 * 2**20
 
 
