@@ -39,14 +39,10 @@ def run_minterpolate(source: Path, out: Path, fps: float, end: float) -> tuple[i
         stream.thread_type = "AUTO"
         graph = av.filter.Graph()
         buffer = graph.add_buffer(template=stream)
-        mci = graph.add(
-            "minterpolate", f"fps={rate}:mi_mode=mci:mc_mode=aobmc:me_mode=bidir"
-        )
+        mci = graph.add("minterpolate", f"fps={rate}:mi_mode=mci:mc_mode=aobmc:me_mode=bidir")
         sink = graph.add("buffersink")
         graph.link_nodes(buffer, mci, sink).configure()
-        writer = VideoWriter(
-            out, rate=rate, width=stream.width, height=stream.height, overwrite=True
-        )
+        writer = VideoWriter(out, rate=rate, width=stream.width, height=stream.height, overwrite=True)
         with writer:
 
             def drain() -> None:
@@ -103,8 +99,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         frames_m, seconds_m = run_minterpolate(args.clip, Path(folder) / "mi.mp4", args.fps, end)
         settings = ExportSettings(
-            args.clip, Path(folder) / "tempo.mp4", "fps", args.fps, end=end,
-            anchors=args.anchors, overwrite=True,
+            args.clip,
+            Path(folder) / "tempo.mp4",
+            "fps",
+            args.fps,
+            end=end,
+            anchors=args.anchors,
+            overwrite=True,
         )
         result = run_export(settings, interpolator)
     rows = [

@@ -14,10 +14,7 @@ from tempo_core.errors import TempoError
 
 log = logging.getLogger("tempo_app")
 
-OOM_ADVICE = (
-    "The GPU ran out of memory; turn on Model > Synthesize in tiles, or choose Model > Device > "
-    "CPU."
-)
+OOM_ADVICE = "The GPU ran out of memory; turn on Model > Synthesize in tiles, or choose Model > Device > CPU."
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -40,9 +37,7 @@ def user_message(error: BaseException, doing: str = "That") -> str:
         return OOM_ADVICE
     log.error("%s failed unexpectedly", doing, exc_info=error)
     detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    detail = (
-        f" ({type(error).__name__}: {detail[:160]})" if detail else f" ({type(error).__name__})"
-    )
+    detail = f" ({type(error).__name__}: {detail[:160]})" if detail else f" ({type(error).__name__})"
     return f"{doing} failed unexpectedly{detail}."
 
 

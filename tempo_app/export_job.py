@@ -58,9 +58,7 @@ class ExportJob(QObject):
             if interpolator is None:
                 self.failed.emit(NO_MODEL)
                 return
-            result = run_export(
-                self.settings, interpolator, progress=self.progress.emit, cancel=self.token
-            )
+            result = run_export(self.settings, interpolator, progress=self.progress.emit, cancel=self.token)
         except Cancelled as stop:
             self.cancelled.emit(str(stop))
         except Exception as error:

@@ -45,9 +45,7 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 
 def _headless() -> bool:
-    return sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    )
+    return sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def _quiet_offscreen_warnings() -> None:

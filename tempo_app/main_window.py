@@ -78,9 +78,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         controller, session, view = self.controller, self.controller.session, self.controller.view
         file_menu = self.menuBar().addMenu("&File")
-        open_action = self._action(
-            file_menu, "&Open...", self.choose_clip, QKeySequence.StandardKey.Open
-        )
+        open_action = self._action(file_menu, "&Open...", self.choose_clip, QKeySequence.StandardKey.Open)
         open_action.setIcon(icon("open"))
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.export_action = self._action(file_menu, "&Export...", self.show_export, "Ctrl+E")
@@ -107,27 +105,19 @@ class MainWindow(QMainWindow):
         )
         play_menu.addSeparator()
         self._action(play_menu, "Set in point", lambda: session.set_in_point(session.playhead), "I")
-        self._action(
-            play_menu, "Set out point", lambda: session.set_out_point(session.playhead), "O"
-        )
+        self._action(play_menu, "Set out point", lambda: session.set_out_point(session.playhead), "O")
         self._action(play_menu, "Clear in/out", self._clear_range, "Shift+X")
         self._action(play_menu, "Pin / unpin nearest frame", self._toggle_nearest_pin, "P")
         self._action(play_menu, "Unpin all anchors", session.clear_pins)
 
         view_menu = self.menuBar().addMenu("&View")
-        self.overlay_action = self._action(
-            view_menu, "Confidence overlay", view.toggle_overlay, "C", True
-        )
+        self.overlay_action = self._action(view_menu, "Confidence overlay", view.toggle_overlay, "C", True)
         for mode in COMPARE_MODES:
-            self._action(
-                view_menu, COMPARE_LABELS[mode], lambda _=False, m=mode: view.set_compare_mode(m)
-            )
+            self._action(view_menu, COMPARE_LABELS[mode], lambda _=False, m=mode: view.set_compare_mode(m))
         self._action(view_menu, "Fit to window", self.viewer.reset_zoom, "F")
         view.changed.connect(lambda: self.overlay_action.setChecked(view.overlay_enabled))
 
-        self.model_menu = ModelMenu(
-            controller.model, lambda: controller.settings.last_folder("model"), self
-        )
+        self.model_menu = ModelMenu(controller.model, lambda: controller.settings.last_folder("model"), self)
         self.menuBar().addMenu(self.model_menu)
         self.model_menu.load_requested.connect(self._load_model)
         self.model_menu.device_chosen.connect(controller.set_device)
@@ -140,9 +130,7 @@ class MainWindow(QMainWindow):
     def _fill_recent(self, files: list[str]) -> None:
         self.recent_menu.clear()
         for path in files:
-            self._action(
-                self.recent_menu, path, lambda _=False, p=path: self.controller.open_clip(p)
-            )
+            self._action(self.recent_menu, path, lambda _=False, p=path: self.controller.open_clip(p))
         self.recent_menu.setEnabled(bool(files))
 
     # -------------------------------------------------------------- actions

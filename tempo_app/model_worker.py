@@ -41,9 +41,7 @@ def default_factory(spec: ModelSpec) -> Any:
     """Load ``spec`` with :meth:`tempo_core.inference.Interpolator.from_checkpoint`."""
     from tempo_core.inference import Interpolator
 
-    return Interpolator.from_checkpoint(
-        spec.path, device=spec.device, precision=spec.precision, tile=spec.tile
-    )
+    return Interpolator.from_checkpoint(spec.path, device=spec.device, precision=spec.precision, tile=spec.tile)
 
 
 @dataclass(frozen=True)

@@ -86,9 +86,7 @@ def read_config(path: str | Path) -> TempoConfig:
     path = Path(path)
     metadata = read_metadata(path)
     if CONFIG_KEY not in metadata:
-        raise ModelError(
-            f"{path.name} holds no TEMPO config: it was not exported by `tempo export`."
-        )
+        raise ModelError(f"{path.name} holds no TEMPO config: it was not exported by `tempo export`.")
     try:
         values = json.loads(metadata[CONFIG_KEY])
         if not isinstance(values, dict):
@@ -110,9 +108,7 @@ def load_state(path: str | Path) -> dict[str, torch.Tensor]:
                     f"{path.name}: tensor {name} has dtype {tensor.dtype}; TEMPO weights are floating point."
                 )
             if not torch.isfinite(tensor).all():
-                raise ModelError(
-                    f"{path.name}: tensor {name} holds NaN or infinite values; the file is damaged."
-                )
+                raise ModelError(f"{path.name}: tensor {name} holds NaN or infinite values; the file is damaged.")
             state[name] = tensor.float()
     return state
 
@@ -126,9 +122,7 @@ def load_model(path: str | Path | None = None):
 
     path = Path(path) if path is not None else default_model_path()
     if not path.exists() and path == default_model_path():
-        raise ModelError(
-            f"The bundled default model is missing ({path}); pass a model file with --checkpoint."
-        )
+        raise ModelError(f"The bundled default model is missing ({path}); pass a model file with --checkpoint.")
     model = TempoNet(read_config(path))
     state = load_state(path)
     expected = model.state_dict()

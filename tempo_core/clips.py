@@ -39,9 +39,7 @@ class Clip:
     def frame_size(self) -> tuple[int, int]:
         raise NotImplementedError
 
-    def load(
-        self, indices: Sequence[int], region: tuple[int, int, int] | None = None
-    ) -> np.ndarray:
+    def load(self, indices: Sequence[int], region: tuple[int, int, int] | None = None) -> np.ndarray:
         """uint8 ``[k, H, W, 3]``; ``region=(top, left, size)`` reads only that square."""
         raise NotImplementedError
 
@@ -65,9 +63,7 @@ class ArrayClip(Clip):
     def frame_size(self) -> tuple[int, int]:
         return int(self.frames.shape[1]), int(self.frames.shape[2])
 
-    def load(
-        self, indices: Sequence[int], region: tuple[int, int, int] | None = None
-    ) -> np.ndarray:
+    def load(self, indices: Sequence[int], region: tuple[int, int, int] | None = None) -> np.ndarray:
         return np.stack([np.asarray(_crop(self.frames[i], region)) for i in indices])
 
 
@@ -91,9 +87,7 @@ class ImageListClip(Clip):
                 raise MediaError(f"Could not read the image {self.paths[0]}: {err}.") from err
         return self._size
 
-    def load(
-        self, indices: Sequence[int], region: tuple[int, int, int] | None = None
-    ) -> np.ndarray:
+    def load(self, indices: Sequence[int], region: tuple[int, int, int] | None = None) -> np.ndarray:
         return np.stack([_crop(read_image(self.paths[i]), region) for i in indices])
 
 
@@ -136,9 +130,7 @@ def decode_video(path: Path, max_side: int = 0) -> tuple[np.ndarray, np.ndarray]
                     size = (frame.width, frame.height)
                     if max_side and max(size) > max_side:
                         size = _fit(frame.width, frame.height, max_side)
-                rgb = frame.reformat(
-                    width=size[0], height=size[1], format="rgb24", interpolation="AREA"
-                )
+                rgb = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA")
                 frames.append(rgb.to_ndarray())
                 times.append(float(frame.time) if frame.pts is not None else math.nan)
     except av.error.FFmpegError as err:

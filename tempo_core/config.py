@@ -44,9 +44,7 @@ class TempoConfig:
         if len(self.encoder_depths) != 4 or len(self.decoder_depths) != 4:
             raise ValueError("encoder_depths and decoder_depths need exactly 4 entries (4 scales)")
         if self.base_channels % self.attn_heads:
-            raise ValueError(
-                f"base_channels ({self.base_channels}) must divide by attn_heads ({self.attn_heads})"
-            )
+            raise ValueError(f"base_channels ({self.base_channels}) must divide by attn_heads ({self.attn_heads})")
         if min(self.base_channels, self.temporal_channels, self.attn_heads, self.attn_points) < 1:
             raise ValueError("channel, head and point counts must be positive")
         if self.corr_levels < 1 or self.corr_radius < 0:

@@ -37,16 +37,12 @@ def local_correlation(query: torch.Tensor, key: torch.Tensor, radius: int) -> to
     unfolded_bytes = key.numel() * key.element_size() * window * window
     if not needs_grad and unfolded_bytes > UNFOLD_BUDGET_BYTES:
         return local_correlation_reference(query, key, radius)
-    neighbours = F.unfold(key, window, padding=radius).view(
-        batch, channels, window * window, height * width
-    )
+    neighbours = F.unfold(key, window, padding=radius).view(batch, channels, window * window, height * width)
     corr = torch.einsum("mcp,mckp->mkp", query.flatten(2), neighbours)
     return corr.view(batch, window * window, height, width) / channels**0.5
 
 
-def local_correlation_reference(
-    query: torch.Tensor, key: torch.Tensor, radius: int
-) -> torch.Tensor:
+def local_correlation_reference(query: torch.Tensor, key: torch.Tensor, radius: int) -> torch.Tensor:
     """Readable loop over the ``(2r+1)**2`` displacements; same contract as :func:`local_correlation`."""
     _, channels, height, width = query.shape
     padded = F.pad(key, (radius, radius, radius, radius))
@@ -58,9 +54,7 @@ def local_correlation_reference(
     return torch.stack(volumes, dim=1) / channels**0.5
 
 
-def correlation_pyramid(
-    query: torch.Tensor, key: torch.Tensor, levels: int, radius: int
-) -> torch.Tensor:
+def correlation_pyramid(query: torch.Tensor, key: torch.Tensor, levels: int, radius: int) -> torch.Tensor:
     """Correlation volumes at ``levels`` pooling levels, upsampled to the query size.
 
     Args:

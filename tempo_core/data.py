@@ -120,9 +120,7 @@ class WindowDataset(Dataset):
         shortest = min(len(c) for c in self.clips)
         usable = sorted({int(n) for n in n_frames if 2 * (int(n) - 1) + 1 <= shortest and n >= 2})
         if not usable:
-            raise InputError(
-                f"The shortest clip has {shortest} frames: too few for N in {list(n_frames)}."
-            )
+            raise InputError(f"The shortest clip has {shortest} frames: too few for N in {list(n_frames)}.")
         self.n_frames = tuple(usable)
         counts = [len(c) if slots_per_clip == "frames" else 1 for c in self.clips]
         self.slot_offsets = np.cumsum([0, *counts])
@@ -139,9 +137,7 @@ class WindowDataset(Dataset):
         clip = self.clip_of_slot(slot)
         window = sample_window(len(clip), n, self.max_stride, rng)
         indices = [*window.anchors, window.target]
-        times = torch.tensor(
-            clip.times[indices] - clip.times[window.anchors[0]], dtype=torch.float64
-        )
+        times = torch.tensor(clip.times[indices] - clip.times[window.anchors[0]], dtype=torch.float64)
         crop = self.crop
         h, w = clip.frame_size
         if crop and h >= crop and w >= crop:  # read only the crop (memory-mapped caches)
@@ -226,11 +222,7 @@ class WindowBatchSampler:
             n = int(choices[rng.integers(len(choices))])
             keys = []
             for i, slot in enumerate(slots[b * self.batch_size : (b + 1) * self.batch_size]):
-                sample_seed = int(
-                    np.random.SeedSequence([self.seed, self.epoch, b, self.rank, i]).generate_state(
-                        1
-                    )[0]
-                )
+                sample_seed = int(np.random.SeedSequence([self.seed, self.epoch, b, self.rank, i]).generate_state(1)[0])
                 keys.append((int(slot), n, sample_seed))
             yield keys
 
@@ -264,9 +256,7 @@ def build_train_dataset(
     clips: list[Clip] = []
     for source in sources:
         clip = cached_clip(source, cache_dir, max_side)
-        log(
-            f"data: {source.name}: {len(clip)} frames {clip.frames.shape[2]}x{clip.frames.shape[1]}"
-        )
+        log(f"data: {source.name}: {len(clip)} frames {clip.frames.shape[2]}x{clip.frames.shape[1]}")
         clips.append(clip)
     return WindowDataset(clips, n_frames, crop, max_stride, augment, slots_per_clip="frames")
 

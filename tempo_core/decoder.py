@@ -24,12 +24,10 @@ class NAFNetDecoder(nn.Module):
         channels = config.scale_channels
         self.merges = nn.ModuleList(nn.Conv2d(2 * c, c, 1) for c in channels)
         self.upsamples = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(channels[s + 1], 4 * channels[s], 1), nn.PixelShuffle(2))
-            for s in range(3)
+            nn.Sequential(nn.Conv2d(channels[s + 1], 4 * channels[s], 1), nn.PixelShuffle(2)) for s in range(3)
         )
         self.stages = nn.ModuleList(
-            nn.Sequential(*(NAFBlock(channels[s]) for _ in range(config.decoder_depths[s])))
-            for s in range(4)
+            nn.Sequential(*(NAFBlock(channels[s]) for _ in range(config.decoder_depths[s]))) for s in range(4)
         )
 
     def forward(self, fused: list[torch.Tensor], skips: list[torch.Tensor]) -> torch.Tensor:

@@ -27,9 +27,7 @@ class ConvNeXtEncoder(nn.Module):
         self.stem = nn.Sequential(nn.Conv2d(3, channels[0], 4, stride=4), LayerNorm2d(channels[0]))
         self.downsamples = nn.ModuleList(
             [
-                nn.Sequential(
-                    LayerNorm2d(channels[i - 1]), nn.Conv2d(channels[i - 1], channels[i], 2, 2)
-                )
+                nn.Sequential(LayerNorm2d(channels[i - 1]), nn.Conv2d(channels[i - 1], channels[i], 2, 2))
                 for i in range(1, 4)
             ]
         )

@@ -117,9 +117,7 @@ def validate(settings: ExportSettings) -> None:
         raise InputError(f"Unknown codec {settings.codec!r}; use one of {', '.join(CODECS)}.")
     if settings.batch_size < 1:
         raise InputError("The batch size must be at least 1.")
-    check_output_path(
-        Path(settings.output_path), settings.codec, settings.overwrite, Path(settings.input_path)
-    )
+    check_output_path(Path(settings.output_path), settings.codec, settings.overwrite, Path(settings.input_path))
 
 
 def detect_scene_cuts(
@@ -222,9 +220,7 @@ def run_export(
         try:
             jobs = make_jobs(plan, times, batch)
             depth = 1 if large else _QUEUE_DEPTH
-            _run_pipeline(
-                reader, jobs, interpolator, writer, len(plan.frames), progress, cancel, depth
-            )
+            _run_pipeline(reader, jobs, interpolator, writer, len(plan.frames), progress, cancel, depth)
             if cancel.cancelled:
                 raise Cancelled()
             path = writer.finish()

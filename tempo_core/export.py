@@ -26,9 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="which checkpoint of a run folder (default: best)",
     )
     parser.add_argument("--fp16", action="store_true", help="store the weights as float16")
-    parser.add_argument(
-        "--raw", action="store_true", help="export the raw weights, not their moving average (EMA)"
-    )
+    parser.add_argument("--raw", action="store_true", help="export the raw weights, not their moving average (EMA)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output")
     parser.add_argument(
         "--allow_missing",

@@ -103,9 +103,7 @@ def check_times(timestamps: Sequence[float], target_times: Sequence[float] = ())
     if not all(math.isfinite(t) for t in [*times, *map(float, target_times)]):
         raise InputError("Anchor and target times must be finite numbers.")
     if len(set(times)) != len(times):
-        raise InputError(
-            "Two anchor frames share the same timestamp; each anchor needs its own time."
-        )
+        raise InputError("Two anchor frames share the same timestamp; each anchor needs its own time.")
     low, high = min(times), max(times)
     limit = MAX_EXTRAPOLATION_SPANS * (high - low)
     for target in map(float, target_times):
@@ -221,9 +219,7 @@ class Interpolator:
                 results.append(Synthesis(image, conf, time))
         return results
 
-    def interpolate(
-        self, frames: Sequence, timestamps: Sequence[float], target_time: float
-    ) -> Synthesis:
+    def interpolate(self, frames: Sequence, timestamps: Sequence[float], target_time: float) -> Synthesis:
         """One frame at ``target_time`` from anchor images."""
         return self.synthesize(self.encode(frames, timestamps), [target_time])[0]
 
@@ -236,9 +232,7 @@ class Interpolator:
         with torch.inference_mode(), self._autocast():
             rgb, aux = self.model(padded, timestamps.to(self.device), target_time.to(self.device))
         crop = (..., slice(0, height), slice(0, width))
-        cropped = {
-            k: v[crop].float() for k, v in aux.items() if torch.is_tensor(v) and v.dim() == 4
-        }
+        cropped = {k: v[crop].float() for k, v in aux.items() if torch.is_tensor(v) and v.dim() == 4}
         return rgb[crop].float(), cropped
 
     def _synthesize_with_fallback(self, anchors: EncodedAnchors, times: list[float]):
@@ -271,9 +265,7 @@ class Interpolator:
         rgb_sum = frames.new_zeros(count, 3, height, width, dtype=torch.float32)
         conf_sum = frames.new_zeros(count, 1, height, width, dtype=torch.float32)
         weight_sum = frames.new_zeros(1, 1, height, width, dtype=torch.float32)
-        for window, ramp in tile_windows(
-            height, width, tile, self.tile_overlap, REQUIRED_MULTIPLE, frames.device
-        ):
+        for window, ramp in tile_windows(height, width, tile, self.tile_overlap, REQUIRED_MULTIPLE, frames.device):
             crop = frames[..., window[0], window[1]]
             encoded = self.model.encode(crop, anchors.timestamps)
             rgb, aux = self.model.synthesize(expand_batch(encoded, count), target)

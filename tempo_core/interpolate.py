@@ -51,15 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="h264",
         help="h264 (default), hevc, prores, ffv1 (lossless) or png (folder)",
     )
-    parser.add_argument(
-        "--crf", type=int, default=18, help="quality for h264/hevc, lower is better (default 18)"
-    )
-    parser.add_argument(
-        "--checkpoint", default=None, help="model .safetensors file (default: the bundled model)"
-    )
-    parser.add_argument(
-        "--device", default=None, help="cuda, cuda:1, mps or cpu (default: the best available)"
-    )
+    parser.add_argument("--crf", type=int, default=18, help="quality for h264/hevc, lower is better (default 18)")
+    parser.add_argument("--checkpoint", default=None, help="model .safetensors file (default: the bundled model)")
+    parser.add_argument("--device", default=None, help="cuda, cuda:1, mps or cpu (default: the best available)")
     parser.add_argument(
         "--precision",
         choices=("fp32", "bf16", "fp16"),
@@ -136,9 +130,7 @@ class ProgressLine:
         filled = int(width * progress.done / max(1, progress.total))
         eta = "--:--" if progress.eta_s is None else _clock(progress.eta_s)
         bar = "#" * filled + "." * (width - filled)
-        self.stream.write(
-            f"\r[{bar}] {progress.done}/{progress.total} frames  {progress.fps:5.1f} fps  ETA {eta}"
-        )
+        self.stream.write(f"\r[{bar}] {progress.done}/{progress.total} frames  {progress.fps:5.1f} fps  ETA {eta}")
         self.stream.flush()
 
     def end(self) -> None:

@@ -26,9 +26,7 @@ class SinusoidalTimeEncoding(nn.Module):
         super().__init__()
         exponents = torch.arange(num_frequencies, dtype=torch.float32) - 2.0
         self.register_buffer("frequencies", math.pi * 2.0**exponents, persistent=False)
-        self.mlp = nn.Sequential(
-            nn.Linear(2 * num_frequencies + 1, dim), nn.SiLU(), nn.Linear(dim, dim)
-        )
+        self.mlp = nn.Sequential(nn.Linear(2 * num_frequencies + 1, dim), nn.SiLU(), nn.Linear(dim, dim))
 
     def forward(self, times: torch.Tensor) -> torch.Tensor:
         """times: any shape ``S`` (normalized units) -> ``[*S, D]``."""
@@ -116,9 +114,7 @@ class NAFBlock(nn.Module):
         self.conv1 = nn.Conv2d(channels, hidden, 1)
         self.dwconv = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
         self.gate = SimpleGate()
-        self.channel_attention = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Conv2d(hidden // 2, hidden // 2, 1)
-        )
+        self.channel_attention = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(hidden // 2, hidden // 2, 1))
         self.conv2 = nn.Conv2d(hidden // 2, channels, 1)
         self.norm2 = LayerNorm2d(channels)
         self.ffn1 = nn.Conv2d(channels, hidden, 1)

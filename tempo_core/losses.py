@@ -69,9 +69,7 @@ def census_loss(pred: torch.Tensor, target: torch.Tensor, patch: int = 7) -> tor
         dist = (t_pred - t_target) ** 2
         dist = (dist / (0.1 + dist)).mean(1, keepdim=True)
         pad = patch // 2
-        return (
-            dist[..., pad:-pad, pad:-pad].mean() if min(dist.shape[-2:]) > 2 * pad else dist.mean()
-        )
+        return dist[..., pad:-pad, pad:-pad].mean() if min(dist.shape[-2:]) > 2 * pad else dist.mean()
 
 
 def confidence_loss(
@@ -93,9 +91,7 @@ def confidence_loss(
 
 
 # ----------------------------------------------------------------------------- VGG
-def build_vgg_features(
-    arch: str = "vgg16", last_layer: int | None = None, device: str | None = None
-) -> nn.Sequential:
+def build_vgg_features(arch: str = "vgg16", last_layer: int | None = None, device: str | None = None) -> nn.Sequential:
     """torchvision's ``vgg16().features`` / ``vgg19().features`` (same indices).
 
     Cut after index ``last_layer``; ``device="meta"`` skips the random init before loading.
@@ -158,15 +154,11 @@ class VGGPerceptualLoss(nn.Module):
             self.layers = VGG_LAYERS[arch]
             self.features = build_vgg_features(arch, self.layers[-1], device="meta")
             wanted = self.features.state_dict().keys()
-            picked = {
-                k: state[f"features.{k}"] if f"features.{k}" in state else state[k] for k in wanted
-            }
+            picked = {k: state[f"features.{k}"] if f"features.{k}" in state else state[k] for k in wanted}
             self.features.load_state_dict(picked, assign=True)
         except (KeyError, RuntimeError, OSError, ValueError) as err:
             self.features = None
-            self._disable(
-                f"the VGG weights in {path} could not be loaded ({type(err).__name__}: {err})"
-            )
+            self._disable(f"the VGG weights in {path} could not be loaded ({type(err).__name__}: {err})")
             return
         self.features.requires_grad_(False).eval()
         self.available, self.source = True, f"{arch} from {path}"
@@ -235,9 +227,7 @@ class TempoLoss(nn.Module):
     def __init__(self, config: LossConfig | None = None) -> None:
         super().__init__()
         self.config = config or LossConfig()
-        self.perceptual = (
-            VGGPerceptualLoss(self.config.vgg_weights) if self.config.perceptual > 0 else None
-        )
+        self.perceptual = VGGPerceptualLoss(self.config.vgg_weights) if self.config.perceptual > 0 else None
 
     @property
     def perceptual_status(self) -> dict[str, object]:

@@ -82,13 +82,9 @@ class TempoNet(nn.Module):
         self.encoder = ConvNeXtEncoder(config)
         self.motion_prior = BilateralMotionPrior(config.corr_radius)
         self.key_projs = nn.ModuleList(nn.Conv2d(c, c, 1) for c in channels)
-        self.query_projs = nn.ModuleList(
-            nn.Conv2d(2 * c if s < 3 else c, c, 1) for s, c in enumerate(channels)
-        )
+        self.query_projs = nn.ModuleList(nn.Conv2d(2 * c if s < 3 else c, c, 1) for s, c in enumerate(channels))
         self.query_time = nn.ModuleList(nn.Linear(time_dim, c) for c in channels)
-        self.coarse_to_fine = nn.ModuleList(
-            nn.Conv2d(channels[s + 1], c, 1) for s, c in enumerate(channels[:3])
-        )
+        self.coarse_to_fine = nn.ModuleList(nn.Conv2d(channels[s + 1], c, 1) for s, c in enumerate(channels[:3]))
         self.attention = nn.ModuleList(
             DeformableTemporalAttention(
                 c,
@@ -122,9 +118,7 @@ class TempoNet(nn.Module):
         keys = [proj(f).view(B, N, *f.shape[1:]) for proj, f in zip(self.key_projs, pyramid, strict=True)]
         images = [F.avg_pool2d(frames.flatten(0, 1), 2 ** (s + 2)) for s in range(4)]
         image_pyramid = [level.view(B, N, *level.shape[1:]) for level in images]
-        return EncodedObservations(
-            frames, features, keys, image_pyramid, anchor_times, center, span
-        )
+        return EncodedObservations(frames, features, keys, image_pyramid, anchor_times, center, span)
 
     def synthesize(
         self, encoded: EncodedObservations, target_time: torch.Tensor
@@ -156,12 +150,8 @@ class TempoNet(nn.Module):
             fused_pyramid[scale] = fused
 
         decoded = self.decoder(fused_pyramid, skips)
-        rgb, weights, confidence_correction = self.synthesis(
-            encoded.frames, decoded, encoded.features[0], state
-        )
-        entropy = F.interpolate(
-            state.entropy, size=rgb.shape[-2:], mode="bilinear", align_corners=False
-        )
+        rgb, weights, confidence_correction = self.synthesis(encoded.frames, decoded, encoded.features[0], state)
+        entropy = F.interpolate(state.entropy, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
         confidence_logit = self.confidence_scale * (1.0 - entropy) + self.confidence_bias
         confidence = torch.sigmoid(confidence_logit + confidence_correction)
         aux = {
@@ -173,9 +163,7 @@ class TempoNet(nn.Module):
         return rgb, aux
 
     @staticmethod
-    def _aligned_blend(
-        features: torch.Tensor, prior: torch.Tensor, proximity: torch.Tensor
-    ) -> torch.Tensor:
+    def _aligned_blend(features: torch.Tensor, prior: torch.Tensor, proximity: torch.Tensor) -> torch.Tensor:
         """Observations ``[B, N, C, h, w]`` moved along the prior and blended by proximity ``[B, N]``."""
         aligned = warp(features.flatten(0, 1), prior.flatten(0, 1)).view(features.shape)
         return (aligned * proximity[:, :, None, None, None]).sum(dim=1)
@@ -202,9 +190,7 @@ class TempoNet(nn.Module):
         features, keys = encoded.features[scale], encoded.keys[scale]
         B, N, C, h, w = features.shape
         blend = self._aligned_blend(features, prior, proximity)
-        guide = prior[:, :, None, None].expand(
-            B, N, self.config.attn_heads, self.config.attn_points, 2, h, w
-        )
+        guide = prior[:, :, None, None].expand(B, N, self.config.attn_heads, self.config.attn_points, 2, h, w)
         if coarser_fused is None:
             query_input = blend
         else:
@@ -213,10 +199,7 @@ class TempoNet(nn.Module):
             guide = guide + 2.0 * F.interpolate(
                 coarser_learned.flatten(0, 3), size=(h, w), mode="bilinear", align_corners=False
             ).view(*coarser_learned.shape[:5], h, w)
-        query = (
-            self.query_projs[scale](query_input)
-            + self.query_time[scale](target_embedding)[:, :, None, None]
-        )
+        query = self.query_projs[scale](query_input) + self.query_time[scale](target_embedding)[:, :, None, None]
         aligned_keys = warp(keys.flatten(0, 1), prior.flatten(0, 1))
         query_per_frame = query.unsqueeze(1).expand(B, N, C, h, w).flatten(0, 1)
         correlation = correlation_pyramid(

@@ -31,9 +31,7 @@ def candidate_velocities(radius: int, device: torch.device, dtype: torch.dtype) 
     return torch.stack([xs.flatten(), ys.flatten()], dim=1)
 
 
-def alignment_cost(
-    features: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor
-) -> torch.Tensor:
+def alignment_cost(features: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
     """Spread of the observations' values looked up along ``velocity``.
 
     Args:
@@ -60,9 +58,7 @@ class BilateralMotionPrior(nn.Module):
         window: side of the block over which the cost is averaged (odd).
     """
 
-    def __init__(
-        self, radius: int, scales: int = 4, temperature: float = 1e-3, window: int = 15
-    ) -> None:
+    def __init__(self, radius: int, scales: int = 4, temperature: float = 1e-3, window: int = 15) -> None:
         super().__init__()
         self.radius, self.window = radius, window
         self.log_temperature = nn.Parameter(torch.full((scales,), float(temperature)).log())
@@ -79,16 +75,12 @@ class BilateralMotionPrior(nn.Module):
         if coarser_velocity is None:
             center = features.new_zeros(B, 2, h, w)
         else:
-            center = 2.0 * F.interpolate(
-                coarser_velocity, size=(h, w), mode="bilinear", align_corners=False
-            )
+            center = 2.0 * F.interpolate(coarser_velocity, size=(h, w), mode="bilinear", align_corners=False)
         candidates = candidate_velocities(self.radius, features.device, features.dtype)
         costs = torch.stack(
             [alignment_cost(features, center + step.view(1, 2, 1, 1), dt) for step in candidates],
             dim=1,
         )  # (B, K, h, w)
-        costs = F.avg_pool2d(
-            costs, self.window, stride=1, padding=self.window // 2, count_include_pad=False
-        )
+        costs = F.avg_pool2d(costs, self.window, stride=1, padding=self.window // 2, count_include_pad=False)
         weights = (-costs / self.log_temperature[scale].exp()).softmax(dim=1)
         return center + torch.einsum("bkyx,kc->bcyx", weights, candidates)

@@ -28,9 +28,7 @@ def condense_attention(state: AttentionState) -> tuple[torch.Tensor, torch.Tenso
     weights = state.weights  # (B, N, heads, P, h, w)
     heads = weights.shape[2]
     frame_mass = weights.sum(dim=(2, 3))  # (B, N, h, w)
-    motion = (state.offsets * weights.unsqueeze(4)).sum(dim=(2, 3)) / frame_mass.unsqueeze(
-        2
-    ).clamp_min(1e-6)
+    motion = (state.offsets * weights.unsqueeze(4)).sum(dim=(2, 3)) / frame_mass.unsqueeze(2).clamp_min(1e-6)
     return motion, frame_mass / heads
 
 
@@ -87,16 +85,12 @@ class PixelSynthesisHead(nn.Module):
         motion = motion + delta[:, :, :2]
         frame_weights = (frame_weights.clamp_min(1e-6).log() + delta[:, :, 2]).softmax(dim=1)
 
-        full_motion = F.interpolate(
-            motion.flatten(0, 1), size=(H, W), mode="bilinear", align_corners=False
+        full_motion = F.interpolate(motion.flatten(0, 1), size=(H, W), mode="bilinear", align_corners=False)
+        full_motion = full_motion * torch.tensor([W / w, H / h], device=frames.device, dtype=full_motion.dtype).view(
+            1, 2, 1, 1
         )
-        full_motion = full_motion * torch.tensor(
-            [W / w, H / h], device=frames.device, dtype=full_motion.dtype
-        ).view(1, 2, 1, 1)
         warped = warp(frames.flatten(0, 1), full_motion).view(B, N, 3, H, W)
-        full_weights = F.interpolate(
-            frame_weights, size=(H, W), mode="bilinear", align_corners=False
-        )
+        full_weights = F.interpolate(frame_weights, size=(H, W), mode="bilinear", align_corners=False)
         blend = (warped * full_weights.unsqueeze(2)).sum(dim=1)
 
         residual = self.residual(decoded)  # (B, 4, H, W)

@@ -61,14 +61,10 @@ def warp(images: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     _, _, height, width = images.shape
     coords = base_grid(height, width, images.device, offsets.dtype) + offsets  # (M, 2, H, W)
     grid = pixels_to_grid(coords.permute(0, 2, 3, 1), height, width)
-    return F.grid_sample(
-        images, grid.to(images.dtype), mode="bilinear", padding_mode="border", align_corners=False
-    )
+    return F.grid_sample(images, grid.to(images.dtype), mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def deformable_sample(
-    values: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor
-) -> torch.Tensor:
+def deformable_sample(values: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Fast path: weighted sum of bilinear samples over observations, heads' points.
 
     Args:
@@ -86,17 +82,13 @@ def deformable_sample(
         offsets, "b n h p two y x -> (b n h) two p y x"
     )  # (B*N*heads, 2, P, H, W)
     grid = pixels_to_grid(rearrange(coords, "m two p y x -> m (p y) x two"), H, W)
-    sampled = F.grid_sample(
-        per_head, grid.to(values.dtype), mode="bilinear", padding_mode="zeros", align_corners=False
-    )
+    sampled = F.grid_sample(per_head, grid.to(values.dtype), mode="bilinear", padding_mode="zeros", align_corners=False)
     sampled = rearrange(sampled, "(b n h) c (p y) x -> b n h p c y x", b=B, n=N, h=heads, p=points)
     fused = (sampled * weights.unsqueeze(4)).sum(dim=(1, 3))  # (B, heads, C/heads, H, W)
     return rearrange(fused, "b h c y x -> b (h c) y x")
 
 
-def deformable_sample_reference(
-    values: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor
-) -> torch.Tensor:
+def deformable_sample_reference(values: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Readable reference of :func:`deformable_sample`: one ``grid_sample`` per (n, h, p)."""
     B, N, C, H, W = values.shape
     heads, points = offsets.shape[2:4]
@@ -196,9 +188,7 @@ class DeformableTemporalAttention(nn.Module):
         B, N, C, H, W = features.shape
         per_frame_query = query.unsqueeze(1).expand(B, N, C, H, W)
         context = torch.cat([per_frame_query, features, correlation], dim=2).flatten(0, 1)
-        hidden = (
-            self.context(context) + self.time_proj(dt_embedding).flatten(0, 1)[:, :, None, None]
-        )
+        hidden = self.context(context) + self.time_proj(dt_embedding).flatten(0, 1)[:, :, None, None]
         hidden = self.mixer(hidden)  # (B*N, hidden, H, W)
 
         raw_offsets = self.offset_head(hidden).view(B, N, self.heads, self.points, 2, H, W)

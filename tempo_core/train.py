@@ -71,9 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--val_crop", type=int, default=0, help="centre crop for validation (0: full)")
     g.add_argument("--val_limit", type=int, default=0, help="validate on the first K septuplets")
     g.add_argument("--val_every", type=int, default=0, help="also validate every K steps")
-    g.add_argument(
-        "--val_n", default="2", help="septuplet protocols to log, e.g. 2,4 (2 picks best)"
-    )
+    g.add_argument("--val_n", default="2", help="septuplet protocols to log, e.g. 2,4 (2 picks best)")
     g.add_argument("--crop", type=int, default=256, help="training crop (multiple of 32)")
     g.add_argument("--n_frames", default="2,4", help="N values batches draw from, e.g. 2,4")
     g.add_argument("--max_stride", type=int, default=3, help="anchors 2..2*max_stride frames apart")
@@ -103,9 +101,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--ema_decay", type=float, default=0.999, help="weight EMA (0: off)")
     g.add_argument("--amp", action="store_true", help="mixed precision (bf16 unless --amp_dtype)")
     g.add_argument("--amp_dtype", choices=("fp16", "bf16", "fp32"))
-    g.add_argument(
-        "--loss_weights", default="", help="e.g. charbonnier=1,perceptual=0.1,census=0.1"
-    )
+    g.add_argument("--loss_weights", default="", help="e.g. charbonnier=1,perceptual=0.1,census=0.1")
     g.add_argument("--schedule", default="5,20", help="epochs where perceptual / all terms start")
     g.add_argument("--vgg_weights", help="torchvision VGG16/19 state dict for the perceptual loss")
     g = parser.add_argument_group("run")

@@ -50,9 +50,7 @@ def code_version() -> str:
     root = Path(__file__).resolve().parents[1]
 
     def git(*args: str) -> str:
-        result = subprocess.run(
-            ["git", *args], cwd=root, text=True, capture_output=True, timeout=10
-        )
+        result = subprocess.run(["git", *args], cwd=root, text=True, capture_output=True, timeout=10)
         return result.stdout.strip()
 
     try:
@@ -68,9 +66,7 @@ def code_version() -> str:
 def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
     """Spearman correlation of two 1-D tensors (ties broken by order); NaN if one is flat."""
     ranks = [
-        torch.empty_like(x, dtype=torch.float64).scatter_(
-            0, x.argsort(), torch.arange(len(x), dtype=torch.float64)
-        )
+        torch.empty_like(x, dtype=torch.float64).scatter_(0, x.argsort(), torch.arange(len(x), dtype=torch.float64))
         for x in (a, b)
     ]
     ra, rb = (r - r.mean() for r in ranks)
@@ -116,9 +112,7 @@ class Trainer:
 
         # data
         if not args.data_root:
-            raise InputError(
-                "--data_root is required (a videos/frames folder or a Vimeo-90K root)."
-            )
+            raise InputError("--data_root is required (a videos/frames folder or a Vimeo-90K root).")
         if args.crop % 32:
             raise InputError(f"--crop must be a multiple of 32 (got {args.crop}).")
         cache_dir = Path(args.cache_dir) if args.cache_dir else Path(args.runs_dir) / "cache"
@@ -156,9 +150,7 @@ class Trainer:
         self.val_sets: dict[int, SeptupletValDataset] = {}
         if args.val_root and self.is_main:  # N=2 picks best.pt; other N are logged
             for n in sorted(set(_int_list(args.val_n)) | {2}):
-                self.val_sets[n] = SeptupletValDataset(
-                    Path(args.val_root), n, args.val_crop, args.val_limit
-                )
+                self.val_sets[n] = SeptupletValDataset(Path(args.val_root), n, args.val_crop, args.val_limit)
 
         # loss, optimizer, schedule, precision
         try:
@@ -173,8 +165,7 @@ class Trainer:
             )
         except ValueError as err:
             raise InputError(
-                f"--schedule needs two epochs like 5,20 and --loss_weights terms like "
-                f"census=0.1 ({err})."
+                f"--schedule needs two epochs like 5,20 and --loss_weights terms like census=0.1 ({err})."
             ) from None
         self.criterion = TempoLoss(loss_config).to(self.device)
         decay, no_decay = [], []
@@ -266,13 +257,10 @@ class Trainer:
         run_dir = Path(self.args.runs_dir) / name
         if (run_dir / "checkpoints" / "latest.pt").exists():
             raise InputError(
-                f"The run {run_dir} already exists; continue it with --resume {run_dir} "
-                "or choose another --name."
+                f"The run {run_dir} already exists; continue it with --resume {run_dir} or choose another --name."
             )
         if self.args.distributed and not self.args.name:
-            raise InputError(
-                "Give distributed runs a --name so every process uses the same folder."
-            )
+            raise InputError("Give distributed runs a --name so every process uses the same folder.")
         return run_dir
 
     def log(self, message: str) -> None:
@@ -302,9 +290,7 @@ class Trainer:
             "perceptual_loss": status,
             "active_terms_by_epoch": {
                 str(e): self.criterion.active_terms(e)
-                for e in sorted(
-                    {0, self.criterion.config.perceptual_from, self.criterion.config.full_from}
-                )
+                for e in sorted({0, self.criterion.config.perceptual_from, self.criterion.config.full_from})
             },
             "data": {
                 "n_frames": list(self.dataset.n_frames),
@@ -397,9 +383,7 @@ class Trainer:
         if not self.is_main or not values:
             return
         if self.metrics_file:
-            self.metrics_file.write(
-                json.dumps({"step": self.step, "epoch": self.epoch + 1, **values}) + "\n"
-            )
+            self.metrics_file.write(json.dumps({"step": self.step, "epoch": self.epoch + 1, **values}) + "\n")
             self.metrics_file.flush()
         if self.writer:
             for key, value in values.items():
@@ -417,9 +401,7 @@ class Trainer:
             for index in range(len(val_set)):
                 sample = val_set[index]
                 frames, height, width = pad32(sample["frames"][None].to(self.device))
-                with torch.autocast(
-                    self.device.type, self.amp_dtype, enabled=self.amp_name != "fp32"
-                ):
+                with torch.autocast(self.device.type, self.amp_dtype, enabled=self.amp_name != "fp32"):
                     out, aux = model(
                         frames,
                         sample["timestamps"][None].to(self.device),
@@ -452,9 +434,7 @@ class Trainer:
         self.record(extra)
         if metric is not None:
             higher = self.metric_name == "val_psnr"
-            improved = self.best_metric is None or (
-                metric > self.best_metric if higher else metric < self.best_metric
-            )
+            improved = self.best_metric is None or (metric > self.best_metric if higher else metric < self.best_metric)
             if improved:
                 self.best_metric, self.best_step = metric, self.step
             self.record({self.metric_name: metric})
@@ -469,9 +449,7 @@ class Trainer:
     # ------------------------------------------------------------------ loop
     def _should_stop(self, started: float) -> bool:
         args = self.args
-        stop = self.step >= self.schedule.total_steps or (
-            args.stop_at_step and self.step >= args.stop_at_step
-        )
+        stop = self.step >= self.schedule.total_steps or (args.stop_at_step and self.step >= args.stop_at_step)
         if args.time_budget and time.time() - started >= args.time_budget:
             stop = True
         stop = stop or self.stop_requested
@@ -498,8 +476,7 @@ class Trainer:
             self.bad_steps += 1
             if self.bad_steps >= 20:
                 raise InputError(
-                    "The loss was not finite for 20 steps in a row; lower --lr or "
-                    "use --amp_dtype bf16/fp32."
+                    "The loss was not finite for 20 steps in a row; lower --lr or use --amp_dtype bf16/fp32."
                 )
             return float("nan"), parts, lr
         self.bad_steps = 0
@@ -644,9 +621,7 @@ class Trainer:
         self.schedule_measured = True
         self.log(f"schedule: {total} steps fit in the time budget ({self.step / elapsed:.2f} it/s)")
 
-    def _progress(
-        self, loss: float, parts: dict[str, float], lr: float, rate: float, started: float
-    ) -> None:
+    def _progress(self, loss: float, parts: dict[str, float], lr: float, rate: float, started: float) -> None:
         end = self.schedule.total_steps
         if self.args.stop_at_step:
             end = min(end, self.args.stop_at_step)

@@ -41,9 +41,7 @@ class CodecSpec:
 
 
 CODECS: dict[str, CodecSpec] = {
-    "h264": CodecSpec(
-        "H.264", ("libx264", "mpeg4"), "yuv420p", (".mp4", ".mov", ".mkv", ".m4v"), True
-    ),
+    "h264": CodecSpec("H.264", ("libx264", "mpeg4"), "yuv420p", (".mp4", ".mov", ".mkv", ".m4v"), True),
     "hevc": CodecSpec("HEVC", ("libx265", "hevc"), "yuv420p", (".mp4", ".mov", ".mkv"), True),
     "prores": CodecSpec("ProRes", ("prores_ks", "prores"), "yuv422p10le", (".mov", ".mkv"), True),
     "ffv1": CodecSpec("FFV1", ("ffv1",), "bgr0", (".mkv", ".avi", ".mov"), False),
@@ -79,9 +77,7 @@ def output_error(err: Exception, path: Path) -> OutputError:
         reason = str(err).split(":")[0].strip().rstrip(".").lower() or "encoder error"
         return OutputError(f"Encoding {path.name} failed ({reason}); nothing was left behind.")
     if err.errno == errno.ENOSPC:
-        return OutputError(
-            f"The disk is full; {path.name} was not written and nothing was left behind."
-        )
+        return OutputError(f"The disk is full; {path.name} was not written and nothing was left behind.")
     if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return OutputError(f"The folder {path.parent} is not writable.")
     reason = (err.strerror or str(err) or "input/output error").rstrip(".")
@@ -96,14 +92,10 @@ def check_output_path(path: Path, codec: str, overwrite: bool, source: Path | No
     if source is not None and path.resolve() == Path(source).resolve():
         raise OutputError("The output would overwrite the source video; choose another name.")
     if spec.containers and not path.suffix:
-        raise OutputError(
-            f"The output {path.name} needs a file extension such as {spec.containers[0]}."
-        )
+        raise OutputError(f"The output {path.name} needs a file extension such as {spec.containers[0]}.")
     if spec.containers and path.suffix.lower() not in spec.containers:
         allowed = ", ".join(spec.containers)
-        raise OutputError(
-            f"{spec.label} cannot be written to a '{path.suffix}' file; use {allowed}."
-        )
+        raise OutputError(f"{spec.label} cannot be written to a '{path.suffix}' file; use {allowed}.")
     parent = path.parent
     if not parent.is_dir():
         raise OutputError(f"The output folder {parent} does not exist.")
@@ -156,9 +148,7 @@ class VideoWriter:
         self._finished = False
         with self._abort_on_failure():
             if codec == "png":
-                self._temp = Path(
-                    tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-                )
+                self._temp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
             else:
                 self._temp = _create_temp_file(self.path)
                 self._open_video(width, height, quality)
@@ -170,16 +160,13 @@ class VideoWriter:
         spec = self.spec
         encoder = next((e for e in spec.encoders if _available(e)), None)
         if encoder is None:
-            raise OutputError(
-                f"This build of PyAV has no {spec.label} encoder; choose another codec."
-            )
+            raise OutputError(f"This build of PyAV has no {spec.label} encoder; choose another codec.")
         if encoder == "mpeg4":
             self.notes.append("libx264 is not available; wrote MPEG-4 Part 2 instead of H.264.")
         if spec.even_size and (width % 2 or height % 2):
             width, height = width + width % 2, height + height % 2
             self.notes.append(
-                f"{spec.label} needs an even frame size; padded to {width}x{height} "
-                "by repeating the edge pixels."
+                f"{spec.label} needs an even frame size; padded to {width}x{height} by repeating the edge pixels."
             )
         self._encoded_size = (width, height)
         self._container = av.open(str(self._temp), "w")
@@ -232,9 +219,7 @@ class VideoWriter:
     def write(self, image: np.ndarray) -> None:
         """Append one ``uint8 H x W x 3`` RGB frame."""
         if image.shape[:2] != (self._size[1], self._size[0]):
-            raise ValueError(
-                f"frame of size {image.shape[1]}x{image.shape[0]}, expected {self._size}"
-            )
+            raise ValueError(f"frame of size {image.shape[1]}x{image.shape[0]}, expected {self._size}")
         try:
             if self.codec == "png":
                 self._write_png(image)
@@ -247,9 +232,7 @@ class VideoWriter:
     def _write_png(self, image: np.ndarray) -> None:
         from PIL import Image
 
-        Image.fromarray(image, "RGB").save(
-            self._temp / f"frame_{self.frames_written:06d}.png", compress_level=3
-        )
+        Image.fromarray(image, "RGB").save(self._temp / f"frame_{self.frames_written:06d}.png", compress_level=3)
 
     def _write_video(self, image: np.ndarray) -> None:
         width, height = self._encoded_size

@@ -104,8 +104,7 @@ class TransportBar(QWidget):
         real = session.real_frame_at()
         frame_text = f"frame {real}" if real is not None else f"frame {position:.3f}"
         self.time_label.setText(
-            f"{format_time(session.playhead)} / {format_time(session.end_time)}   "
-            f"{frame_text} of {total - 1}"
+            f"{format_time(session.playhead)} / {format_time(session.end_time)}   {frame_text} of {total - 1}"
         )
 
 

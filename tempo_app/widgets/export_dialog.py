@@ -100,9 +100,7 @@ class ExportDialog(QDialog):
         self.quality_box = QSpinBox(self)
         self.quality_box.setRange(0, 51)
         self.quality_box.setValue(18)
-        self.quality_box.setToolTip(
-            "CRF-like quality: lower is better and larger (18 is very good)"
-        )
+        self.quality_box.setToolTip("CRF-like quality: lower is better and larger (18 is very good)")
         self.range_box = QComboBox(self)
         self.range_box.addItem("Whole clip", "all")
         self.range_box.addItem("In to out points", "range")
@@ -184,9 +182,7 @@ class ExportDialog(QDialog):
     def _browse(self) -> None:
         current = self.output_edit.text()
         if self.codec_box.currentData() == "png":
-            path = QFileDialog.getExistingDirectory(
-                self, "Export frames to", os.path.dirname(current)
-            )
+            path = QFileDialog.getExistingDirectory(self, "Export frames to", os.path.dirname(current))
         else:
             path, _ = QFileDialog.getSaveFileName(self, "Export to", current)
         if path:

@@ -34,9 +34,7 @@ class ModelMenu(QMenu):
         self.load_action = self.addAction("&Load checkpoint...")
         self.load_action.triggered.connect(self.choose_checkpoint)
         self.default_action = self.addAction("Load the &bundled default")
-        self.default_action.triggered.connect(
-            lambda: self.load_requested.emit(replace(self.model.spec, path=None))
-        )
+        self.default_action.triggered.connect(lambda: self.load_requested.emit(replace(self.model.spec, path=None)))
         self.addSeparator()
         self.device_menu = self.addMenu("&Device")
         self.device_group = QActionGroup(self)

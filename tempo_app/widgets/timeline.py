@@ -106,9 +106,7 @@ class TimelineWidget(QWidget):
 
     def _paint_thumbnails(self, painter: QPainter) -> None:
         top = LANE_HEIGHT
-        painter.fillRect(
-            QRectF(MARGIN, top, self.width() - 2 * MARGIN, THUMB_HEIGHT), QColor("#101216")
-        )
+        painter.fillRect(QRectF(MARGIN, top, self.width() - 2 * MARGIN, THUMB_HEIGHT), QColor("#101216"))
         indices = sorted(self.thumbnails)
         painter.save()
         painter.setClipRect(QRectF(MARGIN, top, self.width() - 2 * MARGIN, THUMB_HEIGHT))
@@ -127,9 +125,7 @@ class TimelineWidget(QWidget):
             return
         start = session.in_point if session.in_point is not None else session.start_time
         end = session.out_point if session.out_point is not None else session.end_time
-        band = QRectF(
-            self.time_to_x(start), 0, self.time_to_x(end) - self.time_to_x(start), self.height()
-        )
+        band = QRectF(self.time_to_x(start), 0, self.time_to_x(end) - self.time_to_x(start), self.height())
         painter.fillRect(band, QColor(80, 160, 255, 40))
         painter.setPen(QColor("#50a0ff"))
         for x in (band.left(), band.right()):

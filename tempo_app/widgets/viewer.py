@@ -162,9 +162,7 @@ class ViewerWidget(QWidget):
             text += f"  - {frame.note}"
         return text
 
-    def _draw_tag(
-        self, painter: QPainter, rect: QRectF, text: str, right: bool = False, bottom: bool = False
-    ) -> None:
+    def _draw_tag(self, painter: QPainter, rect: QRectF, text: str, right: bool = False, bottom: bool = False) -> None:
         metrics = painter.fontMetrics()
         width = metrics.horizontalAdvance(text) + 12
         height = metrics.height() + 6

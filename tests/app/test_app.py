@@ -60,10 +60,7 @@ def test_playhead_between_frames_gives_synthesized_frame_of_clip_size(qtbot, win
     assert frame.anchors == (2, 3)
     assert frame.time == pytest.approx(session.playhead)
     assert window.controller.model.ms_per_frame is not None
-    assert (
-        "ms / frame"
-        in window.statusBar().findChild(type(window.transport.time_label), "speed_label").text()
-    )
+    assert "ms / frame" in window.statusBar().findChild(type(window.transport.time_label), "speed_label").text()
     # back on a real frame: the real frame, no model involved
     session.step_frame(+1)
     assert window.viewer.frame.kind == "real" and window.viewer.frame.frame_index == 3
@@ -256,9 +253,7 @@ def test_missing_default_model_still_opens(qtbot, settings, clip, tmp_path, monk
     with qtbot.waitSignal(controller.worker.model_failed, timeout=30000):
         controller.start()
     assert dialogs == []
-    assert (
-        controller.model.problem and controller.model.problem in window.statusBar().currentMessage()
-    )
+    assert controller.model.problem and controller.model.problem in window.statusBar().currentMessage()
     open_clip(qtbot, window, clip)
     controller.session.set_playhead(_between(controller.session, 1))
     assert window.viewer.frame.kind == "nearest" and "No model" in window.viewer.frame.note

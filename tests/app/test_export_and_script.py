@@ -126,9 +126,7 @@ def test_screenshot_failure_exits_non_zero(qtbot, clip, tmp_path, checkpoint, ca
     bad = tmp_path / "notavideo.mp4"
     bad.write_text("hello")
     shot = tmp_path / "never.png"
-    code = main(
-        [str(bad), "--at", "0.1", "--checkpoint", str(checkpoint), "--screenshot", str(shot)]
-    )
+    code = main([str(bad), "--at", "0.1", "--checkpoint", str(checkpoint), "--screenshot", str(shot)])
     assert code != 0 and not shot.exists()
     err = capsys.readouterr().err.strip()
     assert err.startswith("tempo-app: ") and "notavideo.mp4" in err and "\n" not in err
@@ -159,9 +157,7 @@ def test_main_opens_clip_from_command_line(qtbot, clip, checkpoint, settings):
     deadline = time.monotonic() + 120
 
     def poll() -> None:
-        windows = [
-            w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()
-        ]
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
         frame = windows[0].viewer.frame if windows else None
         if frame is not None and frame.kind == "synthesized":
             seen["frame"] = frame

@@ -106,9 +106,7 @@ def test_audio_only_file(tmp_path):
     path = tmp_path / "song.m4a"
     container = av.open(str(path), "w", format="mp4")
     stream = container.add_stream("aac", rate=48000, layout="mono")
-    frame = av.AudioFrame.from_ndarray(
-        np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
-    )
+    frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
     frame.sample_rate, frame.pts = 48000, 0
     for packet in [*stream.encode(frame), *stream.encode()]:
         container.mux(packet)
@@ -133,9 +131,7 @@ def test_odd_tiny_size_17x9(tmp_path, interpolator, codec, name):
     source = make_clip(tmp_path / "odd.mkv", count=2, width=17, height=9)
     with VideoReader(source) as reader:
         assert (reader.info.width, reader.info.height) == (17, 9)
-    result = run_export(
-        ExportSettings(source, tmp_path / name, "factor", 2, codec=codec), interpolator
-    )
+    result = run_export(ExportSettings(source, tmp_path / name, "factor", 2, codec=codec), interpolator)
     info = probe(result.output_path)
     assert info.frame_count == 4
     if codec == "ffv1":
@@ -173,13 +169,9 @@ def test_rotated_source_exports_upright(tmp_path, interpolator):
 
 
 def test_non_increasing_pts_export(tmp_path, interpolator):
-    source = make_clip(
-        tmp_path / "pts.mkv", count=5, width=32, height=24, times_ms=[0, 40, 40, 20, 160]
-    )
+    source = make_clip(tmp_path / "pts.mkv", count=5, width=32, height=24, times_ms=[0, 40, 40, 20, 160])
     out = tmp_path / "pts_out.mkv"
-    result = run_export(
-        ExportSettings(source, out, "factor", 1, codec="ffv1", scene_threshold=1), interpolator
-    )
+    result = run_export(ExportSettings(source, out, "factor", 1, codec="ffv1", scene_threshold=1), interpolator)
     assert result.frames_written >= 4
     with VideoReader(out) as reader:
         np.testing.assert_array_equal(reader.read_frame(0), frame_image(0, 32, 24))

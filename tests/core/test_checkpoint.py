@@ -18,9 +18,7 @@ def model():
 
 def outputs(model):
     torch.manual_seed(1)
-    smooth = torch.nn.functional.interpolate(
-        torch.rand(1, 3, 8, 10), scale_factor=8, mode="bilinear"
-    )
+    smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 8, 10), scale_factor=8, mode="bilinear")
     frames = torch.stack([smooth[..., :, :64], smooth[..., :, 4:68]], dim=1)  # moving 4 px
     times = torch.tensor([[0.0, 1.0]])
     with torch.no_grad():
@@ -61,9 +59,7 @@ def test_safetensors_without_config(tmp_path):
 
 def test_config_of_another_architecture(model, tmp_path):
     path = tmp_path / "alien.safetensors"
-    save_file(
-        {"w": torch.zeros(2)}, str(path), metadata={CONFIG_KEY: json.dumps({"num_layers": 12})}
-    )
+    save_file({"w": torch.zeros(2)}, str(path), metadata={CONFIG_KEY: json.dumps({"num_layers": 12})})
     with pytest.raises(ModelError, match="another architecture"):
         read_config(path)
 

@@ -50,9 +50,7 @@ def encode_clip(path: Path, count: int = 16, size: int = 64) -> Path:
     return path
 
 
-def write_frames(
-    folder: Path, count: int, size: int = 40, name: str = "{:05d}.png", start: int = 0
-) -> Path:
+def write_frames(folder: Path, count: int, size: int = 40, name: str = "{:05d}.png", start: int = 0) -> Path:
     """Frame i (grey level ``level(i)``) saved as ``name.format(i + start)``."""
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
@@ -62,9 +60,7 @@ def write_frames(
 
 
 def check_sample(sample: dict, n: int, crop: int, time_unit: float, augmented: bool) -> None:
-    frames, times, target, target_time = (
-        sample[k] for k in ("frames", "timestamps", "target", "target_time")
-    )
+    frames, times, target, target_time = (sample[k] for k in ("frames", "timestamps", "target", "target_time"))
     assert frames.shape == (n, 3, crop, crop) and target.shape == (3, crop, crop)
     assert times.shape == (n,) and target_time.shape == (1,)
     assert frames.dtype == torch.float32 and 0 <= float(frames.min()) <= float(frames.max()) <= 1
@@ -112,9 +108,7 @@ def test_video_dataset_timestamps_and_targets(tmp_path):
 
 def test_augmented_samples_stay_consistent_and_are_seeded(tmp_path):
     write_frames(tmp_path / "seq", 12)
-    ds = build_train_dataset(
-        tmp_path / "seq", n_frames=(2, 4), crop=32, cache_dir=None, log=lambda *_: None
-    )
+    ds = build_train_dataset(tmp_path / "seq", n_frames=(2, 4), crop=32, cache_dir=None, log=lambda *_: None)
     reversed_seen = False
     for seed in range(30):
         sample = ds[(0, 4, seed)]
@@ -184,9 +178,7 @@ def test_septuplet_validation_protocol(tmp_path):
     ds = SeptupletValDataset(tmp_path / "val", n=2)
     sample = ds[0]
     assert sample["frames"].shape == (2, 3, 40, 48)
-    assert [index_of(f) + 1 for f in sample["frames"]] == [3, 5] and index_of(
-        sample["target"]
-    ) + 1 == 4
+    assert [index_of(f) + 1 for f in sample["frames"]] == [3, 5] and index_of(sample["target"]) + 1 == 4
     assert sample["timestamps"].tolist() == [0.0, 1.0] and sample["target_time"].tolist() == [0.5]
     four = SeptupletValDataset(tmp_path / "val", n=4, crop=32)[0]
     assert four["frames"].shape == (4, 3, 32, 32)

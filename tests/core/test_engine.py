@@ -72,9 +72,7 @@ def test_factor_two_passes_real_frames_bit_exact(tmp_path, interpolator):
     before = digest(source)
     out = tmp_path / "x2.mkv"
     seen = []
-    result = run_export(
-        ExportSettings(source, out, "factor", 2, codec="ffv1"), interpolator, progress=seen.append
-    )
+    result = run_export(ExportSettings(source, out, "factor", 2, codec="ffv1"), interpolator, progress=seen.append)
     assert result.output_path == out and result.frames_written == 12
     assert result.synthesized == 5 and result.audio == "none" and result.held_at_cuts == 0
     with VideoReader(out) as reader:
@@ -146,9 +144,7 @@ def test_four_anchors_and_range(tmp_path, interpolator):
     source = clip(tmp_path, count=8)
     recorder = Recording(interpolator)
     out = tmp_path / "n4.mkv"
-    settings = ExportSettings(
-        source, out, "factor", 2, codec="ffv1", anchors=4, start=2 / 24, end=5 / 24
-    )
+    settings = ExportSettings(source, out, "factor", 2, codec="ffv1", anchors=4, start=2 / 24, end=5 / 24)
     result = run_export(settings, recorder)
     assert result.frames_written == 6
     assert all(len(anchors) == 4 for anchors, _ in recorder.calls)
@@ -230,12 +226,8 @@ def test_existing_output_needs_overwrite(tmp_path, interpolator):
         run_export(settings, interpolator)
     assert out.read_bytes() == b"precious"
     with pytest.raises(OutputError, match="source"):
-        run_export(
-            ExportSettings(source, source, "factor", 2, codec="ffv1", overwrite=True), interpolator
-        )
-    result = run_export(
-        ExportSettings(source, out, "factor", 2, codec="ffv1", overwrite=True), interpolator
-    )
+        run_export(ExportSettings(source, source, "factor", 2, codec="ffv1", overwrite=True), interpolator)
+    result = run_export(ExportSettings(source, out, "factor", 2, codec="ffv1", overwrite=True), interpolator)
     assert result.frames_written == 4 and probe(out).frame_count == 4
 
 

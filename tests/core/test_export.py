@@ -65,9 +65,7 @@ def test_export_then_load_gives_identical_outputs(run_dir, tmp_path):
 
 
 def test_fp16_export_and_errors(run_dir, tmp_path, capsys):
-    out = export_checkpoint(
-        run_dir / "checkpoints" / "best.pt", tmp_path / "half.safetensors", fp16=True
-    )
+    out = export_checkpoint(run_dir / "checkpoints" / "best.pt", tmp_path / "half.safetensors", fp16=True)
     reference = load_model(export_checkpoint(run_dir, tmp_path / "full.safetensors"))
     half = load_model(out)
     assert out.stat().st_size < (tmp_path / "full.safetensors").stat().st_size * 0.6

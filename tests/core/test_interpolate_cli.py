@@ -75,9 +75,7 @@ def test_bad_input_is_one_plain_line(tmp_path, checkpoint, capsys, content):
     )
     assert code == 1
     lines = stderr.strip().splitlines()
-    assert (
-        len(lines) == 1 and lines[0].startswith("tempo interpolate: ") and "Traceback" not in stderr
-    )
+    assert len(lines) == 1 and lines[0].startswith("tempo interpolate: ") and "Traceback" not in stderr
     assert not (tmp_path / "o.mp4").exists()
 
 
@@ -85,9 +83,7 @@ def test_existing_output_is_not_overwritten(tmp_path, checkpoint, capsys):
     source = make_clip(tmp_path / "in.mkv", count=2, width=32, height=24)
     out = tmp_path / "taken.mp4"
     out.write_bytes(b"mine")
-    code, _, stderr = run_cli(
-        capsys, source, "-o", out, "--slowmo", "2", "--checkpoint", checkpoint
-    )
+    code, _, stderr = run_cli(capsys, source, "-o", out, "--slowmo", "2", "--checkpoint", checkpoint)
     assert code == 1 and "--overwrite" in stderr and out.read_bytes() == b"mine"
     code, _, stderr = run_cli(
         capsys,

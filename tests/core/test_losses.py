@@ -47,11 +47,7 @@ def test_pixel_losses_zero_for_identical_images_with_finite_gradients(loss_fn):
     pred = other.clone().requires_grad_(True)
     value = loss_fn(pred, target)
     value.backward()
-    assert (
-        float(value.detach()) > 1e-3
-        and torch.isfinite(pred.grad).all()
-        and pred.grad.abs().sum() > 0
-    )
+    assert float(value.detach()) > 1e-3 and torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
 
 
 def test_perceptual_loss_loads_torchvision_state_dict(tmp_path):

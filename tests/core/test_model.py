@@ -77,9 +77,7 @@ def test_every_parameter_gets_a_finite_gradient():
     images, times = sample(2, 3, 64, 64)
     out, aux = model(images, times, torch.tensor([0.5, 1.2]))
     (out.mean() + aux["confidence"].mean()).backward()
-    missing = [
-        n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0
-    ]
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert not missing, f"no gradient for {missing[:5]}"
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())
 
@@ -127,9 +125,7 @@ def test_order_of_frames_does_not_matter(tiny):
     permutation = torch.tensor([2, 0, 3, 1])
     with torch.no_grad():
         out, aux = tiny(images, times, torch.tensor([1.3]))
-        out_perm, aux_perm = tiny(
-            images[:, permutation], times[:, permutation], torch.tensor([1.3])
-        )
+        out_perm, aux_perm = tiny(images[:, permutation], times[:, permutation], torch.tensor([1.3]))
     assert torch.allclose(out, out_perm, atol=1e-5)
     assert torch.allclose(aux["weights"][:, permutation], aux_perm["weights"], atol=1e-5)
 
@@ -139,9 +135,7 @@ def test_shifting_all_times_changes_nothing(tiny):
     with torch.no_grad():
         out, _ = tiny(images, times, torch.tensor([0.3]))
         # float64, as the inference wrapper passes them: float32 cannot hold 1000.3 exactly
-        shifted, _ = tiny(
-            images, times.double() + 1000.0, torch.tensor([1000.3], dtype=torch.float64)
-        )
+        shifted, _ = tiny(images, times.double() + 1000.0, torch.tensor([1000.3], dtype=torch.float64))
     assert torch.allclose(out, shifted, atol=1e-5)
 
 

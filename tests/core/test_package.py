@@ -22,9 +22,7 @@ def test_core_source_never_imports_qt():
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             offenders += [
-                f"{path.name}: {n}"
-                for n in names
-                if n.split(".")[0] in {"PySide6", "PyQt5", "PyQt6", "tempo_app"}
+                f"{path.name}: {n}" for n in names if n.split(".")[0] in {"PySide6", "PyQt5", "PyQt6", "tempo_app"}
             ]
     assert not offenders
 
@@ -36,9 +34,7 @@ def test_importing_every_core_module_loads_no_qt():
         + "".join(f"import {m}\n" for m in modules)
         + "print(any(k.startswith('PySide6') for k in sys.modules))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
-    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
 

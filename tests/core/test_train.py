@@ -114,9 +114,7 @@ def test_stop_and_resume_equals_uninterrupted_run(tmp_path, frames):
             torch.testing.assert_close(parts[weights][key], value, rtol=0, atol=0, msg=key)
     for key, value in whole["optimizer"]["state"].items():
         for field, tensor in value.items():
-            torch.testing.assert_close(
-                parts["optimizer"]["state"][key][field], tensor, rtol=0, atol=0
-            )
+            torch.testing.assert_close(parts["optimizer"]["state"][key][field], tensor, rtol=0, atol=0)
     assert torch.equal(whole["rng"]["torch"], parts["rng"]["torch"])
 
 

@@ -92,9 +92,7 @@ def test_rotation_metadata_is_applied(tmp_path, rotation):
         np.testing.assert_array_equal(reader.read_frame(1), expected)
 
 
-@pytest.mark.parametrize(
-    ("pix_fmt", "depth"), [("gray", 8), ("yuva420p", 8), ("yuv420p10le", 10), ("yuv444p", 8)]
-)
+@pytest.mark.parametrize(("pix_fmt", "depth"), [("gray", 8), ("yuva420p", 8), ("yuv420p10le", 10), ("yuv444p", 8)])
 def test_pixel_formats_decode_to_rgb(tmp_path, pix_fmt, depth):
     path = make_clip(tmp_path / f"{pix_fmt}.mkv", count=3, pix_fmt=pix_fmt)
     with VideoReader(path) as reader:
