@@ -12,7 +12,9 @@ Data flow (shapes for input ``[B, N, 3, H, W]``, scale s = 0..3 at ``1 / 2**(s+2
         fused_s = deformable temporal attention(query_s, features_s, corr_s, dt,
                       guide = v_s * dt_i + 2 * up(learned offsets_{s+1}))
     decoded = NAFNet(fused_*, skips = proximity blends)          [B, C, H/4, W/4]
-    rgb, weights = pixel synthesis(frames, decoded, attention state at s=0)
+    v_full  = Lucas-Kanade(v_0, frames at 1/2 then full size)    [B, 2, H, W]
+    rgb, weights = pixel synthesis(frames, decoded, attention state at s=0,
+                       base motion = v_full * dt_i + up(learned offsets at s=0))
     confidence = sigmoid(a * (1 - entropy_0) + b + correction)
 """
 
@@ -29,7 +31,7 @@ from tempo_core.correlation import correlation_channels, correlation_pyramid
 from tempo_core.decoder import NAFNetDecoder
 from tempo_core.encoder import ConvNeXtEncoder
 from tempo_core.layers import SinusoidalTimeEncoding, upsample2x
-from tempo_core.motion import BilateralMotionPrior
+from tempo_core.motion import BilateralMotionPrior, observation_weights
 from tempo_core.synthesis import PixelSynthesisHead
 from tempo_core.temporal_attention import AttentionState, DeformableTemporalAttention, warp
 
@@ -129,7 +131,8 @@ class TempoNet(nn.Module):
             rgb ``[B, 3, H, W]`` in [0, 1] and ``aux`` with ``confidence`` ``[B, 1, H, W]`` in
             [0, 1], ``entropy`` ``[B, 1, H, W]`` (normalized attention entropy, finest scale),
             ``weights`` ``[B, N, H, W]`` (each observation's share of every pixel) and
-            ``motion_prior`` ``[B, 2, H/4, W/4]`` (bilateral velocity, pixels per unit time at 1/4).
+            ``motion_prior`` ``[B, 2, H/4, W/4]`` (bilateral velocity, pixels per unit time at 1/4)
+            and ``motion_prior_full`` ``[B, 2, H, W]`` (the same refined at full size, input pixels).
         """
         target = ((target_time.double().view(-1) - encoded.center) / encoded.span).float()  # (B,)
         dt = encoded.anchor_times - target[:, None]  # (B, N)
@@ -150,7 +153,11 @@ class TempoNet(nn.Module):
             fused_pyramid[scale] = fused
 
         decoded = self.decoder(fused_pyramid, skips)
-        rgb, weights, confidence_correction = self.synthesis(encoded.frames, decoded, encoded.features[0], state)
+        fine_velocity = self.motion_prior.full_resolution(encoded.frames, dt, velocity)
+        fine_prior = fine_velocity[:, None] * dt[:, :, None, None, None]  # (B, N, 2, H, W)
+        rgb, weights, confidence_correction = self.synthesis(
+            encoded.frames, decoded, encoded.features[0], state, prior, fine_prior, observation_weights(dt)
+        )
         entropy = F.interpolate(state.entropy, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
         confidence_logit = self.confidence_scale * (1.0 - entropy) + self.confidence_bias
         confidence = torch.sigmoid(confidence_logit + confidence_correction)
@@ -159,6 +166,7 @@ class TempoNet(nn.Module):
             "entropy": entropy,
             "weights": weights,
             "motion_prior": velocity,
+            "motion_prior_full": fine_velocity,
         }
         return rgb, aux
 

@@ -3,16 +3,25 @@
 For a target pixel ``p`` and a candidate velocity ``v`` (pixels per unit of normalized time), each
 observation ``i`` is looked up at ``p + v * dt_i``. If ``v`` is the true motion through ``p`` at the
 target time, all these looks see the same scene point, so they agree. The cost of a candidate is
-how far the looked-up values spread around their mean, averaged over a small block; a soft-argmax
-over a ``(2r+1)**2`` window of candidates around the coarser scale's estimate gives the velocity
-at every scale, from 1/32 down to 1/4. It needs no knowledge of the target frame and works for
-any N (bilateral block matching, generalized to N observations).
+how far the looked-up values spread around their mean, averaged over a small block. Observations
+near the target count more (weights ``softmax(-8 |dt_i|)``): motion is closer to constant over a
+short gap, and far observations are more often occluded. It needs no knowledge of the target
+frame and works for any N (bilateral block matching, generalized to N observations).
+
+Two stages:
+
+1. block matching, 1/32 to 1/4: a soft-argmax over a ``(2r+1)**2`` window of candidates around
+   the coarser scale's estimate (large motion, robust, but blocky and coarse);
+2. bilateral Lucas-Kanade, 1/4 to full resolution: the same cost linearized around the current
+   velocity and minimized in closed form over a 7 x 7 window, three times per scale (sub-pixel,
+   sharp, and at the resolution of the output pixels).
 
 The model matches on the observations' image pyramid (RGB average-pooled to each scale): tried
 first on the encoder's features, an untrained network's random features matched worse than the
-plain frame average, while RGB block matching gave +1.5 dB over it on training triplets (see
-resources/models/MODEL_CARD.md). The prior has one learned temperature per scale and nothing
-else; the deformable attention adds learned offsets on top of it (see :mod:`tempo_core.model`).
+plain frame average. The prior has one learned temperature per scale and nothing else; the
+deformable attention adds learned offsets on top of it (see :mod:`tempo_core.model`). Every
+choice here was measured on triplets and septuplets cut from the training videos (see
+resources/models/MODEL_CARD.md).
 """
 
 from __future__ import annotations
@@ -23,6 +32,17 @@ from torch import nn
 
 from tempo_core.temporal_attention import warp
 
+OBSERVATION_SHARPNESS = 8.0
+LK_WINDOW = 7
+LK_ITERATIONS = 3
+LK_DAMPING = 1e-5
+LK_MAX_STEP = 1.0
+
+
+def observation_weights(dt: torch.Tensor) -> torch.Tensor:
+    """``[B, N]`` weights (sum 1) of the observations at ``dt = t_i - t_target``, nearest first."""
+    return (-OBSERVATION_SHARPNESS * dt.abs()).softmax(dim=1)
+
 
 def candidate_velocities(radius: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """``[(2r+1)**2, 2]`` integer (x, y) velocity offsets of the search window, row-major."""
@@ -31,31 +51,109 @@ def candidate_velocities(radius: int, device: torch.device, dtype: torch.dtype) 
     return torch.stack([xs.flatten(), ys.flatten()], dim=1)
 
 
-def alignment_cost(features: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
+def look_up(images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
+    """Observations ``[B, N, C, h, w]`` looked up at ``p + velocity [B, 2, h, w] * dt [B, N]``."""
+    offsets = velocity[:, None] * dt[:, :, None, None, None]  # (B, N, 2, h, w)
+    return warp(images.flatten(0, 1), offsets.flatten(0, 1)).view(images.shape)
+
+
+def _centered(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``values [B, N, ...]`` minus their ``weights [B, N]``-weighted mean over N."""
+    shaped = weights.view(*weights.shape, *([1] * (values.dim() - 2)))
+    return values - (values * shaped).sum(dim=1, keepdim=True)
+
+
+def _weighted_sum(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``[B, N, C, h, w]`` -> ``[B, h, w]``: sum over channels, weighted sum over observations."""
+    return (values.sum(dim=2) * weights[:, :, None, None]).sum(dim=1)
+
+
+def alignment_cost(
+    features: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
     """Spread of the observations' values looked up along ``velocity``.
 
     Args:
         features: ``[B, N, C, h, w]`` (the image pyramid level: C = 3, RGB in [0, 1]).
         velocity: ``[B, 2, h, w]`` pixels per unit normalized time.
         dt: ``[B, N]`` normalized ``t_i - t_target``.
+        weights: ``[B, N]`` observation weights (sum 1).
 
     Returns:
-        ``[B, h, w]``: mean squared distance of each looked-up feature to their mean (0 = agree).
+        ``[B, h, w]``: weighted squared distance of the looked-up values to their weighted mean.
     """
-    B, N, C, h, w = features.shape
-    offsets = velocity[:, None] * dt[:, :, None, None, None]  # (B, N, 2, h, w)
-    looked_up = warp(features.flatten(0, 1), offsets.flatten(0, 1)).view(B, N, C, h, w)
-    return (looked_up - looked_up.mean(dim=1, keepdim=True)).pow(2).sum(dim=2).mean(dim=1)
+    return _weighted_sum(_centered(look_up(features, velocity, dt), weights).pow(2), weights)
+
+
+def image_gradients(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Central differences (x, y) of ``[..., h, w]`` images, replicate at the border."""
+    flat = images.flatten(0, -3).unsqueeze(1)
+    padded_x = F.pad(flat, (1, 1, 0, 0), mode="replicate")
+    padded_y = F.pad(flat, (0, 0, 1, 1), mode="replicate")
+    grad_x = (padded_x[..., 2:] - padded_x[..., :-2]) / 2
+    grad_y = (padded_y[..., 2:, :] - padded_y[..., :-2, :]) / 2
+    return grad_x.view(images.shape), grad_y.view(images.shape)
+
+
+@torch.no_grad()
+def lucas_kanade_step(images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
+    """One bilateral Lucas-Kanade update ``[B, 2, h, w]`` of ``velocity`` (no gradient).
+
+    Linearizes every look-up ``I_i(p + (v + d) dt_i) ~ I_i(p + v dt_i) + dt_i grad I_i . d`` and
+    minimizes the weighted spread of the linearized values over a ``LK_WINDOW`` block in closed
+    form (a damped 2 x 2 solve per pixel). Runs in float32 whatever the input precision.
+
+    Args:
+        images: ``[B, N, C, h, w]`` in [0, 1]; velocity ``[B, 2, h, w]``; dt ``[B, N]``.
+    """
+    images, velocity, dt = images.float(), velocity.float(), dt.float()
+    weights = observation_weights(dt)
+    looked_up = look_up(images, velocity, dt)
+    grad_x, grad_y = image_gradients(looked_up)
+    dt5 = dt[:, :, None, None, None]
+    residual = _centered(looked_up, weights)
+    jacobian_x, jacobian_y = _centered(grad_x * dt5, weights), _centered(grad_y * dt5, weights)
+    moments = torch.stack(
+        [
+            _weighted_sum(jacobian_x * jacobian_x, weights),
+            _weighted_sum(jacobian_x * jacobian_y, weights),
+            _weighted_sum(jacobian_y * jacobian_y, weights),
+            _weighted_sum(jacobian_x * residual, weights),
+            _weighted_sum(jacobian_y * residual, weights),
+        ],
+        dim=1,
+    )
+    moments = F.avg_pool2d(moments, LK_WINDOW, stride=1, padding=LK_WINDOW // 2, count_include_pad=False)
+    xx, xy, yy, bx, by = moments.unbind(dim=1)
+    xx, yy = xx + LK_DAMPING, yy + LK_DAMPING
+    determinant = xx * yy - xy * xy
+    step = torch.stack([xy * by - yy * bx, xy * bx - xx * by], dim=1) / determinant.unsqueeze(1)
+    return step.clamp(-LK_MAX_STEP, LK_MAX_STEP)
+
+
+def polish(images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
+    """``LK_ITERATIONS`` Lucas-Kanade steps; gradients flow through ``velocity`` unchanged."""
+    for _ in range(LK_ITERATIONS):
+        velocity = velocity + lucas_kanade_step(images, velocity, dt).to(velocity.dtype)
+    return velocity
+
+
+def upsample_velocity(velocity: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of ``[B, 2, h, w]`` velocity to ``size`` with its units rescaled."""
+    height, width = velocity.shape[-2:]
+    scale = torch.tensor([size[1] / width, size[0] / height], device=velocity.device, dtype=velocity.dtype)
+    resized = F.interpolate(velocity, size=size, mode="bilinear", align_corners=False)
+    return resized * scale.view(1, 2, 1, 1)
 
 
 class BilateralMotionPrior(nn.Module):
-    """Coarse-to-fine soft-argmax velocity search over four scales.
+    """Coarse-to-fine velocity: soft-argmax block matching at four scales, Lucas-Kanade to full size.
 
     Args:
-        radius: search radius r in pixels per unit time at every scale.
-        scales: number of scales (4).
+        radius: search radius r in pixels per unit time at every block-matching scale.
+        scales: number of block-matching scales (4: 1/32 to 1/4).
         temperature: initial softmax temperature of the (negative) cost.
-        window: side of the block over which the cost is averaged (odd).
+        window: side of the block over which the matching cost is averaged (odd).
     """
 
     def __init__(self, radius: int, scales: int = 4, temperature: float = 1e-3, window: int = 15) -> None:
@@ -70,17 +168,33 @@ class BilateralMotionPrior(nn.Module):
         dt: torch.Tensor,
         coarser_velocity: torch.Tensor | None,
     ) -> torch.Tensor:
-        """Velocity ``[B, 2, h, w]`` at ``scale`` from the pyramid level ``[B, N, C, h, w]``."""
+        """Velocity ``[B, 2, h, w]`` at ``scale`` from the pyramid level ``[B, N, C, h, w]``.
+
+        The finest scale (0) is polished with Lucas-Kanade after the block matching.
+        """
         B, N, C, h, w = features.shape
         if coarser_velocity is None:
             center = features.new_zeros(B, 2, h, w)
         else:
-            center = 2.0 * F.interpolate(coarser_velocity, size=(h, w), mode="bilinear", align_corners=False)
+            center = upsample_velocity(coarser_velocity, (h, w))
+        weights = observation_weights(dt)
         candidates = candidate_velocities(self.radius, features.device, features.dtype)
         costs = torch.stack(
-            [alignment_cost(features, center + step.view(1, 2, 1, 1), dt) for step in candidates],
+            [alignment_cost(features, center + step.view(1, 2, 1, 1), dt, weights) for step in candidates],
             dim=1,
         )  # (B, K, h, w)
         costs = F.avg_pool2d(costs, self.window, stride=1, padding=self.window // 2, count_include_pad=False)
-        weights = (-costs / self.log_temperature[scale].exp()).softmax(dim=1)
-        return center + torch.einsum("bkyx,kc->bcyx", weights, candidates)
+        soft_argmin = (-costs / self.log_temperature[scale].exp()).softmax(dim=1)
+        velocity = center + torch.einsum("bkyx,kc->bcyx", soft_argmin, candidates)
+        return polish(features, velocity, dt) if scale == 0 else velocity
+
+    @staticmethod
+    def full_resolution(frames: torch.Tensor, dt: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
+        """Velocity ``[B, 2, H, W]`` (input pixels per unit time) from the 1/4-scale one.
+
+        Lucas-Kanade at 1/2 and then at full size on ``frames`` ``[B, N, 3, H, W]``.
+        """
+        B, N, C, H, W = frames.shape
+        half = F.avg_pool2d(frames.flatten(0, 1), 2).view(B, N, C, H // 2, W // 2)
+        velocity = polish(half, upsample_velocity(velocity, (H // 2, W // 2)), dt)
+        return polish(frames, upsample_velocity(velocity, (H, W)), dt)

@@ -2,9 +2,11 @@
 
 Features start at 1/4 resolution, so the finest detail would be lost if the decoder had to paint
 every pixel. Instead the finest attention scale's offsets and weights are condensed into one
-motion vector and one weight per observation, refined by the decoder, upsampled 4x, and used to
-sample the *input pixels* at full resolution. Their weighted blend is the base image; the decoder
-adds a residual (zero at initialization) and a confidence correction.
+motion vector and one weight per observation and refined by the decoder. The learned part of that
+motion (what the attention added to the motion prior) is upsampled 4x and added to the prior's
+full-resolution motion; the result samples the *input pixels* at full resolution. Their weighted
+blend is the base image (the weights lean towards the observations nearest the target); the
+decoder adds a residual (zero at initialization) and a confidence correction.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tempo_core.motion import upsample_velocity
 from tempo_core.temporal_attention import AttentionState, warp
 
 UPSCALE = 4
@@ -62,6 +65,9 @@ class PixelSynthesisHead(nn.Module):
         decoded: torch.Tensor,
         fine_features: torch.Tensor,
         state: AttentionState,
+        prior: torch.Tensor,
+        fine_prior: torch.Tensor,
+        observation_weights: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Synthesize the full-resolution frame.
 
@@ -70,6 +76,9 @@ class PixelSynthesisHead(nn.Module):
             decoded: ``[B, C, H/4, W/4]`` decoder output.
             fine_features: ``[B, N, C, H/4, W/4]`` encoder features of the finest scale.
             state: the finest attention scale's state.
+            prior: ``[B, N, 2, H/4, W/4]`` the motion prior's offsets at 1/4 (pixels at 1/4).
+            fine_prior: ``[B, N, 2, H, W]`` the motion prior's offsets at full size (input pixels).
+            observation_weights: ``[B, N]`` prior weights of the observations (sum 1).
 
         Returns:
             rgb ``[B, 3, H, W]`` in [0, 1], frame weights ``[B, N, H, W]``,
@@ -82,13 +91,11 @@ class PixelSynthesisHead(nn.Module):
             [decoded.unsqueeze(1).expand(B, N, -1, h, w), fine_features, motion / UPSCALE], dim=2
         ).flatten(0, 1)
         delta = self.refine(per_frame).view(B, N, 3, h, w)
-        motion = motion + delta[:, :, :2]
-        frame_weights = (frame_weights.clamp_min(1e-6).log() + delta[:, :, 2]).softmax(dim=1)
+        learned = (motion + delta[:, :, :2] - prior).flatten(0, 1)
+        logits = frame_weights.clamp_min(1e-6).log() + delta[:, :, 2] + observation_weights.log()[:, :, None, None]
+        frame_weights = logits.softmax(dim=1)
 
-        full_motion = F.interpolate(motion.flatten(0, 1), size=(H, W), mode="bilinear", align_corners=False)
-        full_motion = full_motion * torch.tensor([W / w, H / h], device=frames.device, dtype=full_motion.dtype).view(
-            1, 2, 1, 1
-        )
+        full_motion = fine_prior.flatten(0, 1) + upsample_velocity(learned, (H, W))
         warped = warp(frames.flatten(0, 1), full_motion).view(B, N, 3, H, W)
         full_weights = F.interpolate(frame_weights, size=(H, W), mode="bilinear", align_corners=False)
         blend = (warped * full_weights.unsqueeze(2)).sum(dim=1)

@@ -87,6 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--decoder_depths", type=_int_list, help="e.g. 3,3,3,3")
     g.add_argument("--attn_heads", type=int)
     g.add_argument("--attn_points", type=int)
+    g.add_argument("--init_weights", help="fine-tune: start from this model file (same size flags)")
     g = parser.add_argument_group("optimisation")
     g.add_argument("--batch_size", type=int, default=4, help="batch size per process")
     g.add_argument("--epochs", type=int, default=100)

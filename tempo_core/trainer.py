@@ -23,6 +23,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from tempo_core.checkpoint import load_model, read_config
 from tempo_core.data import SeptupletValDataset, WindowBatchSampler, build_train_dataset
 from tempo_core.errors import InputError, OutputError
 from tempo_core.losses import LossConfig, TempoLoss
@@ -103,6 +104,8 @@ class Trainer:
                     "The checkpoint's weights do not fit the current network code (it was "
                     f"trained with another version): {str(err).splitlines()[-1].strip()}"
                 ) from None
+        elif args.init_weights:
+            self._load_init_weights(Path(args.init_weights))
         # exponential moving average of the weights: validated, kept as best.pt, exported
         self.ema_model = None
         if args.ema_decay > 0:
@@ -210,6 +213,15 @@ class Trainer:
             self._open_logs()
 
     # ------------------------------------------------------------------ setup
+    def _load_init_weights(self, path: Path) -> None:
+        """Fine-tuning: start from the weights of a model file (``tempo export``) of the same size."""
+        if read_config(path) != self.config:
+            raise InputError(
+                f"{path.name} was trained with other model size flags than this run; "
+                "pass the same --preset (and size flags) as the file."
+            )
+        self.model.load_state_dict(load_model(path).state_dict())
+
     def _setup_distributed(self) -> None:
         args = self.args
         self.rank, self.world_size, local_rank = 0, 1, 0

@@ -225,3 +225,19 @@ def test_non_finite_loss_skips_the_update(tmp_path, frames):
         assert all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
     finally:
         trainer.close()
+
+
+def test_init_weights_fine_tunes_from_a_model_file(tmp_path, frames):
+    from tempo_core.export import export_checkpoint
+
+    main(train_args(tmp_path, "base", "--max_steps", "2", "--ema_decay", "0"))
+    model_file = tmp_path / "base.safetensors"
+    export_checkpoint(tmp_path / "runs" / "base" / "checkpoints" / "latest.pt", model_file)
+    main(train_args(tmp_path, "tuned", "--max_steps", "1", "--lr", "0", "--weight_decay", "0",
+                    "--warmup_steps", "0", "--ema_decay", "0", "--init_weights", str(model_file)))  # fmt: skip
+    base = load(tmp_path / "runs" / "base" / "checkpoints" / "latest.pt")["model"]
+    tuned = load(tmp_path / "runs" / "tuned" / "checkpoints" / "latest.pt")["model"]
+    assert all(torch.equal(base[name], tuned[name]) for name in base)
+    with pytest.raises(InputError, match="other model size flags"):
+        main(train_args(tmp_path, "other", "--max_steps", "1", "--base_channels", "24",
+                        "--init_weights", str(model_file)))  # fmt: skip

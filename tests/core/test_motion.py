@@ -1,0 +1,97 @@
+"""The motion prior: observation weights, block matching, and the Lucas-Kanade refinement."""
+
+import torch
+import torch.nn.functional as F
+
+from tempo_core.motion import (
+    BilateralMotionPrior,
+    lucas_kanade_step,
+    observation_weights,
+    polish,
+    upsample_velocity,
+)
+from tempo_core.temporal_attention import warp
+
+
+def shifted_texture(velocity: tuple[float, float], dts: list[float], size: int = 96) -> torch.Tensor:
+    """A smooth texture seen at ``dts``: observation i is the target moved by ``velocity * dt_i``.
+
+    Returns ``[1, N, 3, size, size]``; the target (dt = 0) is the texture itself.
+    """
+    torch.manual_seed(0)
+    texture = F.interpolate(torch.rand(1, 3, size // 6, size // 6), size=(size, size), mode="bicubic")
+    texture = texture.clamp(0, 1)
+    frames = []
+    for dt in dts:
+        # observation i shows at p + v * dt what the target shows at p: out(p + v dt) = target(p)
+        offsets = -torch.tensor(velocity).view(1, 2, 1, 1) * dt * torch.ones(1, 2, size, size)
+        frames.append(warp(texture, offsets))
+    return torch.stack(frames, dim=1)
+
+
+def test_observation_weights_favour_the_nearest_and_sum_to_one():
+    dt = torch.tensor([[-0.5, -1 / 6, 1 / 6, 0.5], [-0.5, 0.5, 0.1, -0.2]])
+    weights = observation_weights(dt)
+    assert torch.allclose(weights.sum(dim=1), torch.ones(2))
+    assert weights[0, 1] == weights[0, 2] and weights[0, 1] > 3 * weights[0, 0]
+    assert weights[1].argmax() == 2
+    symmetric_pair = observation_weights(torch.tensor([[-0.5, 0.5]]))
+    assert torch.allclose(symmetric_pair, torch.full((1, 2), 0.5))
+
+
+def test_lucas_kanade_recovers_a_subpixel_motion():
+    true_velocity = (2.6, -1.3)  # pixels per unit time
+    dts = [-0.5, 0.5]
+    frames = shifted_texture(true_velocity, dts)
+    dt = torch.tensor([dts])
+    start = torch.zeros(1, 2, 96, 96)
+    velocity = start
+    for _ in range(4):
+        velocity = polish(frames, velocity, dt)
+    inner = velocity[..., 16:-16, 16:-16]
+    assert abs(inner[:, 0].median() - true_velocity[0]) < 0.1
+    assert abs(inner[:, 1].median() - true_velocity[1]) < 0.1
+
+
+def test_lucas_kanade_step_is_bounded_and_leaves_flat_images_alone():
+    flat = torch.full((1, 2, 3, 32, 32), 0.5)
+    step = lucas_kanade_step(flat, torch.zeros(1, 2, 32, 32), torch.tensor([[-0.5, 0.5]]))
+    assert torch.equal(step, torch.zeros_like(step))
+    noise = torch.rand(1, 2, 3, 32, 32)
+    step = lucas_kanade_step(noise, torch.zeros(1, 2, 32, 32), torch.tensor([[-0.5, 0.5]]))
+    assert step.abs().max() <= 1.0 and torch.isfinite(step).all()
+
+
+def test_polish_keeps_the_gradient_path_of_the_velocity():
+    frames = shifted_texture((1.0, 0.0), [-0.5, 0.5], size=32)
+    velocity = torch.zeros(1, 2, 32, 32, requires_grad=True)
+    polish(frames, velocity, torch.tensor([[-0.5, 0.5]])).sum().backward()
+    assert torch.equal(velocity.grad, torch.ones_like(velocity))
+
+
+def test_upsample_velocity_rescales_units():
+    velocity = torch.ones(1, 2, 8, 16)
+    up = upsample_velocity(velocity, (32, 32))
+    assert up.shape == (1, 2, 32, 32)
+    assert torch.allclose(up[:, 0], torch.full((1, 32, 32), 2.0))
+    assert torch.allclose(up[:, 1], torch.full((1, 32, 32), 4.0))
+
+
+def test_prior_finds_large_motion_and_refines_it_at_full_resolution():
+    true_velocity = (14.4, 5.2)
+    dts = [-0.5, -1 / 6, 1 / 6, 0.5]
+    frames = shifted_texture(true_velocity, dts, size=128)
+    dt = torch.tensor([dts])
+    prior = BilateralMotionPrior(radius=3)
+    velocity = None
+    with torch.no_grad():
+        for scale in reversed(range(4)):
+            level = F.avg_pool2d(frames.flatten(0, 1), 2 ** (scale + 2)).view(1, 4, 3, *[128 >> (scale + 2)] * 2)
+            velocity = prior.refine(scale, level, dt, velocity)
+        full = prior.full_resolution(frames, dt, velocity)
+    assert full.shape == (1, 2, 128, 128)
+    inner = full[..., 24:-24, 24:-24]
+    coarse_error = (velocity[..., 6:-6, 6:-6] * 4 - torch.tensor(true_velocity).view(1, 2, 1, 1)).abs().mean()
+    fine_error = (inner - torch.tensor(true_velocity).view(1, 2, 1, 1)).abs().mean()
+    assert fine_error < 0.25
+    assert fine_error <= coarse_error + 1e-3
