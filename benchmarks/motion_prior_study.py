@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 import tempo_core.motion as motion
 from tempo_core.checkpoint import load_model
@@ -51,13 +50,9 @@ def septuplets(cache: Path, per_video: int) -> list[torch.Tensor]:
 
 def prior_only(model, frames: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
     """``[1, N, 3, H, W]`` -> ``[1, 3, H, W]``: look-up along the prior's full-resolution velocity."""
-    B, N, C, H, W = frames.shape
-    velocity = None
-    for scale in reversed(range(4)):
-        level = F.avg_pool2d(frames.flatten(0, 1), 2 ** (scale + 2))
-        velocity = model.motion_prior.refine(scale, level.view(B, N, *level.shape[1:]), dt, velocity)
-    looked_up = motion.look_up(frames, model.motion_prior.full_resolution(frames, dt, velocity), dt)
-    if N == 2:
+    quarter = model.motion_prior.velocities(motion.image_pyramid(frames), dt)[0]
+    looked_up = motion.look_up(frames, model.motion_prior.full_resolution(frames, dt, quarter), dt)
+    if frames.shape[1] == 2:
         weights = motion.observation_weights(dt)
     else:
         nearest = dt.abs() == dt.abs().min()

@@ -31,7 +31,7 @@ from tempo_core.correlation import correlation_channels, correlation_pyramid
 from tempo_core.decoder import NAFNetDecoder
 from tempo_core.encoder import ConvNeXtEncoder
 from tempo_core.layers import SinusoidalTimeEncoding, upsample2x
-from tempo_core.motion import BilateralMotionPrior, observation_weights
+from tempo_core.motion import BilateralMotionPrior, image_pyramid, observation_weights
 from tempo_core.synthesis import PixelSynthesisHead
 from tempo_core.temporal_attention import AttentionState, DeformableTemporalAttention, warp
 
@@ -118,9 +118,8 @@ class TempoNet(nn.Module):
         pyramid = self.encoder(frames.flatten(0, 1), condition)
         features = [f.view(B, N, *f.shape[1:]) for f in pyramid]
         keys = [proj(f).view(B, N, *f.shape[1:]) for proj, f in zip(self.key_projs, pyramid, strict=True)]
-        images = [F.avg_pool2d(frames.flatten(0, 1), 2 ** (s + 2)) for s in range(4)]
-        image_pyramid = [level.view(B, N, *level.shape[1:]) for level in images]
-        return EncodedObservations(frames, features, keys, image_pyramid, anchor_times, center, span)
+        pyramid_of_images = image_pyramid(frames)
+        return EncodedObservations(frames, features, keys, pyramid_of_images, anchor_times, center, span)
 
     def synthesize(
         self, encoded: EncodedObservations, target_time: torch.Tensor
@@ -142,10 +141,10 @@ class TempoNet(nn.Module):
 
         fused_pyramid: list[torch.Tensor] = [None] * 4  # type: ignore[list-item]
         skips: list[torch.Tensor] = [None] * 4  # type: ignore[list-item]
-        fused, learned, velocity, state = None, None, None, None
+        velocities = self.motion_prior.velocities(encoded.image_pyramid, dt)
+        fused, learned, state = None, None, None
         for scale in reversed(range(4)):
-            velocity = self.motion_prior.refine(scale, encoded.image_pyramid[scale], dt, velocity)
-            prior = velocity[:, None] * dt[:, :, None, None, None]  # (B, N, 2, h, w)
+            prior = velocities[scale][:, None] * dt[:, :, None, None, None]  # (B, N, 2, h, w)
             fused, state, skips[scale] = self._attend(
                 scale, encoded, prior, proximity, fused, learned, dt, dt_embedding, target_embedding
             )
@@ -153,7 +152,7 @@ class TempoNet(nn.Module):
             fused_pyramid[scale] = fused
 
         decoded = self.decoder(fused_pyramid, skips)
-        fine_velocity = self.motion_prior.full_resolution(encoded.frames, dt, velocity)
+        fine_velocity = self.motion_prior.full_resolution(encoded.frames, dt, velocities[0])
         fine_prior = fine_velocity[:, None] * dt[:, :, None, None, None]  # (B, N, 2, H, W)
         rgb, weights, confidence_correction = self.synthesis(
             encoded.frames, decoded, encoded.features[0], state, prior, fine_prior, observation_weights(dt)
@@ -165,7 +164,7 @@ class TempoNet(nn.Module):
             "confidence": confidence,
             "entropy": entropy,
             "weights": weights,
-            "motion_prior": velocity,
+            "motion_prior": velocities[0],
             "motion_prior_full": fine_velocity,
         }
         return rgb, aux

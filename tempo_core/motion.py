@@ -146,6 +146,13 @@ def upsample_velocity(velocity: torch.Tensor, size: tuple[int, int]) -> torch.Te
     return resized * scale.view(1, 2, 1, 1)
 
 
+def image_pyramid(frames: torch.Tensor, scales: int = 4) -> list[torch.Tensor]:
+    """Observations ``[B, N, 3, H, W]`` average-pooled to 1/4 ... 1/2**(scales+1), fine to coarse."""
+    B, N = frames.shape[:2]
+    levels = [F.avg_pool2d(frames.flatten(0, 1), 2 ** (s + 2)) for s in range(scales)]
+    return [level.view(B, N, *level.shape[1:]) for level in levels]
+
+
 class BilateralMotionPrior(nn.Module):
     """Coarse-to-fine velocity: soft-argmax block matching at four scales, Lucas-Kanade to full size.
 
@@ -187,6 +194,14 @@ class BilateralMotionPrior(nn.Module):
         soft_argmin = (-costs / self.log_temperature[scale].exp()).softmax(dim=1)
         velocity = center + torch.einsum("bkyx,kc->bcyx", soft_argmin, candidates)
         return polish(features, velocity, dt) if scale == 0 else velocity
+
+    def velocities(self, pyramid: list[torch.Tensor], dt: torch.Tensor) -> list[torch.Tensor]:
+        """Velocity ``[B, 2, h_s, w_s]`` at every scale of :func:`image_pyramid`, fine to coarse."""
+        velocities: list[torch.Tensor] = [None] * len(pyramid)  # type: ignore[list-item]
+        velocity = None
+        for scale in reversed(range(len(pyramid))):
+            velocity = velocities[scale] = self.refine(scale, pyramid[scale], dt, velocity)
+        return velocities
 
     @staticmethod
     def full_resolution(frames: torch.Tensor, dt: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:

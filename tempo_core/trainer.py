@@ -23,7 +23,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from tempo_core.checkpoint import load_model, read_config
+from tempo_core.checkpoint import load_model
 from tempo_core.data import SeptupletValDataset, WindowBatchSampler, build_train_dataset
 from tempo_core.errors import InputError, OutputError
 from tempo_core.losses import LossConfig, TempoLoss
@@ -215,12 +215,13 @@ class Trainer:
     # ------------------------------------------------------------------ setup
     def _load_init_weights(self, path: Path) -> None:
         """Fine-tuning: start from the weights of a model file (``tempo export``) of the same size."""
-        if read_config(path) != self.config:
+        source = load_model(path)
+        if source.config != self.config:
             raise InputError(
                 f"{path.name} was trained with other model size flags than this run; "
                 "pass the same --preset (and size flags) as the file."
             )
-        self.model.load_state_dict(load_model(path).state_dict())
+        self.model.load_state_dict(source.state_dict())
 
     def _setup_distributed(self) -> None:
         args = self.args

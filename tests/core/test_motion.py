@@ -5,6 +5,7 @@ import torch.nn.functional as F
 
 from tempo_core.motion import (
     BilateralMotionPrior,
+    image_pyramid,
     lucas_kanade_step,
     observation_weights,
     polish,
@@ -83,11 +84,8 @@ def test_prior_finds_large_motion_and_refines_it_at_full_resolution():
     frames = shifted_texture(true_velocity, dts, size=128)
     dt = torch.tensor([dts])
     prior = BilateralMotionPrior(radius=3)
-    velocity = None
     with torch.no_grad():
-        for scale in reversed(range(4)):
-            level = F.avg_pool2d(frames.flatten(0, 1), 2 ** (scale + 2)).view(1, 4, 3, *[128 >> (scale + 2)] * 2)
-            velocity = prior.refine(scale, level, dt, velocity)
+        velocity = prior.velocities(image_pyramid(frames), dt)[0]
         full = prior.full_resolution(frames, dt, velocity)
     assert full.shape == (1, 2, 128, 128)
     inner = full[..., 24:-24, 24:-24]
