@@ -11,15 +11,18 @@ Rows (mean PSNR over the septuplets):
 * ``blend``: the average of the two nearest frames;
 * ``prior``: the prior's full-resolution velocity alone, every observation looked up along it and
   blended with the observation weights (N=2) or the two nearest frames (N=4), no network;
-* ``prior, LK window K``: the same with the Lucas-Kanade window changed;
+* ``prior, <change>``: the same with one setting of :mod:`tempo_core.motion` changed (``--ablate``:
+  each part of the local-global polish taken out in turn, and the window changed);
 * ``network``: the model given with ``--checkpoint`` (default: the bundled one).
 
-    python benchmarks/motion_prior_study.py --cache runs/cache [--checkpoint FILE] [--windows 5,7,9]
+    python benchmarks/motion_prior_study.py --cache runs/cache [--checkpoint FILE] [--ablate]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +34,28 @@ from tempo_core.metrics import psnr
 
 PROTOCOLS = {2: [2, 4], 4: [0, 2, 4, 6]}
 TARGET = 3
+ABLATIONS = {
+    "no smoothness term": {"SMOOTHNESS": 1e-5},
+    "no robust weight": {"ROBUST_SCALE": 1e9},
+    "no median filter": {"MEDIAN_SIZE": 1},
+    "no gradient channels": {"GRADIENT_WEIGHT": 0.0},
+    "3 steps per scale": {"LK_ITERATIONS": 3},
+    "LK window 5": {"LK_WINDOW": 5},
+    "LK window 9": {"LK_WINDOW": 9},
+}
+
+
+@contextlib.contextmanager
+def motion_settings(changes: dict[str, float]) -> Iterator[None]:
+    """Temporarily set module constants of :mod:`tempo_core.motion` (e.g. ``{"LK_WINDOW": 9}``)."""
+    saved = {name: getattr(motion, name) for name in changes}
+    for name, value in changes.items():
+        setattr(motion, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(motion, name, value)
 
 
 def septuplets(cache: Path, per_video: int) -> list[torch.Tensor]:
@@ -69,13 +94,12 @@ def main() -> None:
     parser.add_argument("--cache", required=True, help="the decoded-frame cache of a training run")
     parser.add_argument("--checkpoint", help="model file (default: the bundled model)")
     parser.add_argument("--per_video", type=int, default=2)
-    parser.add_argument("--windows", default="", help="also try these LK windows, e.g. 5,9")
+    parser.add_argument("--ablate", action="store_true", help="also score the prior with each setting changed")
     args = parser.parse_args()
     model = load_model(args.checkpoint).float().eval()
     data = septuplets(Path(args.cache), args.per_video)
     rows: dict[str, list[float]] = {}
-    windows = [int(w) for w in args.windows.split(",") if w]
-    default_window = motion.LK_WINDOW
+    ablations = ABLATIONS if args.ablate else {}
     with torch.no_grad():
         for window_frames in data:
             target = to_uint8(window_frames[TARGET][None])
@@ -86,11 +110,10 @@ def main() -> None:
                 nearest = window_frames[[2, 4]].mean(dim=0, keepdim=True)
                 rows.setdefault(f"blend N={n}", []).append(psnr(to_uint8(nearest), target))
                 rows.setdefault(f"prior N={n}", []).append(psnr(to_uint8(prior_only(model, frames, dt)), target))
-                for window in windows:
-                    motion.LK_WINDOW = window
-                    prediction = prior_only(model, frames, dt)
-                    motion.LK_WINDOW = default_window
-                    rows.setdefault(f"prior, LK window {window} N={n}", []).append(psnr(to_uint8(prediction), target))
+                for name, changes in ablations.items():
+                    with motion_settings(changes):
+                        prediction = prior_only(model, frames, dt)
+                    rows.setdefault(f"prior, {name} N={n}", []).append(psnr(to_uint8(prediction), target))
                 output, _ = model(frames, times, torch.tensor([float(TARGET)]))
                 rows.setdefault(f"network N={n}", []).append(psnr(to_uint8(output), target))
     print(f"{len(data)} septuplets from {args.cache}")

@@ -43,6 +43,7 @@ SMOOTHNESS = 1e-3
 SMOOTHNESS_SWEEPS = 10
 ROBUST_SCALE = 0.05
 MEDIAN_SIZE = 5
+GRADIENT_WEIGHT = 1.0
 
 
 def observation_weights(dt: torch.Tensor) -> torch.Tensor:
@@ -102,13 +103,14 @@ def image_gradients(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def with_gradient_channels(images: torch.Tensor) -> torch.Tensor:
-    """``[..., 3, h, w]`` RGB -> ``[..., 5, h, w]``: RGB and the x, y gradients of its grey level.
+    """``[..., 3, h, w]`` RGB -> ``[..., 5, h, w]``: RGB and the x, y gradients of its grey level
+    (times ``GRADIENT_WEIGHT``).
 
     Matching the gradients too (gradient constancy) keeps the cost right where the brightness
     changes between frames (light, exposure, shadows).
     """
     grad_x, grad_y = image_gradients(images.mean(dim=-3, keepdim=True))
-    return torch.cat([images, grad_x, grad_y], dim=-3)
+    return torch.cat([images, GRADIENT_WEIGHT * grad_x, GRADIENT_WEIGHT * grad_y], dim=-3)
 
 
 def _robust_weight(residual: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -198,7 +200,7 @@ def polish(
     for _ in range(iterations):
         velocity = velocity + lucas_kanade_step(features, velocity, dt).to(velocity.dtype)
     if median:
-        velocity = velocity + (median_filter(velocity) - velocity.detach()).to(velocity.dtype)
+        velocity = velocity + (median_filter(velocity, MEDIAN_SIZE) - velocity.detach()).to(velocity.dtype)
     return velocity
 
 

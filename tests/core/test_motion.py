@@ -7,21 +7,28 @@ from tempo_core.motion import (
     BilateralMotionPrior,
     image_pyramid,
     lucas_kanade_step,
+    median_filter,
     observation_weights,
     polish,
     upsample_velocity,
+    with_gradient_channels,
 )
 from tempo_core.temporal_attention import warp
 
 
-def shifted_texture(velocity: tuple[float, float], dts: list[float], size: int = 96) -> torch.Tensor:
+def shifted_texture(
+    velocity: tuple[float, float], dts: list[float], size: int = 96, flat_from: int | None = None
+) -> torch.Tensor:
     """A smooth texture seen at ``dts``: observation i is the target moved by ``velocity * dt_i``.
 
-    Returns ``[1, N, 3, size, size]``; the target (dt = 0) is the texture itself.
+    Returns ``[1, N, 3, size, size]``; the target (dt = 0) is the texture itself, grey from column
+    ``flat_from`` on when it is given.
     """
     torch.manual_seed(0)
     texture = F.interpolate(torch.rand(1, 3, size // 6, size // 6), size=(size, size), mode="bicubic")
     texture = texture.clamp(0, 1)
+    if flat_from is not None:
+        texture[..., flat_from:] = 0.5
     frames = []
     for dt in dts:
         # observation i shows at p + v * dt what the target shows at p: out(p + v dt) = target(p)
@@ -93,3 +100,32 @@ def test_prior_finds_large_motion_and_refines_it_at_full_resolution():
     fine_error = (inner - torch.tensor(true_velocity).view(1, 2, 1, 1)).abs().mean()
     assert fine_error < 0.25
     assert fine_error <= coarse_error + 1e-3
+
+
+def test_smoothness_steadies_the_estimate_and_carries_it_into_a_flat_region():
+    true_velocity = (1.5, 0.0)
+    frames = shifted_texture(true_velocity, [-0.5, 0.5], size=64, flat_from=40)  # no data term on the right
+    dt = torch.tensor([[-0.5, 0.5]])
+    velocity = torch.zeros(1, 2, 64, 64)
+    for _ in range(8):
+        velocity = polish(frames, velocity, dt, median=False)
+    column_medians = velocity[0, 0, 8:-8].median(dim=0).values  # (64,)
+    assert (column_medians[8:32] - true_velocity[0]).abs().max() < 0.1
+    assert column_medians[46] > 0.5 * true_velocity[0]  # 3 pixels past the reach of the data term
+
+
+def test_median_filter_removes_an_outlier_and_keeps_a_motion_edge():
+    clean = torch.zeros(1, 2, 16, 16)
+    clean[..., 8:] = 3.0  # two regions moving differently, the edge between columns 7 and 8
+    noisy = clean.clone()
+    noisy[0, 0, 4, 3] = 50.0  # one wrong vector
+    assert torch.equal(median_filter(noisy, 5), clean)
+
+
+def test_gradient_channels_follow_the_grey_level():
+    ramp = torch.linspace(0, 1, 8).expand(1, 2, 3, 8, 8)
+    features = with_gradient_channels(ramp)
+    assert features.shape == (1, 2, 5, 8, 8)
+    assert torch.equal(features[:, :, :3], ramp)
+    assert torch.allclose(features[:, :, 3, :, 1:-1], torch.full((1, 2, 8, 6), 1 / 7))
+    assert torch.allclose(features[:, :, 4], torch.zeros(1, 2, 8, 8))
