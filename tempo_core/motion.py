@@ -15,7 +15,7 @@ At every scale, coarse to fine:
 2. a local-global polish, every scale from 1/32 to full size: the same cost, on RGB and grey-level
    gradients, linearized around the current velocity, robustly re-weighted, summed over a 7 x 7
    window and tied to the neighbours' velocity by a small smoothness term, solved in closed form
-   per pixel; five times per scale and then a 5 x 5 median filter (two steps and no median at
+   per pixel; five times per scale and then a 5 x 5 median filter (one step and no median at
    full size). Sub-pixel, sharp at motion edges, filled in where the image is flat.
 
 The model matches on the observations' image pyramid (RGB average-pooled to each scale): tried
@@ -37,7 +37,7 @@ from tempo_core.temporal_attention import warp
 OBSERVATION_SHARPNESS = 8.0
 LK_WINDOW = 7
 LK_ITERATIONS = 5
-FULL_SIZE_ITERATIONS = 2
+FULL_SIZE_ITERATIONS = 1
 LK_MAX_STEP = 1.0
 SMOOTHNESS = 1e-3
 SMOOTHNESS_SWEEPS = 10
@@ -173,7 +173,7 @@ def lucas_kanade_step(images: torch.Tensor, velocity: torch.Tensor, dt: torch.Te
 
 
 @torch.no_grad()
-def median_filter(velocity: torch.Tensor, size: int = MEDIAN_SIZE) -> torch.Tensor:
+def median_filter(velocity: torch.Tensor, size: int) -> torch.Tensor:
     """``[B, 2, h, w]`` velocity with each component replaced by its ``size x size`` median.
 
     Removes isolated wrong vectors and keeps motion edges sharp (Sun, Roth and Black, "Secrets
@@ -186,9 +186,10 @@ def median_filter(velocity: torch.Tensor, size: int = MEDIAN_SIZE) -> torch.Tens
 
 
 def polish(
-    images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor, iterations: int = LK_ITERATIONS, median: bool = True
+    images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor, iterations: int | None = None, median: bool = True
 ) -> torch.Tensor:
-    """``iterations`` local-global steps on RGB and gradients, then a median filter if ``median``.
+    """``iterations`` (default ``LK_ITERATIONS``) local-global steps on RGB and gradients, then a
+    median filter if ``median``.
 
     Gradients flow through ``velocity`` unchanged (every update is added as a constant).
 
@@ -197,7 +198,7 @@ def polish(
     """
     with torch.no_grad():
         features = with_gradient_channels(images.float())
-    for _ in range(iterations):
+    for _ in range(LK_ITERATIONS if iterations is None else iterations):
         velocity = velocity + lucas_kanade_step(features, velocity, dt).to(velocity.dtype)
     if median:
         velocity = velocity + (median_filter(velocity, MEDIAN_SIZE) - velocity.detach()).to(velocity.dtype)
