@@ -12,7 +12,7 @@ Data flow (shapes for input ``[B, N, 3, H, W]``, scale s = 0..3 at ``1 / 2**(s+2
         fused_s = deformable temporal attention(query_s, features_s, corr_s, dt,
                       guide = v_s * dt_i + 2 * up(learned offsets_{s+1}))
     decoded = NAFNet(fused_*, skips = proximity blends)          [B, C, H/4, W/4]
-    v_full  = Lucas-Kanade(v_0, frames at 1/2 then full size)    [B, 2, H, W]
+    v_full  = local-global polish(v_0, frames at 1/2, full size)  [B, 2, H, W]
     rgb, weights = pixel synthesis(frames, decoded, attention state at s=0,
                        base motion = v_full * dt_i + up(learned offsets at s=0))
     confidence = sigmoid(a * (1 - entropy_0) + b + correction)

@@ -221,7 +221,7 @@ def image_pyramid(frames: torch.Tensor, scales: int = 4) -> list[torch.Tensor]:
 
 
 class BilateralMotionPrior(nn.Module):
-    """Coarse-to-fine velocity: soft-argmax block matching at four scales, Lucas-Kanade to full size.
+    """Coarse-to-fine velocity: block matching and a local-global polish at four scales, then to full size.
 
     Args:
         radius: search radius r in pixels per unit time at every block-matching scale.

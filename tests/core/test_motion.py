@@ -1,4 +1,4 @@
-"""The motion prior: observation weights, block matching, and the Lucas-Kanade refinement."""
+"""The motion prior: observation weights, block matching, and the local-global (Lucas-Kanade) polish."""
 
 import torch
 import torch.nn.functional as F
