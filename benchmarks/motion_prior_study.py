@@ -60,10 +60,12 @@ def motion_settings(changes: dict[str, float]) -> Iterator[None]:
 
 def septuplets(cache: Path, per_video: int) -> list[torch.Tensor]:
     """``[7, 3, H, W]`` float windows in [0, 1] from every cached training video."""
-    windows = []
+    windows, seen = [], set()
     for path in sorted(cache.glob("*.npy")):
-        if path.name.endswith(".times.npy"):
+        video_name = path.name.rsplit("-", 1)[0]  # "<video>-<cache key>.npy"; a video may be cached twice
+        if path.name.endswith(".times.npy") or video_name in seen:
             continue
+        seen.add(video_name)
         video = np.load(path, mmap_mode="r")
         height, width = video.shape[1] // 32 * 32, video.shape[2] // 32 * 32
         top, left = (video.shape[1] - height) // 2, (video.shape[2] - width) // 2

@@ -44,6 +44,8 @@ SMOOTHNESS_SWEEPS = 10
 ROBUST_SCALE = 0.05
 MEDIAN_SIZE = 5
 GRADIENT_WEIGHT = 1.0
+PROPAGATION_DISTANCES = (16, 8, 4, 2, 1)
+PROPAGATION_WINDOW = 9
 
 
 def observation_weights(dt: torch.Tensor) -> torch.Tensor:
@@ -205,6 +207,55 @@ def polish(
     return velocity
 
 
+def _shifted(velocity: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """``[B, 2, h, w]`` velocity of the pixel ``(y - dy, x - dx)`` at ``(y, x)``, replicate at the border."""
+    pad = max(abs(dy), abs(dx))
+    padded = F.pad(velocity, (pad, pad, pad, pad), mode="replicate")
+    h, w = velocity.shape[-2:]
+    return padded[..., pad - dy : pad - dy + h, pad - dx : pad - dx + w]
+
+
+@torch.no_grad()
+def propagate(images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
+    """PatchMatch-style propagation: every pixel may take a neighbour's velocity.
+
+    For each distance ``d`` of ``PROPAGATION_DISTANCES`` (far to near), a pixel adopts the velocity
+    of the pixel ``d`` away (left, right, up, down) when that aligns the observations better over a
+    ``PROPAGATION_WINDOW`` block. Motion edges that the window averages and the median blurred get
+    sharp again, and a wrong region takes the right motion of its surroundings (Barnes et al.,
+    "PatchMatch", 2009; Bleyer et al., "PatchMatch Stereo", 2011).
+
+    Args:
+        images: ``[B, N, 3, h, w]`` in [0, 1]; velocity ``[B, 2, h, w]``; dt ``[B, N]``.
+    """
+    images, dt = images.float(), dt.float()
+    weights = observation_weights(dt)
+
+    def block_cost(candidate: torch.Tensor) -> torch.Tensor:
+        cost = alignment_cost(images, candidate, dt, weights).unsqueeze(1)
+        window = PROPAGATION_WINDOW
+        return F.avg_pool2d(cost, window, stride=1, padding=window // 2, count_include_pad=False)
+
+    best, best_cost = velocity.float(), block_cost(velocity.float())
+    for distance in PROPAGATION_DISTANCES:
+        for dy, dx in ((0, distance), (0, -distance), (distance, 0), (-distance, 0)):
+            candidate = _shifted(best, dy, dx)
+            cost = block_cost(candidate)
+            best = torch.where(cost < best_cost, candidate, best)
+            best_cost = torch.minimum(cost, best_cost)
+    return best.to(velocity.dtype)
+
+
+def polish_and_propagate(images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
+    """:func:`polish`, :func:`propagate`, and one more local-global step on the result.
+
+    Gradients flow through ``velocity`` unchanged. Shapes as in :func:`polish`.
+    """
+    velocity = polish(images, velocity, dt)
+    velocity = velocity + (propagate(images, velocity, dt) - velocity.detach())
+    return polish(images, velocity, dt, iterations=1, median=False)
+
+
 def upsample_velocity(velocity: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Bilinear resize of ``[B, 2, h, w]`` velocity to ``size`` with its units rescaled."""
     height, width = velocity.shape[-2:]
@@ -244,7 +295,8 @@ class BilateralMotionPrior(nn.Module):
     ) -> torch.Tensor:
         """Velocity ``[B, 2, h, w]`` at ``scale`` from the pyramid level ``[B, N, C, h, w]``.
 
-        Every scale is polished (:func:`polish`) after the block matching.
+        Every scale is polished (:func:`polish`) after the block matching; the finest (0) also
+        propagated (:func:`polish_and_propagate`).
         """
         B, N, C, h, w = features.shape
         if coarser_velocity is None:
@@ -260,7 +312,7 @@ class BilateralMotionPrior(nn.Module):
         costs = F.avg_pool2d(costs, self.window, stride=1, padding=self.window // 2, count_include_pad=False)
         soft_argmin = (-costs / self.log_temperature[scale].exp()).softmax(dim=1)
         velocity = center + torch.einsum("bkyx,kc->bcyx", soft_argmin, candidates)
-        return polish(features, velocity, dt)
+        return polish_and_propagate(features, velocity, dt) if scale == 0 else polish(features, velocity, dt)
 
     def velocities(self, pyramid: list[torch.Tensor], dt: torch.Tensor) -> list[torch.Tensor]:
         """Velocity ``[B, 2, h_s, w_s]`` at every scale of :func:`image_pyramid`, fine to coarse."""
@@ -274,11 +326,11 @@ class BilateralMotionPrior(nn.Module):
     def full_resolution(frames: torch.Tensor, dt: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
         """Velocity ``[B, 2, H, W]`` (input pixels per unit time) from the 1/4-scale one.
 
-        :func:`polish` at 1/2, then ``FULL_SIZE_ITERATIONS`` steps without the median at full size
+        :func:`polish_and_propagate` at 1/2, then ``FULL_SIZE_ITERATIONS`` steps without the median at full size
         on ``frames`` ``[B, N, 3, H, W]`` (more gained nothing measurable there, at a high price).
         """
         B, N, C, H, W = frames.shape
         half = F.avg_pool2d(frames.flatten(0, 1), 2).view(B, N, C, H // 2, W // 2)
-        velocity = polish(half, upsample_velocity(velocity, (H // 2, W // 2)), dt)
+        velocity = polish_and_propagate(half, upsample_velocity(velocity, (H // 2, W // 2)), dt)
         full = upsample_velocity(velocity, (H, W))
         return polish(frames, full, dt, iterations=FULL_SIZE_ITERATIONS, median=False)
