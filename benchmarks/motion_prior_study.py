@@ -35,6 +35,7 @@ from tempo_core.metrics import psnr
 PROTOCOLS = {2: [2, 4], 4: [0, 2, 4, 6]}
 TARGET = 3
 ABLATIONS = {
+    "no propagation": {"PROPAGATION_DISTANCES": ()},
     "no smoothness term": {"SMOOTHNESS": 1e-5},
     "no robust weight": {"ROBUST_SCALE": 1e9},
     "no median filter": {"MEDIAN_SIZE": 1},

@@ -10,6 +10,8 @@ from tempo_core.motion import (
     median_filter,
     observation_weights,
     polish,
+    polish_and_propagate,
+    propagate,
     upsample_velocity,
     with_gradient_channels,
 )
@@ -129,3 +131,20 @@ def test_gradient_channels_follow_the_grey_level():
     assert torch.equal(features[:, :, :3], ramp)
     assert torch.allclose(features[:, :, 3, :, 1:-1], torch.full((1, 2, 8, 6), 1 / 7))
     assert torch.allclose(features[:, :, 4], torch.zeros(1, 2, 8, 8))
+
+
+def test_propagation_replaces_a_wrong_region_by_its_neighbours_motion():
+    true_velocity = torch.tensor([2.0, -1.0]).view(1, 2, 1, 1)
+    frames = shifted_texture((2.0, -1.0), [-0.5, 0.5], size=64)
+    dt = torch.tensor([[-0.5, 0.5]])
+    velocity = true_velocity.expand(1, 2, 64, 64).clone()
+    velocity[..., 24:36, 20:32] = torch.tensor([-3.0, 2.0]).view(1, 2, 1, 1)  # a wrong 12 x 12 region
+    propagated = propagate(frames, velocity, dt)
+    assert torch.equal(propagated, true_velocity.expand(1, 2, 64, 64))
+
+
+def test_polish_and_propagate_keeps_the_gradient_path():
+    frames = shifted_texture((1.0, 0.0), [-0.5, 0.5], size=32)
+    velocity = torch.zeros(1, 2, 32, 32, requires_grad=True)
+    polish_and_propagate(frames, velocity, torch.tensor([[-0.5, 0.5]])).sum().backward()
+    assert torch.equal(velocity.grad, torch.ones_like(velocity))
