@@ -16,7 +16,9 @@ At every scale, coarse to fine:
    gradients, linearized around the current velocity, robustly re-weighted, summed over a 7 x 7
    window and tied to the neighbours' velocity by a small smoothness term, solved in closed form
    per pixel; five times per scale and then a 5 x 5 median filter (one step and no median at
-   full size). Sub-pixel, sharp at motion edges, filled in where the image is flat.
+   full size). Sub-pixel, sharp at motion edges, filled in where the image is flat;
+3. PatchMatch-style propagation at 1/4 and 1/2: a pixel takes a neighbour's velocity when that
+   aligns its block better, then one more polish step (motion edges and wrong regions).
 
 The model matches on the observations' image pyramid (RGB average-pooled to each scale): tried
 first on the encoder's features, an untrained network's random features matched worse than the
