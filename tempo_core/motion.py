@@ -317,12 +317,17 @@ class BilateralMotionPrior(nn.Module):
         return polish_and_propagate(features, velocity, dt) if scale == 0 else polish(features, velocity, dt)
 
     def velocities(self, pyramid: list[torch.Tensor], dt: torch.Tensor) -> list[torch.Tensor]:
-        """Velocity ``[B, 2, h_s, w_s]`` at every scale of :func:`image_pyramid`, fine to coarse."""
+        """Velocity ``[B, 2, h_s, w_s]`` at every scale of :func:`image_pyramid`, fine to coarse.
+
+        Runs in float32 whatever the autocast or input precision (its choices are discrete: a
+        coarser number format flips them), and returns the input's dtype.
+        """
         velocities: list[torch.Tensor] = [None] * len(pyramid)  # type: ignore[list-item]
         velocity = None
-        for scale in reversed(range(len(pyramid))):
-            velocity = velocities[scale] = self.refine(scale, pyramid[scale], dt, velocity)
-        return velocities
+        with torch.autocast(device_type=dt.device.type, enabled=False):
+            for scale in reversed(range(len(pyramid))):
+                velocity = velocities[scale] = self.refine(scale, pyramid[scale].float(), dt.float(), velocity)
+        return [velocity.to(pyramid[0].dtype) for velocity in velocities]
 
     @staticmethod
     def full_resolution(frames: torch.Tensor, dt: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
@@ -330,9 +335,12 @@ class BilateralMotionPrior(nn.Module):
 
         :func:`polish_and_propagate` at 1/2, then ``FULL_SIZE_ITERATIONS`` steps without the median at full size
         on ``frames`` ``[B, N, 3, H, W]`` (more gained nothing measurable there, at a high price).
+        Float32 inside, like :meth:`velocities`.
         """
-        B, N, C, H, W = frames.shape
-        half = F.avg_pool2d(frames.flatten(0, 1), 2).view(B, N, C, H // 2, W // 2)
-        velocity = polish_and_propagate(half, upsample_velocity(velocity, (H // 2, W // 2)), dt)
-        full = upsample_velocity(velocity, (H, W))
-        return polish(frames, full, dt, iterations=FULL_SIZE_ITERATIONS, median=False)
+        dtype, (B, N, C, H, W) = frames.dtype, frames.shape
+        with torch.autocast(device_type=dt.device.type, enabled=False):
+            frames, dt, velocity = frames.float(), dt.float(), velocity.float()
+            half = F.avg_pool2d(frames.flatten(0, 1), 2).view(B, N, C, H // 2, W // 2)
+            velocity = polish_and_propagate(half, upsample_velocity(velocity, (H // 2, W // 2)), dt)
+            full = upsample_velocity(velocity, (H, W))
+            return polish(frames, full, dt, iterations=FULL_SIZE_ITERATIONS, median=False).to(dtype)
