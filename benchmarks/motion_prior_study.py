@@ -77,15 +77,8 @@ def septuplets(cache: Path, per_video: int) -> list[torch.Tensor]:
 
 
 def prior_only(model, frames: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
-    """``[1, N, 3, H, W]`` -> ``[1, 3, H, W]``: look-up along the prior's full-resolution velocity."""
-    quarter = model.motion_prior.velocities(motion.image_pyramid(frames), dt)[0]
-    looked_up = motion.look_up(frames, model.motion_prior.full_resolution(frames, dt, quarter), dt)
-    if frames.shape[1] == 2:
-        weights = motion.observation_weights(dt)
-    else:
-        nearest = dt.abs() == dt.abs().min()
-        weights = nearest.float() / nearest.sum()
-    return (looked_up * weights[:, :, None, None, None]).sum(dim=1)
+    """``[1, N, 3, H, W]`` -> ``[1, 3, H, W]``: the model's motion prior alone, no network."""
+    return model.motion_prior.synthesize_alone(frames, dt)
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:

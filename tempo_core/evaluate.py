@@ -28,7 +28,8 @@ that returns a confidence map: ``spearman`` (rank correlation of 1 - confidence 
 per-pixel error, higher is better), ``ause`` (area under the sparsification error curve above
 the oracle, lower is better) and ``ause_random`` (the AUSE of an uninformative confidence), each
 the mean over targets. The blend baseline is the linear-in-time blend of the two anchors around
-the target (at t = 0.5 the average of im3 and im5), rounded half to even.
+the target (at t = 0.5 the average of im3 and im5), rounded half to even. The prior baseline is
+the model's parameter-free motion prior alone, without the network: what the learned part adds.
 
 JSON written by ``--json`` (and returned by :func:`evaluate`)::
 
@@ -37,9 +38,9 @@ JSON written by ``--json`` (and returned by :func:`evaluate`)::
       "target_time": 0.5, "anchor_times": [float, ...], "psnr_cap": 99.0,
       "ssim_variants": [str, ...],            # "ssim" below is the first
       "model": {"checkpoint": str, "config": {...TempoConfig...}, "parameters": int,
-                "device": str, "precision": str} | null,   # null with --baseline-only
+                "device": str, "precision": str} | null,   # null with --baseline-only (blend)
       "methods": {
-        "<method>": {                         # "tempo" and/or "blend"
+        "<method>": {                         # "tempo", "blend" and/or "prior"
           "psnr": float, "ssim": float, "ssim_<variant>": float, ...,
           "spearman": float | null, "ause": float | null, "ause_random": float | null,
           "seconds_per_target": float,
@@ -177,6 +178,28 @@ def blend_predictor(frames: list[np.ndarray], times: list[float], target_time: f
     return np.clip(np.rint((1.0 - w) * early + w * late), 0, 255).astype(np.uint8)
 
 
+def prior_predictor(interpolator: Any) -> Predictor:
+    """The model's parameter-free motion prior alone (no network), as a predictor.
+
+    Shows what the learned part adds: see :meth:`BilateralMotionPrior.synthesize_alone`.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    prior, device = interpolator.model.motion_prior, interpolator.device
+
+    def predict(frames: list[np.ndarray], times: list[float], target_time: float) -> np.ndarray:
+        height, width = frames[0].shape[:2]
+        stacked = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float().div(255).to(device)
+        padded = F.pad(stacked, (0, -width % 32, 0, -height % 32), mode="replicate")
+        span = max(max(times) - min(times), 1e-9)
+        dt = torch.tensor([[(t - target_time) / span for t in times]], device=device)
+        image = prior.synthesize_alone(padded[None], dt)[0, :, :height, :width]
+        return metrics.to_uint8(image.clamp(0, 1).permute(1, 2, 0).cpu().numpy())
+
+    return predict
+
+
 def _as_prediction(result: Any) -> tuple[np.ndarray, np.ndarray | None]:
     """Accept a Synthesis, an (image, confidence) pair or a bare image."""
     if hasattr(result, "image"):
@@ -258,13 +281,16 @@ def evaluate(
     ssim_variants: Sequence[str] = ("matlab3d", "skimage7"),
     progress: bool = False,
     model_name: str = "tempo",
+    score_model: bool = True,
 ) -> dict[str, Any]:
     """Score ``model`` (an Interpolator or ``callable(frames, times, target_time)``) on samples.
 
     The callable gets uint8 ``H x W x 3`` frames, their times and the target time and returns
     a :class:`~tempo_core.inference.Synthesis`, an ``(image, confidence)`` pair or an image
     (uint8, or float in [0, 1]). ``model=None`` with ``baseline="blend"`` scores the baseline
-    only. Returns the ``"methods"`` part of the JSON plus ``"count"``.
+    only. ``baseline="prior"`` scores the model's motion prior alone and needs an Interpolator;
+    ``score_model=False`` then leaves out the model itself. Returns the ``"methods"`` part of the
+    JSON plus ``"count"``.
     """
     if not samples:
         raise InputError("There is nothing to evaluate: no samples.")
@@ -273,15 +299,19 @@ def evaluate(
         raise InputError(
             f"Unknown SSIM variant {', '.join(unknown) or '(none)'}; choose from {', '.join(metrics.SSIM_VARIANTS)}."
         )
-    if baseline not in (None, "blend"):
-        raise InputError(f"Unknown baseline {baseline!r}; the only baseline is blend.")
-    if model is None and baseline is None:
+    if baseline not in (None, "blend", "prior"):
+        raise InputError(f"Unknown baseline {baseline!r}; choose blend or prior.")
+    if model is None and baseline != "blend":
         raise InputError("Nothing to evaluate: give a model or --baseline blend.")
+    if baseline == "prior" and not hasattr(model, "model"):
+        raise InputError("The prior baseline needs a TEMPO model (an Interpolator).")
     methods: dict[str, Any] = {}
-    if model is not None:
+    if model is not None and score_model:
         methods[model_name] = _score_method(_predictor_of(model), samples, ssim_variants, model_name, progress)
     if baseline == "blend":
         methods["blend"] = _score_method(blend_predictor, samples, ssim_variants, "blend", progress)
+    if baseline == "prior":
+        methods["prior"] = _score_method(prior_predictor(model), samples, ssim_variants, "prior", progress)
     return {"count": len(samples), "methods": methods}
 
 
@@ -291,7 +321,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", choices=tuple(LAYOUTS), default="septuplet")
     parser.add_argument("--n", type=int, choices=(2, 4), default=2, help="anchor frames")
     parser.add_argument("--checkpoint", default=None, help="model file (default: bundled model)")
-    parser.add_argument("--baseline", choices=("blend",), default=None, help="also score this")
+    parser.add_argument(
+        "--baseline",
+        choices=("blend", "prior"),
+        default=None,
+        help="also score this: blend (of the two nearest frames) or prior (the model's motion prior alone)",
+    )
     parser.add_argument("--baseline-only", action="store_true", help="score only the baseline (no model)")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best)")
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
@@ -354,10 +389,9 @@ def run(args: argparse.Namespace) -> int:
     samples = discover_samples(args.data, args.layout, args.n, args.limit)
     model_info = None
     model = None
-    if args.baseline_only:
-        if args.baseline is None:
-            args.baseline = "blend"
-    else:
+    if args.baseline_only and args.baseline is None:
+        args.baseline = "blend"
+    if not args.baseline_only or args.baseline == "prior":
         from tempo_core.checkpoint import default_model_path
         from tempo_core.inference import Interpolator
         from tempo_core.model import count_parameters
@@ -379,6 +413,7 @@ def run(args: argparse.Namespace) -> int:
         baseline=args.baseline,
         ssim_variants=variants,
         progress=not args.quiet,
+        score_model=not args.baseline_only,
     )
     report = {
         "data": str(args.data),

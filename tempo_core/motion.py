@@ -344,3 +344,21 @@ class BilateralMotionPrior(nn.Module):
             velocity = polish_and_propagate(half, upsample_velocity(velocity, (H // 2, W // 2)), dt)
             full = upsample_velocity(velocity, (H, W))
             return polish(frames, full, dt, iterations=FULL_SIZE_ITERATIONS, median=False).to(dtype)
+
+    @torch.no_grad()
+    def synthesize_alone(self, frames: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
+        """The prior as an interpolator by itself, no network: ``[B, 3, H, W]`` in [0, 1].
+
+        Every observation of ``frames`` ``[B, N, 3, H, W]`` (H, W multiples of 32) is looked up
+        along the full-size velocity; the look-ups are blended with the observation weights for
+        N=2 and as the plain mean of the nearest two for N > 2 (far ones, under constant motion,
+        are the least reliable). ``dt`` ``[B, N]`` is normalized ``t_i - t_target``.
+        """
+        quarter = self.velocities(image_pyramid(frames), dt)[0]
+        looked_up = look_up(frames, self.full_resolution(frames, dt, quarter), dt)
+        if frames.shape[1] == 2:
+            weights = observation_weights(dt)
+        else:
+            nearest = dt.abs() <= dt.abs().sort(dim=1).values[:, 1:2]
+            weights = nearest.float() / nearest.sum(dim=1, keepdim=True)
+        return (looked_up * weights[:, :, None, None, None]).sum(dim=1)

@@ -184,3 +184,32 @@ def test_cli_missing_default_model_is_a_plain_error(septuplets: Path, tmp_path: 
     error = capsys.readouterr().err.strip()
     assert error.startswith("tempo eval:") and "default model is missing" in error
     assert "Traceback" not in error
+
+
+def _write_moving_texture(root: Path, width: int = 72, height: int = 40) -> None:
+    """One septuplet of a smooth texture moving 2 pixels right per frame (size not a multiple of 32)."""
+    rng = np.random.default_rng(1)
+    coarse = Image.fromarray(rng.integers(0, 256, (8, 16, 3), dtype=np.uint8))
+    texture = np.asarray(coarse.resize((width + 20, height), Image.BICUBIC))
+    folder = root / "moving" / "00001"
+    folder.mkdir(parents=True)
+    for i in range(1, 8):
+        Image.fromarray(np.ascontiguousarray(texture[:, 2 * (7 - i) : 2 * (7 - i) + width])).save(folder / f"im{i}.png")
+
+
+def test_prior_baseline_scores_the_motion_prior_alone(tmp_path: Path) -> None:
+    from tempo_core.checkpoint import save_weights
+    from tempo_core.config import tempo_tiny
+    from tempo_core.model import TempoNet
+
+    _write_moving_texture(tmp_path / "set")
+    checkpoint = save_weights(TempoNet(tempo_tiny()), tmp_path / "tiny.safetensors")
+    out = tmp_path / "eval.json"
+    args = ["eval", "--data", str(tmp_path / "set"), "--checkpoint", str(checkpoint), "--device", "cpu"]
+    assert main([*args, "--baseline", "prior", "--baseline-only", "--quiet", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report["methods"]) == {"prior"} and report["model"] is not None
+    blend = evaluate(None, discover_samples(tmp_path / "set", "septuplet", 2), baseline="blend")
+    assert report["methods"]["prior"]["psnr"] > blend["methods"]["blend"]["psnr"] + 5
+    with pytest.raises(InputError, match="model"):
+        evaluate(None, discover_samples(tmp_path / "set", "septuplet", 2), baseline="prior")
