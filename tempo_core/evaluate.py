@@ -184,18 +184,18 @@ def prior_predictor(interpolator: Any) -> Predictor:
     Shows what the learned part adds: see :meth:`BilateralMotionPrior.synthesize_alone`.
     """
     import torch
-    import torch.nn.functional as F
+
+    from tempo_core.inference import image_to_tensor, pad_to_multiple, tensor_to_image
+    from tempo_core.model import normalize_times
 
     prior, device = interpolator.model.motion_prior, interpolator.device
 
     def predict(frames: list[np.ndarray], times: list[float], target_time: float) -> np.ndarray:
         height, width = frames[0].shape[:2]
-        stacked = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float().div(255).to(device)
-        padded = F.pad(stacked, (0, -width % 32, 0, -height % 32), mode="replicate")
-        span = max(max(times) - min(times), 1e-9)
-        dt = torch.tensor([[(t - target_time) / span for t in times]], device=device)
-        image = prior.synthesize_alone(padded[None], dt)[0, :, :height, :width]
-        return metrics.to_uint8(image.clamp(0, 1).permute(1, 2, 0).cpu().numpy())
+        padded = pad_to_multiple(torch.stack([image_to_tensor(frame) for frame in frames])).to(device)
+        anchor_times, center, span = normalize_times(torch.tensor([times]))
+        dt = (anchor_times - float((target_time - center) / span)).to(device)
+        return tensor_to_image(prior.synthesize_alone(padded[None], dt)[0, :, :height, :width])
 
     return predict
 

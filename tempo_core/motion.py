@@ -68,6 +68,11 @@ def look_up(images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor) -> t
     return warp(images.flatten(0, 1), offsets.flatten(0, 1)).view(images.shape)
 
 
+def box_mean(values: torch.Tensor, size: int) -> torch.Tensor:
+    """``[B, C, h, w]`` mean over each pixel's ``size x size`` block (odd size; the image only)."""
+    return F.avg_pool2d(values, size, stride=1, padding=size // 2, count_include_pad=False)
+
+
 def _centered(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """``values [B, N, ...]`` minus their ``weights [B, N]``-weighted mean over N."""
     shaped = weights.view(*weights.shape, *([1] * (values.dim() - 2)))
@@ -163,7 +168,7 @@ def lucas_kanade_step(images: torch.Tensor, velocity: torch.Tensor, dt: torch.Te
         ],
         dim=1,
     ) * _robust_weight(residual, weights).unsqueeze(1)
-    moments = F.avg_pool2d(moments, LK_WINDOW, stride=1, padding=LK_WINDOW // 2, count_include_pad=False)
+    moments = box_mean(moments, LK_WINDOW)
     xx, xy, yy, bx, by = moments.unbind(dim=1)
     xx, yy = xx + SMOOTHNESS, yy + SMOOTHNESS
     determinant = xx * yy - xy * xy
@@ -234,9 +239,7 @@ def propagate(images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor) ->
     weights = observation_weights(dt)
 
     def block_cost(candidate: torch.Tensor) -> torch.Tensor:
-        cost = alignment_cost(images, candidate, dt, weights).unsqueeze(1)
-        window = PROPAGATION_WINDOW
-        return F.avg_pool2d(cost, window, stride=1, padding=window // 2, count_include_pad=False)
+        return box_mean(alignment_cost(images, candidate, dt, weights).unsqueeze(1), PROPAGATION_WINDOW)
 
     best, best_cost = velocity.float(), block_cost(velocity.float())
     for distance in PROPAGATION_DISTANCES:
@@ -311,7 +314,7 @@ class BilateralMotionPrior(nn.Module):
             [alignment_cost(features, center + step.view(1, 2, 1, 1), dt, weights) for step in candidates],
             dim=1,
         )  # (B, K, h, w)
-        costs = F.avg_pool2d(costs, self.window, stride=1, padding=self.window // 2, count_include_pad=False)
+        costs = box_mean(costs, self.window)
         soft_argmin = (-costs / self.log_temperature[scale].exp()).softmax(dim=1)
         velocity = center + torch.einsum("bkyx,kc->bcyx", soft_argmin, candidates)
         return polish_and_propagate(features, velocity, dt) if scale == 0 else polish(features, velocity, dt)
