@@ -5,8 +5,12 @@ observation ``i`` is looked up at ``p + v * dt_i``. If ``v`` is the true motion 
 target time, all these looks see the same scene point, so they agree. The cost of a candidate is
 how far the looked-up values spread around their mean, averaged over a small block. Observations
 near the target count more (weights ``softmax(-8 |dt_i|)``): motion is closer to constant over a
-short gap, and far observations are more often occluded. It needs no knowledge of the target
-frame and works for any N (bilateral block matching, generalized to N observations).
+short gap, and far observations are more often occluded. Time is measured in units of the gap
+between the two observations nearest the target (:func:`pair_gap`), so the search reaches as far
+and the smoothness weighs the same for any N; in that unit an observation beyond the bracketing
+pair weighs ``e**-8`` as much, so the velocity is in effect the pair's and the network decides what
+the far observations add. It needs no knowledge of the target frame and works for any N (bilateral
+block matching, generalized to N observations).
 
 At every scale, coarse to fine:
 
@@ -41,13 +45,23 @@ LK_WINDOW = 7
 LK_ITERATIONS = 5
 FULL_SIZE_ITERATIONS = 1
 LK_MAX_STEP = 1.0
-SMOOTHNESS = 1e-3
+SMOOTHNESS = 1e-2
 SMOOTHNESS_SWEEPS = 10
 ROBUST_SCALE = 0.05
 MEDIAN_SIZE = 5
 GRADIENT_WEIGHT = 1.0
 PROPAGATION_DISTANCES = (16, 8, 4, 2, 1)
 PROPAGATION_WINDOW = 9
+
+
+def pair_gap(dt: torch.Tensor) -> torch.Tensor:
+    """``[B, 1]`` time between the two observations nearest the target (``dt [B, N]``), at least 1e-3.
+
+    The prior measures time in this unit, so its search radius, step limit and smoothness mean the
+    same motion whatever N is: with N=4 at -1, 0, 1, 2 the normalized span is three gaps, and in
+    normalized time the search would reach only a third as far between the bracketing frames.
+    """
+    return dt.abs().sort(dim=1).values[:, :2].sum(dim=1, keepdim=True).clamp_min(1e-3)
 
 
 def observation_weights(dt: torch.Tensor) -> torch.Tensor:
@@ -322,15 +336,18 @@ class BilateralMotionPrior(nn.Module):
     def velocities(self, pyramid: list[torch.Tensor], dt: torch.Tensor) -> list[torch.Tensor]:
         """Velocity ``[B, 2, h_s, w_s]`` at every scale of :func:`image_pyramid`, fine to coarse.
 
-        Runs in float32 whatever the autocast or input precision (its choices are discrete: a
-        coarser number format flips them), and returns the input's dtype.
+        ``dt`` ``[B, N]`` is normalized time; the search runs in units of :func:`pair_gap` and the
+        velocities come back per unit of ``dt``. Runs in float32 whatever the autocast or input
+        precision (its choices are discrete: a coarser number format flips them), and returns the
+        input's dtype.
         """
         velocities: list[torch.Tensor] = [None] * len(pyramid)  # type: ignore[list-item]
         velocity = None
         with torch.autocast(device_type=dt.device.type, enabled=False):
+            gap = pair_gap(dt.float())
             for scale in reversed(range(len(pyramid))):
-                velocity = velocities[scale] = self.refine(scale, pyramid[scale].float(), dt.float(), velocity)
-        return [velocity.to(pyramid[0].dtype) for velocity in velocities]
+                velocity = velocities[scale] = self.refine(scale, pyramid[scale].float(), dt.float() / gap, velocity)
+        return [(velocity / gap[:, :, None, None]).to(pyramid[0].dtype) for velocity in velocities]
 
     @staticmethod
     def full_resolution(frames: torch.Tensor, dt: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
@@ -338,15 +355,16 @@ class BilateralMotionPrior(nn.Module):
 
         :func:`polish_and_propagate` at 1/2, then ``FULL_SIZE_ITERATIONS`` steps without the median at full size
         on ``frames`` ``[B, N, 3, H, W]`` (more gained nothing measurable there, at a high price).
-        Float32 inside, like :meth:`velocities`.
+        Velocities per unit of ``dt``, time units and float32 inside as in :meth:`velocities`.
         """
         dtype, (B, N, C, H, W) = frames.dtype, frames.shape
         with torch.autocast(device_type=dt.device.type, enabled=False):
-            frames, dt, velocity = frames.float(), dt.float(), velocity.float()
+            gap = pair_gap(dt.float())
+            frames, dt, velocity = frames.float(), dt.float() / gap, velocity.float() * gap[:, :, None, None]
             half = F.avg_pool2d(frames.flatten(0, 1), 2).view(B, N, C, H // 2, W // 2)
             velocity = polish_and_propagate(half, upsample_velocity(velocity, (H // 2, W // 2)), dt)
-            full = upsample_velocity(velocity, (H, W))
-            return polish(frames, full, dt, iterations=FULL_SIZE_ITERATIONS, median=False).to(dtype)
+            full = polish(frames, upsample_velocity(velocity, (H, W)), dt, iterations=FULL_SIZE_ITERATIONS, median=False)
+            return (full / gap[:, :, None, None]).to(dtype)
 
     @torch.no_grad()
     def synthesize_alone(self, frames: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:

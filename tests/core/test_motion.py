@@ -148,3 +148,19 @@ def test_polish_and_propagate_keeps_the_gradient_path():
     velocity = torch.zeros(1, 2, 32, 32, requires_grad=True)
     polish_and_propagate(frames, velocity, torch.tensor([[-0.5, 0.5]])).sum().backward()
     assert torch.equal(velocity.grad, torch.ones_like(velocity))
+
+
+def test_prior_reaches_as_far_between_the_bracketing_pair_with_four_observations():
+    # 120 pixels between the bracketing frames: in normalized time the N=4 span is three gaps, and
+    # a search in those units reaches only a third as far as with N=2 (see pair_gap); it missed
+    # this motion by 26 pixels on average
+    pair_motion = (120.0, 24.0)
+    prior = BilateralMotionPrior(radius=3)
+    for dts in ([-0.5, 0.5], [-1.5, -0.5, 0.5, 1.5]):
+        dt = torch.tensor([dts]) / (dts[-1] - dts[0])
+        frames = shifted_texture(pair_motion, dts, size=256)
+        with torch.no_grad():
+            velocity = prior.full_resolution(frames, dt, prior.velocities(image_pyramid(frames), dt)[0])
+        found = velocity[..., 64:-64, 64:-64] * (dt[0, -1] - dt[0, 0]) / (dts[-1] - dts[0])  # per gap
+        error = (found - torch.tensor(pair_motion).view(1, 2, 1, 1)).abs().mean()
+        assert error < 0.5, f"N={len(dts)}: mean error {error:.2f} px"
