@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -162,11 +163,28 @@ def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _prune_stale_entries(cache_dir: Path, origin: str, current_stem: str) -> None:
+    """Delete the cache entries of the same source and ``max_side`` (``origin``) under older keys.
+
+    A source that changed (or was copied anew: the key covers its mtime) would otherwise leave a
+    full decoded copy behind for every version. An entry still memory-mapped by a running job stays
+    readable on POSIX; where the system refuses the deletion, the entry is left for next time.
+    """
+    for record in cache_dir.glob("*.source"):
+        stem = record.name[: -len(".source")]
+        if stem == current_stem or record.read_text(encoding="utf-8") != origin:
+            continue
+        for stale in (cache_dir / f"{stem}.npy", cache_dir / f"{stem}.times.npy", record):
+            with contextlib.suppress(OSError):
+                stale.unlink(missing_ok=True)
+
+
 def cached_clip(source: Path, cache_dir: Path | None, max_side: int) -> ArrayClip:
     """A video file or a folder of frames as an :class:`ArrayClip`, decoded once and cached.
 
     With ``cache_dir`` the frames are stored as ``.npy`` and memory-mapped (shared by workers and
-    later runs); without, they are held in memory.
+    later runs); without, they are held in memory. Writing a new entry deletes the entries of
+    older versions of the same source (see :func:`_prune_stale_entries`).
     """
     if cache_dir is not None:
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -187,6 +205,9 @@ def cached_clip(source: Path, cache_dir: Path | None, max_side: int) -> ArrayCli
         return ArrayClip(source.stem, frames, times)
     _save_npy_atomic(times_file, times)
     _save_npy_atomic(frames_file, frames)
+    origin = f"{source.resolve()}|{max_side}"
+    _prune_stale_entries(cache_dir, origin, stem)
+    (cache_dir / f"{stem}.source").write_text(origin, encoding="utf-8")
     return ArrayClip(source.stem, np.load(frames_file, mmap_mode="r"), times)
 
 

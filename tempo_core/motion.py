@@ -363,7 +363,8 @@ class BilateralMotionPrior(nn.Module):
             frames, dt, velocity = frames.float(), dt.float() / gap, velocity.float() * gap[:, :, None, None]
             half = F.avg_pool2d(frames.flatten(0, 1), 2).view(B, N, C, H // 2, W // 2)
             velocity = polish_and_propagate(half, upsample_velocity(velocity, (H // 2, W // 2)), dt)
-            full = polish(frames, upsample_velocity(velocity, (H, W)), dt, iterations=FULL_SIZE_ITERATIONS, median=False)
+            full = upsample_velocity(velocity, (H, W))
+            full = polish(frames, full, dt, iterations=FULL_SIZE_ITERATIONS, median=False)
             return (full / gap[:, :, None, None]).to(dtype)
 
     @torch.no_grad()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tempo_core.clips import cached_clip
 from tempo_core.data import (
     SeptupletValDataset,
     WindowBatchSampler,
@@ -185,3 +187,17 @@ def test_septuplet_validation_protocol(tmp_path):
     assert [index_of(f) + 1 for f in four["frames"]] == [1, 3, 5, 7]
     with pytest.raises(InputError):
         SeptupletValDataset(tmp_path / "nothing")
+
+
+def test_cache_keeps_one_entry_per_source_when_the_source_changes(tmp_path):
+    video = encode_clip(tmp_path / "clip.mp4")
+    (tmp_path / "other").mkdir()
+    other = encode_clip(tmp_path / "other" / "clip.mp4")  # same name, another source: kept
+    cache = tmp_path / "cache"
+    cached_clip(video, cache, max_side=0)
+    cached_clip(other, cache, max_side=0)
+    os.utime(video, (1_000_000_000, 1_000_000_000))  # a new copy of the source: a new key
+    clip = cached_clip(video, cache, max_side=0)
+    assert len(clip) == 16
+    assert len(list(cache.glob("*.times.npy"))) == 2 and len(list(cache.glob("*.source"))) == 2
+    assert not list(cache.glob("*.tmp*"))
