@@ -1,6 +1,8 @@
 """The application's non-visual core: state objects, workers and the actions the UI triggers.
 
 Widgets call these methods and observe the state; :class:`AppController` never touches a widget.
+The clip's ``VideoReader`` is opened here (to index the clip and check it) and then handed over to
+the display's frame thread, which alone reads and closes it.
 Problems come out of the ``error`` signal as one sentence; the window shows them as dialogs
 (the ``--screenshot`` runner prints them instead).
 """
@@ -51,7 +53,6 @@ class AppController(QObject):
             self.session, self.model, self.worker, preview_max_side=preview_max_side, parent=self
         )
         self.playback = Playback(self.session, self)
-        self.reader: Any = None
         self.thumbnail_loader: ThumbnailLoader | None = None
         self.export_job: ExportJob | None = None
         self.worker.model_loaded.connect(self._on_model_loaded)
@@ -69,14 +70,18 @@ class AppController(QObject):
             self.load_model(spec, startup=checkpoint is None)
 
     def shutdown(self) -> bool:
-        """Stop everything; False when the model thread is still busy after the grace period."""
+        """Stop everything; False when a thread is still busy after the grace period."""
         self.playback.pause()
         self._stop_thumbnails()
         if self.export_job is not None:
             self.export_job.cancel()
+        frames_stopped = self.display.shutdown()  # closes the clip's reader on its thread
         stopped = self.worker.stop()
-        self._close_reader()
-        return stopped
+        return stopped and frames_stopped
+
+    def threads_running(self) -> bool:
+        """A worker thread is still running (after :meth:`shutdown` gave up waiting for it)."""
+        return self.worker.isRunning() or self.display.frames.isRunning()
 
     # ----------------------------------------------------------------- clip
     def open_clip(self, path: str) -> bool:
@@ -93,9 +98,7 @@ class AppController(QObject):
             return False
         self.playback.pause()
         self._stop_thumbnails()
-        self._close_reader()
-        self.reader = reader
-        self.display.set_reader(reader)
+        self.display.set_reader(reader)  # the frame thread closes the previous clip's reader
         self.session.set_clip(path, info, frame_times)
         self.recent_files_changed.emit(self.settings.add_recent_file(path))
         self.settings.set_last_folder("open", path)
@@ -103,11 +106,14 @@ class AppController(QObject):
         self.display.update()
         return True
 
-    def _close_reader(self) -> None:
-        if self.reader is not None:
-            self.display.set_reader(None)
-            self.reader.close()
-            self.reader = None
+    def close_clip(self) -> None:
+        """Close the open clip; a frame still being decoded for it is never shown."""
+        if not self.session.has_clip:
+            return
+        self.playback.pause()
+        self._stop_thumbnails()
+        self.display.set_reader(None)
+        self.session.clear_clip()
 
     def _start_thumbnails(self, path: str, frame_count: int) -> None:
         self.thumbnails_reset.emit()

@@ -1,24 +1,29 @@
 """Decides what the viewer shows for the playhead: a real frame, a cached or a new synthesis.
 
-On a real frame it shows that frame (decoded by the UI thread's own reader). Between frames it
-asks the :class:`~tempo_app.model_worker.ModelWorker`: a reduced-resolution preview while the
+On a real frame it shows that frame, decoded by the :class:`~tempo_app.frame_reader.FrameReader`
+thread (the UI thread never decodes video) and kept in a small LRU of recent real frames, so
+stepping back and forth is instant. A real frame is shown when it arrives, and only if the
+playhead still stands where it was asked for. Between frames it asks the
+:class:`~tempo_app.model_worker.ModelWorker`: a reduced-resolution preview while the
 user drags, the full resolution once the playhead rests (``rest_ms`` without movement, or the
 drag ends). Results are cached (LRU, byte budget), and only results for where the playhead
 stands are shown, so rapid scrubbing ends on the last position. Failures caused by the request
 itself (pinned anchors too far from the playhead) go to the status bar; others become one
-dialog, not repeated until a synthesis succeeds.
+dialog, not repeated until a synthesis succeeds. The nearest real frame, the reference of compare
+mode, is read while the model synthesizes; a synthesis shown before it arrives is shown again,
+with its reference, when it does.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from tempo_app.cache import LRUCache
-from tempo_app.errors import user_message
+from tempo_app.frame_reader import FrameReader
 from tempo_app.model_state import ModelState
 from tempo_app.model_worker import ModelWorker, SynthesisRequest, SynthesisResult
 from tempo_app.session import SessionState
@@ -39,6 +44,16 @@ class DisplayFrame:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class _PendingReal:
+    """A real frame to show once the frame thread has decoded it, if the playhead stays."""
+
+    index: int
+    kind: str  # "real" or "nearest"
+    note: str
+    playhead: float
+
+
 class DisplayController(QObject):
     """Observes the session, talks to the worker, emits ``frame_ready`` for the viewer."""
 
@@ -56,6 +71,7 @@ class DisplayController(QObject):
         preview_max_side: int = 320,
         rest_ms: int = 200,
         cache_bytes: int = 256 * 2**20,
+        real_cache_bytes: int = 96 * 2**20,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -64,8 +80,12 @@ class DisplayController(QObject):
         self.worker = worker
         self.preview_max_side = preview_max_side
         self.cache = LRUCache(cache_bytes)
-        self.reader: Any = None
+        self.real_frames = LRUCache(real_cache_bytes, max_items=32)  # frame index -> image
+        self.frames = FrameReader(self)
         self.current: DisplayFrame | None = None
+        self._has_clip = False
+        self._clip_generation = 0
+        self._pending_real: _PendingReal | None = None
         self._next_id = 0
         self._latest_id: int | None = None
         self._last_error: str | None = None
@@ -80,16 +100,29 @@ class DisplayController(QObject):
         worker.result.connect(self._on_result)
         worker.error.connect(self._on_error)
         worker.request_finished.connect(self._on_finished)
+        self.frames.frame_read.connect(self._on_frame_read)
+        self.frames.read_failed.connect(self._on_read_failed)
         self._generation: int | None = None
 
     # ------------------------------------------------------------- inputs
     def set_reader(self, reader: Any) -> None:
-        """The UI thread's own reader for the open clip (None when closed)."""
-        self.reader = reader
+        """Hand the open clip's reader to the frame thread (None: the clip was closed).
+
+        The reader then belongs to that thread: nothing here reads from it or closes it.
+        """
+        self._clip_generation = self.frames.set_reader(reader)
+        self._has_clip = reader is not None
         self.cache.clear()
+        self.real_frames.clear()
+        self._pending_real = None
         self._set_latest(None)
         self._rest_timer.stop()
         self.current = None
+
+    def shutdown(self, timeout_ms: int = 10000) -> bool:
+        """Close the clip and end the frame thread; False when a read is still running."""
+        self.set_reader(None)
+        return self.frames.stop(timeout_ms)
 
     @property
     def busy(self) -> bool:
@@ -98,7 +131,8 @@ class DisplayController(QObject):
     def update(self, *_: object) -> None:
         """Show the right picture for the playhead now, requesting a synthesis if needed."""
         session = self.session
-        if not session.has_clip or self.reader is None:
+        self._pending_real = None
+        if not session.has_clip or not self._has_clip:
             return
         index = session.real_frame_at()
         if index is not None:
@@ -112,6 +146,7 @@ class DisplayController(QObject):
             note = "Loading the model" if self.model_state.loading else "No model loaded"
             self._show_real(session.nearest_frame(), kind="nearest", note=note)
             return
+        self._prefetch(session.nearest_frame())  # the reference, decoded while the model works
         if session.scrubbing:
             self._rest_timer.start()
             if not self._show_cached(self.preview_max_side):
@@ -182,25 +217,28 @@ class DisplayController(QObject):
             self.worker.request(None)
             self.idle.emit()
 
-    def _read(self, index: int) -> np.ndarray | None:
-        if self.reader is None:  # the clip was closed meanwhile
-            return None
-        try:
-            return self.reader.read_frame(index)
-        except Exception as error:
-            self._report(user_message(error, "Reading the frame"))
-            return None
+    def _prefetch(self, index: int) -> np.ndarray | None:
+        """Real frame ``index`` if decoded already; else ask the frame thread for it."""
+        image = self.real_frames.get(index)
+        if image is None:
+            self.frames.request(index)
+        return image
 
     def _show_real(self, index: int, kind: str = "real", note: str = "") -> None:
-        image = self._read(index)
+        """Show real frame ``index`` now if decoded, else as soon as the frame thread has it."""
+        image = self._prefetch(index)
         if image is None:
+            self._pending_real = _PendingReal(index, kind, note, self.session.playhead)
             return
+        self._emit(self._real_frame(image, index, kind, note))
+
+    def _real_frame(self, image: np.ndarray, index: int, kind: str, note: str) -> DisplayFrame:
         time = float(self.session.frame_times[index]) if kind == "real" else self.session.playhead
-        frame = DisplayFrame(image, time, kind, index, self.session.anchors, reference=image)
-        frame.note = note
-        self._emit(frame)
+        return DisplayFrame(image, time, kind, index, self.session.anchors, reference=image, note=note)
 
     def _show_result(self, result: SynthesisResult) -> None:
+        """Show a synthesis; its reference follows from the frame thread if not decoded yet."""
+        self._pending_real = None
         request = result.request
         nearest = self.session.nearest_frame(request.time)
         kind = "preview" if request.max_side is not None else "synthesized"
@@ -211,7 +249,7 @@ class DisplayController(QObject):
             nearest,
             request.anchors,
             confidence=result.confidence,
-            reference=self._read(nearest),
+            reference=self._prefetch(nearest),
         )
         self._emit(frame)
 
@@ -231,12 +269,7 @@ class DisplayController(QObject):
             self.update()
 
     def _on_rest(self) -> None:
-        if (
-            self.reader is not None
-            and self.session.has_clip
-            and self.session.real_frame_at() is None
-            and self.model_state.ready
-        ):
+        if self._has_clip and self.session.has_clip and self.session.real_frame_at() is None and self.model_state.ready:
             if not self._show_cached(None):
                 self._request(None)
 
@@ -251,7 +284,7 @@ class DisplayController(QObject):
             self.update()
 
     def _on_result(self, result: SynthesisResult) -> None:
-        if result.model_generation != self._generation or self.reader is None:
+        if result.model_generation != self._generation or not self._has_clip:
             return
         request = result.request
         size = result.image.nbytes + result.confidence.nbytes
@@ -279,3 +312,27 @@ class DisplayController(QObject):
         if request_id == self._latest_id:
             self._set_latest(None)
             self.idle.emit()
+
+    def _on_frame_read(self, generation: int, index: int, image: np.ndarray) -> None:
+        if generation != self._clip_generation:  # a late frame of a clip closed since
+            return
+        self.real_frames.put(index, image)
+        pending, current = self._pending_real, self.current
+        if pending is not None and pending.index == index:
+            self._pending_real = None
+            if pending.playhead == self.session.playhead:
+                self._emit(self._real_frame(image, index, pending.kind, pending.note))
+        elif (
+            current is not None
+            and current.kind in ("synthesized", "preview")
+            and current.reference is None
+            and current.frame_index == index
+        ):
+            self._emit(replace(current, reference=image))
+
+    def _on_read_failed(self, generation: int, index: int, message: str) -> None:
+        if generation != self._clip_generation:
+            return
+        if self._pending_real is not None and self._pending_real.index == index:
+            self._pending_real = None
+        self._report(message)

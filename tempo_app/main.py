@@ -117,8 +117,9 @@ def main(argv: Sequence[str] | None = None, factory=None) -> int:
             controller.shutdown()
         if scratch is not None:
             scratch.cleanup()
-    if controller.worker.isRunning():
-        # A model call cannot be interrupted; exiting now beats Qt aborting on a live thread.
+    if controller.threads_running():
+        # A model call or a frame decode cannot be interrupted; exiting now beats Qt aborting
+        # on a live thread.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

@@ -81,6 +81,9 @@ class MainWindow(QMainWindow):
         open_action = self._action(file_menu, "&Open...", self.choose_clip, QKeySequence.StandardKey.Open)
         open_action.setIcon(icon("open"))
         self.recent_menu = file_menu.addMenu("Open &recent")
+        self.close_clip_action = self._action(
+            file_menu, "&Close clip", controller.close_clip, QKeySequence.StandardKey.Close
+        )
         self.export_action = self._action(file_menu, "&Export...", self.show_export, "Ctrl+E")
         self.export_action.setIcon(icon("export"))
         file_menu.addSeparator()
@@ -175,6 +178,9 @@ class MainWindow(QMainWindow):
         title = f"TEMPO - {os.path.basename(session.path)}" if session.has_clip else "TEMPO"
         self.setWindowTitle(title)
         self.export_action.setEnabled(session.has_clip)
+        self.close_clip_action.setEnabled(session.has_clip)
+        if not session.has_clip:
+            self.viewer.set_frame(None)
 
     # ---------------------------------------------------------- drag & drop
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

@@ -113,6 +113,8 @@ class ScreenshotRunner(QObject):
             return
         if abs(frame.time - self.controller.session.playhead) > 1e-3:
             return
+        if self.job.compare != "off" and frame.reference is None:
+            return  # the real frame to compare with follows from the frame thread
         self._stage = "thumbnails"
         self._wait_for_thumbnails()
 

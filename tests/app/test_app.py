@@ -61,9 +61,12 @@ def test_playhead_between_frames_gives_synthesized_frame_of_clip_size(qtbot, win
     assert frame.time == pytest.approx(session.playhead)
     assert window.controller.model.ms_per_frame is not None
     assert "ms / frame" in window.statusBar().findChild(type(window.transport.time_label), "speed_label").text()
-    # back on a real frame: the real frame, no model involved
-    session.step_frame(+1)
+    # back on a real frame: the real frame (decoded by the frame thread), no model involved
+    processed = list(window.controller.worker.processed_ids)
+    with qtbot.waitSignal(display.frame_ready, timeout=10000, check_params_cb=lambda f: f.kind == "real"):
+        session.step_frame(+1)
     assert window.viewer.frame.kind == "real" and window.viewer.frame.frame_index == 3
+    assert window.controller.worker.processed_ids == processed
     # the same time again comes from the cache, at once
     session.set_playhead(frame.time)
     assert window.viewer.frame.kind == "synthesized" and window.viewer.frame.time == frame.time
@@ -150,7 +153,8 @@ def test_pinned_anchors_too_far_report_in_status_bar(qtbot, window, clip, dialog
     with qtbot.waitSignal(display.status, timeout=30000) as blocker:
         session.set_playhead(_between(session, 6))
     assert "too far" in blocker.args[0] and blocker.args[0] in window.statusBar().currentMessage()
-    assert window.viewer.frame.kind == "nearest" and window.viewer.frame.frame_index in (6, 7)
+    qtbot.waitUntil(lambda: window.viewer.frame.kind == "nearest", timeout=10000)
+    assert window.viewer.frame.frame_index in (6, 7)
     assert dialogs == []
     session.clear_pins()  # automatic anchors work again
     qtbot.waitUntil(lambda: window.viewer.frame.kind == "synthesized", timeout=30000)
@@ -165,6 +169,9 @@ def test_overlay_toggles_and_changes_the_picture(qtbot, window, clip):
         check_params_cb=lambda f: f.kind == "synthesized",
     ):
         session.set_playhead(_between(session, 3))
+    # the real frame to compare with comes from the frame thread, with or after the synthesis
+    qtbot.waitUntil(lambda: window.viewer.frame.reference is not None, timeout=10000)
+    assert window.viewer.frame.kind == "synthesized" and window.viewer.frame.frame_index in (3, 4)
     plain = window.viewer.grab().toImage()
     window.display_bar.overlay_box.click()
     assert view.overlay_enabled and window.overlay_action.isChecked()
@@ -256,7 +263,8 @@ def test_missing_default_model_still_opens(qtbot, settings, clip, tmp_path, monk
     assert controller.model.problem and controller.model.problem in window.statusBar().currentMessage()
     open_clip(qtbot, window, clip)
     controller.session.set_playhead(_between(controller.session, 1))
-    assert window.viewer.frame.kind == "nearest" and "No model" in window.viewer.frame.note
+    qtbot.waitUntil(lambda: window.viewer.frame.kind == "nearest", timeout=10000)
+    assert "No model" in window.viewer.frame.note and window.viewer.frame.frame_index in (1, 2)
     window.close()
 
 
