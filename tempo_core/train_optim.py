@@ -1,0 +1,90 @@
+"""Optimisation of a training run: the loss, AdamW, the LR schedule, mixed precision, the weight EMA.
+
+Weight decay applies to matrices and kernels only (``dim > 1``), never to biases and norms. The EMA
+of the weights is what validation scores, ``best.pt`` keeps and ``tempo export`` writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+from typing import Any
+
+import torch
+
+from tempo_core.errors import InputError
+from tempo_core.losses import LossConfig, TempoLoss
+from tempo_core.train import WarmupCosine, _int_list
+
+AMP_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+
+
+def build_criterion(args: argparse.Namespace, device: torch.device) -> TempoLoss:
+    """The loss from ``--loss_weights``, ``--schedule`` and ``--vgg_weights``."""
+    try:
+        perceptual_from, full_from = _int_list(args.schedule)
+        loss_config = LossConfig.parse_weights(
+            args.loss_weights,
+            LossConfig(
+                perceptual_from=perceptual_from,
+                full_from=full_from,
+                vgg_weights=args.vgg_weights,
+            ),
+        )
+    except ValueError as err:
+        raise InputError(
+            f"--schedule needs two epochs like 5,20 and --loss_weights terms like census=0.1 ({err})."
+        ) from None
+    return TempoLoss(loss_config).to(device)
+
+
+def build_optimizer(model: torch.nn.Module, args: argparse.Namespace) -> torch.optim.AdamW:
+    """AdamW with ``--weight_decay`` on the weights of more than one dimension, none on the rest."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        (decay if p.dim() > 1 else no_decay).append(p)
+    return torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": args.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=args.lr,
+        betas=(0.9, 0.999),
+    )
+
+
+def build_schedule(optimizer: torch.optim.Optimizer, args: argparse.Namespace, steps_per_epoch: int) -> WarmupCosine:
+    """Warm-up then cosine over ``--max_steps`` (or ``--epochs`` x steps per epoch)."""
+    total = args.max_steps or args.epochs * steps_per_epoch
+    warmup = args.warmup_steps if args.warmup_steps >= 0 else min(1000, int(0.03 * total))
+    return WarmupCosine(optimizer, args.lr, args.min_lr, total, warmup)
+
+
+def resolve_amp(args: argparse.Namespace, device: torch.device) -> str:
+    """The autocast precision name: ``--amp_dtype``, or with ``--amp`` bf16 (fp16 on old GPUs)."""
+    amp_name = args.amp_dtype or ("bf16" if args.amp else "fp32")
+    if amp_name == "bf16" and not args.amp_dtype and device.type == "cuda":
+        amp_name = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return amp_name
+
+
+def make_ema(model: torch.nn.Module, ema_decay: float, resume_state: dict[str, Any] | None) -> torch.nn.Module | None:
+    """A frozen copy of ``model`` to average into (``None`` when ``--ema_decay`` is 0)."""
+    if ema_decay <= 0:
+        return None
+    ema_model = copy.deepcopy(model).requires_grad_(False).eval()
+    if resume_state and "ema" in resume_state:
+        ema_model.load_state_dict(resume_state["ema"])
+    return ema_model
+
+
+@torch.no_grad()
+def update_ema(ema_model: torch.nn.Module, model: torch.nn.Module, ema_decay: float, step: int) -> None:
+    """Move the EMA towards ``model``; the decay ramps up over the first steps."""
+    decay = min(ema_decay, (1 + step) / (10 + step))
+    current = model.state_dict()
+    for name, value in ema_model.state_dict().items():
+        if value.is_floating_point():
+            value.lerp_(current[name], 1 - decay)
+        else:
+            value.copy_(current[name])

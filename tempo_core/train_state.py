@@ -1,0 +1,109 @@
+"""The resume checkpoint of a run: what ``latest.pt`` / ``best.pt`` hold, and putting it back.
+
+A checkpoint is a plain dict tagged ``CHECKPOINT_FORMAT`` (read by :func:`tempo_core.train.load_checkpoint`
+and ``tempo export``): weights, EMA, optimizer, LR schedule, GradScaler, the position in the run,
+the best score and the RNG states. Its keys are the format: renaming one breaks resuming old runs.
+Model files for inference are another format (:mod:`tempo_core.checkpoint`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from tempo_core.checkpoint import load_model
+from tempo_core.config import TempoConfig
+from tempo_core.errors import InputError
+from tempo_core.train import CHECKPOINT_FORMAT, capture_rng, restore_rng
+
+if TYPE_CHECKING:
+    from tempo_core.trainer import Trainer
+
+
+def args_dict(args: argparse.Namespace) -> dict[str, Any]:
+    """The resolved flags as plain JSON values (the CLI dispatcher's own keys left out)."""
+    values = {k: v for k, v in vars(args).items() if not k.startswith("_")}
+    values.pop("command", None)
+    return json.loads(json.dumps(values, default=str))
+
+
+def load_resumed_weights(model: torch.nn.Module, config: TempoConfig, state: dict[str, Any]) -> None:
+    """The checkpoint's weights into ``model``, if it has the same size flags and code."""
+    if state["model_config"] != config.to_dict():
+        raise InputError("The checkpoint was trained with other model size flags.")
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as err:
+        raise InputError(
+            "The checkpoint's weights do not fit the current network code (it was "
+            f"trained with another version): {str(err).splitlines()[-1].strip()}"
+        ) from None
+
+
+def load_init_weights(model: torch.nn.Module, config: TempoConfig, path: Path) -> None:
+    """Fine-tuning: start from the weights of a model file (``tempo export``) of the same size."""
+    source = load_model(path)
+    if source.config != config:
+        raise InputError(
+            f"{path.name} was trained with other model size flags than this run; "
+            "pass the same --preset (and size flags) as the file."
+        )
+    model.load_state_dict(source.state_dict())
+
+
+def checkpoint_state(trainer: Trainer) -> dict[str, Any]:
+    """Everything a resume needs, as tensors and plain values (``weights_only``-loadable)."""
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "model": {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
+        **(
+            {"ema": {k: v.detach().cpu() for k, v in trainer.ema_model.state_dict().items()}}
+            if trainer.ema_model is not None
+            else {}
+        ),
+        "model_config": trainer.config.to_dict(),
+        "optimizer": trainer.optimizer.state_dict(),
+        "scheduler": trainer.schedule.state_dict(),
+        "scaler": trainer.scaler.state_dict(),
+        "step": trainer.step,
+        "epoch": trainer.epoch,
+        "batch_in_epoch": trainer.batch_in_epoch,
+        "epoch_loss_sum": trainer.epoch_loss_sum,
+        "epoch_loss_count": trainer.epoch_loss_count,
+        "best_metric": float("nan") if trainer.best_metric is None else float(trainer.best_metric),
+        "best_step": trainer.best_step,
+        "metric_name": trainer.metric_name,
+        "rng": capture_rng(),
+        "train_args": args_dict(trainer.args),
+    }
+
+
+def restore_checkpoint_state(trainer: Trainer, state: dict[str, Any]) -> None:
+    """Optimizer, schedule, scaler, position, best score and RNGs from ``state`` (weights apart).
+
+    A new ``--max_steps`` / ``--epochs`` extends (or shortens) the stored schedule.
+    """
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    trainer.schedule.load_state_dict(state["scheduler"])
+    trainer.schedule_measured = True
+    if state["scaler"]:
+        trainer.scaler.load_state_dict(state["scaler"])
+    trainer.step, trainer.epoch = int(state["step"]), int(state["epoch"])
+    trainer.batch_in_epoch = int(state["batch_in_epoch"])
+    trainer.epoch_loss_sum = float(state["epoch_loss_sum"])
+    trainer.epoch_loss_count = int(state["epoch_loss_count"])
+    best = float(state["best_metric"])
+    trainer.best_metric = None if math.isnan(best) else best
+    trainer.best_step = int(state["best_step"])
+    restore_rng(state["rng"])
+    trainer.log(f"resumed {state['path']} at step {trainer.step} (epoch {trainer.epoch + 1})")
+    stored, args = state["train_args"], trainer.args
+    if (args.max_steps, args.epochs) != (stored["max_steps"], stored["epochs"]):
+        total = args.max_steps or args.epochs * trainer.steps_per_epoch
+        trainer.schedule.total_steps = max(total, trainer.schedule.warmup + 1)
+        trainer.log(f"schedule extended to {total} steps (new --max_steps / --epochs)")
