@@ -1,10 +1,11 @@
 """How good is the motion prior alone, and what do its settings change? Training data only.
 
 Septuplets are cut from the decoded training videos that ``tempo train`` caches (``<runs>/cache``,
-one ``.npy`` of uint8 frames per video): for each video, ``--per_video`` windows of 7 consecutive
-frames, centre-cropped to a multiple of 32. The protocol is the validation one: N=2 uses frames
-2 and 4, N=4 uses 0, 2, 4, 6; the target is frame 3. Never point this at the validation set:
-the settings it compares are design choices.
+one ``.npy`` of uint8 frames per video): for each video and each ``--strides`` value k, ``--per_video``
+windows of 7 frames k apart, resized to ``--width`` pixels wide (448 by default, the width of the
+validation septuplets; 0 keeps the cached size) and cropped to a multiple of 32. The protocol is
+the validation one: N=2 uses frames 2 and 4, N=4 uses 0, 2, 4, 6; the target is frame 3. Never
+point this at the validation set: the settings it compares are design choices.
 
 Rows (mean PSNR over the septuplets):
 
@@ -12,10 +13,12 @@ Rows (mean PSNR over the septuplets):
 * ``prior``: the prior's full-resolution velocity alone, every observation looked up along it and
   blended with the observation weights (N=2) or the two nearest frames (N=4), no network;
 * ``prior, <change>``: the same with one setting of :mod:`tempo_core.motion` changed (``--ablate``:
-  each part of the local-global polish taken out in turn, and the window changed);
+  each part of the local-global polish taken out in turn, the window and the smoothness changed,
+  and time measured in normalized units instead of the bracketing pair's gap);
 * ``network``: the model given with ``--checkpoint`` (default: the bundled one).
 
     python benchmarks/motion_prior_study.py --cache runs/cache [--checkpoint FILE] [--ablate]
+        [--width 448] [--strides 1,2,3] [--per_video 3]
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 import tempo_core.motion as motion
 from tempo_core.checkpoint import load_model
@@ -43,12 +47,16 @@ ABLATIONS = {
     "3 steps per scale": {"LK_ITERATIONS": 3},
     "LK window 5": {"LK_WINDOW": 5},
     "LK window 9": {"LK_WINDOW": 9},
+    "smoothness 1e-3": {"SMOOTHNESS": 1e-3},
+    "smoothness 3e-3": {"SMOOTHNESS": 3e-3},
+    "smoothness 3e-2": {"SMOOTHNESS": 3e-2},
+    "normalized time, smoothness 1e-3": {"pair_gap": lambda dt: dt.new_ones(dt.shape[0], 1), "SMOOTHNESS": 1e-3},
 }
 
 
 @contextlib.contextmanager
-def motion_settings(changes: dict[str, float]) -> Iterator[None]:
-    """Temporarily set module constants of :mod:`tempo_core.motion` (e.g. ``{"LK_WINDOW": 9}``)."""
+def motion_settings(changes: dict[str, object]) -> Iterator[None]:
+    """Temporarily set module attributes of :mod:`tempo_core.motion` (e.g. ``{"LK_WINDOW": 9}``)."""
     saved = {name: getattr(motion, name) for name in changes}
     for name, value in changes.items():
         setattr(motion, name, value)
@@ -59,20 +67,34 @@ def motion_settings(changes: dict[str, float]) -> Iterator[None]:
             setattr(motion, name, value)
 
 
-def septuplets(cache: Path, per_video: int) -> list[torch.Tensor]:
-    """``[7, 3, H, W]`` float windows in [0, 1] from every cached training video."""
+def _resized(frames: np.ndarray, width: int) -> torch.Tensor:
+    """``[7, H, W, 3]`` uint8 -> ``[7, 3, h, w]`` float in [0, 1]: area-resized to ``width`` (0: as
+    is), rounded to uint8 levels, centre-cropped to multiples of 32."""
+    windows = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255
+    if width:
+        height = round(windows.shape[2] * width / windows.shape[3])
+        windows = (F.interpolate(windows, size=(height, width), mode="area") * 255).round() / 255
+    height, width = windows.shape[2] // 32 * 32, windows.shape[3] // 32 * 32
+    top, left = (windows.shape[2] - height) // 2, (windows.shape[3] - width) // 2
+    return windows[:, :, top : top + height, left : left + width]
+
+
+def septuplets(cache: Path, per_video: int, strides: list[int], width: int) -> list[torch.Tensor]:
+    """``[7, 3, H, W]`` float windows in [0, 1] from every cached training video (see the module doc)."""
     windows, seen = [], set()
-    for path in sorted(cache.glob("*.npy")):
-        video_name = path.name.rsplit("-", 1)[0]  # "<video>-<cache key>.npy"; a video may be cached twice
-        if path.name.endswith(".times.npy") or video_name in seen:
-            continue
-        seen.add(video_name)
-        video = np.load(path, mmap_mode="r")
-        height, width = video.shape[1] // 32 * 32, video.shape[2] // 32 * 32
-        top, left = (video.shape[1] - height) // 2, (video.shape[2] - width) // 2
-        for start in np.linspace(len(video) * 0.15, len(video) * 0.85 - 7, per_video).astype(int):
-            frames = np.stack([video[start + k, top : top + height, left : left + width] for k in range(7)])
-            windows.append(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255)
+    for stride in strides:
+        seen.clear()
+        for path in sorted(cache.glob("*.npy")):
+            video_name = path.name.rsplit("-", 1)[0]  # "<video>-<cache key>.npy"; a video may be cached twice
+            if path.name.endswith(".times.npy") or video_name in seen:
+                continue
+            seen.add(video_name)
+            video = np.load(path, mmap_mode="r")
+            span = 6 * stride + 1
+            if len(video) < span + 1:
+                continue
+            for start in np.linspace(len(video) * 0.15, len(video) * 0.85 - span, per_video).astype(int):
+                windows.append(_resized(video[start : start + span : stride], width))
     return windows
 
 
@@ -89,11 +111,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", required=True, help="the decoded-frame cache of a training run")
     parser.add_argument("--checkpoint", help="model file (default: the bundled model)")
-    parser.add_argument("--per_video", type=int, default=2)
+    parser.add_argument("--per_video", type=int, default=3, help="windows per video and stride")
+    parser.add_argument("--strides", default="1,2,3", help="frame strides of the windows")
+    parser.add_argument("--width", type=int, default=448, help="resize to this width (0: cached size)")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch CPU threads (0: default; 1 beside a training run)"
+    )
     parser.add_argument("--ablate", action="store_true", help="also score the prior with each setting changed")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     model = load_model(args.checkpoint).float().eval()
-    data = septuplets(Path(args.cache), args.per_video)
+    strides = [int(stride) for stride in args.strides.split(",")]
+    data = septuplets(Path(args.cache), args.per_video, strides, args.width)
     rows: dict[str, list[float]] = {}
     ablations = ABLATIONS if args.ablate else {}
     with torch.no_grad():
@@ -112,7 +142,7 @@ def main() -> None:
                     rows.setdefault(f"prior, {name} N={n}", []).append(psnr(to_uint8(prediction), target))
                 output, _ = model(frames, times, torch.tensor([float(TARGET)]))
                 rows.setdefault(f"network N={n}", []).append(psnr(to_uint8(output), target))
-    print(f"{len(data)} septuplets from {args.cache}")
+    print(f"{len(data)} septuplets from {args.cache} (strides {args.strides}, width {args.width or 'as cached'})")
     for name, values in rows.items():
         print(f"{np.mean(values):7.3f}  {name}")
 
