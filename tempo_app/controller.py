@@ -26,6 +26,12 @@ from tempo_app.settings import AppSettings
 from tempo_app.thumbnails import ThumbnailLoader
 from tempo_app.view_state import ViewState
 
+# The viewer's reader keeps a small decode cache of its own: the frames decoded on the way to a
+# seek make stepping forward instant, and the display keeps recently shown frames in its LRU.
+# The model thread's reader has its own cache, so two full-size ones would double the memory.
+VIEWER_READER_FRAMES = 16
+VIEWER_READER_BYTES = 128 * 2**20
+
 
 class AppController(QObject):
     """Owns the session, view and model state, the model worker and the thumbnail loader."""
@@ -90,7 +96,7 @@ class AppController(QObject):
 
         path = os.path.abspath(os.fspath(path))
         try:
-            reader = VideoReader(path)
+            reader = VideoReader(path, cache_size=VIEWER_READER_FRAMES, max_cache_bytes=VIEWER_READER_BYTES)
             frame_times = reader.frame_times
             info = reader.info
         except Exception as error:

@@ -353,3 +353,20 @@ def test_model_menu_precision_and_device(qtbot, window, settings, dialogs):
     with qtbot.waitSignal(controller.worker.model_loaded, timeout=30000):
         menu.tile_action.trigger()
     assert controller.model.info.spec.tile == 512 and menu.tile_action.isChecked()
+
+
+def test_viewer_reader_keeps_a_small_decode_cache(qtbot, window, clip, monkeypatch):
+    # the model thread's reader has its own cache and the display its own LRU: the viewer's reader
+    # must not hold a third full-size cache (up to 512 MiB of 4K frames by default)
+    import tempo_core.video as video
+
+    budgets: list[tuple[int, int]] = []
+    original_init = video.VideoReader.__init__
+
+    def recording_init(self, path, cache_size=64, max_cache_bytes=512 * 2**20):
+        budgets.append((cache_size, max_cache_bytes))
+        original_init(self, path, cache_size, max_cache_bytes)
+
+    monkeypatch.setattr(video.VideoReader, "__init__", recording_init)
+    assert window.controller.open_clip(str(clip))
+    assert budgets and budgets[0][0] <= 16 and budgets[0][1] <= 128 * 2**20
