@@ -345,8 +345,9 @@ class BilateralMotionPrior(nn.Module):
         velocity = None
         with torch.autocast(device_type=dt.device.type, enabled=False):
             gap = pair_gap(dt.float())
+            pair_dt = dt.float() / gap
             for scale in reversed(range(len(pyramid))):
-                velocity = velocities[scale] = self.refine(scale, pyramid[scale].float(), dt.float() / gap, velocity)
+                velocity = velocities[scale] = self.refine(scale, pyramid[scale].float(), pair_dt, velocity)
         return [(velocity / gap[:, :, None, None]).to(pyramid[0].dtype) for velocity in velocities]
 
     @staticmethod
