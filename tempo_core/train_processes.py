@@ -23,9 +23,16 @@ T = TypeVar("T")
 
 
 def pick_device(name: str, local_rank: int = 0) -> torch.device:
-    """``--device``: ``auto`` takes this process's GPU, else Apple's MPS, else the CPU."""
+    """``--device``: ``auto`` takes this process's GPU, else Apple's MPS, else the CPU.
+
+    A bare ``cuda`` also means this process's GPU (``cuda:<local_rank>``): ``set_device`` and DDP
+    need an index.
+    """
     if name != "auto":
-        return torch.device(name)
+        device = torch.device(name)
+        if device.type == "cuda" and device.index is None:
+            return torch.device("cuda", local_rank)
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda", local_rank)
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
@@ -100,6 +107,8 @@ def setup_processes(distributed: bool, device_name: str) -> Processes:
         rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
         local_rank = int(os.environ.get("LOCAL_RANK", 0))
     device = pick_device(device_name, local_rank)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"--device {device_name} asks for a CUDA GPU, but PyTorch sees none here; use --device cpu.")
     if device.type == "cuda":
         torch.cuda.set_device(device)
     if distributed and not dist.is_initialized():

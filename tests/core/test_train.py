@@ -18,6 +18,7 @@ from PIL import Image
 from tempo_core import cli
 from tempo_core.errors import InputError
 from tempo_core.train import WarmupCosine, atomic_save, main
+from tempo_core.train_processes import pick_device
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -150,6 +151,20 @@ def test_user_errors_are_plain(tmp_path, frames):
         main(train_args(tmp_path, "ddp", "--distributed"))
     with pytest.raises(InputError, match="No training checkpoint"):
         main(["--resume", str(tmp_path / "nowhere")])
+
+
+def test_bare_cuda_device_gets_this_process_gpu_index():
+    # torch.cuda.set_device and DDP refuse a device without an index ("cuda" crashed --device cuda)
+    assert pick_device("cuda") == torch.device("cuda", 0)
+    assert pick_device("cuda", local_rank=3) == torch.device("cuda", 3)
+    assert pick_device("cuda:1", local_rank=3) == torch.device("cuda", 1)
+    assert pick_device("cpu") == torch.device("cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_device_without_a_gpu_is_a_plain_error(tmp_path, frames):
+    with pytest.raises(InputError, match="sees none here"):
+        main(train_args(tmp_path, "gpu", "--device", "cuda", "--max_steps", "1"))
 
 
 def free_port() -> int:
