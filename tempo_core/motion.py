@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tempo_core.temporal_attention import warp
+from tempo_core.temporal_attention import warp, xy_constant
 
 OBSERVATION_SHARPNESS = 8.0
 LK_WINDOW = 7
@@ -278,7 +278,7 @@ def polish_and_propagate(images: torch.Tensor, velocity: torch.Tensor, dt: torch
 def upsample_velocity(velocity: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Bilinear resize of ``[B, 2, h, w]`` velocity to ``size`` with its units rescaled."""
     height, width = velocity.shape[-2:]
-    scale = torch.tensor([size[1] / width, size[0] / height], device=velocity.device, dtype=velocity.dtype)
+    scale = xy_constant(size[1] / width, size[0] / height, velocity.device, velocity.dtype)
     resized = F.interpolate(velocity, size=size, mode="bilinear", align_corners=False)
     return resized * scale.view(1, 2, 1, 1)
 

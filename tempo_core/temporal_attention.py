@@ -12,6 +12,7 @@ is the readable loop it must agree with (see tests/core/test_temporal_attention.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -35,20 +36,37 @@ class AttentionState:
     entropy: torch.Tensor
 
 
+@functools.lru_cache(maxsize=32)
 def base_grid(height: int, width: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """Pixel-centre coordinates ``[2, H, W]`` (x, y)."""
-    ys, xs = torch.meshgrid(
-        torch.arange(height, device=device, dtype=dtype),
-        torch.arange(width, device=device, dtype=dtype),
-        indexing="ij",
-    )
-    return torch.stack([xs, ys])
+    """Pixel-centre coordinates ``[2, H, W]`` (x, y).
+
+    Cached per size, device and dtype (the motion prior warps hundreds of times per frame): the
+    tensor is shared, so never modify it in place.
+    """
+    with torch.inference_mode(False):  # a normal tensor, usable later with autograd too
+        ys, xs = torch.meshgrid(
+            torch.arange(height, device=device, dtype=dtype),
+            torch.arange(width, device=device, dtype=dtype),
+            indexing="ij",
+        )
+        return torch.stack([xs, ys])
 
 
 def pixels_to_grid(coords: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Pixel coordinates ``[..., 2]`` (x, y) -> ``grid_sample`` units (align_corners=False)."""
-    scale = torch.tensor([2.0 / width, 2.0 / height], device=coords.device, dtype=coords.dtype)
-    return (coords + 0.5) * scale - 1.0
+    return (coords + 0.5) * xy_constant(2.0 / width, 2.0 / height, coords.device, coords.dtype) - 1.0
+
+
+@functools.lru_cache(maxsize=64)
+def xy_constant(x: float, y: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """The pair ``[x, y]`` as a tensor on ``device``, made once and shared (never modify it).
+
+    Building a small tensor from Python numbers on a GPU is a blocking host-to-device copy, which
+    waits for all queued kernels; in the prior's inner loops that would stall the GPU hundreds of
+    times per frame.
+    """
+    with torch.inference_mode(False):  # a normal tensor, usable later with autograd too
+        return torch.tensor([x, y], device=device, dtype=dtype)
 
 
 def warp(images: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:

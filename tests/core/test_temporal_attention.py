@@ -10,6 +10,7 @@ from tempo_core.correlation import (
     local_correlation_reference,
 )
 from tempo_core.temporal_attention import (
+    base_grid,
     deformable_sample,
     deformable_sample_reference,
     normalized_entropy,
@@ -71,3 +72,16 @@ def test_unfolded_correlation_matches_the_loop_and_has_gradients():
         assert torch.allclose(local_correlation(query, key, 2), fast, atol=1e-5)
     fast.square().sum().backward()
     assert torch.isfinite(query.grad).all() and key.grad.abs().sum() > 0
+
+
+def test_warp_constants_are_made_once_and_work_with_autograd_after_inference_mode():
+    # the pixel grid and the grid_sample scale are cached per size, so the prior's hundreds of
+    # warps per frame make no host-to-device copies; a copy first made under inference_mode
+    # (the app's synthesis) must still serve a later training step
+    images = torch.rand(1, 3, 8, 12)
+    with torch.inference_mode():
+        warp(images, torch.zeros(1, 2, 8, 12))
+        assert base_grid(8, 12, images.device, torch.float32) is base_grid(8, 12, images.device, torch.float32)
+    offsets = torch.full((1, 2, 8, 12), 0.5, requires_grad=True)
+    warp(images, offsets).sum().backward()
+    assert offsets.grad is not None and torch.isfinite(offsets.grad).all()
