@@ -1,8 +1,9 @@
 """The application's non-visual core: state objects, workers and the actions the UI triggers.
 
 Widgets call these methods and observe the state; :class:`AppController` never touches a widget.
-The clip's ``VideoReader`` is opened here (to index the clip and check it) and then handed over to
-the display's frame thread, which alone reads and closes it.
+The clip's ``VideoReader`` is opened here (to index the clip and check it), on a
+:class:`ClipOpener` thread when the user opens it (:meth:`AppController.open_clip_in_background`),
+and then handed over to the display's frame thread, which alone reads and closes it.
 Problems come out of the ``error`` signal as one sentence; the window shows them as dialogs
 (the ``--screenshot`` runner prints them instead).
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from tempo_app.clip_opener import ClipOpener
 from tempo_app.display import DisplayController
 from tempo_app.errors import user_message
 from tempo_app.export_job import ExportJob
@@ -25,6 +27,9 @@ from tempo_app.session import SessionState
 from tempo_app.settings import AppSettings
 from tempo_app.thumbnails import ThumbnailLoader
 from tempo_app.view_state import ViewState
+
+# How long closing the app waits for a clip still being indexed (a scan cannot be interrupted).
+OPENER_GRACE_MS = 5000
 
 # The viewer's reader keeps a small decode cache of its own: the frames decoded on the way to a
 # seek make stepping forward instant, and the display keeps recently shown frames in its LRU.
@@ -61,6 +66,8 @@ class AppController(QObject):
         self.playback = Playback(self.session, self)
         self.thumbnail_loader: ThumbnailLoader | None = None
         self.export_job: ExportJob | None = None
+        self.opener: ClipOpener | None = None  # the open whose result will be shown
+        self._openers: set[ClipOpener] = set()  # every open still running, superseded ones too
         self.worker.model_loaded.connect(self._on_model_loaded)
         self.worker.model_failed.connect(self._on_model_failed)
         self.display.error.connect(self.error)
@@ -79,29 +86,70 @@ class AppController(QObject):
         """Stop everything; False when a thread is still busy after the grace period."""
         self.playback.pause()
         self._stop_thumbnails()
+        self.opener = None  # a clip still being indexed is closed when it arrives
         if self.export_job is not None:
             self.export_job.cancel()
         frames_stopped = self.display.shutdown()  # closes the clip's reader on its thread
         stopped = self.worker.stop()
-        return stopped and frames_stopped
+        openers_stopped = all(opener.wait(OPENER_GRACE_MS) for opener in list(self._openers))
+        return stopped and frames_stopped and openers_stopped
 
     def threads_running(self) -> bool:
         """A worker thread is still running (after :meth:`shutdown` gave up waiting for it)."""
-        return self.worker.isRunning() or self.display.frames.isRunning()
+        openers = any(opener.isRunning() for opener in self._openers)
+        return self.worker.isRunning() or self.display.frames.isRunning() or openers
 
     # ----------------------------------------------------------------- clip
     def open_clip(self, path: str) -> bool:
-        """Open ``path``; on failure report one sentence and keep the current clip."""
-        from tempo_core.video import VideoReader
-
+        """Open ``path`` now, on this thread (scripts, tests); on failure report one sentence and
+        keep the current clip. The window uses :meth:`open_clip_in_background`.
+        """
         path = os.path.abspath(os.fspath(path))
+        self.opener = None  # this open supersedes one still running
         try:
-            reader = VideoReader(path, cache_size=VIEWER_READER_FRAMES, max_cache_bytes=VIEWER_READER_BYTES)
-            frame_times = reader.frame_times
-            info = reader.info
+            reader = open_viewer_reader(path)
         except Exception as error:
             self.error.emit(user_message(error, f"Opening {os.path.basename(path)}"))
             return False
+        self._show_clip(path, reader)
+        return True
+
+    def open_clip_in_background(self, path: str) -> None:
+        """Open ``path`` on a :class:`ClipOpener` thread; the window stays responsive meanwhile.
+
+        The clip is shown when it has been indexed, unless another open came later; a failure is
+        one sentence on ``error`` and keeps the current clip.
+        """
+        path = os.path.abspath(os.fspath(path))
+        opener = ClipOpener(path, open_viewer_reader, parent=self)  # parented: never freed running
+        opener.opened.connect(self._on_clip_opened)
+        opener.failed.connect(self._on_open_failed)
+        opener.finished.connect(self._on_opener_finished)
+        self.opener = opener
+        self._openers.add(opener)
+        self.status_message.emit(f"Opening {os.path.basename(path)}...")
+        opener.start()
+
+    def _on_clip_opened(self, path: str, reader: Any) -> None:
+        if self.sender() is not self.opener:  # superseded, or the app is closing
+            reader.close()
+            return
+        self.opener = None
+        self._show_clip(path, reader)
+
+    def _on_open_failed(self, path: str, message: str) -> None:
+        if self.sender() is self.opener:
+            self.opener = None
+            self.error.emit(message)
+
+    def _on_opener_finished(self) -> None:
+        opener = self.sender()
+        self._openers.discard(opener)
+        opener.deleteLater()
+
+    def _show_clip(self, path: str, reader: Any) -> None:
+        """Make the opened ``reader`` the current clip (it goes to the frame thread)."""
+        frame_times, info = reader.frame_times, reader.info
         self.playback.pause()
         self._stop_thumbnails()
         self.display.set_reader(reader)  # the frame thread closes the previous clip's reader
@@ -110,7 +158,6 @@ class AppController(QObject):
         self.settings.set_last_folder("open", path)
         self._start_thumbnails(path, len(frame_times))
         self.display.update()
-        return True
 
     def close_clip(self) -> None:
         """Close the open clip; a frame still being decoded for it is never shown."""
@@ -177,3 +224,10 @@ class AppController(QObject):
         self.export_job = job
         self.settings.set_last_folder("export", os.fspath(export_settings.output_path))
         return job
+
+
+def open_viewer_reader(path: str) -> Any:
+    """The viewer's ``VideoReader`` of ``path`` (indexes and checks the file: may take seconds)."""
+    from tempo_core.video import VideoReader
+
+    return VideoReader(path, cache_size=VIEWER_READER_FRAMES, max_cache_bytes=VIEWER_READER_BYTES)

@@ -133,7 +133,7 @@ class MainWindow(QMainWindow):
     def _fill_recent(self, files: list[str]) -> None:
         self.recent_menu.clear()
         for path in files:
-            self._action(self.recent_menu, path, lambda _=False, p=path: self.controller.open_clip(p))
+            self._action(self.recent_menu, path, lambda _=False, p=path: self.controller.open_clip_in_background(p))
         self.recent_menu.setEnabled(bool(files))
 
     # -------------------------------------------------------------- actions
@@ -141,7 +141,7 @@ class MainWindow(QMainWindow):
         folder = self.controller.settings.last_folder("open")
         path, _ = QFileDialog.getOpenFileName(self, "Open a clip", folder, VIDEO_FILTER)
         if path:
-            self.controller.open_clip(path)
+            self.controller.open_clip_in_background(path)
 
     def show_export(self) -> None:
         if not self.controller.session.has_clip:
@@ -191,7 +191,7 @@ class MainWindow(QMainWindow):
         files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
         if files:
             event.acceptProposedAction()
-            self.controller.open_clip(files[0])
+            self.controller.open_clip_in_background(files[0])
 
     # --------------------------------------------------------------- close
     def closeEvent(self, event: QCloseEvent) -> None:
