@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from tempo_core.errors import TempoError
 
@@ -33,15 +33,32 @@ def build_parser() -> argparse.ArgumentParser:
         except ModuleNotFoundError as err:
             if err.name == module_name:
                 continue  # command not part of this build
-            raise
+            # a missing dependency of one command (PyAV, say) must not take the others down
+            sub = subparsers.add_parser(name, help=f"{help_text} (unavailable: needs {err.name})", add_help=False)
+            sub.set_defaults(_run=_unavailable(err.name or "a missing package"), _unavailable=True)
+            continue
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(sub)
         sub.set_defaults(_run=module.run)
     return parser
 
 
+def _unavailable(package: str) -> Callable[[argparse.Namespace], int]:
+    """The run function of a command whose dependency ``package`` is not installed."""
+
+    def run(args: argparse.Namespace) -> int:
+        raise TempoError(
+            f"this command needs the Python package {package!r}, which is not installed (pip install {package})."
+        )
+
+    return run
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "_unavailable", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args._run(args) or 0)
     except TempoError as err:

@@ -60,3 +60,23 @@ def test_every_test_named_in_the_readme_matrix_exists():
     named = set(re.findall(r"`?:?:?(test_\w+)`", matrix)) - {f.stem for f in root.glob("tests/**/test_*.py")}
     defined = {m for f in root.glob("tests/**/test_*.py") for m in re.findall(r"def (test_\w+)", f.read_text())}
     assert named and not named - defined, sorted(named - defined)
+
+
+def test_a_missing_dependency_disables_only_the_commands_that_need_it():
+    # PyAV absent (as on some GPU machines): interpolate says so in a sentence, eval still works
+    script = (
+        "import sys; sys.modules['av'] = None\n"
+        "from tempo_core.cli import main\n"
+        "code = main(['interpolate', 'in.mp4', '-o', 'out.mp4', '--factor', '2'])\n"
+        "assert code == 1, code\n"
+        "try:\n"
+        "    main(['eval', '--help'])\n"
+        "except SystemExit as done:\n"
+        "    assert done.code == 0, done.code\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=CORE.parent, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "tempo interpolate: this command needs the Python package 'av'" in result.stderr
+    assert "usage: tempo eval" in result.stdout
