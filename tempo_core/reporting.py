@@ -1,4 +1,5 @@
-"""Small helpers shared by ``tempo eval`` and ``tempo bench``: a progress bar and JSON output."""
+"""Small helpers shared by ``tempo eval``, ``tempo bench`` and ``tempo train``: a progress bar and JSON
+output."""
 
 from __future__ import annotations
 
@@ -52,11 +53,15 @@ def _jsonable(value: Any) -> Any:
 
 
 def write_json(path: str | Path, report: dict[str, Any]) -> None:
-    """Write ``report`` atomically (temporary file, then rename)."""
+    """Write ``report`` as indented JSON, atomically (temporary file, then rename).
+
+    Non-finite floats become ``null`` (strict JSON); values JSON cannot hold are written as ``str``.
+    An ``OSError`` is raised as :class:`OutputError`.
+    """
     path = Path(path)
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        temporary.write_text(json.dumps(_jsonable(report), indent=2) + "\n")
+        temporary.write_text(json.dumps(_jsonable(report), indent=2, default=str) + "\n")
         os.replace(temporary, path)
     except OSError as err:
         raise OutputError(f"Could not write {path} ({err.strerror or err}).") from None

@@ -21,7 +21,6 @@ is measured after the first steps so the cosine ends when the budget does.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import random
@@ -172,12 +171,6 @@ def atomic_save(obj: Any, path: Path) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
 
 
 class WarmupCosine:

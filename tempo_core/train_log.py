@@ -21,7 +21,8 @@ import torch
 
 from tempo_core.errors import InputError, OutputError
 from tempo_core.model import count_parameters
-from tempo_core.train import format_seconds, write_json
+from tempo_core.reporting import write_json
+from tempo_core.train import format_seconds
 from tempo_core.train_state import args_dict
 
 if TYPE_CHECKING:

@@ -4,6 +4,9 @@ Every frame shows a bright square that moves right by ``STEP`` pixels per frame 
 background, and the frame number in binary as black/white blocks along the bottom edge, so a
 decoded frame can be identified exactly (:func:`frame_number`). Scene 1 is drawn with another
 palette so a cut between scenes is obvious.
+
+:func:`moving_texture` makes frames for the model / inference / export / eval tests instead: a
+smooth random texture moving a few pixels per frame, so the motion is well defined.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import torch
 
 STEP = 3
 BLOCK = 4  # width of one bit block at the bottom
@@ -118,3 +122,37 @@ def _write_tone(container, stream, seconds: float) -> None:
             container.mux(packet)
     for packet in stream.encode():
         container.mux(packet)
+
+
+def moving_texture(
+    count: int,
+    height: int,
+    width: int,
+    shift: int,
+    *,
+    cell: int = 8,
+    margin: int = 64,
+    mode: str = "bicubic",
+    seed: int | None = None,
+) -> torch.Tensor:
+    """``[1, count, 3, height, width]`` frames in [0, 1] of a smooth random texture moving ``shift``
+    pixels right per frame: frame k is frame 0 moved ``k * shift`` pixels (no wrap-around).
+
+    The texture is random colours on a grid of ``cell``-pixel cells, upsampled with ``mode``
+    (noise would make matching arbitrary), ``margin`` pixels wider than the frames; frames are
+    crops of it. ``seed``: a generator of its own; without it torch's global RNG (seeded for
+    every test in tests/conftest.py).
+    """
+    if shift * (count - 1) > margin:
+        raise ValueError(f"{count} frames moving {shift} pixels need a margin >= {shift * (count - 1)}")
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    rows, columns = -(-height // cell), -(-(width + margin) // cell)
+    coarse = torch.rand(1, 3, rows, columns, generator=generator)
+    texture = torch.nn.functional.interpolate(coarse, scale_factor=cell, mode=mode)
+    frames = [texture[..., :height, margin - k * shift : margin - k * shift + width] for k in range(count)]
+    return torch.stack(frames, dim=1).clamp(0, 1)
+
+
+def as_uint8_images(frames: torch.Tensor) -> list[np.ndarray]:
+    """``[1, N, 3, H, W]`` frames in [0, 1] -> N uint8 ``H x W x 3`` arrays."""
+    return [(frame * 255).byte().permute(1, 2, 0).numpy() for frame in frames[0]]

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from tempo_test_clips import as_uint8_images, moving_texture
 
 from tempo_core import metrics
 from tempo_core.cli import main
@@ -188,13 +189,11 @@ def test_cli_missing_default_model_is_a_plain_error(septuplets: Path, tmp_path: 
 
 def _write_moving_texture(root: Path, width: int = 72, height: int = 40) -> None:
     """One septuplet of a smooth texture moving 2 pixels right per frame (size not a multiple of 32)."""
-    rng = np.random.default_rng(1)
-    coarse = Image.fromarray(rng.integers(0, 256, (8, 16, 3), dtype=np.uint8))
-    texture = np.asarray(coarse.resize((width + 20, height), Image.BICUBIC))
     folder = root / "moving" / "00001"
     folder.mkdir(parents=True)
-    for i in range(1, 8):
-        Image.fromarray(np.ascontiguousarray(texture[:, 2 * (7 - i) : 2 * (7 - i) + width])).save(folder / f"im{i}.png")
+    frames = moving_texture(7, height, width, shift=2, cell=5, margin=12, seed=1)
+    for i, image in enumerate(as_uint8_images(frames), start=1):
+        Image.fromarray(image).save(folder / f"im{i}.png")
 
 
 def test_prior_baseline_scores_the_motion_prior_alone(tmp_path: Path) -> None:

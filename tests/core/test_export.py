@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tempo_test_clips import moving_texture
 
 from tempo_core import cli
 from tempo_core.checkpoint import load_model, read_config, read_metadata
@@ -40,12 +41,10 @@ def inputs():
     return frames, torch.tensor([[0.0, 1.0]]), torch.tensor([0.25])
 
 
-def moving_texture():
+def moving_inputs():
     """Inputs like :func:`inputs`, but a smooth texture moving 2 pixels right: the motion is
     well defined, so the motion prior's discrete choices do not hinge on rounding as on noise."""
-    gen = torch.Generator().manual_seed(0)
-    texture = torch.nn.functional.interpolate(torch.rand(1, 3, 8, 16, generator=gen), size=(32, 64), mode="bicubic")
-    frames = torch.stack([texture, torch.roll(texture, shifts=2, dims=-1)], dim=1).clamp(0, 1)
+    frames = moving_texture(2, 32, 64, shift=2, cell=4, margin=4, seed=0)
     return frames, torch.tensor([[0.0, 1.0]]), torch.tensor([0.25])
 
 
@@ -79,7 +78,7 @@ def test_fp16_export_and_errors(run_dir, tmp_path, capsys):
     half = load_model(out)
     assert out.stat().st_size < (tmp_path / "full.safetensors").stat().st_size * 0.6
     with torch.no_grad():
-        diff = (half(*moving_texture())[0] - reference(*moving_texture())[0]).abs()
+        diff = (half(*moving_inputs())[0] - reference(*moving_inputs())[0]).abs()
     assert float(diff.max()) < 0.1 and float(diff.mean()) < 5e-3  # fp16 rounding only
     assert cli.main(["export", str(run_dir), "-o", str(out)]) == 1
     assert "already exists" in capsys.readouterr().err

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tempo_test_clips import as_uint8_images, moving_texture
 
 from tempo_core.config import build_tempo, tempo_tiny
 from tempo_core.errors import InputError
@@ -89,17 +90,8 @@ def test_bf16_autocast_on_cpu_runs(interpolator):
     assert np.abs(result.image.astype(int) - reference.image).mean() < 3
 
 
-def smooth_frames(count: int, height: int, width: int, shift: int = 3) -> list[np.ndarray]:
-    """A smooth texture moving ``shift`` pixels per frame (noise would make matching arbitrary)."""
-    texture = torch.nn.functional.interpolate(
-        torch.rand(1, 3, height // 8 + 2, width // 8 + 8), scale_factor=8, mode="bilinear"
-    )
-    crops = [texture[0, :, :height, 32 - k * shift : 32 - k * shift + width] for k in range(count)]
-    return [(c.clamp(0, 1) * 255).byte().permute(1, 2, 0).numpy() for c in crops]
-
-
 def test_tiled_synthesis_is_close_to_whole_frame(interpolator):
-    anchors = smooth_frames(2, 150, 200)
+    anchors = as_uint8_images(moving_texture(2, 150, 200, shift=3, mode="bilinear"))
     whole = interpolator.interpolate(anchors, [0.0, 1.0], 0.5)
     tiled_interpolator = Interpolator(interpolator.model, device="cpu", tile=128, tile_overlap=32)
     tiled = tiled_interpolator.interpolate(anchors, [0.0, 1.0], 0.5)

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from tempo_test_clips import moving_texture
 
 from tempo_core.config import TempoConfig, build_tempo, preset_config, preset_names, tempo_tiny
 from tempo_core.layers import AdaLNZeroConvNeXtBlock, NAFBlock
@@ -97,18 +98,9 @@ def test_fresh_network_reproduces_a_static_scene():
     assert (out - still[:, 0]).abs().max() < 0.02
 
 
-def moving_texture(shift: int, steps: int = 3, size: int = 128) -> torch.Tensor:
-    """A smooth random texture translated ``shift`` pixels right per step: ``[1, steps, 3, H, W]``."""
-    texture = torch.nn.functional.interpolate(
-        torch.rand(1, 3, size // 8, size // 8 + 8), scale_factor=8, mode="bicubic"
-    )
-    frames = [texture[..., :, 64 - k * shift : 64 - k * shift + size] for k in range(steps)]
-    return torch.stack(frames, dim=1).clamp(0, 1)
-
-
 def test_fresh_network_follows_motion_better_than_the_blend():
     model = build_tempo(tempo_tiny()).eval()
-    frames = moving_texture(shift=6)  # frame k is the texture moved 6k pixels
+    frames = moving_texture(3, 128, 128, shift=6)  # frame k is the texture moved 6k pixels
     anchors, middle = frames[:, [0, 2]], frames[:, 1]
     with torch.no_grad():
         out, aux = model(anchors, torch.tensor([[0.0, 1.0]]), torch.tensor([0.5]))
