@@ -182,16 +182,35 @@ def lucas_kanade_step(images: torch.Tensor, velocity: torch.Tensor, dt: torch.Te
         ],
         dim=1,
     ) * _robust_weight(residual, weights).unsqueeze(1)
-    moments = box_mean(moments, LK_WINDOW)
-    xx, xy, yy, bx, by = moments.unbind(dim=1)
-    xx, yy = xx + SMOOTHNESS, yy + SMOOTHNESS
-    determinant = xx * yy - xy * xy
+    xx, xy, yy, bx, by = box_mean(moments, LK_WINDOW).split(1, dim=1)
+    return _jacobi_sweeps(torch.cat([xx, yy], dim=1) + SMOOTHNESS, xy, torch.cat([bx, by], dim=1), velocity)
+
+
+def _jacobi_sweeps(
+    diagonal: torch.Tensor, off_diagonal: torch.Tensor, b: torch.Tensor, velocity: torch.Tensor
+) -> torch.Tensor:
+    """``SMOOTHNESS_SWEEPS`` Jacobi sweeps of ``[[xx, xy], [xy, yy]] d = S (mean(v + d) - v) - b``.
+
+    Args:
+        diagonal: ``[B, 2, h, w]`` (xx, yy), smoothness included; off_diagonal ``[B, 1, h, w]`` (xy);
+            b ``[B, 2, h, w]``; velocity ``[B, 2, h, w]``.
+
+    Returns:
+        The step ``d [B, 2, h, w]``, clamped to ``[-LK_MAX_STEP, LK_MAX_STEP]`` after every sweep.
+
+    The neighbour mean is linear, so ``S (mean(v + d) - v) - b = S mean(d) + constant``, and the 2 x 2
+    inverse is formed once: each sweep is 7 tensor operations, which matters on a GPU, where the
+    launches of small operations and not the arithmetic set the time (docs/benchmarks.md, "GPU").
+    """
+    inverse_determinant = (diagonal.prod(dim=1, keepdim=True) - off_diagonal * off_diagonal).reciprocal()
+    inverse_diagonal = diagonal.flip(1) * inverse_determinant  # (yy, xx) / det
+    inverse_off_diagonal = -off_diagonal * inverse_determinant  # -xy / det
+    constant = SMOOTHNESS * (_neighbour_mean(velocity) - velocity) - b
     step = torch.zeros_like(velocity)
     for _ in range(SMOOTHNESS_SWEEPS):
-        pull = SMOOTHNESS * (_neighbour_mean(velocity + step) - velocity)
-        rhs_x, rhs_y = pull[:, 0] - bx, pull[:, 1] - by
-        step = torch.stack([yy * rhs_x - xy * rhs_y, xx * rhs_y - xy * rhs_x], dim=1) / determinant.unsqueeze(1)
-        step = step.clamp(-LK_MAX_STEP, LK_MAX_STEP)
+        rhs = torch.add(constant, _neighbour_mean(step), alpha=SMOOTHNESS)
+        step = torch.addcmul(inverse_diagonal * rhs, inverse_off_diagonal, rhs.flip(1))
+        step = step.clamp_(-LK_MAX_STEP, LK_MAX_STEP)
     return step
 
 
