@@ -77,9 +77,20 @@ def warp(images: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         offsets: ``[M, 2, H, W]`` (x, y) in pixels.
     """
     _, _, height, width = images.shape
-    coords = base_grid(height, width, images.device, offsets.dtype) + offsets  # (M, 2, H, W)
-    grid = pixels_to_grid(coords.permute(0, 2, 3, 1), height, width)
+    device, dtype = images.device, offsets.dtype
+    scale = xy_constant(2.0 / width, 2.0 / height, device, dtype)  # pixels -> grid units
+    grid = torch.addcmul(identity_grid(height, width, device, dtype), offsets.permute(0, 2, 3, 1), scale)
     return F.grid_sample(images, grid.to(images.dtype), mode="bilinear", padding_mode="border", align_corners=False)
+
+
+@functools.lru_cache(maxsize=32)
+def identity_grid(height: int, width: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """``grid_sample`` coordinates ``[H, W, 2]`` of the pixel centres (a warp by zero offsets).
+
+    Cached like :func:`base_grid`, so that :func:`warp` is one operation before its sampling.
+    """
+    with torch.inference_mode(False):
+        return pixels_to_grid(base_grid(height, width, device, dtype).permute(1, 2, 0), height, width)
 
 
 def deformable_sample(values: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
