@@ -100,14 +100,14 @@ def read_image(path: Path, max_side: int = 0) -> np.ndarray:
         with Image.open(path) as img:
             img = img.convert("RGB")
             if max_side and max(img.size) > max_side:
-                w, h = _fit(img.size[0], img.size[1], max_side)
+                w, h = fit_size(img.size[0], img.size[1], max_side)
                 img = img.resize((w, h), Image.BILINEAR, reducing_gap=2.0)
             return np.asarray(img, dtype=np.uint8).copy()
     except OSError as err:
         raise MediaError(f"Could not read the image {path}: {err}.") from err
 
 
-def _fit(width: int, height: int, max_side: int) -> tuple[int, int]:
+def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     """(w, h) scaled so the longer side is ``max_side``; both kept even."""
     scale = max_side / max(width, height)
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
@@ -130,7 +130,7 @@ def decode_video(path: Path, max_side: int = 0) -> tuple[np.ndarray, np.ndarray]
                 if size is None:
                     size = (frame.width, frame.height)
                     if max_side and max(size) > max_side:
-                        size = _fit(frame.width, frame.height, max_side)
+                        size = fit_size(frame.width, frame.height, max_side)
                 rgb = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA")
                 frames.append(rgb.to_ndarray())
                 times.append(float(frame.time) if frame.pts is not None else math.nan)

@@ -1,0 +1,74 @@
+"""Fill ``tempo train``'s decode cache with OpenCV, on a machine where PyAV is not installed.
+
+The GPU machines lent to this project have PyTorch and OpenCV but not PyAV, and the training
+videos and the PyAV wheel together are larger than what one call may carry (docs/gpu_training.md).
+This script decodes the videos with OpenCV into the cache ``tempo train --cache_dir`` reads: the
+same file names and format as :func:`tempo_core.clips.cached_clip`, the same size (area
+downscaling), the coded orientation and the frames' own timestamps, as PyAV gives them (checked
+on cat.mp4: identical frames; fire.mp4: mean difference 0.8 of 255). Frame folders are read with
+Pillow as usual.
+
+    python tools/decode_cache_opencv.py DATA_ROOT CACHE_DIR [--max_side 640] [--workers 8]
+
+Run ``tempo train`` afterwards with the same ``--data_root`` path, ``--cache_dir`` and
+``--max_side``: the cache key covers the path, so it must be the same string.
+"""
+
+from __future__ import annotations
+
+import argparse
+from multiprocessing import Pool
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from tempo_core import clips
+
+
+def decode_with_opencv(path: Path, max_side: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Every frame of ``path``: uint8 RGB ``[T, H, W, 3]`` and times in seconds ``[T]`` (as PyAV's)."""
+    capture = cv2.VideoCapture(str(path))
+    capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 0)  # as PyAV's decode: the coded orientation
+    rate = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    frames, times = [], []
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        times.append(capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
+        height, width = bgr.shape[:2]
+        if max_side and max(width, height) > max_side:
+            bgr = cv2.resize(bgr, clips.fit_size(width, height, max_side), interpolation=cv2.INTER_AREA)
+        frames.append(np.ascontiguousarray(bgr[..., ::-1]))
+    capture.release()
+    if len(frames) < 3:
+        raise SystemExit(f"{path}: OpenCV decoded {len(frames)} frames; it cannot be used for training.")
+    times_arr = np.asarray(times, np.float64)
+    if np.any(np.diff(times_arr) <= 0):  # no usable timestamps: the nominal rate, as PyAV's decode
+        times_arr = np.arange(len(frames), dtype=np.float64) / rate
+    return np.stack(frames), times_arr
+
+
+def fill_one(job: tuple[Path, Path, int]) -> str:
+    source, cache_dir, max_side = job
+    clips.decode_video = decode_with_opencv  # in this worker process only
+    clip = clips.cached_clip(source, cache_dir, max_side)
+    return f"{source.name}: {len(clip)} frames of {clip.frame_size}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data_root", type=Path)
+    parser.add_argument("cache_dir", type=Path)
+    parser.add_argument("--max_side", type=int, default=640, help="as tempo train --max_side")
+    parser.add_argument("--workers", type=int, default=8)
+    args = parser.parse_args()
+    jobs = [(source, args.cache_dir, args.max_side) for source in clips.find_clip_sources(args.data_root)]
+    with Pool(args.workers) as pool:
+        for line in pool.imap(fill_one, jobs):
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
