@@ -63,7 +63,7 @@ def export_checkpoint(
     the checkpoint lacks (a checkpoint from before a parameter was added) and says which.
     """
     from tempo_core.model import TempoNet
-    from tempo_core.train import load_checkpoint
+    from tempo_core.train_state import load_checkpoint
 
     checkpoint = resolve_checkpoint(source, which)
     state = load_checkpoint(checkpoint)

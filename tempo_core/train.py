@@ -4,7 +4,7 @@ A run lives in ``<runs_dir>/<name>/``: ``config.json`` (everything resolved, inc
 perceptual loss could run), ``metrics.jsonl`` (always) and TensorBoard events (when tensorboard is
 installed), ``checkpoints/latest.pt`` and ``best.pt`` (highest validation PSNR; without
 ``--val_root``, lowest mean Charbonnier loss of an epoch). Checkpoints are written atomically and
-load with ``torch.load(weights_only=True)``.
+load with ``torch.load(weights_only=True)`` (:mod:`tempo_core.train_state`).
 
 Reproducibility: all data randomness derives from ``--seed``, the epoch and the batch index (see
 :mod:`tempo_core.data`), and checkpoints hold the optimizer, LR schedule, GradScaler, step,
@@ -13,30 +13,23 @@ position in the epoch and the python / numpy / torch RNG states, so stopping (``
 uninterrupted run. On resume, flags left at their defaults take the run's stored values; a new
 ``--max_steps`` / ``--epochs`` extends the schedule.
 
-The LR schedule is linear warm-up then cosine to ``--min_lr`` over ``--max_steps`` (or
-``--epochs`` x steps per epoch). With ``--time_budget`` and no ``--max_steps`` the schedule length
-is measured after the first steps so the cosine ends when the budget does.
+The LR schedule (:mod:`tempo_core.train_optim`) is linear warm-up then cosine to ``--min_lr`` over
+``--max_steps`` (or ``--epochs`` x steps per epoch). With ``--time_budget`` and no ``--max_steps``
+the schedule length is measured after the first steps so the cosine ends when the budget does.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
-import os
-import random
 import sys
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
 from tempo_core.config import TempoConfig, preset_config, preset_names
 from tempo_core.data import LAYOUTS
 from tempo_core.errors import InputError
 
-CHECKPOINT_FORMAT = "tempo-train-checkpoint-v1"
 MODEL_FLAGS = (
     "base_channels",
     "temporal_channels",
@@ -116,114 +109,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--distributed", action="store_true", help="DDP under torchrun")
 
 
-# ----------------------------------------------------------------------------- run state helpers
-def capture_rng() -> dict[str, Any]:
-    """Python, numpy and torch RNG states as tensors / numbers (weights_only-loadable)."""
-    version, py_state, gauss = random.getstate()
-    _, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
-    state = {
-        "python": torch.tensor(py_state, dtype=torch.int64),
-        "python_version": int(version),
-        "python_gauss": float("nan") if gauss is None else float(gauss),
-        "numpy": torch.from_numpy(np_keys.astype(np.int64)),
-        "numpy_pos": int(np_pos),
-        "numpy_has_gauss": int(np_has_gauss),
-        "numpy_gauss": float(np_gauss),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def restore_rng(state: dict[str, Any]) -> None:
-    gauss = state["python_gauss"]
-    random.setstate(
-        (
-            state["python_version"],
-            tuple(int(v) for v in state["python"].tolist()),
-            None if math.isnan(gauss) else gauss,
-        )
-    )
-    np.random.set_state(
-        (
-            "MT19937",
-            state["numpy"].numpy().astype(np.uint32),
-            state["numpy_pos"],
-            state["numpy_has_gauss"],
-            state["numpy_gauss"],
-        )
-    )
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def atomic_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file, fsync, then rename: a crash keeps the old file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-class WarmupCosine:
-    """Linear warm-up to the base LR, then cosine to ``min_lr`` at ``total_steps``."""
-
-    def __init__(self, optimizer, base_lr: float, min_lr: float, total_steps: int, warmup: int):
-        self.optimizer, self.base_lr, self.min_lr = optimizer, base_lr, min_lr
-        self.total_steps, self.warmup = max(1, int(total_steps)), max(0, int(warmup))
-
-    def lr_at(self, step: int) -> float:
-        if step < self.warmup:
-            return self.base_lr * (step + 1) / self.warmup
-        span = max(1, self.total_steps - self.warmup)
-        progress = min(1.0, (step - self.warmup) / span)
-        return self.min_lr + (self.base_lr - self.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    def set_step(self, step: int) -> float:
-        lr = self.lr_at(step)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        return lr
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "base_lr": self.base_lr,
-            "min_lr": self.min_lr,
-            "total_steps": self.total_steps,
-            "warmup": self.warmup,
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.base_lr, self.min_lr = float(state["base_lr"]), float(state["min_lr"])
-        self.total_steps, self.warmup = int(state["total_steps"]), int(state["warmup"])
-
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A resume checkpoint (file, ``checkpoints/`` folder or run folder), weights only."""
-    path = Path(path)
-    for candidate in (path / "checkpoints" / "latest.pt", path / "latest.pt"):
-        if path.is_dir() and candidate.exists():
-            path = candidate
-    if not path.is_file():
-        raise InputError(f"No training checkpoint at {path}.")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling problem is a bad file for the user
-        raise InputError(f"{path} is not a readable training checkpoint ({err}).") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise InputError(f"{path} is not a TEMPO training checkpoint.")
-    state["path"] = str(path)
-    return state
-
-
 def resolve_args(args: argparse.Namespace, stored: dict[str, Any] | None) -> argparse.Namespace:
     """On resume, flags left at their defaults take the stored run's values."""
     if stored is None:
@@ -244,25 +129,6 @@ def model_config(args: argparse.Namespace) -> TempoConfig:
         return TempoConfig.from_dict(values)
     except ValueError as err:
         raise InputError(f"The model size flags do not fit together: {err}.") from None
-
-
-def pad32(x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
-    """Replicate-pad the last two dims to multiples of 32; returns the padded tensor, H, W."""
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % 32, (-w) % 32
-    if ph or pw:
-        shape = x.shape
-        x = F.pad(x.reshape(-1, *shape[-3:]), (0, pw, 0, ph), mode="replicate")
-        x = x.reshape(*shape[:-2], h + ph, w + pw)
-    return x, h, w
-
-
-def format_seconds(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    seconds = max(0, int(seconds))
-    h, rem = divmod(seconds, 3600)
-    return f"{h}h{rem // 60:02d}m" if h else f"{rem // 60}m{rem % 60:02d}s"
 
 
 # ----------------------------------------------------------------------------- entry point

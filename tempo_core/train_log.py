@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import time
 from collections.abc import Callable
@@ -22,11 +23,18 @@ import torch
 from tempo_core.errors import InputError, OutputError
 from tempo_core.model import count_parameters
 from tempo_core.reporting import write_json
-from tempo_core.train import format_seconds
 from tempo_core.train_state import args_dict
 
 if TYPE_CHECKING:
     from tempo_core.trainer import Trainer
+
+
+def format_seconds(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = max(0, int(seconds))
+    h, rem = divmod(seconds, 3600)
+    return f"{h}h{rem // 60:02d}m" if h else f"{rem // 60}m{rem % 60:02d}s"
 
 
 def code_version() -> str:

@@ -8,15 +8,49 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
 from typing import Any
 
 import torch
 
 from tempo_core.errors import InputError
 from tempo_core.losses import LossConfig, TempoLoss
-from tempo_core.train import WarmupCosine, _int_list
+from tempo_core.train import _int_list
 
 AMP_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+
+
+class WarmupCosine:
+    """Linear warm-up to the base LR, then cosine to ``min_lr`` at ``total_steps``."""
+
+    def __init__(self, optimizer, base_lr: float, min_lr: float, total_steps: int, warmup: int):
+        self.optimizer, self.base_lr, self.min_lr = optimizer, base_lr, min_lr
+        self.total_steps, self.warmup = max(1, int(total_steps)), max(0, int(warmup))
+
+    def lr_at(self, step: int) -> float:
+        if step < self.warmup:
+            return self.base_lr * (step + 1) / self.warmup
+        span = max(1, self.total_steps - self.warmup)
+        progress = min(1.0, (step - self.warmup) / span)
+        return self.min_lr + (self.base_lr - self.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    def set_step(self, step: int) -> float:
+        lr = self.lr_at(step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "base_lr": self.base_lr,
+            "min_lr": self.min_lr,
+            "total_steps": self.total_steps,
+            "warmup": self.warmup,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.base_lr, self.min_lr = float(state["base_lr"]), float(state["min_lr"])
+        self.total_steps, self.warmup = int(state["total_steps"]), int(state["warmup"])
 
 
 def build_criterion(args: argparse.Namespace, device: torch.device) -> TempoLoss:

@@ -1,8 +1,9 @@
 """The resume checkpoint of a run: what ``latest.pt`` / ``best.pt`` hold, and putting it back.
 
-A checkpoint is a plain dict tagged ``CHECKPOINT_FORMAT`` (read by :func:`tempo_core.train.load_checkpoint`
-and ``tempo export``): weights, EMA, optimizer, LR schedule, GradScaler, the position in the run,
-the best score and the RNG states. Its keys are the format: renaming one breaks resuming old runs.
+A checkpoint is a plain dict tagged ``CHECKPOINT_FORMAT``, written by :func:`atomic_save` and read by
+:func:`load_checkpoint` (for resuming and ``tempo export``): weights, EMA, optimizer, LR schedule,
+GradScaler, the position in the run, the best score and the RNG states. Its keys are the format:
+renaming one breaks resuming old runs.
 Model files for inference are another format (:mod:`tempo_core.checkpoint`).
 """
 
@@ -11,18 +12,96 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
 from tempo_core.checkpoint import load_model
 from tempo_core.config import TempoConfig
 from tempo_core.errors import InputError
-from tempo_core.train import CHECKPOINT_FORMAT, capture_rng, restore_rng
 
 if TYPE_CHECKING:
     from tempo_core.trainer import Trainer
+
+CHECKPOINT_FORMAT = "tempo-train-checkpoint-v1"
+
+
+def capture_rng() -> dict[str, Any]:
+    """Python, numpy and torch RNG states as tensors / numbers (weights_only-loadable)."""
+    version, py_state, gauss = random.getstate()
+    _, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    state = {
+        "python": torch.tensor(py_state, dtype=torch.int64),
+        "python_version": int(version),
+        "python_gauss": float("nan") if gauss is None else float(gauss),
+        "numpy": torch.from_numpy(np_keys.astype(np.int64)),
+        "numpy_pos": int(np_pos),
+        "numpy_has_gauss": int(np_has_gauss),
+        "numpy_gauss": float(np_gauss),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    gauss = state["python_gauss"]
+    random.setstate(
+        (
+            state["python_version"],
+            tuple(int(v) for v in state["python"].tolist()),
+            None if math.isnan(gauss) else gauss,
+        )
+    )
+    np.random.set_state(
+        (
+            "MT19937",
+            state["numpy"].numpy().astype(np.uint32),
+            state["numpy_pos"],
+            state["numpy_has_gauss"],
+            state["numpy_gauss"],
+        )
+    )
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file, fsync, then rename: a crash keeps the old file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A resume checkpoint (file, ``checkpoints/`` folder or run folder), weights only."""
+    path = Path(path)
+    for candidate in (path / "checkpoints" / "latest.pt", path / "latest.pt"):
+        if path.is_dir() and candidate.exists():
+            path = candidate
+    if not path.is_file():
+        raise InputError(f"No training checkpoint at {path}.")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unpickling problem is a bad file for the user
+        raise InputError(f"{path} is not a readable training checkpoint ({err}).") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise InputError(f"{path} is not a TEMPO training checkpoint.")
+    state["path"] = str(path)
+    return state
 
 
 def args_dict(args: argparse.Namespace) -> dict[str, Any]:

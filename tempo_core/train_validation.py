@@ -12,9 +12,20 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from tempo_core.data import SeptupletValDataset
-from tempo_core.train import pad32
+
+
+def pad32(x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
+    """Replicate-pad the last two dims to multiples of 32; returns the padded tensor, H, W."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % 32, (-w) % 32
+    if ph or pw:
+        shape = x.shape
+        x = F.pad(x.reshape(-1, *shape[-3:]), (0, pw, 0, ph), mode="replicate")
+        x = x.reshape(*shape[:-2], h + ph, w + pw)
+    return x, h, w
 
 
 def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -1,10 +1,10 @@
-"""The training loop behind `tempo train` (flags, checkpoint format, helpers: `train.py`).
+"""The training loop behind `tempo train` (its flags and their resolution: `train.py`).
 
 :class:`Trainer` builds a run from its flags and drives it: steps, epochs, validation, checkpoints,
 stopping and signals. The pieces live beside it: processes and DDP (:mod:`tempo_core.train_processes`),
 data (:mod:`tempo_core.train_data`), loss, optimizer, schedule, precision and EMA
-(:mod:`tempo_core.train_optim`), the checkpoint state (:mod:`tempo_core.train_state`), validation
-(:mod:`tempo_core.train_validation`) and the run folder's records (:mod:`tempo_core.train_log`).
+(:mod:`tempo_core.train_optim`), the checkpoint format and state (:mod:`tempo_core.train_state`),
+validation (:mod:`tempo_core.train_validation`) and the run folder's records (:mod:`tempo_core.train_log`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch
 
 from tempo_core.errors import InputError
 from tempo_core.model import TempoNet
-from tempo_core.train import atomic_save, load_checkpoint, model_config, resolve_args
+from tempo_core.train import model_config, resolve_args
 from tempo_core.train_data import build_train_data, build_val_sets
 from tempo_core.train_log import MetricsLog, eta_seconds, progress_line, resolve_run_dir, write_run_config
 from tempo_core.train_optim import (
@@ -37,7 +37,9 @@ from tempo_core.train_optim import (
 )
 from tempo_core.train_processes import setup_processes
 from tempo_core.train_state import (
+    atomic_save,
     checkpoint_state,
+    load_checkpoint,
     load_init_weights,
     load_resumed_weights,
     restore_checkpoint_state,

@@ -17,8 +17,10 @@ from PIL import Image
 
 from tempo_core import cli
 from tempo_core.errors import InputError
-from tempo_core.train import WarmupCosine, atomic_save, main
+from tempo_core.train import main
+from tempo_core.train_optim import WarmupCosine
 from tempo_core.train_processes import pick_device
+from tempo_core.train_state import atomic_save
 
 ROOT = Path(__file__).resolve().parents[2]
 
