@@ -36,20 +36,25 @@ class AttentionState:
     entropy: torch.Tensor
 
 
-@functools.lru_cache(maxsize=32)
+def _pixel_centres(height: int, width: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Pixel-centre coordinates ``[2, H, W]`` (x, y), made anew."""
+    ys, xs = torch.meshgrid(
+        torch.arange(height, device=device, dtype=dtype),
+        torch.arange(width, device=device, dtype=dtype),
+        indexing="ij",
+    )
+    return torch.stack([xs, ys])
+
+
+@functools.lru_cache(maxsize=16)
 def base_grid(height: int, width: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """Pixel-centre coordinates ``[2, H, W]`` (x, y).
 
-    Cached per size, device and dtype (the motion prior warps hundreds of times per frame): the
+    Cached per size, device and dtype (attention samples at every scale of every frame): the
     tensor is shared, so never modify it in place.
     """
     with torch.inference_mode(False):  # a normal tensor, usable later with autograd too
-        ys, xs = torch.meshgrid(
-            torch.arange(height, device=device, dtype=dtype),
-            torch.arange(width, device=device, dtype=dtype),
-            indexing="ij",
-        )
-        return torch.stack([xs, ys])
+        return _pixel_centres(height, width, device, dtype)
 
 
 def pixels_to_grid(coords: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -83,14 +88,15 @@ def warp(images: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(images, grid.to(images.dtype), mode="bilinear", padding_mode="border", align_corners=False)
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=16)
 def identity_grid(height: int, width: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """``grid_sample`` coordinates ``[H, W, 2]`` of the pixel centres (a warp by zero offsets).
 
-    Cached like :func:`base_grid`, so that :func:`warp` is one operation before its sampling.
+    Cached like :func:`base_grid`, so that :func:`warp` (hundreds per frame in the motion prior) is
+    one operation before its sampling. A 4K frame's grids at all its scales hold about 90 MB.
     """
     with torch.inference_mode(False):
-        return pixels_to_grid(base_grid(height, width, device, dtype).permute(1, 2, 0), height, width)
+        return pixels_to_grid(_pixel_centres(height, width, device, dtype).permute(1, 2, 0), height, width)
 
 
 def deformable_sample(values: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
