@@ -10,9 +10,9 @@ from tempo_core.correlation import (
     local_correlation_reference,
 )
 from tempo_core.temporal_attention import (
-    base_grid,
     deformable_sample,
     deformable_sample_reference,
+    identity_grid,
     normalized_entropy,
     warp,
 )
@@ -81,7 +81,7 @@ def test_warp_constants_are_made_once_and_work_with_autograd_after_inference_mod
     images = torch.rand(1, 3, 8, 12)
     with torch.inference_mode():
         warp(images, torch.zeros(1, 2, 8, 12))
-        assert base_grid(8, 12, images.device, torch.float32) is base_grid(8, 12, images.device, torch.float32)
+        assert identity_grid(8, 12, images.device, torch.float32) is identity_grid(8, 12, images.device, torch.float32)
     offsets = torch.full((1, 2, 8, 12), 0.5, requires_grad=True)
     warp(images, offsets).sum().backward()
     assert offsets.grad is not None and torch.isfinite(offsets.grad).all()
