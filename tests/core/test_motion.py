@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from tempo_core.motion import (
     BilateralMotionPrior,
+    counting_observations,
     image_pyramid,
     lucas_kanade_step,
     median_filter,
@@ -159,3 +160,29 @@ def test_prior_reaches_as_far_between_the_bracketing_pair_with_four_observations
         found = velocity[..., 64:-64, 64:-64] * (dt[0, -1] - dt[0, 0]) / (dts[-1] - dts[0])  # per gap
         error = (found - torch.tensor(pair_motion).view(1, 2, 1, 1)).abs().mean()
         assert error < 0.5, f"N={len(dts)}: mean error {error:.2f} px"
+
+
+def test_the_prior_leaves_out_only_observations_that_weigh_nothing():
+    anchors = torch.tensor([[-1.0, 0.0, 1.0, 2.0]])
+    assert counting_observations(anchors - 0.5).tolist() == [[1, 2]]  # far ones a whole gap out
+    assert counting_observations(anchors - 0.125).tolist() == [[0, 1, 2]]  # -1: a quarter gap out
+    batch = torch.cat([anchors - 0.5, anchors - 0.125])
+    assert counting_observations(batch).shape == (2, 3)  # the most any item needs
+    assert counting_observations(torch.tensor([[0.0, 1.0]]) - 0.3).tolist() == [[0, 1]]
+
+
+def test_far_observations_left_out_do_not_change_the_velocity():
+    # N=4 at -1, 0, 1, 2 with the target midway: the far two weigh e^-8 and are not even looked at,
+    # so replacing them by noise changes nothing (and costs no time)
+    dts = [-1.5, -0.5, 0.5, 1.5]
+    frames = shifted_texture((6.0, 2.0), dts, size=64)
+    noisy = frames.clone()
+    noisy[:, [0, 3]] = torch.rand_like(noisy[:, [0, 3]])
+    dt = torch.tensor([dts]) / 3
+    prior = BilateralMotionPrior(radius=3)
+    with torch.no_grad():
+        results = []
+        for observed in (frames, noisy):
+            quarter = prior.velocities(image_pyramid(observed), dt)[0]
+            results.append(prior.full_resolution(observed, dt, quarter))
+    assert torch.equal(results[0], results[1])
