@@ -136,6 +136,7 @@ class AppController(QObject):
             return
         self.opener = None
         self._show_clip(path, reader)
+        self.status_message.emit(f"Opened {os.path.basename(path)}: {len(reader.frame_times)} frames.")
 
     def _on_open_failed(self, path: str, message: str) -> None:
         if self.sender() is self.opener:

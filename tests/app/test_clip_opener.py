@@ -55,6 +55,7 @@ def test_a_clip_opened_from_the_window_is_indexed_off_the_ui_thread(qtbot, windo
     qtbot.waitUntil(lambda: window.controller.session.path == str(clip), timeout=10000)
     assert spy.opens[0][0] is not threading.main_thread()
     assert len(window.controller.session.frame_times) == CLIP_FRAMES
+    assert window.statusBar().currentMessage() == f"Opened {clip.name}: {CLIP_FRAMES} frames."
     qtbot.waitUntil(lambda: window.viewer.frame is not None and window.viewer.frame.kind == "real", timeout=10000)
 
 
