@@ -75,9 +75,8 @@ def counting_observations(dt: torch.Tensor) -> torch.Tensor:
     at 0.125 the one at -1 is a quarter gap farther and stays. K is the most any batch item needs.
     """
     distance = dt.abs()
-    ordered = distance.sort(dim=1).values
-    gap = ordered[:, :2].sum(dim=1, keepdim=True).clamp_min(1e-3)
-    counting = (distance - ordered[:, 1:2]) < NEGLIGIBLE_DISTANCE * gap  # (B, N)
+    second_nearest = distance.sort(dim=1).values[:, 1:2]
+    counting = (distance - second_nearest) < NEGLIGIBLE_DISTANCE * pair_gap(dt)  # (B, N)
     count = max(2, int(counting.sum(dim=1).max()))
     return distance.topk(count, dim=1, largest=False).indices.sort(dim=1).values
 
