@@ -18,6 +18,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from tempo_core.errors import InputError
+from tempo_core.inference import resolve_device
 
 T = TypeVar("T")
 
@@ -28,16 +29,10 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     A bare ``cuda`` also means this process's GPU (``cuda:<local_rank>``): ``set_device`` and DDP
     need an index.
     """
-    if name != "auto":
-        device = torch.device(name)
-        if device.type == "cuda" and device.index is None:
-            return torch.device("cuda", local_rank)
-        return device
-    if torch.cuda.is_available():
+    device = resolve_device(None) if name == "auto" else torch.device(name)
+    if device.type == "cuda" and device.index is None:
         return torch.device("cuda", local_rank)
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    return device
 
 
 @dataclass(frozen=True)
