@@ -114,8 +114,11 @@ def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
 
 
 def decode_video(path: Path, max_side: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Decode every frame of a video: uint8 ``[T, H, W, 3]`` and PTS seconds ``[T]``."""
+    """Decode every frame of a video: uint8 ``[T, H, W, 3]`` (display orientation: rotation metadata
+    applied, as :class:`tempo_core.video.VideoReader` does) and PTS seconds ``[T]``."""
     import av
+
+    from tempo_core.video import display_rotation, rotate_upright
 
     frames, times = [], []
     try:
@@ -125,14 +128,14 @@ def decode_video(path: Path, max_side: int = 0) -> tuple[np.ndarray, np.ndarray]
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             rate = float(stream.average_rate or 25)
-            size = None
+            size, rotation = None, 0
             for frame in container.decode(stream):
                 if size is None:
-                    size = (frame.width, frame.height)
+                    size, rotation = (frame.width, frame.height), display_rotation(frame)
                     if max_side and max(size) > max_side:
                         size = fit_size(frame.width, frame.height, max_side)
                 rgb = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA")
-                frames.append(rgb.to_ndarray())
+                frames.append(rotate_upright(rgb.to_ndarray(), rotation))
                 times.append(float(frame.time) if frame.pts is not None else math.nan)
     except av.error.FFmpegError as err:
         raise MediaError(f"Could not decode the video {path}: {err}.") from err
@@ -148,7 +151,7 @@ def decode_video(path: Path, max_side: int = 0) -> tuple[np.ndarray, np.ndarray]
 def _cache_key(source: Path, max_side: int) -> str:
     """Changes when the source (file, or the images of a folder) or ``max_side`` changes."""
     files = [source] if source.is_file() else list_images(source)
-    parts = [f"{source.resolve()}|{max_side}|v1"]
+    parts = [f"{source.resolve()}|{max_side}|v2"]  # v2: rotation metadata applied
     parts += [f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files]
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:12]
 

@@ -54,8 +54,14 @@ def probe(path: str | Path) -> VideoInfo:
         return reader.info
 
 
-def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
-    """Apply a counter-clockwise display rotation (multiple of 90 degrees)."""
+def display_rotation(frame: av.VideoFrame) -> int:
+    """The counter-clockwise display rotation of a decoded frame: 0, 90, 180 or 270 degrees."""
+    return int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) * 90 % 360
+
+
+def rotate_upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """``[H, W, C]`` image in coded orientation -> display orientation (``rotation`` counter-clockwise,
+    a multiple of 90 degrees)."""
     turns = (rotation // 90) % 4
     return np.ascontiguousarray(np.rot90(image, k=turns)) if turns else image
 
@@ -119,7 +125,7 @@ class VideoReader:
         self._index_packets()
         first = self._decode_first()
         self._coded_size = (first.width, first.height)
-        self._rotation = int(round((getattr(first, "rotation", 0) or 0) / 90.0)) * 90 % 360
+        self._rotation = display_rotation(first)
         # An MP4/MOV index is written last, so a complete index means a complete file; other
         # containers (and broken timestamps) may list frames whose data is missing or damaged.
         complete_index = "mp4" in self._container.format.name and not self._damaged_tail
@@ -264,7 +270,7 @@ class VideoReader:
                 image = frame.to_ndarray(width=width, height=height, format="rgb24")
         except (av.FFmpegError, ValueError, NotImplementedError) as err:
             raise MediaError(f"A frame of {self.path.name} ({frame.format.name}) cannot be converted to RGB.") from err
-        image = _rotate(image, self._rotation)
+        image = rotate_upright(image, self._rotation)
         image.setflags(write=False)  # shared with the cache: callers copy before editing
         return image
 

@@ -4,9 +4,10 @@ The GPU machines lent to this project have PyTorch and OpenCV but not PyAV, and 
 videos and the PyAV wheel together are larger than what one call may carry (docs/gpu_training.md).
 This script decodes the videos with OpenCV into the cache ``tempo train --cache_dir`` reads: the
 same file names and format as :func:`tempo_core.clips.cached_clip`, the same size (area
-downscaling), the coded orientation and the frames' own timestamps, as PyAV gives them (checked
-on cat.mp4: identical frames; fire.mp4: mean difference 0.8 of 255). Frame folders are read with
-Pillow as usual.
+downscaling), the display orientation (rotation metadata applied) and the frames' own timestamps,
+as PyAV gives them (checked on cat.mp4: identical frames; fire.mp4, stored upside down, was
+checked in the coded orientation before both switched to the display one: mean difference 0.8
+of 255). Frame folders are read with Pillow as usual.
 
     python tools/decode_cache_opencv.py DATA_ROOT CACHE_DIR [--max_side 640] [--workers 8]
 
@@ -29,7 +30,7 @@ from tempo_core import clips
 def decode_with_opencv(path: Path, max_side: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Every frame of ``path``: uint8 RGB ``[T, H, W, 3]`` and times in seconds ``[T]`` (as PyAV's)."""
     capture = cv2.VideoCapture(str(path))
-    capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 0)  # as PyAV's decode: the coded orientation
+    capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # as clips.decode_video: the display orientation
     rate = capture.get(cv2.CAP_PROP_FPS) or 25.0
     frames, times = [], []
     while True:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tempo_test_clips import make_clip
 
 from tempo_core.clips import cached_clip
 from tempo_core.data import (
@@ -20,6 +21,7 @@ from tempo_core.data import (
     find_clip_sources,
 )
 from tempo_core.errors import InputError
+from tempo_core.video import VideoReader
 
 FPS = 10
 LEVEL0, STEP = 12, 14  # frame i has grey level LEVEL0 + STEP * i
@@ -201,3 +203,13 @@ def test_cache_keeps_one_entry_per_source_when_the_source_changes(tmp_path):
     assert len(clip) == 16
     assert len(list(cache.glob("*.times.npy"))) == 2 and len(list(cache.glob("*.source"))) == 2
     assert not list(cache.glob("*.tmp*"))
+
+
+@pytest.mark.parametrize("rotation", [90, 180])
+def test_training_frames_are_decoded_upright_like_the_reader(tmp_path, rotation):
+    """A phone clip stored sideways or upside down trains on the frames a user sees."""
+    source = make_clip(tmp_path / f"rot{rotation}.mkv", count=4, width=48, height=32, rotation=rotation)
+    clip = cached_clip(source, tmp_path / "cache", max_side=0)
+    with VideoReader(source) as reader:
+        for index in range(4):
+            np.testing.assert_array_equal(np.asarray(clip.frames[index]), reader.read_frame(index))
