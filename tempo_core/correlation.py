@@ -17,10 +17,12 @@ UNFOLD_BUDGET_BYTES = 256 * 2**20
 def local_correlation(query: torch.Tensor, key: torch.Tensor, radius: int) -> torch.Tensor:
     """Dot products of each query pixel with the keys in a ``(2r+1)**2`` window.
 
-    It unfolds the keys (one batched matrix product, fast forward and backward) when that
-    ``(2r+1)**2``-fold copy of the keys fits in ``UNFOLD_BUDGET_BYTES`` or gradients are needed;
-    otherwise (inference on large frames) it loops over displacements
-    (:func:`local_correlation_reference`), which needs no extra memory. Both give the same numbers.
+    With gradients, and for inference on a GPU when that ``(2r+1)**2``-fold copy of the keys fits
+    in ``UNFOLD_BUDGET_BYTES``, it unfolds the keys (one batched product: few kernel launches, a
+    fast backward). Otherwise it loops over displacements (:func:`local_correlation_reference`),
+    which needs no extra memory and is the faster on a CPU: 5-30x at the model's 1/4 to 1/32
+    scales of a 720p frame (the einsum copies the unfolded keys once more; ``python
+    benchmarks/cpu_primitives.py``). Both give the same numbers up to rounding.
 
     Args:
         query: ``[M, C, H, W]``.
@@ -35,7 +37,7 @@ def local_correlation(query: torch.Tensor, key: torch.Tensor, radius: int) -> to
     window = 2 * radius + 1
     needs_grad = torch.is_grad_enabled() and (query.requires_grad or key.requires_grad)
     unfolded_bytes = key.numel() * key.element_size() * window * window
-    if not needs_grad and unfolded_bytes > UNFOLD_BUDGET_BYTES:
+    if not needs_grad and (key.device.type == "cpu" or unfolded_bytes > UNFOLD_BUDGET_BYTES):
         return local_correlation_reference(query, key, radius)
     neighbours = F.unfold(key, window, padding=radius).view(batch, channels, window * window, height * width)
     corr = torch.einsum("mcp,mckp->mkp", query.flatten(2), neighbours)

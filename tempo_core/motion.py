@@ -34,6 +34,8 @@ resources/models/MODEL_CARD.md).
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -105,9 +107,44 @@ def look_up(images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor) -> t
     return warp(images.flatten(0, 1), offsets.flatten(0, 1)).view(images.shape)
 
 
+def block_sum(padded: torch.Tensor, size: int) -> torch.Tensor:
+    """``[B, C, h + size - 1, w + size - 1]`` -> ``[B, C, h, w]``: the sum of each ``size x size`` block.
+
+    Summed as ``size`` shifted rows and then ``size`` shifted columns: 2 size additions per pixel
+    where ``avg_pool2d`` on a CPU does size squared (faster at the prior's sizes: ``python
+    benchmarks/cpu_primitives.py``).
+    """
+    if size == 1:
+        return padded
+    h, w = padded.shape[-2] - size + 1, padded.shape[-1] - size + 1
+    rows = padded[..., 0:h, :] + padded[..., 1 : 1 + h, :]
+    for shift in range(2, size):
+        rows += padded[..., shift : shift + h, :]
+    total = rows[..., 0:w] + rows[..., 1 : 1 + w]
+    for shift in range(2, size):
+        total += rows[..., shift : shift + w]
+    return total
+
+
+@functools.lru_cache(maxsize=32)
+def _inverse_block_count(height: int, width: int, size: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """``[h, w]`` 1 / (the number of image pixels in each pixel's ``size x size`` block). Shared: never
+    modify it in place."""
+
+    def counts(length: int) -> torch.Tensor:
+        position = torch.arange(length, device=device)
+        return (position + size // 2).clamp(max=length - 1) - (position - size // 2).clamp(min=0) + 1
+
+    with torch.inference_mode(False):
+        return (counts(height)[:, None] * counts(width)[None, :]).to(dtype).reciprocal()
+
+
 def box_mean(values: torch.Tensor, size: int) -> torch.Tensor:
-    """``[B, C, h, w]`` mean over each pixel's ``size x size`` block (odd size; the image only)."""
-    return F.avg_pool2d(values, size, stride=1, padding=size // 2, count_include_pad=False)
+    """``[B, C, h, w]`` mean over each pixel's ``size x size`` block (odd size; the image only: a
+    block that reaches past the border averages the pixels it covers)."""
+    h, w = values.shape[-2:]
+    sums = block_sum(F.pad(values, (size // 2,) * 4), size)
+    return sums * _inverse_block_count(h, w, size, values.device, values.dtype)
 
 
 def _centered(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -167,7 +204,7 @@ def _robust_weight(residual: torch.Tensor, weights: torch.Tensor) -> torch.Tenso
 
 def _neighbour_mean(velocity: torch.Tensor) -> torch.Tensor:
     """``[B, 2, h, w]`` mean of each pixel's 3 x 3 neighbourhood (replicate at the border)."""
-    return F.avg_pool2d(F.pad(velocity, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    return block_sum(F.pad(velocity, (1, 1, 1, 1), mode="replicate"), 3) / 9
 
 
 @torch.no_grad()

@@ -6,6 +6,8 @@ import torch.nn.functional as F
 
 from tempo_core.motion import (
     BilateralMotionPrior,
+    block_sum,
+    box_mean,
     counting_observations,
     image_pyramid,
     lucas_kanade_step,
@@ -186,3 +188,14 @@ def test_far_observations_left_out_do_not_change_the_velocity():
             quarter = prior.velocities(image_pyramid(observed), dt)[0]
             results.append(prior.full_resolution(observed, dt, quarter))
     assert torch.equal(results[0], results[1])
+
+
+@pytest.mark.parametrize(("height", "width"), [(9, 13), (4, 5), (1, 1)])
+@pytest.mark.parametrize("size", [1, 3, 7, 9])
+def test_box_mean_equals_average_pooling_over_the_covered_pixels(height, width, size):
+    # the slice sums replace avg_pool2d (faster on a CPU); a block past the border averages what it covers
+    values = torch.randn(2, 3, height, width)
+    expected = F.avg_pool2d(values, size, stride=1, padding=size // 2, count_include_pad=False)
+    torch.testing.assert_close(box_mean(values, size), expected)
+    padded = F.pad(values, (1, 1, 1, 1), mode="replicate")
+    torch.testing.assert_close(block_sum(padded, 3) / 9, F.avg_pool2d(padded, 3, stride=1))

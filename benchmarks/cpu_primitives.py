@@ -1,0 +1,98 @@
+"""CPU time of two primitives of a synthesis, each against the PyTorch call it replaced.
+
+* Box means of the motion prior (:func:`tempo_core.motion.box_mean`: the Lucas-Kanade moments,
+  the block-matching and propagation costs, the 3 x 3 neighbour mean of the Jacobi sweeps)
+  against ``F.avg_pool2d``.
+* The local correlation at inference (:func:`tempo_core.correlation.local_correlation`, which
+  loops over displacements on a CPU) against the unfold-and-einsum path it takes with gradients.
+
+Shapes are those of a 720p frame (1280 x 720, ``xs`` preset, N=2). Prints the median of
+``--repeats`` timings in ms and the ratio, measured in one process, in turn.
+
+    python benchmarks/cpu_primitives.py [--threads 2] [--repeats 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from tempo_core.correlation import local_correlation, local_correlation_reference
+from tempo_core.motion import block_sum, box_mean
+
+
+def median_ms(function: Callable[[], torch.Tensor], repeats: int) -> float:
+    function()  # warm-up
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        timings.append((time.perf_counter() - start) * 1000)
+    return statistics.median(timings)
+
+
+def unfolded_correlation(query: torch.Tensor, key: torch.Tensor, radius: int) -> torch.Tensor:
+    """The unfold-and-einsum path of :func:`local_correlation` (its training path)."""
+    batch, channels, height, width = query.shape
+    window = 2 * radius + 1
+    neighbours = F.unfold(key, window, padding=radius).view(batch, channels, window * window, height * width)
+    corr = torch.einsum("mcp,mckp->mkp", query.flatten(2), neighbours)
+    return corr.view(batch, window * window, height, width) / channels**0.5
+
+
+def report(name: str, new: Callable[[], torch.Tensor], old: Callable[[], torch.Tensor], repeats: int) -> None:
+    new_ms, old_ms = [], []
+    for _ in range(2):  # in turn, twice: the machine's load changes
+        new_ms.append(median_ms(new, repeats))
+        old_ms.append(median_ms(old, repeats))
+    ratio = statistics.mean(old_ms) / statistics.mean(new_ms)
+    print(f"{name:44s} {statistics.mean(new_ms):8.1f} ms  {statistics.mean(old_ms):8.1f} ms  {ratio:5.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"{'what (720p shapes)':44s} {'TEMPO':>11s}  {'replaced':>11s}  ratio")
+    box_cases = [
+        ("LK moments, full size, 7 x 7", (1, 5, 720, 1280), 7),
+        ("LK moments, 1/2, 7 x 7", (1, 5, 360, 640), 7),
+        ("propagation cost, 1/2, 9 x 9", (1, 1, 360, 640), 9),
+        ("block matching, 1/4, 49 costs", (1, 49, 180, 320), 7),
+    ]
+    for name, shape, size in box_cases:
+        values = torch.rand(shape)
+        report(
+            name,
+            lambda values=values, size=size: box_mean(values, size),
+            lambda values=values, size=size: F.avg_pool2d(values, size, 1, size // 2, count_include_pad=False),
+            args.repeats,
+        )
+    padded = F.pad(torch.rand(1, 2, 720, 1280), (1, 1, 1, 1), mode="replicate")
+    report(
+        "Jacobi neighbour mean, full size, 3 x 3",
+        lambda: block_sum(padded, 3) / 9,
+        lambda: F.avg_pool2d(padded, 3, stride=1),
+        args.repeats,
+    )
+    with torch.no_grad():
+        for scale, (height, width, channels) in enumerate([(180, 320, 24), (90, 160, 48), (45, 80, 96)]):
+            query, key = torch.rand(2, channels, height, width), torch.rand(2, channels, height, width)
+            report(
+                f"correlation 1/{4 * 2**scale} (C={channels}), radius 3",
+                lambda query=query, key=key: local_correlation(query, key, 3),
+                lambda query=query, key=key: unfolded_correlation(query, key, 3),
+                args.repeats,
+            )
+            assert torch.allclose(local_correlation(query, key, 3), local_correlation_reference(query, key, 3))
+
+
+if __name__ == "__main__":
+    main()
