@@ -3,11 +3,14 @@
 On a GPU each operation is at least one kernel launch, and a small one costs the launch (some
 microseconds of host time) whatever its size. When the count is in the thousands, the GPU waits on
 the host and the time per frame no longer grows with the frame size. This script counts the
-operations of encode and synthesize on the CPU (the count does not depend on the device) and
-names the lines of ``tempo_core`` that issue the most. Views and other metadata-only operations
-are left out: they launch nothing.
+operations of encode and synthesize on the CPU and names the lines of ``tempo_core`` that issue
+the most. Views and other metadata-only operations are left out: they launch nothing.
 
-    python benchmarks/op_count.py [--checkpoint FILE] [--n 2] [--size 256x448] [--top 15]
+Two primitives take another path on a CPU (box sums as slice additions, the correlation as a loop
+over displacements: more, cheaper operations). By default they are switched to their GPU paths
+here, so the count is a GPU's; ``--cpu_paths`` counts what a CPU runs.
+
+    python benchmarks/op_count.py [--checkpoint FILE] [--n 2] [--size 256x448] [--top 15] [--cpu_paths]
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import numpy as np
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+import tempo_core.correlation as correlation
+import tempo_core.motion as motion
 from tempo_core.inference import Interpolator
 
 METADATA_ONLY = (
@@ -49,7 +54,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2, help="anchors")
     parser.add_argument("--size", default="256x448", help="HxW of the frames")
     parser.add_argument("--top", type=int, default=15, help="lines to list")
+    parser.add_argument(
+        "--cpu_paths", action="store_true", help="count the CPU's paths of the box sums and correlation"
+    )
     args = parser.parse_args()
+    if not args.cpu_paths:  # count what a GPU launches
+        motion.sums_by_slices = lambda values: False
+        correlation.displacement_loop_pays = lambda key, radius: False
 
     height, width = (int(v) for v in args.size.lower().split("x"))
     interpolator = Interpolator.from_checkpoint(args.checkpoint, device="cpu")

@@ -14,6 +14,13 @@ import torch.nn.functional as F
 UNFOLD_BUDGET_BYTES = 256 * 2**20
 
 
+def displacement_loop_pays(key: torch.Tensor, radius: int) -> bool:
+    """Whether inference should loop over displacements rather than unfold the keys: on a CPU
+    always, elsewhere when the unfolded copy would exceed ``UNFOLD_BUDGET_BYTES``."""
+    unfolded_bytes = key.numel() * key.element_size() * (2 * radius + 1) ** 2
+    return key.device.type == "cpu" or unfolded_bytes > UNFOLD_BUDGET_BYTES
+
+
 def local_correlation(query: torch.Tensor, key: torch.Tensor, radius: int) -> torch.Tensor:
     """Dot products of each query pixel with the keys in a ``(2r+1)**2`` window.
 
@@ -36,8 +43,7 @@ def local_correlation(query: torch.Tensor, key: torch.Tensor, radius: int) -> to
     batch, channels, height, width = query.shape
     window = 2 * radius + 1
     needs_grad = torch.is_grad_enabled() and (query.requires_grad or key.requires_grad)
-    unfolded_bytes = key.numel() * key.element_size() * window * window
-    if not needs_grad and (key.device.type == "cpu" or unfolded_bytes > UNFOLD_BUDGET_BYTES):
+    if not needs_grad and displacement_loop_pays(key, radius):
         return local_correlation_reference(query, key, radius)
     neighbours = F.unfold(key, window, padding=radius).view(batch, channels, window * window, height * width)
     corr = torch.einsum("mcp,mckp->mkp", query.flatten(2), neighbours)

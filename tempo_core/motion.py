@@ -107,12 +107,20 @@ def look_up(images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor) -> t
     return warp(images.flatten(0, 1), offsets.flatten(0, 1)).view(images.shape)
 
 
+def sums_by_slices(values: torch.Tensor) -> bool:
+    """Whether box sums of ``values`` run as shifted-slice additions (:func:`block_sum`).
+
+    Yes on a CPU, where that is 2 size additions per pixel against ``avg_pool2d``'s size squared
+    (``python benchmarks/cpu_primitives.py``). No on a GPU: there each addition is a kernel
+    launch, and launches, not arithmetic, set the prior's time (docs/benchmarks.md, "GPU").
+    """
+    return values.device.type == "cpu"
+
+
 def block_sum(padded: torch.Tensor, size: int) -> torch.Tensor:
     """``[B, C, h + size - 1, w + size - 1]`` -> ``[B, C, h, w]``: the sum of each ``size x size`` block.
 
-    Summed as ``size`` shifted rows and then ``size`` shifted columns: 2 size additions per pixel
-    where ``avg_pool2d`` on a CPU does size squared (faster at the prior's sizes: ``python
-    benchmarks/cpu_primitives.py``).
+    Summed as ``size`` shifted rows and then ``size`` shifted columns (see :func:`sums_by_slices`).
     """
     if size == 1:
         return padded
@@ -142,6 +150,8 @@ def _inverse_block_count(height: int, width: int, size: int, device: torch.devic
 def box_mean(values: torch.Tensor, size: int) -> torch.Tensor:
     """``[B, C, h, w]`` mean over each pixel's ``size x size`` block (odd size; the image only: a
     block that reaches past the border averages the pixels it covers)."""
+    if not sums_by_slices(values):
+        return F.avg_pool2d(values, size, stride=1, padding=size // 2, count_include_pad=False)
     h, w = values.shape[-2:]
     sums = block_sum(F.pad(values, (size // 2,) * 4), size)
     return sums * _inverse_block_count(h, w, size, values.device, values.dtype)
@@ -204,7 +214,8 @@ def _robust_weight(residual: torch.Tensor, weights: torch.Tensor) -> torch.Tenso
 
 def _neighbour_mean(velocity: torch.Tensor) -> torch.Tensor:
     """``[B, 2, h, w]`` mean of each pixel's 3 x 3 neighbourhood (replicate at the border)."""
-    return block_sum(F.pad(velocity, (1, 1, 1, 1), mode="replicate"), 3) / 9
+    padded = F.pad(velocity, (1, 1, 1, 1), mode="replicate")
+    return block_sum(padded, 3) / 9 if sums_by_slices(velocity) else F.avg_pool2d(padded, 3, stride=1)
 
 
 @torch.no_grad()
