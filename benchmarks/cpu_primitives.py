@@ -3,10 +3,12 @@
 * Box means of the motion prior (:func:`tempo_core.motion.box_mean`: the Lucas-Kanade moments,
   the block-matching and propagation costs, the 3 x 3 neighbour mean of the Jacobi sweeps)
   against ``F.avg_pool2d``.
-* The local correlation at inference (:func:`tempo_core.correlation.local_correlation`, which
-  loops over displacements on a CPU) against the unfold-and-einsum path it takes with gradients.
+* The local correlation (:func:`tempo_core.correlation.local_correlation`, which loops over
+  displacements on a CPU) against the unfold-and-einsum path it takes on a GPU: at inference,
+  and forward + backward at training shapes.
 
-Shapes are those of a 720p frame (1280 x 720, ``xs`` preset, N=2). Prints the median of
+Shapes are those of a 720p frame (1280 x 720, ``xs`` preset, N=2), and for training a batch of 4
+crops of 160 x 160 with N=4 (16 observations). Prints the median of
 ``--repeats`` timings in ms and the ratio, measured in one process, in turn.
 
     python benchmarks/cpu_primitives.py [--threads 2] [--repeats 7]
@@ -22,7 +24,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from tempo_core.correlation import local_correlation, local_correlation_reference
+from tempo_core.correlation import local_correlation, local_correlation_reference, unfolded_correlation
 from tempo_core.motion import block_sum, box_mean
 
 
@@ -34,15 +36,6 @@ def median_ms(function: Callable[[], torch.Tensor], repeats: int) -> float:
         function()
         timings.append((time.perf_counter() - start) * 1000)
     return statistics.median(timings)
-
-
-def unfolded_correlation(query: torch.Tensor, key: torch.Tensor, radius: int) -> torch.Tensor:
-    """The unfold-and-einsum path of :func:`local_correlation` (its training path)."""
-    batch, channels, height, width = query.shape
-    window = 2 * radius + 1
-    neighbours = F.unfold(key, window, padding=radius).view(batch, channels, window * window, height * width)
-    corr = torch.einsum("mcp,mckp->mkp", query.flatten(2), neighbours)
-    return corr.view(batch, window * window, height, width) / channels**0.5
 
 
 def report(name: str, new: Callable[[], torch.Tensor], old: Callable[[], torch.Tensor], repeats: int) -> None:
@@ -92,6 +85,15 @@ def main() -> None:
                 args.repeats,
             )
             assert torch.allclose(local_correlation(query, key, 3), local_correlation_reference(query, key, 3))
+    for scale, (size, channels) in enumerate([(40, 24), (20, 48), (10, 96)]):
+        query = torch.rand(16, channels, size, size, requires_grad=True)
+        key = torch.rand(16, channels, size, size, requires_grad=True)
+        report(
+            f"training 1/{4 * 2**scale} (C={channels}), forward + backward",
+            lambda query=query, key=key: local_correlation(query, key, 3).square().sum().backward(),
+            lambda query=query, key=key: unfolded_correlation(query, key, 3).square().sum().backward(),
+            args.repeats,
+        )
 
 
 if __name__ == "__main__":

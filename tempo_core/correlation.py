@@ -14,22 +14,23 @@ import torch.nn.functional as F
 UNFOLD_BUDGET_BYTES = 256 * 2**20
 
 
-def displacement_loop_pays(key: torch.Tensor, radius: int) -> bool:
-    """Whether inference should loop over displacements rather than unfold the keys: on a CPU
-    always, elsewhere when the unfolded copy would exceed ``UNFOLD_BUDGET_BYTES``."""
-    unfolded_bytes = key.numel() * key.element_size() * (2 * radius + 1) ** 2
-    return key.device.type == "cpu" or unfolded_bytes > UNFOLD_BUDGET_BYTES
+def displacement_loop_pays(key: torch.Tensor, radius: int, needs_grad: bool) -> bool:
+    """Whether to loop over displacements rather than unfold the keys: always on a CPU (there
+    1.1-5x faster with gradients and 7-16x without, at the model's shapes: ``python
+    benchmarks/cpu_primitives.py``), and on a GPU for inference when the unfolded copy would
+    exceed ``UNFOLD_BUDGET_BYTES``."""
+    if key.device.type == "cpu":
+        return True
+    return not needs_grad and key.numel() * key.element_size() * (2 * radius + 1) ** 2 > UNFOLD_BUDGET_BYTES
 
 
 def local_correlation(query: torch.Tensor, key: torch.Tensor, radius: int) -> torch.Tensor:
     """Dot products of each query pixel with the keys in a ``(2r+1)**2`` window.
 
-    With gradients, and for inference on a GPU when that ``(2r+1)**2``-fold copy of the keys fits
-    in ``UNFOLD_BUDGET_BYTES``, it unfolds the keys (one batched product: few kernel launches, a
-    fast backward). Otherwise it loops over displacements (:func:`local_correlation_reference`),
-    which needs no extra memory and is the faster on a CPU: 5-30x at the model's 1/4 to 1/32
-    scales of a 720p frame (the einsum copies the unfolded keys once more; ``python
-    benchmarks/cpu_primitives.py``). Both give the same numbers up to rounding.
+    On a GPU it unfolds the keys: one batched product, few kernel launches, a fast backward. On a
+    CPU, and for inference on a GPU when that ``(2r+1)**2``-fold copy of the keys would be too
+    large, it loops over displacements (:func:`local_correlation_reference`), which needs no extra
+    memory (:func:`displacement_loop_pays`). Both give the same numbers up to rounding.
 
     Args:
         query: ``[M, C, H, W]``.
@@ -40,11 +41,17 @@ def local_correlation(query: torch.Tensor, key: torch.Tensor, radius: int) -> to
         ``[M, (2r+1)**2, H, W]``, scaled by ``1/sqrt(C)``; displacements in row-major
         ``(dy, dx)`` order from ``(-r, -r)`` to ``(r, r)``. Outside the image keys are zero.
     """
+    needs_grad = torch.is_grad_enabled() and (query.requires_grad or key.requires_grad)
+    if displacement_loop_pays(key, radius, needs_grad):
+        return local_correlation_reference(query, key, radius)
+    return unfolded_correlation(query, key, radius)
+
+
+def unfolded_correlation(query: torch.Tensor, key: torch.Tensor, radius: int) -> torch.Tensor:
+    """The keys unfolded into a ``(2r+1)**2``-fold copy, one batched product; same contract as
+    :func:`local_correlation` (its GPU path)."""
     batch, channels, height, width = query.shape
     window = 2 * radius + 1
-    needs_grad = torch.is_grad_enabled() and (query.requires_grad or key.requires_grad)
-    if not needs_grad and displacement_loop_pays(key, radius):
-        return local_correlation_reference(query, key, radius)
     neighbours = F.unfold(key, window, padding=radius).view(batch, channels, window * window, height * width)
     corr = torch.einsum("mcp,mckp->mkp", query.flatten(2), neighbours)
     return corr.view(batch, window * window, height, width) / channels**0.5

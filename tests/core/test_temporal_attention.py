@@ -8,6 +8,7 @@ from tempo_core.correlation import (
     correlation_pyramid,
     local_correlation,
     local_correlation_reference,
+    unfolded_correlation,
 )
 from tempo_core.temporal_attention import (
     deformable_sample,
@@ -66,12 +67,16 @@ def test_entropy_bounds():
 def test_unfolded_correlation_matches_the_loop_and_has_gradients():
     query = torch.randn(2, 6, 9, 13, requires_grad=True)
     key = torch.randn(2, 6, 9, 13, requires_grad=True)
-    fast = local_correlation(query, key, radius=2)
-    assert torch.allclose(fast, local_correlation_reference(query, key, 2), atol=1e-5)
-    with torch.no_grad():
-        assert torch.allclose(local_correlation(query, key, 2), fast, atol=1e-5)
+    # the GPU path (unfolded keys) against the loop that a CPU runs, values and gradients
+    fast = unfolded_correlation(query, key, radius=2)
+    loop = local_correlation(query, key, radius=2)
+    assert torch.allclose(fast, loop, atol=1e-5) and torch.allclose(loop, local_correlation_reference(query, key, 2))
     fast.square().sum().backward()
-    assert torch.isfinite(query.grad).all() and key.grad.abs().sum() > 0
+    unfolded_grads = query.grad.clone(), key.grad.clone()
+    query.grad = key.grad = None
+    loop.square().sum().backward()
+    assert torch.allclose(query.grad, unfolded_grads[0], atol=1e-4) and key.grad.abs().sum() > 0
+    assert torch.allclose(key.grad, unfolded_grads[1], atol=1e-4)
 
 
 def test_warp_constants_are_made_once_and_work_with_autograd_after_inference_mode():
