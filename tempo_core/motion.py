@@ -134,17 +134,14 @@ def block_sum(padded: torch.Tensor, size: int) -> torch.Tensor:
     return total
 
 
-@functools.lru_cache(maxsize=32)
-def _inverse_block_count(height: int, width: int, size: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """``[h, w]`` 1 / (the number of image pixels in each pixel's ``size x size`` block). Shared: never
-    modify it in place."""
-
-    def counts(length: int) -> torch.Tensor:
+@functools.lru_cache(maxsize=64)
+def _inverse_block_count(length: int, size: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """``[length]`` 1 / (how many positions of a ``size``-long window centred on each position lie
+    within ``0 .. length - 1``). Shared: never modify it in place."""
+    with torch.inference_mode(False):  # a normal tensor, usable later with autograd too
         position = torch.arange(length, device=device)
-        return (position + size // 2).clamp(max=length - 1) - (position - size // 2).clamp(min=0) + 1
-
-    with torch.inference_mode(False):
-        return (counts(height)[:, None] * counts(width)[None, :]).to(dtype).reciprocal()
+        counts = (position + size // 2).clamp(max=length - 1) - (position - size // 2).clamp(min=0) + 1
+        return counts.to(dtype).reciprocal()
 
 
 def box_mean(values: torch.Tensor, size: int) -> torch.Tensor:
@@ -154,7 +151,9 @@ def box_mean(values: torch.Tensor, size: int) -> torch.Tensor:
         return F.avg_pool2d(values, size, stride=1, padding=size // 2, count_include_pad=False)
     h, w = values.shape[-2:]
     sums = block_sum(F.pad(values, (size // 2,) * 4), size)
-    return sums * _inverse_block_count(h, w, size, values.device, values.dtype)
+    inverse_rows = _inverse_block_count(h, size, values.device, values.dtype)
+    inverse_columns = _inverse_block_count(w, size, values.device, values.dtype)
+    return sums * (inverse_rows[:, None] * inverse_columns)
 
 
 def _centered(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -199,3 +199,13 @@ def test_box_mean_equals_average_pooling_over_the_covered_pixels(height, width, 
     torch.testing.assert_close(box_mean(values, size), expected)
     padded = F.pad(values, (1, 1, 1, 1), mode="replicate")
     torch.testing.assert_close(block_sum(padded, 3) / 9, F.avg_pool2d(padded, 3, stride=1))
+
+
+def test_box_mean_made_first_under_inference_mode_still_serves_autograd():
+    # its border counts are cached per size: a copy first made during the app's synthesis
+    # (inference mode) must still work in a later training step
+    with torch.inference_mode():
+        box_mean(torch.rand(1, 1, 11, 6), 5)
+    values = torch.rand(1, 1, 11, 6, requires_grad=True)
+    box_mean(values, 5).sum().backward()
+    assert values.grad is not None and torch.isfinite(values.grad).all()
