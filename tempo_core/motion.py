@@ -89,6 +89,15 @@ def take_observations(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor
     return values.gather(1, shaped)
 
 
+def only_counting(dt: torch.Tensor, observations: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """``dt [B, N]`` and each ``[B, N, ...]`` of ``observations`` restricted to the observations of
+    :func:`counting_observations` (unchanged for N=2)."""
+    if dt.shape[1] <= 2:
+        return dt, observations
+    kept = counting_observations(dt)
+    return dt.gather(1, kept), [take_observations(values, kept) for values in observations]
+
+
 def observation_weights(dt: torch.Tensor) -> torch.Tensor:
     """``[B, N]`` weights (sum 1) of the observations at ``dt = t_i - t_target``, nearest first."""
     return (-OBSERVATION_SHARPNESS * dt.abs()).softmax(dim=1)
@@ -430,9 +439,7 @@ class BilateralMotionPrior(nn.Module):
         precision (its choices are discrete: a coarser number format flips them), and returns the
         input's dtype. Works on the observations of :func:`counting_observations` only.
         """
-        if dt.shape[1] > 2:  # leave out the observations that weigh nothing (time only)
-            kept = counting_observations(dt)
-            pyramid, dt = [take_observations(level, kept) for level in pyramid], dt.gather(1, kept)
+        dt, pyramid = only_counting(dt, pyramid)  # leave out the observations that weigh nothing (time only)
         velocities: list[torch.Tensor] = [None] * len(pyramid)  # type: ignore[list-item]
         velocity = None
         with torch.autocast(device_type=dt.device.type, enabled=False):
@@ -450,9 +457,7 @@ class BilateralMotionPrior(nn.Module):
         on ``frames`` ``[B, N, 3, H, W]`` (more gained nothing measurable there, at a high price).
         Velocities per unit of ``dt``, time units and float32 inside as in :meth:`velocities`.
         """
-        if dt.shape[1] > 2:  # as in :meth:`velocities`
-            kept = counting_observations(dt)
-            frames, dt = take_observations(frames, kept), dt.gather(1, kept)
+        dt, (frames,) = only_counting(dt, [frames])  # as in :meth:`velocities`
         dtype, (B, N, C, H, W) = frames.dtype, frames.shape
         with torch.autocast(device_type=dt.device.type, enabled=False):
             gap = pair_gap(dt.float())
