@@ -84,6 +84,29 @@ class PixelSynthesisHead(nn.Module):
             rgb ``[B, 3, H, W]`` in [0, 1], frame weights ``[B, N, H, W]``,
             confidence logit correction ``[B, 1, H, W]``.
         """
+        warped, full_weights = self.look_ups(
+            frames, decoded, fine_features, state, prior, fine_prior, observation_weights
+        )
+        blend = (warped * full_weights.unsqueeze(2)).sum(dim=1)
+        residual = self.residual(decoded)  # (B, 4, H, W)
+        rgb = (blend + residual[:, :3]).clamp(0.0, 1.0)
+        return rgb, full_weights, residual[:, 3:]
+
+    def look_ups(
+        self,
+        frames: torch.Tensor,
+        decoded: torch.Tensor,
+        fine_features: torch.Tensor,
+        state: AttentionState,
+        prior: torch.Tensor,
+        fine_prior: torch.Tensor,
+        observation_weights: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The observations sampled at full size and their blend weights (arguments as :meth:`forward`).
+
+        Returns:
+            look-ups ``[B, N, 3, H, W]`` in [0, 1] and weights ``[B, N, H, W]`` (sum over N is 1).
+        """
         B, N, _, H, W = frames.shape
         motion, frame_weights = condense_attention(state)
         h, w = motion.shape[-2:]
@@ -98,8 +121,4 @@ class PixelSynthesisHead(nn.Module):
         full_motion = fine_prior.flatten(0, 1) + upsample_velocity(learned, (H, W))
         warped = warp(frames.flatten(0, 1), full_motion).view(B, N, 3, H, W)
         full_weights = F.interpolate(frame_weights, size=(H, W), mode="bilinear", align_corners=False)
-        blend = (warped * full_weights.unsqueeze(2)).sum(dim=1)
-
-        residual = self.residual(decoded)  # (B, 4, H, W)
-        rgb = (blend + residual[:, :3]).clamp(0.0, 1.0)
-        return rgb, full_weights, residual[:, 3:]
+        return warped, full_weights
