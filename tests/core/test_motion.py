@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import tempo_core.motion as motion
 from tempo_core.motion import (
     BilateralMotionPrior,
     block_sum,
@@ -209,3 +210,7 @@ def test_box_mean_made_first_under_inference_mode_still_serves_autograd():
     values = torch.rand(1, 1, 11, 6, requires_grad=True)
     box_mean(values, 5).sum().backward()
     assert values.grad is not None and torch.isfinite(values.grad).all()
+    # the cached counts themselves are normal tensors (an inference tensor cannot be saved for
+    # backward by any later use that multiplies it with a tensor that needs a gradient)
+    cached = motion._inverse_block_count(11, 5, values.device, values.dtype)
+    assert not cached.is_inference()
