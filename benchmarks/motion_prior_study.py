@@ -7,7 +7,7 @@ validation septuplets; 0 keeps the cached size) and cropped to a multiple of 32.
 the validation one: N=2 uses frames 2 and 4, N=4 uses 0, 2, 4, 6; the target is frame 3. Never
 point this at the validation set: the settings it compares are design choices.
 
-Rows (mean PSNR over the septuplets):
+Rows (mean PSNR over the septuplets, and with ``--ssim`` the mean SSIM, skimage7 variant):
 
 * ``blend``: the average of the two nearest frames;
 * ``prior``: the prior's full-resolution velocity alone, every observation looked up along it and
@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 import tempo_core.motion as motion
 from tempo_core.checkpoint import load_model
-from tempo_core.metrics import psnr
+from tempo_core.metrics import psnr, ssim
 
 PROTOCOLS = {2: [2, 4], 4: [0, 2, 4, 6]}
 TARGET = 3
@@ -118,13 +118,19 @@ def main() -> None:
         "--threads", type=int, default=0, help="torch CPU threads (0: default; 1 beside a training run)"
     )
     parser.add_argument("--ablate", action="store_true", help="also score the prior with each setting changed")
+    parser.add_argument("--ssim", action="store_true", help="also print the mean SSIM (skimage7) of every row")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_model(args.checkpoint).float().eval()
     strides = [int(stride) for stride in args.strides.split(",")]
     data = septuplets(Path(args.cache), args.per_video, strides, args.width)
-    rows: dict[str, list[float]] = {}
+    rows: dict[str, list[tuple[float, float]]] = {}
+
+    def score(prediction: torch.Tensor, target: np.ndarray) -> tuple[float, float]:
+        image = to_uint8(prediction)
+        return psnr(image, target), ssim(image, target, "skimage7") if args.ssim else float("nan")
+
     ablations = ABLATIONS if args.ablate else {}
     with torch.no_grad():
         for window_frames in data:
@@ -134,17 +140,18 @@ def main() -> None:
                 times = torch.tensor([indices], dtype=torch.float32)
                 dt = (times - TARGET) / (times.max() - times.min())
                 nearest = window_frames[[2, 4]].mean(dim=0, keepdim=True)
-                rows.setdefault(f"blend N={n}", []).append(psnr(to_uint8(nearest), target))
-                rows.setdefault(f"prior N={n}", []).append(psnr(to_uint8(prior_only(model, frames, dt)), target))
+                rows.setdefault(f"blend N={n}", []).append(score(nearest, target))
+                rows.setdefault(f"prior N={n}", []).append(score(prior_only(model, frames, dt), target))
                 for name, changes in ablations.items():
                     with motion_settings(changes):
                         prediction = prior_only(model, frames, dt)
-                    rows.setdefault(f"prior, {name} N={n}", []).append(psnr(to_uint8(prediction), target))
+                    rows.setdefault(f"prior, {name} N={n}", []).append(score(prediction, target))
                 output, _ = model(frames, times, torch.tensor([float(TARGET)]))
-                rows.setdefault(f"network N={n}", []).append(psnr(to_uint8(output), target))
+                rows.setdefault(f"network N={n}", []).append(score(output, target))
     print(f"{len(data)} septuplets from {args.cache} (strides {args.strides}, width {args.width or 'as cached'})")
     for name, values in rows.items():
-        print(f"{np.mean(values):7.3f}  {name}")
+        psnr_mean, ssim_mean = np.mean(values, axis=0)
+        print(f"{psnr_mean:7.3f}  {f'{ssim_mean:.4f}  ' if args.ssim else ''}{name}")
 
 
 if __name__ == "__main__":
