@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from motion_prior_study import _resized, to_uint8
+from motion_prior_study import _resized, to_uint8, video_windows
 from torch import nn
 
 from tempo_core.checkpoint import load_model
@@ -132,13 +132,7 @@ def training_crop(videos: dict[str, np.ndarray], names: list[str], crop: int, wi
 
 def test_windows(videos: dict[str, np.ndarray], names: list[str]) -> list[torch.Tensor]:
     """Two septuplets per held-out video and stride 1-3, 448 wide."""
-    windows = []
-    for stride in (1, 2, 3):
-        for name in names:
-            video, span = videos[name], 6 * stride + 1
-            for start in np.linspace(len(video) * 0.15, len(video) * 0.85 - span, 2).astype(int):
-                windows.append(_resized(video[start : start + span : stride], 448))
-    return windows
+    return [window for stride in (1, 2, 3) for name in names for window in video_windows(videos[name], 2, stride, 448)]
 
 
 def stacked(items: list[dict[str, torch.Tensor]]) -> list[torch.Tensor]:

@@ -89,13 +89,18 @@ def septuplets(cache: Path, per_video: int, strides: list[int], width: int) -> l
             if path.name.endswith(".times.npy") or video_name in seen:
                 continue
             seen.add(video_name)
-            video = np.load(path, mmap_mode="r")
-            span = 6 * stride + 1
-            if len(video) < span + 1:
-                continue
-            for start in np.linspace(len(video) * 0.15, len(video) * 0.85 - span, per_video).astype(int):
-                windows.append(_resized(video[start : start + span : stride], width))
+            windows += video_windows(np.load(path, mmap_mode="r"), per_video, stride, width)
     return windows
+
+
+def video_windows(video: np.ndarray, count: int, stride: int, width: int) -> list[torch.Tensor]:
+    """``count`` evenly spaced 7-frame windows ``[7, 3, H, W]`` of ``video`` (uint8 ``[T, H, W, 3]``),
+    frames ``stride`` apart, within its middle 70 %, resized as :func:`_resized` (none if too short)."""
+    span = 6 * stride + 1
+    if len(video) < span + 1:
+        return []
+    starts = np.linspace(len(video) * 0.15, len(video) * 0.85 - span, count).astype(int)
+    return [_resized(video[start : start + span : stride], width) for start in starts]
 
 
 def prior_only(model, frames: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
