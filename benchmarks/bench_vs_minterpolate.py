@@ -1,7 +1,7 @@
 """Wall time of ``tempo interpolate`` against ffmpeg's minterpolate on the same clip, same run.
 
 Both sides decode the same source range, produce the same output frame rate and encode H.264
-(crf 18) through :class:`tempo_core.video_writer.VideoWriter`, so only the interpolation differs.
+(crf 18) through :class:`tempo_core.video.writer.VideoWriter`, so only the interpolation differs.
 The baseline runs ``minterpolate=fps=F:mi_mode=mci:mc_mode=aobmc:me_mode=bidir`` in-process
 through PyAV's bundled libavfilter (no ffmpeg binary needed).
 
@@ -23,11 +23,12 @@ from pathlib import Path
 import av
 import torch
 
-from tempo_core.config import build_tempo, preset_config
-from tempo_core.engine import ExportSettings, run_export
 from tempo_core.inference import Interpolator
-from tempo_core.video import VideoReader
-from tempo_core.video_writer import VideoWriter
+from tempo_core.network import build_tempo
+from tempo_core.network.config import preset_config
+from tempo_core.video.engine import ExportSettings, run_export
+from tempo_core.video.reader import VideoReader
+from tempo_core.video.writer import VideoWriter
 
 
 def run_minterpolate(source: Path, out: Path, fps: float, end: float) -> tuple[int, float]:

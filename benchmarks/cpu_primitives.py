@@ -1,9 +1,9 @@
 """CPU time of two primitives of a synthesis, each against the PyTorch call it replaced.
 
-* Box means of the motion prior (:func:`tempo_core.motion.box_mean`: the Lucas-Kanade moments,
+* Box means of the motion prior (:func:`tempo_core.network.motion.box_mean`: the Lucas-Kanade moments,
   the block-matching and propagation costs, the 3 x 3 neighbour mean of the Jacobi sweeps)
   against ``F.avg_pool2d``.
-* The local correlation (:func:`tempo_core.correlation.local_correlation`, which loops over
+* The local correlation (:func:`tempo_core.network.correlation.local_correlation`, which loops over
   displacements on a CPU) against the unfold-and-einsum path it takes on a GPU: at inference,
   and forward + backward at training shapes.
 
@@ -24,8 +24,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from tempo_core.correlation import local_correlation, local_correlation_reference, unfolded_correlation
-from tempo_core.motion import block_sum, box_mean
+from tempo_core.network.correlation import local_correlation, local_correlation_reference, unfolded_correlation
+from tempo_core.network.motion import block_sum, box_mean
 
 
 def median_ms(function: Callable[[], torch.Tensor], repeats: int) -> float:

@@ -1,7 +1,7 @@
 """Does full-resolution detail reach the output? A measurement, not an argument.
 
 TEMPO's features start at 1/4 resolution. Its last step samples the *input pixels* at full
-resolution (tempo_core/synthesis.py). This script measures, on a septuplet set (N=2 protocol):
+resolution (tempo_core/network/synthesis.py). This script measures, on a septuplet set (N=2 protocol):
 
 * ``tempo``: PSNR of the model's output;
 * ``tempo_quarter``: the same output reduced to 1/4 resolution (area) and brought back (bicubic),
@@ -21,9 +21,9 @@ import argparse
 import numpy as np
 from PIL import Image
 
-from tempo_core.evaluate import discover_samples, read_rgb
+from tempo_core.evaluation.evaluate import discover_samples, read_rgb
+from tempo_core.evaluation.metrics import psnr
 from tempo_core.inference import Interpolator
-from tempo_core.metrics import psnr
 
 
 def quarter_round_trip(image: np.ndarray) -> np.ndarray:

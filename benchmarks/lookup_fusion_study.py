@@ -32,7 +32,7 @@ from motion_prior_study import _resized, to_uint8, video_windows
 from torch import nn
 
 from tempo_core.checkpoint import load_model
-from tempo_core.metrics import psnr
+from tempo_core.evaluation.metrics import psnr
 
 ANCHORS = {2: [2, 4], 4: [0, 2, 4, 6]}  # indices into a 7-frame window; the target is frame 3
 

@@ -12,7 +12,7 @@ Rows (mean PSNR over the septuplets, and with ``--ssim`` the mean SSIM, skimage7
 * ``blend``: the average of the two nearest frames;
 * ``prior``: the prior's full-resolution velocity alone, every observation looked up along it and
   blended with the observation weights (N=2) or the two nearest frames (N=4), no network;
-* ``prior, <change>``: the same with one setting of :mod:`tempo_core.motion` changed (``--ablate``:
+* ``prior, <change>``: the same with one setting of :mod:`tempo_core.network.motion` changed (``--ablate``:
   each part of the local-global polish taken out in turn, the window and the smoothness changed,
   and time measured in normalized units instead of the bracketing pair's gap);
 * ``network``: the model given with ``--checkpoint`` (default: the bundled one).
@@ -32,9 +32,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import tempo_core.motion as motion
+import tempo_core.network.motion as motion
 from tempo_core.checkpoint import load_model
-from tempo_core.metrics import psnr, ssim
+from tempo_core.evaluation.metrics import psnr, ssim
 
 PROTOCOLS = {2: [2, 4], 4: [0, 2, 4, 6]}
 TARGET = 3
@@ -56,7 +56,7 @@ ABLATIONS = {
 
 @contextlib.contextmanager
 def motion_settings(changes: dict[str, object]) -> Iterator[None]:
-    """Temporarily set module attributes of :mod:`tempo_core.motion` (e.g. ``{"LK_WINDOW": 9}``)."""
+    """Temporarily set module attributes of :mod:`tempo_core.network.motion` (e.g. ``{"LK_WINDOW": 9}``)."""
     saved = {name: getattr(motion, name) for name in changes}
     for name, value in changes.items():
         setattr(motion, name, value)

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-import tempo_core.correlation as correlation
-import tempo_core.motion as motion
+import tempo_core.network.correlation as correlation
+import tempo_core.network.motion as motion
 from tempo_core.inference import Interpolator
 
 METADATA_ONLY = (

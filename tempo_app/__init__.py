@@ -12,7 +12,7 @@ Structure (napari / superqt style):
 * :mod:`tempo_app.controller` ties state and workers together; :mod:`tempo_app.widgets` observe
   state and write back through setters; :mod:`tempo_app.main_window` only composes and wires.
 
-Every :class:`~tempo_core.video.VideoReader` is used by one thread only: the UI thread, the model
+Every :class:`~tempo_core.video.reader.VideoReader` is used by one thread only: the UI thread, the model
 worker and the thumbnail loader each open their own.
 """
 

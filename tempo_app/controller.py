@@ -229,6 +229,6 @@ class AppController(QObject):
 
 def open_viewer_reader(path: str) -> Any:
     """The viewer's ``VideoReader`` of ``path`` (indexes and checks the file: may take seconds)."""
-    from tempo_core.video import VideoReader
+    from tempo_core.video.reader import VideoReader
 
     return VideoReader(path, cache_size=VIEWER_READER_FRAMES, max_cache_bytes=VIEWER_READER_BYTES)

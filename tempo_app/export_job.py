@@ -13,7 +13,7 @@ from tempo_app.model_worker import NO_MODEL
 
 
 class ExportJob(QObject):
-    """Runs :func:`tempo_core.engine.run_export` for ``settings``.
+    """Runs :func:`tempo_core.video.engine.run_export` for ``settings``.
 
     Exactly one of ``done(ExportResult)``, ``failed(str)`` or ``cancelled(str)`` is emitted,
     after any number of ``progress(Progress)``. Connect to them *before* :meth:`start`, which
@@ -33,7 +33,7 @@ class ExportJob(QObject):
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        from tempo_core.engine import CancelToken
+        from tempo_core.video.engine import CancelToken
 
         self.settings = settings
         self._submit = submit
@@ -48,8 +48,8 @@ class ExportJob(QObject):
         self.token.cancel()
 
     def __call__(self, interpolator: Any) -> None:
-        from tempo_core.engine import run_export
         from tempo_core.errors import Cancelled
+        from tempo_core.video.engine import run_export
 
         self.started_at = time.monotonic()
         try:

@@ -224,7 +224,7 @@ class ModelWorker(QThread):
 
     def _open_reader(self, path: str) -> Any:
         if self._reader is None or self._reader_path != path:
-            from tempo_core.video import VideoReader
+            from tempo_core.video.reader import VideoReader
 
             self._close_reader()
             self._reader = VideoReader(path)

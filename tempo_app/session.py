@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from tempo_core.timeline import nearest_indices
+from tempo_core.video.timeline import nearest_indices
 
 ANCHOR_COUNTS = (2, 4)
 

@@ -41,7 +41,7 @@ class ThumbnailLoader(QThread):
         self.height_px = height
 
     def run(self) -> None:
-        from tempo_core.video import VideoReader
+        from tempo_core.video.reader import VideoReader
 
         try:
             with VideoReader(self.path, cache_size=2) as reader:

@@ -13,17 +13,18 @@ Package conventions (stated once, used everywhere in ``tempo_core``):
   ``C`` channels, scale 3 is 1/32 with ``8C``. The network's input must be a multiple of 32;
   the inference wrapper pads any size to that.
 * ``tempo_core`` never imports Qt; the desktop app in ``tempo_app`` depends on it, not the reverse.
+
+Layout, lower layers first (a layer never imports a higher one): :mod:`tempo_core.errors`;
+:mod:`tempo_core.network` (the model); :mod:`tempo_core.checkpoint` and
+:mod:`tempo_core.inference` (model files and the wrapper that the app and the commands share);
+:mod:`tempo_core.video` (reading, writing, timeline, scene cuts, the export engine);
+:mod:`tempo_core.training` and :mod:`tempo_core.evaluation`; :mod:`tempo_core.commands` (the CLI).
+The names below are imported lazily, so ``import tempo_core.errors`` does not load PyTorch.
 """
 
-from tempo_core.config import (
-    TempoConfig,
-    build_tempo,
-    preset_names,
-    tempo_b,
-    tempo_l,
-    tempo_s,
-    tempo_tiny,
-)
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "TempoConfig",
@@ -35,3 +36,12 @@ __all__ = [
     "tempo_tiny",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """The seed's API (``from tempo_core import build_tempo``), loaded on first use."""
+    if name in __all__:
+        import tempo_core.network as network
+
+        return getattr(network, name)
+    raise AttributeError(f"module 'tempo_core' has no attribute {name!r}")

@@ -2,6 +2,6 @@
 
 import sys
 
-from tempo_core.cli import main
+from tempo_core.commands.cli import main
 
 sys.exit(main())

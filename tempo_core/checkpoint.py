@@ -14,8 +14,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from tempo_core.config import TempoConfig
 from tempo_core.errors import ModelError
+from tempo_core.network import TempoConfig
 
 FORMAT_KEY = "tempo.format"
 FORMAT_VALUE = "tempo-safetensors-v1"
@@ -118,7 +118,7 @@ def load_model(path: str | Path | None = None):
 
     ``path=None`` loads the bundled default model.
     """
-    from tempo_core.model import TempoNet
+    from tempo_core.network import TempoNet
 
     path = Path(path) if path is not None else default_model_path()
     if not path.exists() and path == default_model_path():

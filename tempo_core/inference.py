@@ -21,9 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from tempo_core.checkpoint import load_model
-from tempo_core.config import REQUIRED_MULTIPLE
 from tempo_core.errors import InputError, ModelError
-from tempo_core.model import EncodedObservations, TempoNet
+from tempo_core.network import REQUIRED_MULTIPLE, EncodedObservations, TempoNet
 from tempo_core.tiling import tile_windows
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}

@@ -3,7 +3,7 @@
 The GPU machines lent to this project have PyTorch and OpenCV but not PyAV, and the training
 videos and the PyAV wheel together are larger than what one call may carry (docs/gpu_training.md).
 This script decodes the videos with OpenCV into the cache ``tempo train --cache_dir`` reads: the
-same file names and format as :func:`tempo_core.clips.cached_clip`, the same size (area
+same file names and format as :func:`tempo_core.training.clips.cached_clip`, the same size (area
 downscaling), the display orientation (rotation metadata applied) and the frames' own timestamps,
 as PyAV gives them (checked on cat.mp4: identical frames; fire.mp4, stored upside down, was
 checked in the coded orientation before both switched to the display one: mean difference 0.8
@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tempo_core import clips
+from tempo_core.training import clips
 
 
 def decode_with_opencv(path: Path, max_side: int = 0) -> tuple[np.ndarray, np.ndarray]:

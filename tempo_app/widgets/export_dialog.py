@@ -1,6 +1,6 @@
 """The export dialog: mode, range, codec, quality, output path; progress with ETA; cancel.
 
-The dialog only gathers :class:`tempo_core.engine.ExportSettings` and shows an
+The dialog only gathers :class:`tempo_core.video.engine.ExportSettings` and shows an
 :class:`~tempo_app.export_job.ExportJob`'s signals; the export itself runs on the model thread.
 """
 
@@ -190,7 +190,7 @@ class ExportDialog(QDialog):
             self.output_edit.setModified(True)
 
     def export_settings(self) -> Any:
-        from tempo_core.engine import ExportSettings
+        from tempo_core.video.engine import ExportSettings
 
         value = self.fps_box.value() if self.mode == "fps" else float(self.factor_box.currentData())
         start = end = None

@@ -18,8 +18,9 @@ from tempo_app_helpers import write_clip
 from tempo_app.controller import AppController
 from tempo_app.main_window import MainWindow
 from tempo_app.settings import AppSettings
-from tempo_core.config import build_tempo, tempo_tiny
 from tempo_core.inference import Interpolator
+from tempo_core.network import build_tempo
+from tempo_core.network.config import tempo_tiny
 
 
 @pytest.fixture(scope="session", autouse=True)

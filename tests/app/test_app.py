@@ -358,7 +358,7 @@ def test_model_menu_precision_and_device(qtbot, window, settings, dialogs):
 def test_viewer_reader_keeps_a_small_decode_cache(qtbot, window, clip, monkeypatch):
     # the model thread's reader has its own cache and the display its own LRU: the viewer's reader
     # must not hold a third full-size cache (up to 512 MiB of 4K frames by default)
-    import tempo_core.video as video
+    import tempo_core.video.reader as video
 
     budgets: list[tuple[int, int]] = []
     original_init = video.VideoReader.__init__

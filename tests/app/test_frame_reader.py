@@ -15,7 +15,7 @@ from tempo_app_helpers import CLIP_FRAMES, open_clip, write_clip
 
 from tempo_app.frame_reader import FrameReader
 from tempo_core.errors import MediaError
-from tempo_core.video import VideoReader
+from tempo_core.video.reader import VideoReader
 
 
 class ReadSpy:

@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from tempo_core.config import build_tempo, tempo_tiny
 from tempo_core.inference import Interpolator
+from tempo_core.network import build_tempo
+from tempo_core.network.config import tempo_tiny
 
 
 @pytest.fixture(scope="module")

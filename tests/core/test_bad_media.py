@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tempo_test_clips import frame_image, frame_number, make_clip
 
-from tempo_core.engine import ExportSettings, _configure_tiling, run_export
 from tempo_core.errors import MediaError
-from tempo_core.video import VideoReader, probe
+from tempo_core.video.engine import ExportSettings, _configure_tiling, run_export
+from tempo_core.video.reader import VideoReader, probe
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tempo_core.bench import parse_size, smooth_frames
-from tempo_core.cli import main
+from tempo_core.commands.cli import main
 from tempo_core.errors import InputError
+from tempo_core.evaluation.bench import parse_size, smooth_frames
 
 
 def test_tiny_bench_runs_and_writes_json(tmp_path: Path, capsys) -> None:

@@ -7,8 +7,9 @@ import torch
 from safetensors.torch import save_file
 
 from tempo_core.checkpoint import CONFIG_KEY, load_model, read_config, save_weights
-from tempo_core.config import build_tempo, tempo_tiny
 from tempo_core.errors import ModelError
+from tempo_core.network import build_tempo
+from tempo_core.network.config import tempo_tiny
 
 
 @pytest.fixture()

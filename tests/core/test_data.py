@@ -12,16 +12,16 @@ import torch
 from PIL import Image
 from tempo_test_clips import make_clip
 
-from tempo_core.clips import cached_clip
-from tempo_core.data import (
+from tempo_core.errors import InputError
+from tempo_core.training.clips import cached_clip
+from tempo_core.training.datasets import (
     SeptupletValDataset,
     WindowBatchSampler,
     build_train_dataset,
     detect_layout,
     find_clip_sources,
 )
-from tempo_core.errors import InputError
-from tempo_core.video import VideoReader
+from tempo_core.video.reader import VideoReader
 
 FPS = 10
 LEVEL0, STEP = 12, 14  # frame i has grey level LEVEL0 + STEP * i

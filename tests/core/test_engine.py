@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from tempo_test_clips import frame_image, frame_number, make_clip
 
-from tempo_core.engine import CancelToken, ExportSettings, make_jobs, run_export
 from tempo_core.errors import Cancelled, ModelError, OutputError
-from tempo_core.timeline import plan_output
-from tempo_core.video import VideoReader, probe
-from tempo_core.video_writer import VideoWriter
+from tempo_core.video.engine import CancelToken, ExportSettings, make_jobs, run_export
+from tempo_core.video.reader import VideoReader, probe
+from tempo_core.video.timeline import plan_output
+from tempo_core.video.writer import VideoWriter
 
 W, H = 32, 24
 
@@ -161,7 +161,7 @@ def test_cancel_at_any_moment_leaves_no_output(tmp_path, interpolator, monkeypat
     if moment == "before":
         token.cancel()
     if moment == "scene_scan":
-        import tempo_core.engine as engine
+        import tempo_core.video.engine as engine
 
         real = engine.cut_scores
 
@@ -211,7 +211,7 @@ def test_output_folder_not_writable(tmp_path, interpolator, monkeypatch):
     source = clip(tmp_path)
     locked = tmp_path / "locked"
     locked.mkdir()
-    monkeypatch.setattr("tempo_core.video_writer.os.access", lambda *a, **k: False)
+    monkeypatch.setattr("tempo_core.video.writer.os.access", lambda *a, **k: False)
     with pytest.raises(OutputError, match="not writable"):
         run_export(ExportSettings(source, locked / "o.mp4", "factor", 2), interpolator)
     assert list(locked.iterdir()) == []

@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 from tempo_test_clips import as_uint8_images, moving_texture
 
-from tempo_core import metrics
-from tempo_core.cli import main
+from tempo_core.commands.cli import main
 from tempo_core.errors import InputError
-from tempo_core.evaluate import blend_predictor, discover_samples, evaluate, read_rgb
+from tempo_core.evaluation import metrics
+from tempo_core.evaluation.evaluate import blend_predictor, discover_samples, evaluate, read_rgb
 
 SIZE = 32
 CLIPS = {"alpha": ["00000", "00007"], "beta": ["00003"]}
@@ -128,8 +128,8 @@ def test_list_file_layouts(tmp_path: Path) -> None:
 
 def test_cli_json_has_the_documented_keys(septuplets: Path, tmp_path: Path) -> None:
     from tempo_core.checkpoint import save_weights
-    from tempo_core.config import tempo_tiny
-    from tempo_core.model import TempoNet
+    from tempo_core.network.config import tempo_tiny
+    from tempo_core.network.model import TempoNet
 
     checkpoint = save_weights(TempoNet(tempo_tiny()), tmp_path / "tiny.safetensors")
     out = tmp_path / "eval.json"
@@ -198,8 +198,8 @@ def _write_moving_texture(root: Path, width: int = 72, height: int = 40) -> None
 
 def test_prior_baseline_scores_the_motion_prior_alone(tmp_path: Path) -> None:
     from tempo_core.checkpoint import save_weights
-    from tempo_core.config import tempo_tiny
-    from tempo_core.model import TempoNet
+    from tempo_core.network.config import tempo_tiny
+    from tempo_core.network.model import TempoNet
 
     _write_moving_texture(tmp_path / "set")
     checkpoint = save_weights(TempoNet(tempo_tiny()), tmp_path / "tiny.safetensors")

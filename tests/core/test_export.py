@@ -10,14 +10,14 @@ import torch
 from PIL import Image
 from tempo_test_clips import moving_texture
 
-from tempo_core import cli
 from tempo_core.checkpoint import load_model, read_config, read_metadata
-from tempo_core.config import TempoConfig
+from tempo_core.commands import cli
+from tempo_core.commands.export import export_checkpoint
 from tempo_core.errors import InputError
-from tempo_core.export import export_checkpoint
 from tempo_core.inference import Interpolator
-from tempo_core.model import TempoNet
-from tempo_core.train import main as train_main
+from tempo_core.network.config import TempoConfig
+from tempo_core.network.model import TempoNet
+from tempo_core.training.command import main as train_main
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,10 @@ import torch
 from PIL import Image
 from tempo_test_clips import as_uint8_images, moving_texture
 
-from tempo_core.config import build_tempo, tempo_tiny
 from tempo_core.errors import InputError
 from tempo_core.inference import Interpolator, pad_to_multiple
+from tempo_core.network import build_tempo
+from tempo_core.network.config import tempo_tiny
 from tempo_core.tiling import tile_windows
 
 

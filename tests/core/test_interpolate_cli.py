@@ -12,9 +12,10 @@ import torch
 from tempo_test_clips import make_clip
 
 from tempo_core.checkpoint import save_weights
-from tempo_core.cli import main
-from tempo_core.config import build_tempo, tempo_tiny
-from tempo_core.video import probe
+from tempo_core.commands.cli import main
+from tempo_core.network import build_tempo
+from tempo_core.network.config import tempo_tiny
+from tempo_core.video.reader import probe
 
 ROOT = Path(__file__).resolve().parents[2]
 

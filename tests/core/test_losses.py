@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tempo_core import losses
-from tempo_core.losses import (
+from tempo_core.training import losses
+from tempo_core.training.losses import (
     LossConfig,
     TempoLoss,
     VGGPerceptualLoss,

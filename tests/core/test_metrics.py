@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tempo_core import metrics
+from tempo_core.evaluation import metrics
 
 
 def _random_image(rng: np.random.Generator, height: int = 16, width: int = 20) -> np.ndarray:

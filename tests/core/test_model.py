@@ -4,9 +4,10 @@ import pytest
 import torch
 from tempo_test_clips import moving_texture
 
-from tempo_core.config import TempoConfig, build_tempo, preset_config, preset_names, tempo_tiny
-from tempo_core.layers import AdaLNZeroConvNeXtBlock, NAFBlock
-from tempo_core.model import count_parameters
+from tempo_core.network import build_tempo
+from tempo_core.network.config import TempoConfig, preset_config, preset_names, tempo_tiny
+from tempo_core.network.layers import AdaLNZeroConvNeXtBlock, NAFBlock
+from tempo_core.network.model import count_parameters
 
 
 @pytest.fixture(scope="module")

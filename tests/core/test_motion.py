@@ -4,8 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import tempo_core.motion as motion
-from tempo_core.motion import (
+import tempo_core.network.motion as motion
+from tempo_core.network.motion import (
     BilateralMotionPrior,
     block_sum,
     box_mean,
@@ -20,7 +20,7 @@ from tempo_core.motion import (
     upsample_velocity,
     with_gradient_channels,
 )
-from tempo_core.temporal_attention import warp
+from tempo_core.network.temporal_attention import warp
 
 
 def shifted_texture(

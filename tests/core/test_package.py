@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import tempo_core
-from tempo_core.cli import main
+from tempo_core.commands.cli import main
 
 CORE = Path(tempo_core.__file__).parent
 
@@ -28,7 +28,11 @@ def test_core_source_never_imports_qt():
 
 
 def test_importing_every_core_module_loads_no_qt():
-    modules = [f"tempo_core.{p.stem}" for p in CORE.glob("*.py") if p.stem != "__main__"]
+    modules = [
+        ".".join(("tempo_core", *p.relative_to(CORE).with_suffix("").parts)).removesuffix(".__init__")
+        for p in CORE.rglob("*.py")
+        if p.stem != "__main__"
+    ]
     code = (
         "import sys\n"
         + "".join(f"import {m}\n" for m in modules)
@@ -66,7 +70,7 @@ def test_a_missing_dependency_disables_only_the_commands_that_need_it():
     # PyAV absent (as on some GPU machines): interpolate says so in a sentence, eval still works
     script = (
         "import sys; sys.modules['av'] = None\n"
-        "from tempo_core.cli import main\n"
+        "from tempo_core.commands.cli import main\n"
         "code = main(['interpolate', 'in.mp4', '-o', 'out.mp4', '--factor', '2'])\n"
         "assert code == 1, code\n"
         "try:\n"

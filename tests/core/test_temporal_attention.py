@@ -4,13 +4,13 @@ import math
 
 import torch
 
-from tempo_core.correlation import (
+from tempo_core.network.correlation import (
     correlation_pyramid,
     local_correlation,
     local_correlation_reference,
     unfolded_correlation,
 )
-from tempo_core.temporal_attention import (
+from tempo_core.network.temporal_attention import (
     deformable_sample,
     deformable_sample_reference,
     identity_grid,

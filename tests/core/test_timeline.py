@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from tempo_core.errors import InputError
-from tempo_core.scenecut import cut_scores, detect_cuts, thumbnail
-from tempo_core.timeline import choose_anchors, output_rate, plan_output, snap_tolerance
+from tempo_core.video.scenecut import cut_scores, detect_cuts, thumbnail
+from tempo_core.video.timeline import choose_anchors, output_rate, plan_output, snap_tolerance
 
 TIMES = np.arange(12) / 24
 

@@ -15,12 +15,12 @@ import pytest
 import torch
 from PIL import Image
 
-from tempo_core import cli
+from tempo_core.commands import cli
 from tempo_core.errors import InputError
-from tempo_core.train import main
-from tempo_core.train_optim import WarmupCosine
-from tempo_core.train_processes import pick_device
-from tempo_core.train_state import atomic_save
+from tempo_core.training.command import main
+from tempo_core.training.optim import WarmupCosine
+from tempo_core.training.processes import pick_device
+from tempo_core.training.state import atomic_save
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -226,8 +226,8 @@ def test_sigterm_checkpoints_the_last_step(tmp_path, frames):
 def test_non_finite_loss_skips_the_update(tmp_path, frames):
     import argparse
 
-    from tempo_core.train import add_arguments
-    from tempo_core.trainer import Trainer
+    from tempo_core.training.command import add_arguments
+    from tempo_core.training.trainer import Trainer
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
@@ -245,7 +245,7 @@ def test_non_finite_loss_skips_the_update(tmp_path, frames):
 
 
 def test_init_weights_fine_tunes_from_a_model_file(tmp_path, frames):
-    from tempo_core.export import export_checkpoint
+    from tempo_core.commands.export import export_checkpoint
 
     main(train_args(tmp_path, "base", "--max_steps", "2", "--ema_decay", "0"))
     model_file = tmp_path / "base.safetensors"

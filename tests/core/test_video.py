@@ -7,9 +7,9 @@ import pytest
 from tempo_test_clips import frame_image, frame_number, make_clip
 
 from tempo_core.errors import OutputError
-from tempo_core.timestamps import repair_times
-from tempo_core.video import VideoReader, probe
-from tempo_core.video_writer import VideoWriter
+from tempo_core.video.reader import VideoReader, probe
+from tempo_core.video.timestamps import repair_times
+from tempo_core.video.writer import VideoWriter
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Presentation times as containers give them, repaired into a strictly increasing frame clock.
 
 Real files carry missing, repeated, backwards or jumping timestamps (broken muxers, edited
-streams, variable frame rate). :class:`tempo_core.video.VideoReader` passes the raw times of its
+streams, variable frame rate). :class:`tempo_core.video.reader.VideoReader` passes the raw times of its
 packets through :func:`repair_times`, so every frame has a usable time and the order of the frames
 is never changed.
 """

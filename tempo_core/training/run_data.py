@@ -1,7 +1,7 @@
 """The data of a training run, built from its flags: training windows, batches, loader, validation.
 
 Batches come from :class:`WindowBatchSampler` (one N per batch, reproducible from the seed, the
-epoch and the batch index: see :mod:`tempo_core.data`); each process draws its own share of them.
+epoch and the batch index: see :mod:`tempo_core.training.datasets`); each process draws its own share of them.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from tempo_core.data import SeptupletValDataset, WindowBatchSampler, WindowDataset, build_train_dataset
 from tempo_core.errors import InputError
-from tempo_core.train import _int_list
-from tempo_core.train_processes import Processes
+from tempo_core.training.command import _int_list
+from tempo_core.training.datasets import SeptupletValDataset, WindowBatchSampler, WindowDataset, build_train_dataset
+from tempo_core.training.processes import Processes
 
 
 def auto_workers(world_size: int) -> int:

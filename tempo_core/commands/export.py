@@ -12,8 +12,8 @@ import math
 from pathlib import Path
 
 from tempo_core.checkpoint import read_metadata, save_weights
-from tempo_core.config import TempoConfig
 from tempo_core.errors import InputError, OutputError
+from tempo_core.network import TempoConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,8 +62,8 @@ def export_checkpoint(
     measured), unless ``raw``. ``allow_missing`` keeps the network's initial values for weights
     the checkpoint lacks (a checkpoint from before a parameter was added) and says which.
     """
-    from tempo_core.model import TempoNet
-    from tempo_core.train_state import load_checkpoint
+    from tempo_core.network import TempoNet
+    from tempo_core.training.state import load_checkpoint
 
     checkpoint = resolve_checkpoint(source, which)
     state = load_checkpoint(checkpoint)

@@ -23,8 +23,8 @@ import av
 import numpy as np
 
 from tempo_core.errors import MediaError
-from tempo_core.timeline import nearest_indices
-from tempo_core.timestamps import repair_times
+from tempo_core.video.timeline import nearest_indices
+from tempo_core.video.timestamps import repair_times
 
 _SEEK_AHEAD_LIMIT = 48  # decode forward instead of seeking when the target is this close
 

@@ -36,7 +36,7 @@ SSIM (:func:`ssim`)
 Confidence quality (:func:`confidence_quality`)
     The per-pixel error is the mean absolute difference over R, G, B of the uint8 images,
     divided by 255. The uncertainty is ``1 - confidence``. Reported per target (then averaged
-    over targets by :mod:`tempo_core.evaluate`):
+    over targets by :mod:`tempo_core.evaluation.evaluate`):
 
     * ``spearman``: Spearman rank correlation between uncertainty and error (ties get their
       average rank). 1 = the confidence ranks the errors perfectly, 0 = no relation; ``nan``

@@ -115,10 +115,10 @@ def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
 
 def decode_video(path: Path, max_side: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Decode every frame of a video: uint8 ``[T, H, W, 3]`` (display orientation: rotation metadata
-    applied, as :class:`tempo_core.video.VideoReader` does) and PTS seconds ``[T]``."""
+    applied, as :class:`tempo_core.video.reader.VideoReader` does) and PTS seconds ``[T]``."""
     import av
 
-    from tempo_core.video import display_rotation, rotate_upright
+    from tempo_core.video.reader import display_rotation, rotate_upright
 
     frames, times = [], []
     try:

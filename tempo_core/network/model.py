@@ -21,19 +21,20 @@ Data flow (shapes for input ``[B, N, 3, H, W]``, scale s = 0..3 at ``1 / 2**(s+2
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tempo_core.config import TempoConfig
-from tempo_core.correlation import correlation_channels, correlation_pyramid
-from tempo_core.decoder import NAFNetDecoder
-from tempo_core.encoder import ConvNeXtEncoder
-from tempo_core.layers import SinusoidalTimeEncoding, upsample2x
-from tempo_core.motion import BilateralMotionPrior, image_pyramid, observation_weights
-from tempo_core.synthesis import PixelSynthesisHead
-from tempo_core.temporal_attention import AttentionState, DeformableTemporalAttention, warp
+from tempo_core.network.config import TempoConfig
+from tempo_core.network.correlation import correlation_channels, correlation_pyramid
+from tempo_core.network.decoder import NAFNetDecoder
+from tempo_core.network.encoder import ConvNeXtEncoder
+from tempo_core.network.layers import SinusoidalTimeEncoding, upsample2x
+from tempo_core.network.motion import BilateralMotionPrior, image_pyramid, observation_weights
+from tempo_core.network.synthesis import PixelSynthesisHead
+from tempo_core.network.temporal_attention import AttentionState, DeformableTemporalAttention, warp
 
 PROXIMITY_SHARPNESS = 4.0
 
@@ -227,3 +228,14 @@ class TempoNet(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def build_tempo(config: TempoConfig | None = None, **overrides: Any) -> TempoNet:
+    """Build a :class:`tempo_core.network.model.TempoNet`, as in the seed's Quick Start.
+
+    ``build_tempo(base_channels=64, encoder_depths=[3, 3, 9, 3], ...)`` overrides fields of the
+    default (TEMPO-B) config; ``build_tempo(tempo_tiny())`` takes a whole config.
+    """
+    base = config if config is not None else TempoConfig()
+    values = {**base.to_dict(), **overrides}
+    return TempoNet(TempoConfig.from_dict(values))

@@ -7,10 +7,9 @@ import argparse
 import torch
 
 from tempo_core.checkpoint import default_model_path, read_config
-from tempo_core.config import preset_config, preset_names
 from tempo_core.errors import ModelError
 from tempo_core.inference import device_description, resolve_device
-from tempo_core.model import TempoNet, count_parameters
+from tempo_core.network import TempoNet, count_parameters, preset_config, preset_names
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -213,7 +213,7 @@ def bench_config(
 
 # ----------------------------------------------------------------------------- command line
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from tempo_core.config import preset_names
+    from tempo_core.network import preset_names
 
     parser.add_argument("--device", default=None, help="cpu or cuda (default: the best present)")
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
@@ -230,9 +230,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _build_interpolator(args: argparse.Namespace):
     from tempo_core.checkpoint import default_model_path, load_model
-    from tempo_core.config import preset_config
     from tempo_core.inference import Interpolator
-    from tempo_core.model import TempoNet
+    from tempo_core.network import TempoNet, preset_config
 
     if args.preset and args.checkpoint:
         raise InputError("Give either --preset or --checkpoint, not both.")
@@ -249,7 +248,7 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tempo_core.model import count_parameters
+    from tempo_core.network import count_parameters
 
     sizes = sorted((parse_size(s) for s in args.sizes.split(",") if s.strip()), key=lambda s: s[1] * s[2])
     try:

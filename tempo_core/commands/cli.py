@@ -15,12 +15,12 @@ from collections.abc import Callable, Sequence
 from tempo_core.errors import TempoError
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "info": ("tempo_core.info", "print the presets and their measured parameter counts"),
-    "train": ("tempo_core.train", "train a TEMPO model"),
-    "export": ("tempo_core.export", "export a run or checkpoint to .safetensors"),
-    "eval": ("tempo_core.evaluate", "measure PSNR / SSIM on triplets or septuplets"),
-    "bench": ("tempo_core.bench", "measure synthesis speed and memory"),
-    "interpolate": ("tempo_core.interpolate", "slow motion / frame-rate conversion of a video"),
+    "interpolate": ("tempo_core.commands.interpolate", "slow motion / frame-rate conversion of a video"),
+    "info": ("tempo_core.commands.info", "print the presets and their measured parameter counts"),
+    "train": ("tempo_core.training.command", "train a TEMPO model"),
+    "export": ("tempo_core.commands.export", "export a run or checkpoint to .safetensors"),
+    "eval": ("tempo_core.evaluation.evaluate", "measure PSNR / SSIM on triplets or septuplets"),
+    "bench": ("tempo_core.evaluation.bench", "measure synthesis speed and memory"),
 }
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tempo_core.config import TempoConfig
-from tempo_core.layers import NAFBlock
+from tempo_core.network.config import TempoConfig
+from tempo_core.network.layers import NAFBlock
 
 
 class NAFNetDecoder(nn.Module):

@@ -27,7 +27,7 @@ At every scale, coarse to fine:
 The model matches on the observations' image pyramid (RGB average-pooled to each scale): tried
 first on the encoder's features, an untrained network's random features matched worse than the
 plain frame average. The prior has one learned temperature per scale and nothing else; the
-deformable attention adds learned offsets on top of it (see :mod:`tempo_core.model`). Every
+deformable attention adds learned offsets on top of it (see :mod:`tempo_core.network.model`). Every
 choice here was measured on triplets and septuplets cut from the training videos (see
 resources/models/MODEL_CARD.md).
 """
@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tempo_core.temporal_attention import warp, xy_constant
+from tempo_core.network.temporal_attention import warp, xy_constant
 
 OBSERVATION_SHARPNESS = 8.0
 LK_WINDOW = 7

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from tempo_core.errors import InputError, OutputError
-from tempo_core.model import count_parameters
+from tempo_core.network import count_parameters
 from tempo_core.reporting import write_json
-from tempo_core.train_state import args_dict
+from tempo_core.training.state import args_dict
 
 if TYPE_CHECKING:
-    from tempo_core.trainer import Trainer
+    from tempo_core.training.trainer import Trainer
 
 
 def format_seconds(seconds: float) -> str:

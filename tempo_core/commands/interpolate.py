@@ -18,10 +18,10 @@ import sys
 import threading
 import time
 
-from tempo_core.engine import CancelToken, ExportSettings, Progress, run_export, validate
 from tempo_core.errors import Cancelled
-from tempo_core.scenecut import DEFAULT_THRESHOLD
-from tempo_core.video_writer import CODECS
+from tempo_core.video.engine import CancelToken, ExportSettings, Progress, run_export, validate
+from tempo_core.video.scenecut import DEFAULT_THRESHOLD
+from tempo_core.video.writer import CODECS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

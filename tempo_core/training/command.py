@@ -4,16 +4,16 @@ A run lives in ``<runs_dir>/<name>/``: ``config.json`` (everything resolved, inc
 perceptual loss could run), ``metrics.jsonl`` (always) and TensorBoard events (when tensorboard is
 installed), ``checkpoints/latest.pt`` and ``best.pt`` (highest validation PSNR; without
 ``--val_root``, lowest mean Charbonnier loss of an epoch). Checkpoints are written atomically and
-load with ``torch.load(weights_only=True)`` (:mod:`tempo_core.train_state`).
+load with ``torch.load(weights_only=True)`` (:mod:`tempo_core.training.state`).
 
 Reproducibility: all data randomness derives from ``--seed``, the epoch and the batch index (see
-:mod:`tempo_core.data`), and checkpoints hold the optimizer, LR schedule, GradScaler, step,
+:mod:`tempo_core.training.datasets`), and checkpoints hold the optimizer, LR schedule, GradScaler, step,
 position in the epoch and the python / numpy / torch RNG states, so stopping (``--stop_at_step``,
 ``--time_budget``, Ctrl-C, SIGTERM) and resuming with ``--resume`` gives the same weights as one
 uninterrupted run. On resume, flags left at their defaults take the run's stored values; a new
 ``--max_steps`` / ``--epochs`` extends the schedule.
 
-The LR schedule (:mod:`tempo_core.train_optim`) is linear warm-up then cosine to ``--min_lr`` over
+The LR schedule (:mod:`tempo_core.training.optim`) is linear warm-up then cosine to ``--min_lr`` over
 ``--max_steps`` (or ``--epochs`` x steps per epoch). With ``--time_budget`` and no ``--max_steps``
 the schedule length is measured after the first steps so the cosine ends when the budget does.
 """
@@ -26,9 +26,9 @@ from typing import Any
 
 import torch
 
-from tempo_core.config import TempoConfig, preset_config, preset_names
-from tempo_core.data import LAYOUTS
 from tempo_core.errors import InputError
+from tempo_core.network import TempoConfig, preset_config, preset_names
+from tempo_core.training.datasets import LAYOUTS
 
 MODEL_FLAGS = (
     "base_channels",
@@ -133,7 +133,7 @@ def model_config(args: argparse.Namespace) -> TempoConfig:
 
 # ----------------------------------------------------------------------------- entry point
 def run(args: argparse.Namespace) -> int:
-    from tempo_core.trainer import Trainer
+    from tempo_core.training.trainer import Trainer
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)

@@ -19,7 +19,7 @@ e.g. ``<root>/<clip>/<seq>/im*.png`` (a septuplet folder also serves as a triple
 im2). The *clip* of a sequence is its path relative to the root
 without the last part (``blocks/00016`` -> ``blocks``).
 
-Metrics (see :mod:`tempo_core.metrics`): the prediction is quantized to uint8 and compared at
+Metrics (see :mod:`tempo_core.evaluation.metrics`): the prediction is quantized to uint8 and compared at
 full frame size. ``psnr`` is capped at 99 dB (an exact prediction scores 99, not inf). ``ssim``
 is the first variant of ``--ssim`` (default ``matlab3d``, the RIFE / EMA-VFI Gaussian
 11 x 11, sigma 1.5 SSIM); every variant asked for is also reported as ``ssim_<variant>``
@@ -68,8 +68,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from tempo_core import metrics
 from tempo_core.errors import InputError, MediaError
+from tempo_core.evaluation import metrics
 from tempo_core.reporting import ProgressBar, write_json
 
 LAYOUTS = {"septuplet": 7, "triplet": 3}
@@ -186,7 +186,7 @@ def prior_predictor(interpolator: Any) -> Predictor:
     import torch
 
     from tempo_core.inference import image_to_tensor, pad_to_multiple, tensor_to_image
-    from tempo_core.model import normalize_times
+    from tempo_core.network import normalize_times
 
     prior, device = interpolator.model.motion_prior, interpolator.device
 
@@ -394,7 +394,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.baseline_only or args.baseline == "prior":
         from tempo_core.checkpoint import default_model_path
         from tempo_core.inference import Interpolator
-        from tempo_core.model import count_parameters
+        from tempo_core.network import count_parameters
 
         model = Interpolator.from_checkpoint(
             args.checkpoint, device=args.device, precision=args.precision, tile=args.tile

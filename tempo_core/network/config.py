@@ -1,4 +1,4 @@
-"""The frozen model configuration, the size presets and ``build_tempo``.
+"""The frozen model configuration and the size presets (``build_tempo`` is in :mod:`.model`).
 
 Options and their consequences:
 
@@ -118,16 +118,3 @@ def preset_config(name: str) -> TempoConfig:
     if key not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     return PRESETS[key]()
-
-
-def build_tempo(config: TempoConfig | None = None, **overrides: Any):
-    """Build a :class:`tempo_core.model.TempoNet`, as in the seed's Quick Start.
-
-    ``build_tempo(base_channels=64, encoder_depths=[3, 3, 9, 3], ...)`` overrides fields of the
-    default (TEMPO-B) config; ``build_tempo(tempo_tiny())`` takes a whole config.
-    """
-    from tempo_core.model import TempoNet  # local import: config stays import-light
-
-    base = config if config is not None else TempoConfig()
-    values = {**base.to_dict(), **overrides}
-    return TempoNet(TempoConfig.from_dict(values))

@@ -1,13 +1,13 @@
 """The export engine: a clip in, a smoother or slower clip out. Qt-free; the CLI and app call it.
 
-:func:`run_export` plans the output timeline (:mod:`tempo_core.timeline`) after detecting scene
-cuts (:mod:`tempo_core.scenecut`), then runs three stages at once, joined by small bounded
+:func:`run_export` plans the output timeline (:mod:`tempo_core.video.timeline`) after detecting scene
+cuts (:mod:`tempo_core.video.scenecut`), then runs three stages at once, joined by small bounded
 queues so the slowest stage sets the pace and memory stays flat:
 
 1. a decoder thread reads the real frames each job needs, in order;
 2. the calling thread runs the model: each anchor set is encoded once and every target time
    between those anchors is synthesized from the cached features, in batches;
-3. a writer thread encodes and muxes (:class:`tempo_core.video_writer.VideoWriter`).
+3. a writer thread encodes and muxes (:class:`tempo_core.video.writer.VideoWriter`).
 
 Frames that fall on a real frame are that frame, unchanged. Progress is reported after every
 batch; cancellation is checked before every frame job and while waiting on a queue. Cancel or
@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from tempo_core.errors import Cancelled, InputError, MediaError, OutputError
-from tempo_core.scenecut import DEFAULT_THRESHOLD, cut_scores, detect_cuts
-from tempo_core.timeline import MODES, OutputFrame, Plan, plan_output, snap_tolerance
-from tempo_core.video import VideoReader
-from tempo_core.video_writer import CODECS, VideoWriter, check_output_path
+from tempo_core.video.reader import VideoReader
+from tempo_core.video.scenecut import DEFAULT_THRESHOLD, cut_scores, detect_cuts
+from tempo_core.video.timeline import MODES, OutputFrame, Plan, plan_output, snap_tolerance
+from tempo_core.video.writer import CODECS, VideoWriter, check_output_path
 
 LARGE_FRAME_PIXELS = 3840 * 2160  # above this, synthesize in tiles unless a tile size is given
 AUTO_TILE = 1024
@@ -383,7 +383,7 @@ def _report(progress, done: int, total: int, started: float) -> None:
 def _user_error(err: BaseException, writer: VideoWriter) -> BaseException:
     """Errors from the stages as they should reach the caller."""
     if isinstance(err, OSError):
-        from tempo_core.video_writer import output_error
+        from tempo_core.video.writer import output_error
 
         return output_error(err, writer.path)
     if isinstance(err, MemoryError):

@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tempo_core.config import TempoConfig
-from tempo_core.layers import AdaLNZeroConvNeXtBlock, LayerNorm2d
+from tempo_core.network.config import TempoConfig
+from tempo_core.network.layers import AdaLNZeroConvNeXtBlock, LayerNorm2d
 
 
 class ConvNeXtEncoder(nn.Module):

@@ -14,8 +14,8 @@ from typing import Any
 import torch
 
 from tempo_core.errors import InputError
-from tempo_core.losses import LossConfig, TempoLoss
-from tempo_core.train import _int_list
+from tempo_core.training.command import _int_list
+from tempo_core.training.losses import LossConfig, TempoLoss
 
 AMP_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
 

@@ -21,11 +21,11 @@ import numpy as np
 import torch
 
 from tempo_core.checkpoint import load_model
-from tempo_core.config import TempoConfig
 from tempo_core.errors import InputError
+from tempo_core.network import TempoConfig
 
 if TYPE_CHECKING:
-    from tempo_core.trainer import Trainer
+    from tempo_core.training.trainer import Trainer
 
 CHECKPOINT_FORMAT = "tempo-train-checkpoint-v1"
 

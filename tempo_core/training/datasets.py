@@ -1,6 +1,6 @@
 """Training and validation data: clips of frames -> ``{frames, timestamps, target, target_time}``.
 
-Every source is a *clip* (:mod:`tempo_core.clips`): a sequence of uint8 RGB frames with a time
+Every source is a *clip* (:mod:`tempo_core.training.clips`): a sequence of uint8 RGB frames with a time
 per frame. Vimeo-90K triplet / septuplet sequences are 3- / 7-frame clips read lazily from PNG;
 video files (decoded once with PyAV, true presentation times) and folders of frames are cached
 as memory-mapped ``.npy``, so decoding is never the bottleneck.
@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, DistributedSampler
 
-from tempo_core.clips import (
+from tempo_core.errors import InputError
+from tempo_core.training.clips import (
     LAYOUTS,
     Clip,
     cached_clip,
@@ -35,7 +36,6 @@ from tempo_core.clips import (
     read_image,
     vimeo_clips,
 )
-from tempo_core.errors import InputError
 
 __all__ = [
     "LAYOUTS",

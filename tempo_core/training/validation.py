@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tempo_core.data import SeptupletValDataset
+from tempo_core.training.datasets import SeptupletValDataset
 
 
 def pad32(x: torch.Tensor) -> tuple[torch.Tensor, int, int]:

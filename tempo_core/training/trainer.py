@@ -1,10 +1,10 @@
 """The training loop behind `tempo train` (its flags and their resolution: `train.py`).
 
 :class:`Trainer` builds a run from its flags and drives it: steps, epochs, validation, checkpoints,
-stopping and signals. The pieces live beside it: processes and DDP (:mod:`tempo_core.train_processes`),
-data (:mod:`tempo_core.train_data`), loss, optimizer, schedule, precision and EMA
-(:mod:`tempo_core.train_optim`), the checkpoint format and state (:mod:`tempo_core.train_state`),
-validation (:mod:`tempo_core.train_validation`) and the run folder's records (:mod:`tempo_core.train_log`).
+stopping and signals. The pieces live beside it: processes and DDP (:mod:`tempo_core.training.processes`),
+data (:mod:`tempo_core.training.run_data`), loss, optimizer, schedule, precision and EMA
+(:mod:`tempo_core.training.optim`), the checkpoint format and state (:mod:`tempo_core.training.state`),
+validation (:mod:`tempo_core.training.validation`) and the run folder's records (:mod:`tempo_core.training.run_log`).
 """
 
 from __future__ import annotations
@@ -22,11 +22,9 @@ import numpy as np
 import torch
 
 from tempo_core.errors import InputError
-from tempo_core.model import TempoNet
-from tempo_core.train import model_config, resolve_args
-from tempo_core.train_data import build_train_data, build_val_sets
-from tempo_core.train_log import MetricsLog, eta_seconds, progress_line, resolve_run_dir, write_run_config
-from tempo_core.train_optim import (
+from tempo_core.network import TempoNet
+from tempo_core.training.command import model_config, resolve_args
+from tempo_core.training.optim import (
     AMP_DTYPES,
     build_criterion,
     build_optimizer,
@@ -35,8 +33,10 @@ from tempo_core.train_optim import (
     resolve_amp,
     update_ema,
 )
-from tempo_core.train_processes import setup_processes
-from tempo_core.train_state import (
+from tempo_core.training.processes import setup_processes
+from tempo_core.training.run_data import build_train_data, build_val_sets
+from tempo_core.training.run_log import MetricsLog, eta_seconds, progress_line, resolve_run_dir, write_run_config
+from tempo_core.training.state import (
     atomic_save,
     checkpoint_state,
     load_checkpoint,
@@ -44,7 +44,7 @@ from tempo_core.train_state import (
     load_resumed_weights,
     restore_checkpoint_state,
 )
-from tempo_core.train_validation import improves, validate_model, validation_line
+from tempo_core.training.validation import improves, validate_model, validation_line
 
 
 class Trainer:
