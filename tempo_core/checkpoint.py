@@ -25,9 +25,17 @@ FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 
 def resources_dir() -> Path:
-    """The repository's ``resources/`` folder (``TEMPO_RESOURCES`` overrides it)."""
+    """The folder of the bundled model and its card (``TEMPO_RESOURCES`` overrides it).
+
+    An installed wheel carries it as ``tempo_core/resources``; a source checkout (editable
+    install) has it at the top of the repository, ``resources/``.
+    """
     override = os.environ.get("TEMPO_RESOURCES")
-    return Path(override) if override else Path(__file__).resolve().parents[1] / "resources"
+    if override:
+        return Path(override)
+    package_dir = Path(__file__).resolve().parent
+    installed = package_dir / "resources"
+    return installed if installed.is_dir() else package_dir.parent / "resources"
 
 
 def default_model_path() -> Path:
