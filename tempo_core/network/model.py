@@ -160,7 +160,9 @@ class TempoNet(nn.Module):
         )
         entropy = F.interpolate(state.entropy, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
         confidence_logit = self.confidence_scale * (1.0 - entropy) + self.confidence_bias
-        confidence = torch.sigmoid(confidence_logit + confidence_correction)
+        # The correction comes out of a PixelShuffle(4), constant over 4x4 blocks (a grid in the map): smooth it.
+        correction = F.interpolate(F.avg_pool2d(confidence_correction, 4), size=rgb.shape[-2:], mode="bilinear")
+        confidence = torch.sigmoid(confidence_logit + correction)
         aux = {
             "confidence": confidence,
             "entropy": entropy,
