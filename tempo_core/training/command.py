@@ -26,33 +26,10 @@ from typing import Any
 
 import torch
 
-from tempo_core.errors import InputError
-from tempo_core.network import TempoConfig, preset_config, preset_names
+from tempo_core.network import preset_names
 from tempo_core.training.datasets import LAYOUTS
-
-MODEL_FLAGS = (
-    "base_channels",
-    "temporal_channels",
-    "encoder_depths",
-    "decoder_depths",
-    "attn_heads",
-    "attn_points",
-)
-NOT_RESUMED = ("resume", "distributed", "stop_at_step", "time_budget", "num_workers", "threads")
-
-
-class ListError(InputError, ValueError):
-    """A malformed integer list: a user error for the CLI and a ValueError for argparse."""
-
-
-def _int_list(text: str | list[int]) -> list[int]:
-    """``"3,3,9,3"`` or ``"[3, 3, 9, 3]"`` (or a list, from a stored config) -> ints."""
-    if isinstance(text, (list, tuple)):
-        return [int(v) for v in text]
-    try:
-        return [int(v) for v in str(text).strip("[]").split(",") if v.strip()]
-    except ValueError:
-        raise ListError(f"Expected integers separated by commas, got {text!r}.") from None
+from tempo_core.training.run_config import RunConfig, int_list
+from tempo_core.training.state import load_checkpoint
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,8 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--preset", choices=preset_names(), default="b", help="size preset")
     g.add_argument("--base_channels", type=int)
     g.add_argument("--temporal_channels", type=int)
-    g.add_argument("--encoder_depths", type=_int_list, help="e.g. 3,3,9,3")
-    g.add_argument("--decoder_depths", type=_int_list, help="e.g. 3,3,3,3")
+    g.add_argument("--encoder_depths", type=int_list, help="e.g. 3,3,9,3")
+    g.add_argument("--decoder_depths", type=int_list, help="e.g. 3,3,3,3")
     g.add_argument("--attn_heads", type=int)
     g.add_argument("--attn_points", type=int)
     g.add_argument("--init_weights", help="fine-tune: start from this model file (same size flags)")
@@ -109,35 +86,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--distributed", action="store_true", help="DDP under torchrun")
 
 
-def resolve_args(args: argparse.Namespace, stored: dict[str, Any] | None) -> argparse.Namespace:
-    """On resume, flags left at their defaults take the stored run's values."""
-    if stored is None:
-        return args
-    defaults = argparse.ArgumentParser()
-    add_arguments(defaults)
-    merged = vars(args).copy()
-    for key, value in stored.items():
-        if key in merged and key not in NOT_RESUMED and merged[key] == defaults.get_default(key):
-            merged[key] = value
-    return argparse.Namespace(**merged)
+def flag_defaults() -> dict[str, Any]:
+    """Every flag's default value (what a resumed run replaces with the stored value)."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return vars(parser.parse_args([]))
 
 
-def model_config(args: argparse.Namespace) -> TempoConfig:
-    values = preset_config(args.preset).to_dict()
-    values.update({k: getattr(args, k) for k in MODEL_FLAGS if getattr(args, k) is not None})
-    try:
-        return TempoConfig.from_dict(values)
-    except ValueError as err:
-        raise InputError(f"The model size flags do not fit together: {err}.") from None
+def load_run(args: argparse.Namespace) -> tuple[RunConfig, dict[str, Any] | None]:
+    """The run config of the parsed flags and, with ``--resume``, the checkpoint it continues
+    (flags left at their defaults then take the run's stored values)."""
+    resume_state = load_checkpoint(args.resume) if args.resume else None
+    stored = resume_state["train_args"] if resume_state else None
+    return RunConfig.from_flags(vars(args), flag_defaults(), stored), resume_state
 
 
 # ----------------------------------------------------------------------------- entry point
 def run(args: argparse.Namespace) -> int:
-    from tempo_core.training.trainer import Trainer
+    from tempo_core.training.trainer import Trainer  # torch.distributed & co. only when training
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    trainer = Trainer(args)
+    config, resume_state = load_run(args)
+    if config.run.threads > 0:
+        torch.set_num_threads(config.run.threads)
+    trainer = Trainer(config, resume_state)
     try:
         trainer.fit()
     finally:

@@ -6,16 +6,14 @@ of the weights is what validation scores, ``best.pt`` keeps and ``tempo export``
 
 from __future__ import annotations
 
-import argparse
 import copy
 import math
 from typing import Any
 
 import torch
 
-from tempo_core.errors import InputError
-from tempo_core.training.command import _int_list
 from tempo_core.training.losses import LossConfig, TempoLoss
+from tempo_core.training.run_config import OptimSection
 
 AMP_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
 
@@ -53,51 +51,37 @@ class WarmupCosine:
         self.total_steps, self.warmup = int(state["total_steps"]), int(state["warmup"])
 
 
-def build_criterion(args: argparse.Namespace, device: torch.device) -> TempoLoss:
-    """The loss from ``--loss_weights``, ``--schedule`` and ``--vgg_weights``."""
-    try:
-        perceptual_from, full_from = _int_list(args.schedule)
-        loss_config = LossConfig.parse_weights(
-            args.loss_weights,
-            LossConfig(
-                perceptual_from=perceptual_from,
-                full_from=full_from,
-                vgg_weights=args.vgg_weights,
-            ),
-        )
-    except ValueError as err:
-        raise InputError(
-            f"--schedule needs two epochs like 5,20 and --loss_weights terms like census=0.1 ({err})."
-        ) from None
-    return TempoLoss(loss_config).to(device)
+def build_criterion(loss: LossConfig, device: torch.device) -> TempoLoss:
+    """The loss of ``--loss_weights``, ``--schedule`` and ``--vgg_weights`` on ``device``."""
+    return TempoLoss(loss).to(device)
 
 
-def build_optimizer(model: torch.nn.Module, args: argparse.Namespace) -> torch.optim.AdamW:
+def build_optimizer(model: torch.nn.Module, optim: OptimSection) -> torch.optim.AdamW:
     """AdamW with ``--weight_decay`` on the weights of more than one dimension, none on the rest."""
     decay, no_decay = [], []
     for p in model.parameters():
         (decay if p.dim() > 1 else no_decay).append(p)
     return torch.optim.AdamW(
         [
-            {"params": decay, "weight_decay": args.weight_decay},
+            {"params": decay, "weight_decay": optim.weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
         ],
-        lr=args.lr,
+        lr=optim.lr,
         betas=(0.9, 0.999),
     )
 
 
-def build_schedule(optimizer: torch.optim.Optimizer, args: argparse.Namespace, steps_per_epoch: int) -> WarmupCosine:
+def build_schedule(optimizer: torch.optim.Optimizer, optim: OptimSection, steps_per_epoch: int) -> WarmupCosine:
     """Warm-up then cosine over ``--max_steps`` (or ``--epochs`` x steps per epoch)."""
-    total = args.max_steps or args.epochs * steps_per_epoch
-    warmup = args.warmup_steps if args.warmup_steps >= 0 else min(1000, int(0.03 * total))
-    return WarmupCosine(optimizer, args.lr, args.min_lr, total, warmup)
+    total = optim.max_steps or optim.epochs * steps_per_epoch
+    warmup = optim.warmup_steps if optim.warmup_steps >= 0 else min(1000, int(0.03 * total))
+    return WarmupCosine(optimizer, optim.lr, optim.min_lr, total, warmup)
 
 
-def resolve_amp(args: argparse.Namespace, device: torch.device) -> str:
+def resolve_amp(optim: OptimSection, device: torch.device) -> str:
     """The autocast precision name: ``--amp_dtype``, or with ``--amp`` bf16 (fp16 on old GPUs)."""
-    amp_name = args.amp_dtype or ("bf16" if args.amp else "fp32")
-    if amp_name == "bf16" and not args.amp_dtype and device.type == "cuda":
+    amp_name = optim.amp_dtype or ("bf16" if optim.amp else "fp32")
+    if amp_name == "bf16" and not optim.amp_dtype and device.type == "cuda":
         amp_name = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return amp_name
 

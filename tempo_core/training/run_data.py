@@ -6,18 +6,15 @@ epoch and the batch index: see :mod:`tempo_core.training.datasets`); each proces
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
 
-from tempo_core.errors import InputError
-from tempo_core.training.command import _int_list
 from tempo_core.training.datasets import SeptupletValDataset, WindowBatchSampler, WindowDataset, build_train_dataset
 from tempo_core.training.processes import Processes
+from tempo_core.training.run_config import DataSection
 
 
 def auto_workers(world_size: int) -> int:
@@ -27,36 +24,34 @@ def auto_workers(world_size: int) -> int:
 
 
 def build_train_data(
-    args: argparse.Namespace, procs: Processes, log: Callable[[str], None]
+    data: DataSection, batch_size: int, seed: int, procs: Processes, log: Callable[[str], None]
 ) -> tuple[WindowDataset, WindowBatchSampler, DataLoader]:
-    """The training set (rank 0 fills the frame cache first), its batch sampler and the loader."""
-    if not args.data_root:
-        raise InputError("--data_root is required (a videos/frames folder or a Vimeo-90K root).")
-    if args.crop % 32:
-        raise InputError(f"--crop must be a multiple of 32 (got {args.crop}).")
-    cache_dir = Path(args.cache_dir) if args.cache_dir else Path(args.runs_dir) / "cache"
+    """The training set (rank 0 fills the frame cache first), its batch sampler and the loader.
+
+    Batches of ``batch_size`` windows per process, drawn reproducibly from ``seed``.
+    """
     dataset = procs.main_first(
         lambda: build_train_dataset(
-            Path(args.data_root),
-            args.layout,
-            _int_list(args.n_frames),
-            args.crop,
-            args.max_stride,
-            args.max_side,
-            cache_dir,
+            data.data_root,
+            data.layout,
+            list(data.n_frames),
+            data.crop,
+            data.max_stride,
+            data.max_side,
+            data.cache_dir,
             augment=True,
             log=log,
         )
     )
     sampler = WindowBatchSampler(
         dataset,
-        args.batch_size,
-        args.seed,
+        batch_size,
+        seed,
         procs.world_size,
         procs.rank,
-        args.samples_per_epoch or None,
+        data.samples_per_epoch or None,
     )
-    workers = args.num_workers if args.num_workers >= 0 else auto_workers(procs.world_size)
+    workers = data.num_workers if data.num_workers >= 0 else auto_workers(procs.world_size)
     loader = DataLoader(
         dataset,
         batch_sampler=sampler,
@@ -68,10 +63,10 @@ def build_train_data(
     return dataset, sampler, loader
 
 
-def build_val_sets(args: argparse.Namespace, is_main: bool) -> dict[int, SeptupletValDataset]:
+def build_val_sets(data: DataSection, is_main: bool) -> dict[int, SeptupletValDataset]:
     """The septuplet sets per N on rank 0 (N=2 picks best.pt; other N are logged); none elsewhere."""
     val_sets: dict[int, SeptupletValDataset] = {}
-    if args.val_root and is_main:
-        for n in sorted(set(_int_list(args.val_n)) | {2}):
-            val_sets[n] = SeptupletValDataset(Path(args.val_root), n, args.val_crop, args.val_limit)
+    if data.val_root and is_main:
+        for n in data.val_n:
+            val_sets[n] = SeptupletValDataset(data.val_root, n, data.val_crop, data.val_limit)
     return val_sets

@@ -8,25 +8,21 @@ steps; validation scores and the best-checkpoint score at each evaluation).
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from tempo_core.errors import InputError, OutputError
-from tempo_core.network import count_parameters
 from tempo_core.reporting import write_json
-from tempo_core.training.state import args_dict
-
-if TYPE_CHECKING:
-    from tempo_core.training.trainer import Trainer
+from tempo_core.training.losses import TempoLoss
+from tempo_core.training.run_config import RunConfig, RunSection
 
 
 def format_seconds(seconds: float) -> str:
@@ -55,18 +51,19 @@ def code_version() -> str:
     return (commit + ("+dirty" if dirty else "")) or "unknown"
 
 
-def resolve_run_dir(args: argparse.Namespace, resume_state: dict[str, Any] | None) -> Path:
-    """The folder of a resumed run, or ``<runs_dir>/<name>`` for a new one (which must not exist)."""
-    if resume_state:
-        path = Path(resume_state["path"]).resolve()
+def resolve_run_dir(run: RunSection, resumed_from: str | None) -> Path:
+    """The folder of the checkpoint ``resumed_from``, or ``<runs_dir>/<name>`` for a new run
+    (which must not hold a run yet)."""
+    if resumed_from:
+        path = Path(resumed_from).resolve()
         return path.parent.parent if path.parent.name == "checkpoints" else path.parent
-    name = args.name or time.strftime("tempo-%Y%m%d-%H%M%S")
-    run_dir = Path(args.runs_dir) / name
+    name = run.name or time.strftime("tempo-%Y%m%d-%H%M%S")
+    run_dir = run.runs_dir / name
     if (run_dir / "checkpoints" / "latest.pt").exists():
         raise InputError(
             f"The run {run_dir} already exists; continue it with --resume {run_dir} or choose another --name."
         )
-    if args.distributed and not args.name:
+    if run.distributed and not run.name:
         raise InputError("Give distributed runs a --name so every process uses the same folder.")
     return run_dir
 
@@ -107,44 +104,63 @@ class MetricsLog:
         self.file.close()
 
 
-def write_run_config(trainer: Trainer, logging: str) -> None:
-    """``config.json``: everything resolved (flags, model, loss, data, schedule, versions); then the
-    run's opening log line."""
-    criterion = trainer.criterion
-    status = criterion.perceptual_status
-    config = {
-        "model": trainer.config.to_dict(),
-        "parameters": count_parameters(trainer.model),
-        "train_args": args_dict(trainer.args),
-        "loss": asdict(criterion.config),
-        "perceptual_loss": status,
+@dataclass(frozen=True)
+class RunFacts:
+    """What a run was resolved to beyond its flags, for ``config.json`` and the opening line."""
+
+    parameters: int
+    n_frames: tuple[int, ...]
+    clips: int
+    slots: int
+    steps_per_epoch: int
+    schedule: dict[str, Any]
+    world_size: int
+    device: str
+    amp_name: str
+    resumed_from: str | None
+
+
+def run_record(config: RunConfig, criterion: TempoLoss, facts: RunFacts, logging: str) -> dict[str, Any]:
+    """``config.json``: everything resolved (flags, model, loss, data, schedule, versions)."""
+    loss = criterion.config
+    return {
+        "model": config.model.config.to_dict(),
+        "parameters": facts.parameters,
+        "train_args": dict(config.flags),
+        "loss": asdict(loss),
+        "perceptual_loss": criterion.perceptual_status,
         "active_terms_by_epoch": {
-            str(e): criterion.active_terms(e)
-            for e in sorted({0, criterion.config.perceptual_from, criterion.config.full_from})
+            str(e): criterion.active_terms(e) for e in sorted({0, loss.perceptual_from, loss.full_from})
         },
         "data": {
-            "n_frames": list(trainer.dataset.n_frames),
-            "clips": len(trainer.dataset.clips),
-            "slots": len(trainer.dataset),
-            "steps_per_epoch": trainer.steps_per_epoch,
+            "n_frames": list(facts.n_frames),
+            "clips": facts.clips,
+            "slots": facts.slots,
+            "steps_per_epoch": facts.steps_per_epoch,
         },
-        "schedule": trainer.schedule.state_dict(),
-        "world_size": trainer.procs.world_size,
-        "device": str(trainer.device),
-        "amp_dtype": trainer.amp_name,
+        "schedule": facts.schedule,
+        "world_size": facts.world_size,
+        "device": facts.device,
+        "amp_dtype": facts.amp_name,
         "logging": logging,
         "torch": torch.__version__,
         "code_version": code_version(),
-        "resumed_from": trainer.resume_state["path"] if trainer.resume_state else None,
+        "resumed_from": facts.resumed_from,
     }
-    write_json(trainer.run_dir / "config.json", config)
-    trainer.log(
-        f"run {trainer.run_dir}: {config['parameters'] / 1e6:.2f}M parameters on {trainer.device}"
-        f" x{trainer.procs.world_size}, amp {trainer.amp_name}, N in {list(trainer.dataset.n_frames)}, "
-        f"{trainer.steps_per_epoch} steps/epoch, schedule {trainer.schedule.total_steps} steps"
+
+
+def write_run_config(
+    run_dir: Path, config: RunConfig, criterion: TempoLoss, facts: RunFacts, logging: str, log: Callable[[str], None]
+) -> None:
+    """Write ``config.json`` into ``run_dir``, then log the run's opening line."""
+    write_json(run_dir / "config.json", run_record(config, criterion, facts, logging))
+    log(
+        f"run {run_dir}: {facts.parameters / 1e6:.2f}M parameters on {facts.device}"
+        f" x{facts.world_size}, amp {facts.amp_name}, N in {list(facts.n_frames)}, "
+        f"{facts.steps_per_epoch} steps/epoch, schedule {facts.schedule['total_steps']} steps"
     )
-    if not status["enabled"]:
-        trainer.log("note: config.json records that the perceptual loss is off (see above)")
+    if not criterion.perceptual_status["enabled"]:
+        log("note: config.json records that the perceptual loss is off (see above)")
 
 
 def progress_line(

@@ -2,20 +2,19 @@
 
 A checkpoint is a plain dict tagged ``CHECKPOINT_FORMAT``, written by :func:`atomic_save` and read by
 :func:`load_checkpoint` (for resuming and ``tempo export``): weights, EMA, optimizer, LR schedule,
-GradScaler, the position in the run, the best score and the RNG states. Its keys are the format:
-renaming one breaks resuming old runs.
+GradScaler, the position in the run (:class:`~tempo_core.training.progress.Progress`, stored as
+flat keys), the best score, the RNG states and the resolved flags (``train_args``). Its keys are
+the format: renaming one breaks resuming old runs.
 Model files for inference are another format (:mod:`tempo_core.checkpoint`).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
 import random
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,9 +22,9 @@ import torch
 from tempo_core.checkpoint import load_model
 from tempo_core.errors import InputError
 from tempo_core.network import TempoConfig
-
-if TYPE_CHECKING:
-    from tempo_core.training.trainer import Trainer
+from tempo_core.training.optim import WarmupCosine
+from tempo_core.training.progress import Progress
+from tempo_core.training.run_config import RunConfig
 
 CHECKPOINT_FORMAT = "tempo-train-checkpoint-v1"
 
@@ -104,13 +103,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return state
 
 
-def args_dict(args: argparse.Namespace) -> dict[str, Any]:
-    """The resolved flags as plain JSON values (the CLI dispatcher's own keys left out)."""
-    values = {k: v for k, v in vars(args).items() if not k.startswith("_")}
-    values.pop("command", None)
-    return json.loads(json.dumps(values, default=str))
-
-
 def load_resumed_weights(model: torch.nn.Module, config: TempoConfig, state: dict[str, Any]) -> None:
     """The checkpoint's weights into ``model``, if it has the same size flags and code."""
     if state["model_config"] != config.to_dict():
@@ -135,54 +127,59 @@ def load_init_weights(model: torch.nn.Module, config: TempoConfig, path: Path) -
     model.load_state_dict(source.state_dict())
 
 
-def checkpoint_state(trainer: Trainer) -> dict[str, Any]:
+def _cpu_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
+def checkpoint_state(
+    config: RunConfig,
+    model: torch.nn.Module,
+    ema_model: torch.nn.Module | None,
+    optimizer: torch.optim.Optimizer,
+    schedule: WarmupCosine,
+    scaler: torch.amp.GradScaler,
+    progress: Progress,
+) -> dict[str, Any]:
     """Everything a resume needs, as tensors and plain values (``weights_only``-loadable)."""
     return {
         "format": CHECKPOINT_FORMAT,
-        "model": {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
-        **(
-            {"ema": {k: v.detach().cpu() for k, v in trainer.ema_model.state_dict().items()}}
-            if trainer.ema_model is not None
-            else {}
-        ),
-        "model_config": trainer.config.to_dict(),
-        "optimizer": trainer.optimizer.state_dict(),
-        "scheduler": trainer.schedule.state_dict(),
-        "scaler": trainer.scaler.state_dict(),
-        "step": trainer.step,
-        "epoch": trainer.epoch,
-        "batch_in_epoch": trainer.batch_in_epoch,
-        "epoch_loss_sum": trainer.epoch_loss_sum,
-        "epoch_loss_count": trainer.epoch_loss_count,
-        "best_metric": float("nan") if trainer.best_metric is None else float(trainer.best_metric),
-        "best_step": trainer.best_step,
-        "metric_name": trainer.metric_name,
+        "model": _cpu_weights(model),
+        **({"ema": _cpu_weights(ema_model)} if ema_model is not None else {}),
+        "model_config": config.model.config.to_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": schedule.state_dict(),
+        "scaler": scaler.state_dict(),
+        **progress.state_dict(),
+        "metric_name": config.metric_name,
         "rng": capture_rng(),
-        "train_args": args_dict(trainer.args),
+        "train_args": dict(config.flags),
     }
 
 
-def restore_checkpoint_state(trainer: Trainer, state: dict[str, Any]) -> None:
-    """Optimizer, schedule, scaler, position, best score and RNGs from ``state`` (weights apart).
-
-    A new ``--max_steps`` / ``--epochs`` extends (or shortens) the stored schedule.
-    """
-    trainer.optimizer.load_state_dict(state["optimizer"])
-    trainer.schedule.load_state_dict(state["scheduler"])
-    trainer.schedule_measured = True
+def restore_checkpoint_state(
+    state: dict[str, Any],
+    optimizer: torch.optim.Optimizer,
+    schedule: WarmupCosine,
+    scaler: torch.amp.GradScaler,
+    progress: Progress,
+) -> None:
+    """Optimizer, schedule, scaler, position, best score and RNGs from ``state`` (weights apart)."""
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["scheduler"])
     if state["scaler"]:
-        trainer.scaler.load_state_dict(state["scaler"])
-    trainer.step, trainer.epoch = int(state["step"]), int(state["epoch"])
-    trainer.batch_in_epoch = int(state["batch_in_epoch"])
-    trainer.epoch_loss_sum = float(state["epoch_loss_sum"])
-    trainer.epoch_loss_count = int(state["epoch_loss_count"])
-    best = float(state["best_metric"])
-    trainer.best_metric = None if math.isnan(best) else best
-    trainer.best_step = int(state["best_step"])
+        scaler.load_state_dict(state["scaler"])
+    progress.load_state_dict(state)
     restore_rng(state["rng"])
-    trainer.log(f"resumed {state['path']} at step {trainer.step} (epoch {trainer.epoch + 1})")
-    stored, args = state["train_args"], trainer.args
-    if (args.max_steps, args.epochs) != (stored["max_steps"], stored["epochs"]):
-        total = args.max_steps or args.epochs * trainer.steps_per_epoch
-        trainer.schedule.total_steps = max(total, trainer.schedule.warmup + 1)
-        trainer.log(f"schedule extended to {total} steps (new --max_steps / --epochs)")
+
+
+def extend_schedule(
+    schedule: WarmupCosine, config: RunConfig, stored_flags: dict[str, Any], steps_per_epoch: int
+) -> int | None:
+    """A new ``--max_steps`` / ``--epochs`` on resume sets the schedule's length: the new total,
+    or ``None`` when they are the stored ones."""
+    optim = config.optim
+    if (optim.max_steps, optim.epochs) == (stored_flags["max_steps"], stored_flags["epochs"]):
+        return None
+    total = optim.max_steps or optim.epochs * steps_per_epoch
+    schedule.total_steps = max(total, schedule.warmup + 1)
+    return total

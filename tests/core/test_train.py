@@ -226,12 +226,12 @@ def test_sigterm_checkpoints_the_last_step(tmp_path, frames):
 def test_non_finite_loss_skips_the_update(tmp_path, frames):
     import argparse
 
-    from tempo_core.training.command import add_arguments
+    from tempo_core.training.command import add_arguments, load_run
     from tempo_core.training.trainer import Trainer
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    trainer = Trainer(parser.parse_args(train_args(tmp_path, "nan", "--max_steps", "2")))
+    trainer = Trainer(*load_run(parser.parse_args(train_args(tmp_path, "nan", "--max_steps", "2"))))
     try:
         before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
         real = trainer.criterion.forward
