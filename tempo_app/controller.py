@@ -23,6 +23,7 @@ from tempo_app.export_job import ExportJob
 from tempo_app.model_state import LOW_MEMORY_TILE, ModelInfo, ModelSpec, ModelState
 from tempo_app.model_worker import InterpolatorFactory, ModelWorker
 from tempo_app.playback import Playback
+from tempo_app.scene_cuts import SceneCutScanner
 from tempo_app.session import SessionState
 from tempo_app.settings import AppSettings
 from tempo_app.thumbnails import ThumbnailLoader
@@ -65,6 +66,7 @@ class AppController(QObject):
         )
         self.playback = Playback(self.session, self)
         self.thumbnail_loader: ThumbnailLoader | None = None
+        self.cut_scanner: SceneCutScanner | None = None
         self.export_job: ExportJob | None = None
         self.opener: ClipOpener | None = None  # the open whose result will be shown
         self._openers: set[ClipOpener] = set()  # every open still running, superseded ones too
@@ -86,6 +88,7 @@ class AppController(QObject):
         """Stop everything; False when a thread is still busy after the grace period."""
         self.playback.pause()
         self._stop_thumbnails()
+        self._stop_cut_scan()
         self.opener = None  # a clip still being indexed is closed when it arrives
         if self.export_job is not None:
             self.export_job.cancel()
@@ -153,11 +156,13 @@ class AppController(QObject):
         frame_times, info = reader.frame_times, reader.info
         self.playback.pause()
         self._stop_thumbnails()
+        self._stop_cut_scan()
         self.display.set_reader(reader)  # the frame thread closes the previous clip's reader
         self.session.set_clip(path, info, frame_times)
         self.recent_files_changed.emit(self.settings.add_recent_file(path))
         self.settings.set_last_folder("open", path)
         self._start_thumbnails(path, len(frame_times))
+        self._start_cut_scan(path)
         self.display.update()
 
     def close_clip(self) -> None:
@@ -166,6 +171,7 @@ class AppController(QObject):
             return
         self.playback.pause()
         self._stop_thumbnails()
+        self._stop_cut_scan()
         self.display.set_reader(None)
         self.session.clear_clip()
 
@@ -189,6 +195,29 @@ class AppController(QObject):
                 loader.finished.connect(loader.deleteLater)
             else:
                 loader.deleteLater()
+
+    def _start_cut_scan(self, path: str) -> None:
+        scanner = SceneCutScanner(path, parent=self)  # parented: never freed running
+        scanner.cuts_found.connect(self._on_cuts_found)
+        scanner.error.connect(self.status_message)
+        self.cut_scanner = scanner
+        scanner.start()
+
+    def _on_cuts_found(self, path: str, cuts: list) -> None:
+        if self.sender() is not self.cut_scanner or path != self.session.path:
+            return
+        self.session.set_cuts(cuts)
+        if cuts:
+            self.status_message.emit(f"{len(cuts)} scene cut(s) found: nothing is blended across them.")
+
+    def _stop_cut_scan(self) -> None:
+        scanner, self.cut_scanner = self.cut_scanner, None
+        if scanner is not None:
+            scanner.cancel()
+            if scanner.isRunning():
+                scanner.finished.connect(scanner.deleteLater)
+            else:
+                scanner.deleteLater()
 
     # ---------------------------------------------------------------- model
     def load_model(self, spec: ModelSpec, startup: bool = False) -> None:

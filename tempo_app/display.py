@@ -11,11 +11,14 @@ stands are shown, so rapid scrubbing ends on the last position. Failures caused 
 itself (pinned anchors too far from the playhead) go to the status bar; others become one
 dialog, not repeated until a synthesis succeeds. The nearest real frame, the reference of compare
 mode, is read while the model synthesizes; a synthesis shown before it arrives is shown again,
-with its reference, when it does.
+with its reference, when it does. Between the two frames of a scene cut it shows the real frame
+the export holds there. While the picture for the playhead is on its way, ``pending_changed``
+says what is computed (a :class:`Pending`) and when it started.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,8 +34,9 @@ from tempo_app.session import SessionState
 
 @dataclass
 class DisplayFrame:
-    """One picture for the viewer. ``kind`` is "real", "synthesized", "preview" or "nearest"
-    (a real frame standing in while no model is available)."""
+    """One picture for the viewer. ``kind`` is "real", "synthesized", "preview", "held" (a real
+    frame the export holds at a scene cut) or "nearest" (a real frame standing in while no model
+    is available)."""
 
     image: np.ndarray  # (H, W, 3) uint8 RGB, possibly smaller than the clip for previews
     time: float
@@ -42,6 +46,21 @@ class DisplayFrame:
     confidence: np.ndarray | None = None  # (h, w) float32 in [0, 1]
     reference: np.ndarray | None = None  # nearest real frame, for compare mode
     note: str = ""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What the viewer waits for: a synthesis ("synthesis" or "preview") of ``time`` from
+    ``anchors``, or the decode of real frame ``frame_index`` ("frame"). ``started`` is a
+    :func:`time.monotonic` stamp; ``expected_s`` comes from the measured speed (None: unknown)."""
+
+    kind: str
+    time: float
+    frame_position: float  # fractional frame number of ``time``
+    anchors: tuple[int, ...] = ()
+    frame_index: int | None = None
+    started: float = 0.0
+    expected_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +81,7 @@ class DisplayController(QObject):
     status = Signal(str)  # one sentence for the status bar (e.g. pinned anchors too far away)
     idle = Signal()  # the latest request has finished
     busy_changed = Signal(bool)  # a synthesis for the playhead is running
+    pending_changed = Signal(object)  # Pending, or None once the picture for the playhead is shown
 
     def __init__(
         self,
@@ -103,6 +123,7 @@ class DisplayController(QObject):
         self.frames.frame_read.connect(self._on_frame_read)
         self.frames.read_failed.connect(self._on_read_failed)
         self._generation: int | None = None
+        self.pending: Pending | None = None
 
     # ------------------------------------------------------------- inputs
     def set_reader(self, reader: Any) -> None:
@@ -118,6 +139,7 @@ class DisplayController(QObject):
         self._set_latest(None)
         self._rest_timer.stop()
         self.current = None
+        self._set_pending(None)
 
     def shutdown(self, timeout_ms: int = 10000) -> bool:
         """Close the clip and end the frame thread; False when a read is still running."""
@@ -138,6 +160,11 @@ class DisplayController(QObject):
         if index is not None:
             self._drop_request()
             self._show_real(index)
+            return
+        held = session.held_frame_at()
+        if held is not None:  # between the two frames of a scene cut: the export holds a frame
+            self._drop_request()
+            self._show_real(held, kind="held", note="scene cut: the export holds this frame")
             return
         if self._show_cached(None):
             return
@@ -195,6 +222,18 @@ class DisplayController(QObject):
     def _request(self, max_side: int | None) -> None:
         self._next_id += 1
         self._set_latest(self._next_id)
+        session = self.session
+        kind = "preview" if max_side is not None else "synthesis"
+        self._set_pending(
+            Pending(
+                kind,
+                session.playhead,
+                session.frame_position(),
+                session.anchors,
+                started=time.monotonic(),
+                expected_s=self.expected_seconds(max_side),
+            )
+        )
         self.worker.request(
             SynthesisRequest(
                 self._next_id,
@@ -208,8 +247,27 @@ class DisplayController(QObject):
     def _set_latest(self, request_id: int | None) -> None:
         was_busy = self._latest_id is not None
         self._latest_id = request_id
+        if request_id is None and self.pending is not None and self.pending.kind != "frame":
+            self._set_pending(None)
         if was_busy != (request_id is not None):
             self.busy_changed.emit(request_id is not None)
+
+    def _set_pending(self, pending: Pending | None) -> None:
+        if pending != self.pending:
+            self.pending = pending
+            self.pending_changed.emit(pending)
+
+    def expected_seconds(self, max_side: int | None) -> float | None:
+        """The expected time of a synthesis from the last measured full-resolution one
+        (previews scale with their share of the pixels); None before the first measurement."""
+        ms = self.model_state.ms_per_frame
+        if ms is None:
+            return None
+        info = self.session.info
+        width, height = (getattr(info, "width", 0) or 0), (getattr(info, "height", 0) or 0)
+        if max_side is not None and width and height:
+            ms *= min(1.0, (max_side / max(width, height)) ** 2)
+        return ms / 1000.0
 
     def _drop_request(self) -> None:
         if self._latest_id is not None:
@@ -228,7 +286,10 @@ class DisplayController(QObject):
         """Show real frame ``index`` now if decoded, else as soon as the frame thread has it."""
         image = self._prefetch(index)
         if image is None:
-            self._pending_real = _PendingReal(index, kind, note, self.session.playhead)
+            session = self.session
+            self._pending_real = _PendingReal(index, kind, note, session.playhead)
+            position = session.frame_position()
+            self._set_pending(Pending("frame", session.playhead, position, frame_index=index, started=time.monotonic()))
             return
         self._emit(self._real_frame(image, index, kind, note))
 
@@ -255,6 +316,8 @@ class DisplayController(QObject):
 
     def _emit(self, frame: DisplayFrame) -> None:
         self.current = frame
+        if self._latest_id is None or frame.kind == "synthesized":
+            self._set_pending(None)
         self.frame_ready.emit(frame)
 
     def _report(self, message: str) -> None:
@@ -335,4 +398,5 @@ class DisplayController(QObject):
             return
         if self._pending_real is not None and self._pending_real.index == index:
             self._pending_real = None
+            self._set_pending(None)
         self._report(message)

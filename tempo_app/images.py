@@ -17,6 +17,14 @@ def to_qimage(rgb: np.ndarray) -> QImage:
     return image.copy()
 
 
+def rgba_to_qimage(rgba: np.ndarray) -> QImage:
+    """Copy an HxWx4 uint8 RGBA array (straight alpha) into a QImage that owns its memory."""
+    rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
+    height, width = rgba.shape[:2]
+    image = QImage(rgba.data, width, height, 4 * width, QImage.Format.Format_RGBA8888)
+    return image.copy()
+
+
 def qimage_to_array(image: QImage) -> np.ndarray:
     """An HxWx3 uint8 RGB copy of ``image``."""
     converted = image.convertToFormat(QImage.Format.Format_RGB888)

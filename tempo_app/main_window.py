@@ -54,6 +54,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         controller.display.frame_ready.connect(self.viewer.set_frame)
         controller.display.busy_changed.connect(self.viewer.set_busy)
+        controller.display.pending_changed.connect(self.viewer.set_pending)
         controller.thumbnail.connect(self.timeline.add_thumbnail)
         controller.thumbnails_reset.connect(self.timeline.clear_thumbnails)
         controller.error.connect(self._report_error)

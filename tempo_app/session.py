@@ -3,9 +3,11 @@
 :class:`SessionState` is a QObject with signals and setters; it imports no widgets. The anchor
 rule lives in the Qt-free :func:`choose_anchors` so it can be tested without Qt.
 
-Anchor rule: with no pinned frames the anchors are the N nearest real frames (N = 2 or 4). With
-two or more pinned frames exactly the pinned frames are used. With one pinned frame it is kept
-and the nearest other frames fill up to N.
+Anchor rule: with no pinned frames the anchors, and whether a time is a real frame, a frame held
+at a scene cut or a synthesis, are the export's own (:func:`tempo_core.video.timeline.plan_frame`
+with the clip's scene cuts, found in the background when it opens), so the viewer shows at a
+time what the export writes there. With two or more pinned frames exactly the pinned frames are
+used. With one pinned frame it is kept and the nearest automatic frames fill up to N.
 """
 
 from __future__ import annotations
@@ -17,17 +19,25 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from tempo_core.video import timeline
 from tempo_core.video.timeline import nearest_indices
 
 ANCHOR_COUNTS = (2, 4)
 
 
-def choose_anchors(frame_times: np.ndarray, time: float, count: int, pinned: Iterable[int]) -> tuple[int, ...]:
-    """Anchor frame indices for ``time`` (see the module docstring for the rule)."""
+def choose_anchors(
+    frame_times: np.ndarray,
+    time: float,
+    count: int,
+    pinned: Iterable[int],
+    segment: np.ndarray | None = None,
+) -> tuple[int, ...]:
+    """Anchor frame indices for ``time`` (see the module docstring for the rule); ``segment``
+    is the scene of every frame (:func:`tempo_core.video.timeline.segment_bounds`)."""
     pinned_sorted = sorted(set(pinned))
     if len(pinned_sorted) >= 2:
         return tuple(pinned_sorted)
-    candidates = nearest_indices(frame_times, time, count + len(pinned_sorted))
+    candidates = list(timeline.choose_anchors(frame_times, time, count + len(pinned_sorted), segment))
     candidates.sort(key=lambda index: abs(frame_times[index] - time))
     chosen = list(pinned_sorted)
     for index in candidates:
@@ -46,6 +56,7 @@ class SessionState(QObject):
     anchors_changed = Signal(tuple)
     range_changed = Signal()
     scrubbing_changed = Signal(bool)
+    cuts_changed = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -58,6 +69,8 @@ class SessionState(QObject):
         self.in_point: float | None = None
         self.out_point: float | None = None
         self.scrubbing = False
+        self.cuts: tuple[int, ...] = ()  # frames that start a new scene
+        self.segment = np.zeros(0, dtype=np.int64)  # the scene of every frame
         self._anchors: tuple[int, ...] = ()
 
     # ----------------------------------------------------------------- clip
@@ -74,6 +87,19 @@ class SessionState(QObject):
         return float(self.frame_times[-1]) if len(self.frame_times) else 0.0
 
     @property
+    def duration(self) -> float:
+        """The clip's duration as its container gives it (seconds), else the span of its frames
+        plus one frame interval."""
+        duration = getattr(self.info, "duration", None)
+        if duration:
+            return float(duration)
+        return self.end_time - self.start_time + self.frame_interval if self.has_clip else 0.0
+
+    @property
+    def frame_count(self) -> int:
+        return len(self.frame_times)
+
+    @property
     def frame_interval(self) -> float:
         """Median spacing of real frames in seconds (1/25 s when unknown)."""
         if len(self.frame_times) >= 2:
@@ -85,6 +111,8 @@ class SessionState(QObject):
         self.path = path
         self.info = info
         self.frame_times = np.asarray(frame_times, dtype=np.float64)
+        self.cuts = ()
+        self.segment = np.zeros(len(self.frame_times), dtype=np.int64)
         self.pinned = set()
         self.in_point = None
         self.out_point = None
@@ -100,6 +128,8 @@ class SessionState(QObject):
         self.path = None
         self.info = None
         self.frame_times = np.zeros(0, dtype=np.float64)
+        self.cuts = ()
+        self.segment = np.zeros(0, dtype=np.int64)
         self.pinned = set()
         self._anchors = ()
         self.in_point = self.out_point = None
@@ -126,14 +156,41 @@ class SessionState(QObject):
         time = self.playhead if time is None else time
         return nearest_indices(self.frame_times, time, 1)[0] if self.has_clip else 0
 
+    def set_cuts(self, cuts: Iterable[int]) -> None:
+        """The frames that start a new scene (found in the background after the clip opened)."""
+        if not self.has_clip:
+            return
+        self.cuts = tuple(sorted(int(c) for c in cuts if 0 < int(c) < len(self.frame_times)))
+        self.segment = timeline.segment_bounds(len(self.frame_times), self.cuts)
+        self.cuts_changed.emit()
+        self._update_anchors(force=bool(self.cuts))  # the display re-decides what to show
+
+    @property
+    def tolerance(self) -> float:
+        """A time this close to a real frame is that frame."""
+        return min(1e-4, self.frame_interval * 1e-3)
+
+    def plan_at(self, time: float | None = None) -> timeline.OutputFrame:
+        """How the export shows ``time`` (default: the playhead): a real frame (``source``, and
+        ``held`` at a scene cut) or a synthesis from ``anchors``. Pins are not applied."""
+        time = self.playhead if time is None else time
+        return timeline.plan_frame(time, self.frame_times, self.segment, self.anchor_count, self.tolerance)
+
     def real_frame_at(self, time: float | None = None) -> int | None:
         """The frame index when ``time`` stands on a real frame, else None."""
         if not self.has_clip:
             return None
         time = self.playhead if time is None else time
         index = self.nearest_frame(time)
-        tolerance = min(1e-4, self.frame_interval * 1e-3)
-        return index if abs(self.frame_times[index] - time) <= tolerance else None
+        return index if abs(self.frame_times[index] - time) <= self.tolerance else None
+
+    def held_frame_at(self, time: float | None = None) -> int | None:
+        """The real frame the export holds at ``time`` between the two frames of a scene cut
+        (None elsewhere, or when pinned anchors decide)."""
+        if not self.has_clip or len(self.pinned) >= 2:
+            return None
+        frame = self.plan_at(time)
+        return frame.source if frame.held else None
 
     def frame_position(self, time: float | None = None) -> float:
         """Fractional frame number of ``time`` (12.5 = half-way between frames 12 and 13)."""
@@ -202,7 +259,7 @@ class SessionState(QObject):
     def _update_anchors(self, force: bool = False) -> None:
         if not self.has_clip:
             return
-        anchors = choose_anchors(self.frame_times, self.playhead, self.anchor_count, self.pinned)
+        anchors = choose_anchors(self.frame_times, self.playhead, self.anchor_count, self.pinned, self.segment)
         if force or anchors != self._anchors:
             self._anchors = anchors
             self.anchors_changed.emit(anchors)

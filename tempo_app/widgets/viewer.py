@@ -2,26 +2,51 @@
 
 It observes a :class:`~tempo_app.view_state.ViewState` and shows
 :class:`~tempo_app.display.DisplayFrame` objects; the only state it writes back is the split
-position when the user drags the divider.
+position when the user drags the divider. While the picture for the playhead is computed
+(:class:`~tempo_app.display.Pending`), the last picture stays on screen dimmed, under a turning
+indicator that says what is computed (time, anchors) and the elapsed and expected seconds.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+import time
+
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from tempo_app.colormap import apply_colormap, gradient
-from tempo_app.display import DisplayFrame
-from tempo_app.images import to_qimage
+from tempo_app.colormap import doubt_overlay
+from tempo_app.display import DisplayFrame, Pending
+from tempo_app.images import rgba_to_qimage, to_qimage
 from tempo_app.view_state import ViewState
+from tempo_app.widgets.painting import draw_legend, draw_tag, draw_waiting
 
 KIND_LABELS = {
     "real": "Real frame",
     "synthesized": "Synthesized",
     "preview": "Preview",
     "nearest": "Nearest real frame",
+    "held": "Held real frame",
 }
+SPIN_MS = 80  # repaint period of the waiting indicator
+
+
+def describe_pending(pending: Pending, now: float) -> list[str]:
+    """What the viewer waits for, in two lines: what is computed, and how long it takes."""
+    where = f"{pending.time:.4f} s (frame {pending.frame_position:.3f})"
+    anchors = ", ".join(str(a) for a in pending.anchors)
+    if pending.kind == "frame":
+        what = f"Reading real frame {pending.frame_index} at {pending.time:.4f} s"
+    elif pending.kind == "preview":
+        what = f"Previewing {where} from frames {anchors}"
+    else:
+        what = f"Synthesizing {where} from frames {anchors}"
+    elapsed = f"{max(0.0, now - pending.started):.1f} s elapsed"
+    if pending.kind == "frame":
+        return [what, elapsed]
+    if pending.expected_s is None:
+        return [what, f"{elapsed}, first frame: measuring the speed"]
+    return [what, f"{elapsed} of about {pending.expected_s:.1f} s"]
 
 
 class ViewerWidget(QWidget):
@@ -40,6 +65,10 @@ class ViewerWidget(QWidget):
         self._overlay_key: tuple | None = None
         self._drag: str | None = None
         self.busy = False
+        self.pending: Pending | None = None
+        self._spinner = QTimer(self)
+        self._spinner.setInterval(SPIN_MS)
+        self._spinner.timeout.connect(self.update)
         self._drag_origin = QPointF()
         self._pan_origin = QPointF()
         self.setMinimumSize(320, 200)
@@ -62,18 +91,33 @@ class ViewerWidget(QWidget):
         self.busy = busy
         self.update()
 
+    def set_pending(self, pending: Pending | None) -> None:
+        """Show what the picture for the playhead waits for (None: it is on screen)."""
+        self.pending = pending
+        if pending is None:
+            self._spinner.stop()
+        elif not self._spinner.isActive():
+            self._spinner.start()
+        self.update()
+
+    def pending_lines(self) -> list[str]:
+        """The waiting indicator's text (empty when nothing is pending)."""
+        return describe_pending(self.pending, time.monotonic()) if self.pending is not None else []
+
     def reset_zoom(self) -> None:
         self.zoom = 1.0
         self.pan = QPointF(0.0, 0.0)
         self.update()
 
     def overlay_image(self) -> QImage | None:
-        """The colour-mapped confidence of the current frame (None without confidence)."""
+        """The doubtful pixels of the current frame, coloured (None without confidence)."""
         if self.frame is None or self.frame.confidence is None:
             return None
-        key = (id(self.frame), self.view.colormap)
+        view = self.view
+        key = (id(self.frame), view.colormap, view.overlay_threshold)
         if key != self._overlay_key:
-            self._overlay = to_qimage(apply_colormap(self.frame.confidence, self.view.colormap))
+            rgba = doubt_overlay(self.frame.confidence, view.overlay_threshold, view.colormap)
+            self._overlay = rgba_to_qimage(rgba)
             self._overlay_key = key
         return self._overlay
 
@@ -105,25 +149,28 @@ class ViewerWidget(QWidget):
         painter.fillRect(self.rect(), QColor("#15171c"))
         if self._image is None:
             painter.setPen(QColor("#8a909c"))
-            painter.drawText(
-                self.rect(),
-                Qt.AlignmentFlag.AlignCenter,
-                "Open a clip: File > Open, or drop it here",
-            )
+            text = "Open a clip: File > Open, or drop it here"
+            if self.pending is not None:
+                text = "\n".join(self.pending_lines())
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, text)
             return
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         rects = self.image_rects()
         self._draw_picture(painter, rects[0])
         if len(rects) == 2:
             painter.drawImage(rects[1], self._reference)
-            self._draw_tag(painter, rects[1], f"Real frame {self.frame.frame_index}")
+            draw_tag(painter, rects[1], f"Real frame {self.frame.frame_index}")
         elif self.view.compare_mode == "split" and self._reference is not None:
             self._draw_split(painter, rects[0])
-        self._draw_tag(painter, rects[0], self._label())
-        if self.busy:
-            self._draw_tag(painter, rects[0], "Synthesizing...", bottom=True)
         if self.view.overlay_enabled and self.frame.confidence is not None:
-            self._draw_legend(painter)
+            draw_legend(painter, rects[0], self.view.overlay_threshold, self.view.colormap)
+        if self.pending is not None:
+            draw_tag(painter, rects[0], f"Previous picture: {self._label()}")
+            phase = (time.monotonic() * 1000.0 / 900.0) % 1.0
+            draw_waiting(painter, rects[0], phase, self.pending_lines())
+        else:
+            draw_tag(painter, rects[0], self._label())
 
     def _draw_picture(self, painter: QPainter, rect: QRectF) -> None:
         painter.drawImage(rect, self._image)
@@ -149,57 +196,18 @@ class ViewerWidget(QWidget):
         painter.setBrush(QColor("#ffd34d"))
         painter.drawEllipse(QPointF(x, rect.center().y()), 5, 5)
         tag = QRectF(target)
-        self._draw_tag(painter, tag, f"Real frame {self.frame.frame_index}", right=True)
+        draw_tag(painter, tag, f"Real frame {self.frame.frame_index}", right=True)
 
     def _label(self) -> str:
         frame = self.frame
         text = f"{KIND_LABELS.get(frame.kind, frame.kind)}  {frame.time:.4f} s"
         if frame.kind in ("synthesized", "preview") and frame.anchors:
             text += "  from frames " + ", ".join(str(a) for a in frame.anchors)
-        if frame.kind == "real":
+        if frame.kind in ("real", "held", "nearest"):
             text += f"  (frame {frame.frame_index})"
         if frame.note:
             text += f"  - {frame.note}"
         return text
-
-    def _draw_tag(self, painter: QPainter, rect: QRectF, text: str, right: bool = False, bottom: bool = False) -> None:
-        metrics = painter.fontMetrics()
-        width = metrics.horizontalAdvance(text) + 12
-        height = metrics.height() + 6
-        left = rect.right() - width - 6 if right else rect.left() + 6
-        top = rect.bottom() - height - 6 if bottom else rect.top() + 6
-        box = QRectF(left, top, width, height)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(0, 0, 0, 150))
-        painter.drawRoundedRect(box, 4, 4)
-        painter.setPen(QColor("#f0f2f5"))
-        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
-
-    def _draw_legend(self, painter: QPainter) -> None:
-        strip = to_qimage(gradient(self.view.colormap, 160))
-        metrics = painter.fontMetrics()
-        box = QRectF(self.width() - 196, self.height() - 58, 184, 46)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(0, 0, 0, 160))
-        painter.drawRoundedRect(box, 4, 4)
-        bar = QRectF(box.left() + 12, box.top() + 8, 160, 10)
-        painter.drawImage(bar, strip)
-        painter.setPen(QColor("#f0f2f5"))
-        text_top = bar.bottom() + 4
-        painter.drawText(
-            QRectF(bar.left(), text_top, 40, metrics.height()),
-            "low",
-        )
-        painter.drawText(
-            QRectF(bar.left(), text_top, bar.width(), metrics.height()),
-            Qt.AlignmentFlag.AlignHCenter,
-            "confidence",
-        )
-        painter.drawText(
-            QRectF(bar.left(), text_top, bar.width(), metrics.height()),
-            Qt.AlignmentFlag.AlignRight,
-            "high",
-        )
 
     # --------------------------------------------------------------- mouse
     def wheelEvent(self, event: QWheelEvent) -> None:

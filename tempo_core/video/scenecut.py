@@ -66,3 +66,13 @@ def detect_cuts(
         if scores[i] >= ratio * local:
             cuts.append(i)
     return cuts
+
+
+def cuts_of(small_frames: Iterable[np.ndarray], threshold: float = DEFAULT_THRESHOLD, start: int = 0) -> list[int]:
+    """Frame indices (``start`` + position) that begin a new scene, from the clip's consecutive
+    small frames (``uint8 h x w x 3`` RGB, as ``VideoReader.iter_small`` yields them); a
+    ``threshold`` of 1 or more turns detection off."""
+    if threshold >= 1.0:
+        return []
+    scores = cut_scores(frame.astype(np.float32) / 255.0 for frame in small_frames)
+    return [start + i for i in detect_cuts(scores, threshold)]

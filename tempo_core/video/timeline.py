@@ -183,11 +183,15 @@ def plan_output(
         count = max(1, int(round((end - start) / step)))
         targets = start + np.arange(count, dtype=np.float64) * step
     segment = segment_bounds(len(frame_times), cuts)
-    frames = [_plan_one(k, float(t), frame_times, segment, anchors, tolerance) for k, t in enumerate(targets)]
+    frames = [plan_frame(float(t), frame_times, segment, anchors, tolerance, k) for k, t in enumerate(targets)]
     return Plan(frames, rate, start, end, duration_changed=(mode == "slowmo" and value != 1))
 
 
-def _plan_one(k: int, t: float, frame_times: np.ndarray, segment: np.ndarray, n: int, tolerance: float) -> OutputFrame:
+def plan_frame(
+    t: float, frame_times: np.ndarray, segment: np.ndarray, n: int, tolerance: float, k: int = 0
+) -> OutputFrame:
+    """How source time ``t`` is shown (see the module docstring): the one rule of the export and
+    the app's viewer. ``segment`` comes from :func:`segment_bounds`; ``k`` is the output index."""
     count = len(frame_times)
     after = int(np.searchsorted(frame_times, t, side="right"))
     before = after - 1

@@ -12,7 +12,7 @@ CLIP_WIDTH, CLIP_HEIGHT, CLIP_FRAMES, CLIP_FPS = 64, 48, 8, 10
 
 
 def write_clip(path: Path, frames: int = CLIP_FRAMES, fps: int = CLIP_FPS) -> Path:
-    """A tiny H.264 clip: a bright square moving 4 px per frame over a gradient."""
+    """A tiny H.264 clip: a bright square moving 4 px per frame over a gradient (it wraps around)."""
     yy, xx = np.mgrid[0:CLIP_HEIGHT, 0:CLIP_WIDTH]
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
@@ -24,7 +24,8 @@ def write_clip(path: Path, frames: int = CLIP_FRAMES, fps: int = CLIP_FPS) -> Pa
             image[..., 0] = 40 + 2 * xx
             image[..., 1] = 60 + 2 * yy
             image[..., 2] = 90
-            image[16:32, 4 + 4 * index : 20 + 4 * index] = (250, 250, 40)
+            left = 4 + 4 * (index % 10)
+            image[16:32, left : left + 16] = (250, 250, 40)
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts = index
             for packet in stream.encode(frame):
