@@ -1,6 +1,6 @@
 """CPU time of two primitives of a synthesis, each against the PyTorch call it replaced.
 
-* Box means of the motion prior (:func:`tempo_core.network.motion.box_mean`: the Lucas-Kanade moments,
+* Box means of the motion prior (:func:`tempo_core.network.filters.box_mean`: the Lucas-Kanade moments,
   the block-matching and propagation costs, the 3 x 3 neighbour mean of the Jacobi sweeps)
   against ``F.avg_pool2d``.
 * The local correlation (:func:`tempo_core.network.correlation.local_correlation`, which loops over
@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from tempo_core.network.correlation import local_correlation, local_correlation_reference, unfolded_correlation
-from tempo_core.network.motion import block_sum, box_mean
+from tempo_core.network.filters import block_sum, box_mean
 
 
 def median_ms(function: Callable[[], torch.Tensor], repeats: int) -> float:

@@ -12,7 +12,7 @@ Rows (mean PSNR over the septuplets, and with ``--ssim`` the mean SSIM, skimage7
 * ``blend``: the average of the two nearest frames;
 * ``prior``: the prior's full-resolution velocity alone, every observation looked up along it and
   blended with the observation weights (N=2) or the two nearest frames (N=4), no network;
-* ``prior, <change>``: the same with one setting of :mod:`tempo_core.network.motion` changed (``--ablate``:
+* ``prior, <change>``: the same with one field of the prior's ``PriorConfig`` changed (``--ablate``:
   each part of the local-global polish taken out in turn, the window and the smoothness changed,
   and time measured in normalized units instead of the bracketing pair's gap);
 * ``network``: the model given with ``--checkpoint`` (default: the bundled one).
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,39 +33,37 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import tempo_core.network.motion as motion
 from tempo_core.checkpoint import load_model
 from tempo_core.evaluation.metrics import psnr, ssim
 
 PROTOCOLS = {2: [2, 4], 4: [0, 2, 4, 6]}
 TARGET = 3
-ABLATIONS = {
-    "no propagation": {"PROPAGATION_DISTANCES": ()},
-    "no smoothness term": {"SMOOTHNESS": 1e-5},
-    "no robust weight": {"ROBUST_SCALE": 1e9},
-    "no median filter": {"MEDIAN_SIZE": 1},
-    "no gradient channels": {"GRADIENT_WEIGHT": 0.0},
-    "3 steps per scale": {"LK_ITERATIONS": 3},
-    "LK window 5": {"LK_WINDOW": 5},
-    "LK window 9": {"LK_WINDOW": 9},
-    "smoothness 1e-3": {"SMOOTHNESS": 1e-3},
-    "smoothness 3e-3": {"SMOOTHNESS": 3e-3},
-    "smoothness 3e-2": {"SMOOTHNESS": 3e-2},
-    "normalized time, smoothness 1e-3": {"pair_gap": lambda dt: dt.new_ones(dt.shape[0], 1), "SMOOTHNESS": 1e-3},
+ABLATIONS: dict[str, dict[str, object]] = {
+    "no propagation": {"propagation_distances": ()},
+    "no smoothness term": {"smoothness": 1e-5},
+    "no robust weight": {"robust_scale": 1e9},
+    "no median filter": {"median_size": 1},
+    "no gradient channels": {"gradient_weight": 0.0},
+    "3 steps per scale": {"lk_iterations": 3},
+    "LK window 5": {"lk_window": 5},
+    "LK window 9": {"lk_window": 9},
+    "smoothness 1e-3": {"smoothness": 1e-3},
+    "smoothness 3e-3": {"smoothness": 3e-3},
+    "smoothness 3e-2": {"smoothness": 3e-2},
+    "normalized time, smoothness 1e-3": {"pair_gap_units": False, "smoothness": 1e-3},
 }
 
 
 @contextlib.contextmanager
-def motion_settings(changes: dict[str, object]) -> Iterator[None]:
-    """Temporarily set module attributes of :mod:`tempo_core.network.motion` (e.g. ``{"LK_WINDOW": 9}``)."""
-    saved = {name: getattr(motion, name) for name in changes}
-    for name, value in changes.items():
-        setattr(motion, name, value)
+def motion_settings(model, changes: dict[str, object]) -> Iterator[None]:
+    """Temporarily run ``model``'s prior with ``changes`` to its :class:`PriorConfig` (e.g.
+    ``{"lk_window": 9}``), made with ``dataclasses.replace``."""
+    saved = model.motion_prior.config
+    model.motion_prior.config = dataclasses.replace(saved, **changes)
     try:
         yield
     finally:
-        for name, value in saved.items():
-            setattr(motion, name, value)
+        model.motion_prior.config = saved
 
 
 def _resized(frames: np.ndarray, width: int) -> torch.Tensor:
@@ -148,7 +147,7 @@ def main() -> None:
                 rows.setdefault(f"blend N={n}", []).append(score(nearest, target))
                 rows.setdefault(f"prior N={n}", []).append(score(prior_only(model, frames, dt), target))
                 for name, changes in ablations.items():
-                    with motion_settings(changes):
+                    with motion_settings(model, changes):
                         prediction = prior_only(model, frames, dt)
                     rows.setdefault(f"prior, {name} N={n}", []).append(score(prediction, target))
                 output, _ = model(frames, times, torch.tensor([float(TARGET)]))

@@ -24,7 +24,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import tempo_core.network.correlation as correlation
-import tempo_core.network.motion as motion
+import tempo_core.network.filters as filters
 from tempo_core.inference import Interpolator
 
 METADATA_ONLY = (
@@ -59,7 +59,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if not args.cpu_paths:  # count what a GPU launches
-        motion.sums_by_slices = lambda values: False
+        filters.sums_by_slices = lambda values: False
         correlation.displacement_loop_pays = lambda key, radius, needs_grad: False
 
     height, width = (int(v) for v in args.size.lower().split("x"))

@@ -12,6 +12,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# Softmax sharpness over |dt| (normalized time), side by side: the network's proximity blend of
+# aligned observations, and the motion prior's observation weights (sharper: motion is closer to
+# constant over a short gap, and a far observation is more often occluded).
+PROXIMITY_SHARPNESS = 4.0
+OBSERVATION_SHARPNESS = 8.0
+
+
+def time_proximity(dt: torch.Tensor, sharpness: float) -> torch.Tensor:
+    """``[B, N]`` weights (sum 1 over N) of observations at ``dt = t_i - t_target``: ``softmax(-sharpness |dt|)``."""
+    return (-sharpness * dt.abs()).softmax(dim=1)
+
 
 class SinusoidalTimeEncoding(nn.Module):
     """Continuous time -> sin/cos features -> MLP.

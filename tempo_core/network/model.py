@@ -31,12 +31,11 @@ from tempo_core.network.config import TempoConfig
 from tempo_core.network.correlation import correlation_channels, correlation_pyramid
 from tempo_core.network.decoder import NAFNetDecoder
 from tempo_core.network.encoder import ConvNeXtEncoder
-from tempo_core.network.layers import SinusoidalTimeEncoding, upsample2x
-from tempo_core.network.motion import BilateralMotionPrior, image_pyramid, observation_weights
+from tempo_core.network.layers import PROXIMITY_SHARPNESS, SinusoidalTimeEncoding, time_proximity, upsample2x
+from tempo_core.network.motion import BilateralMotionPrior, image_pyramid
+from tempo_core.network.sampling import warp
 from tempo_core.network.synthesis import PixelSynthesisHead
-from tempo_core.network.temporal_attention import AttentionState, DeformableTemporalAttention, warp
-
-PROXIMITY_SHARPNESS = 4.0
+from tempo_core.network.temporal_attention import AttentionState, DeformableTemporalAttention
 
 
 @dataclass
@@ -136,7 +135,7 @@ class TempoNet(nn.Module):
         """
         target = ((target_time.double().view(-1) - encoded.center) / encoded.span).float()  # (B,)
         dt = encoded.anchor_times - target[:, None]  # (B, N)
-        proximity = (-PROXIMITY_SHARPNESS * dt.abs()).softmax(dim=1)  # (B, N)
+        proximity = time_proximity(dt, PROXIMITY_SHARPNESS)  # (B, N)
         dt_embedding = self.delta_time_encoding(dt)  # (B, N, D)
         target_embedding = self.target_time_encoding(target)  # (B, D)
 
@@ -155,8 +154,9 @@ class TempoNet(nn.Module):
         decoded = self.decoder(fused_pyramid, skips)
         fine_velocity = self.motion_prior.full_resolution(encoded.frames, dt, velocities[0])
         fine_prior = fine_velocity[:, None] * dt[:, :, None, None, None]  # (B, N, 2, H, W)
+        observation_weights = self.motion_prior.observation_weights(dt)
         rgb, weights, confidence_correction = self.synthesis(
-            encoded.frames, decoded, encoded.features[0], state, prior, fine_prior, observation_weights(dt)
+            encoded.frames, decoded, encoded.features[0], state, prior, fine_prior, observation_weights
         )
         entropy = F.interpolate(state.entropy, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
         confidence_logit = self.confidence_scale * (1.0 - entropy) + self.confidence_bias

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tempo_core.network.motion import upsample_velocity
-from tempo_core.network.temporal_attention import AttentionState, warp
+from tempo_core.network.sampling import upsample_velocity, warp
+from tempo_core.network.temporal_attention import AttentionState
 
 UPSCALE = 4
 

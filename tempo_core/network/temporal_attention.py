@@ -12,7 +12,6 @@ is the readable loop it must agree with (see tests/core/test_temporal_attention.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
@@ -20,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
+
+from tempo_core.network.sampling import base_grid, pixels_to_grid
 
 
 @dataclass
@@ -34,69 +35,6 @@ class AttentionState:
     offsets: torch.Tensor
     weights: torch.Tensor
     entropy: torch.Tensor
-
-
-def _pixel_centres(height: int, width: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """Pixel-centre coordinates ``[2, H, W]`` (x, y), made anew."""
-    ys, xs = torch.meshgrid(
-        torch.arange(height, device=device, dtype=dtype),
-        torch.arange(width, device=device, dtype=dtype),
-        indexing="ij",
-    )
-    return torch.stack([xs, ys])
-
-
-@functools.lru_cache(maxsize=16)
-def base_grid(height: int, width: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """Pixel-centre coordinates ``[2, H, W]`` (x, y).
-
-    Cached per size, device and dtype (attention samples at every scale of every frame): the
-    tensor is shared, so never modify it in place.
-    """
-    with torch.inference_mode(False):  # a normal tensor, usable later with autograd too
-        return _pixel_centres(height, width, device, dtype)
-
-
-def pixels_to_grid(coords: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Pixel coordinates ``[..., 2]`` (x, y) -> ``grid_sample`` units (align_corners=False)."""
-    return (coords + 0.5) * xy_constant(2.0 / width, 2.0 / height, coords.device, coords.dtype) - 1.0
-
-
-@functools.lru_cache(maxsize=64)
-def xy_constant(x: float, y: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """The pair ``[x, y]`` as a tensor on ``device``, made once and shared (never modify it).
-
-    Building a small tensor from Python numbers on a GPU is a blocking host-to-device copy, which
-    waits for all queued kernels; in the prior's inner loops that would stall the GPU hundreds of
-    times per frame.
-    """
-    with torch.inference_mode(False):  # a normal tensor, usable later with autograd too
-        return torch.tensor([x, y], device=device, dtype=dtype)
-
-
-def warp(images: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-    """Backward warp: ``out[p] = images[p + offsets[p]]`` (bilinear, border padding).
-
-    Args:
-        images: ``[M, C, H, W]``.
-        offsets: ``[M, 2, H, W]`` (x, y) in pixels.
-    """
-    _, _, height, width = images.shape
-    device, dtype = images.device, offsets.dtype
-    scale = xy_constant(2.0 / width, 2.0 / height, device, dtype)  # pixels -> grid units
-    grid = torch.addcmul(identity_grid(height, width, device, dtype), offsets.permute(0, 2, 3, 1), scale)
-    return F.grid_sample(images, grid.to(images.dtype), mode="bilinear", padding_mode="border", align_corners=False)
-
-
-@functools.lru_cache(maxsize=16)
-def identity_grid(height: int, width: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """``grid_sample`` coordinates ``[H, W, 2]`` of the pixel centres (a warp by zero offsets).
-
-    Cached like :func:`base_grid`, so that :func:`warp` (hundreds per frame in the motion prior) is
-    one operation before its sampling. A 4K frame's grids at all its scales hold about 90 MB.
-    """
-    with torch.inference_mode(False):
-        return pixels_to_grid(_pixel_centres(height, width, device, dtype).permute(1, 2, 0), height, width)
 
 
 def deformable_sample(values: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -1,26 +1,30 @@
 """The motion prior: observation weights, block matching, and the local-global (Lucas-Kanade) polish."""
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-import tempo_core.network.motion as motion
-from tempo_core.network.motion import (
-    BilateralMotionPrior,
-    block_sum,
-    box_mean,
-    counting_observations,
-    image_pyramid,
+import tempo_core.network.filters as filters
+from tempo_core.network.filters import block_sum, box_mean, median_filter
+from tempo_core.network.layers import OBSERVATION_SHARPNESS, time_proximity
+from tempo_core.network.motion import BilateralMotionPrior, counting_observations, image_pyramid
+from tempo_core.network.motion_refinement import (
     lucas_kanade_step,
-    median_filter,
-    observation_weights,
     polish,
     polish_and_propagate,
     propagate,
-    upsample_velocity,
     with_gradient_channels,
 )
-from tempo_core.network.temporal_attention import warp
+from tempo_core.network.prior_config import PriorConfig
+from tempo_core.network.sampling import upsample_velocity, warp
+
+CONFIG = PriorConfig()
+
+
+def observation_weights(dt: torch.Tensor) -> torch.Tensor:
+    return time_proximity(dt, OBSERVATION_SHARPNESS)
 
 
 def shifted_texture(
@@ -62,7 +66,7 @@ def test_lucas_kanade_recovers_a_subpixel_motion():
     start = torch.zeros(1, 2, 96, 96)
     velocity = start
     for _ in range(4):
-        velocity = polish(frames, velocity, dt)
+        velocity = polish(frames, velocity, dt, CONFIG)
     inner = velocity[..., 16:-16, 16:-16]
     assert abs(inner[:, 0].median() - true_velocity[0]) < 0.1
     assert abs(inner[:, 1].median() - true_velocity[1]) < 0.1
@@ -70,10 +74,10 @@ def test_lucas_kanade_recovers_a_subpixel_motion():
 
 def test_lucas_kanade_step_is_bounded_and_leaves_flat_images_alone():
     flat = torch.full((1, 2, 3, 32, 32), 0.5)
-    step = lucas_kanade_step(flat, torch.zeros(1, 2, 32, 32), torch.tensor([[-0.5, 0.5]]))
+    step = lucas_kanade_step(flat, torch.zeros(1, 2, 32, 32), torch.tensor([[-0.5, 0.5]]), CONFIG)
     assert torch.equal(step, torch.zeros_like(step))
     noise = torch.rand(1, 2, 3, 32, 32)
-    step = lucas_kanade_step(noise, torch.zeros(1, 2, 32, 32), torch.tensor([[-0.5, 0.5]]))
+    step = lucas_kanade_step(noise, torch.zeros(1, 2, 32, 32), torch.tensor([[-0.5, 0.5]]), CONFIG)
     assert step.abs().max() <= 1.0 and torch.isfinite(step).all()
 
 
@@ -81,7 +85,7 @@ def test_lucas_kanade_step_is_bounded_and_leaves_flat_images_alone():
 def test_refinement_keeps_the_gradient_path_of_the_velocity(refine):
     frames = shifted_texture((1.0, 0.0), [-0.5, 0.5], size=32)
     velocity = torch.zeros(1, 2, 32, 32, requires_grad=True)
-    refine(frames, velocity, torch.tensor([[-0.5, 0.5]])).sum().backward()
+    refine(frames, velocity, torch.tensor([[-0.5, 0.5]]), CONFIG).sum().backward()
     assert torch.equal(velocity.grad, torch.ones_like(velocity))
 
 
@@ -116,7 +120,7 @@ def test_smoothness_steadies_the_estimate_and_carries_it_into_a_flat_region():
     dt = torch.tensor([[-0.5, 0.5]])
     velocity = torch.zeros(1, 2, 64, 64)
     for _ in range(8):
-        velocity = polish(frames, velocity, dt, median=False)
+        velocity = polish(frames, velocity, dt, CONFIG, median=False)
     column_medians = velocity[0, 0, 8:-8].median(dim=0).values  # (64,)
     assert (column_medians[8:32] - true_velocity[0]).abs().max() < 0.1
     assert column_medians[46] > 0.5 * true_velocity[0]  # 3 pixels past the reach of the data term
@@ -132,7 +136,7 @@ def test_median_filter_removes_an_outlier_and_keeps_a_motion_edge():
 
 def test_gradient_channels_follow_the_grey_level():
     ramp = torch.linspace(0, 1, 8).expand(1, 2, 3, 8, 8)
-    features = with_gradient_channels(ramp)
+    features = with_gradient_channels(ramp, CONFIG)
     assert features.shape == (1, 2, 5, 8, 8)
     assert torch.equal(features[:, :, :3], ramp)
     assert torch.allclose(features[:, :, 3, :, 1:-1], torch.full((1, 2, 8, 6), 1 / 7))
@@ -145,7 +149,7 @@ def test_propagation_replaces_a_wrong_region_by_its_neighbours_motion():
     dt = torch.tensor([[-0.5, 0.5]])
     velocity = true_velocity.expand(1, 2, 64, 64).clone()
     velocity[..., 24:36, 20:32] = torch.tensor([-3.0, 2.0]).view(1, 2, 1, 1)  # a wrong 12 x 12 region
-    propagated = propagate(frames, velocity, dt)
+    propagated = propagate(frames, velocity, dt, CONFIG)
     assert torch.equal(propagated, true_velocity.expand(1, 2, 64, 64))
 
 
@@ -212,5 +216,19 @@ def test_box_mean_made_first_under_inference_mode_still_serves_autograd():
     assert values.grad is not None and torch.isfinite(values.grad).all()
     # the cached counts themselves are normal tensors (an inference tensor cannot be saved for
     # backward by any later use that multiplies it with a tensor that needs a gradient)
-    cached = motion._inverse_block_count(11, 5, values.device, values.dtype)
+    cached = filters._inverse_block_count(11, 5, values.device, values.dtype)
     assert not cached.is_inference()
+
+
+def test_the_prior_settings_are_one_frozen_config_that_studies_replace():
+    frames = shifted_texture((3.0, 1.0), [-0.5, 0.5], size=64)
+    dt = torch.tensor([[-0.5, 0.5]])
+    prior = BilateralMotionPrior(radius=3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        prior.config.lk_iterations = 1  # type: ignore[misc]
+    with torch.no_grad():
+        tuned = prior.synthesize_alone(frames, dt)
+        prior.config = dataclasses.replace(prior.config, lk_iterations=0, propagation_distances=())
+        plain = prior.synthesize_alone(frames, dt)
+    assert PriorConfig().lk_iterations == 5  # the default is untouched
+    assert not torch.equal(tuned, plain)

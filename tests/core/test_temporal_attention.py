@@ -10,13 +10,8 @@ from tempo_core.network.correlation import (
     local_correlation_reference,
     unfolded_correlation,
 )
-from tempo_core.network.temporal_attention import (
-    deformable_sample,
-    deformable_sample_reference,
-    identity_grid,
-    normalized_entropy,
-    warp,
-)
+from tempo_core.network.sampling import identity_grid, warp
+from tempo_core.network.temporal_attention import deformable_sample, deformable_sample_reference, normalized_entropy
 
 
 def test_fast_deformable_sampling_matches_reference():

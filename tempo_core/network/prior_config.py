@@ -1,0 +1,52 @@
+"""The motion prior's tuned settings, in one frozen dataclass.
+
+Every value was chosen on triplets and septuplets cut from the training videos
+(``benchmarks/motion_prior_study.py``, resources/models/MODEL_CARD.md). A study changes them with
+``dataclasses.replace`` on a copy, never on the module::
+
+    prior.config = dataclasses.replace(prior.config, lk_iterations=3)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tempo_core.network.layers import OBSERVATION_SHARPNESS
+
+
+@dataclass(frozen=True)
+class PriorConfig:
+    """Settings of :class:`tempo_core.network.motion.BilateralMotionPrior`.
+
+    Attributes:
+        observation_sharpness: observation weights ``softmax(-s |dt|)``, dt in pair gaps.
+        negligible_distance: observations farther than this many pair gaps beyond the second
+            nearest are left out (their weight is below ``e**-6`` of it).
+        pair_gap_units: measure time in gaps of the bracketing pair (False: normalized time).
+        lk_window: side of the block the local-global moments are averaged over (odd).
+        lk_iterations: local-global steps per scale (1/32 to 1/4, and 1/2).
+        full_size_iterations: local-global steps at full size (no median there).
+        lk_max_step: bound of each component of one step (pixels per time unit).
+        smoothness: weight of the neighbours' mean velocity (the global, Horn-Schunck term).
+        smoothness_sweeps: Jacobi sweeps of the per-pixel 2 x 2 system per step.
+        robust_scale: Charbonnier scale of the spread of the observations (RGB in [0, 1]).
+        median_size: side of the median filter after each scale's steps (1: none).
+        gradient_weight: weight of the grey-level gradient channels beside RGB.
+        propagation_distances: PatchMatch propagation distances, far to near (pixels).
+        propagation_window: side of the block over which propagation compares costs (odd).
+    """
+
+    observation_sharpness: float = OBSERVATION_SHARPNESS
+    negligible_distance: float = 0.75
+    pair_gap_units: bool = True
+    lk_window: int = 7
+    lk_iterations: int = 5
+    full_size_iterations: int = 1
+    lk_max_step: float = 1.0
+    smoothness: float = 1e-2
+    smoothness_sweeps: int = 10
+    robust_scale: float = 0.05
+    median_size: int = 5
+    gradient_weight: float = 1.0
+    propagation_distances: tuple[int, ...] = (16, 8, 4, 2, 1)
+    propagation_window: int = 9
