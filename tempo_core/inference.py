@@ -41,13 +41,15 @@ class Synthesis:
 
 @dataclass
 class EncodedAnchors:
-    """Anchors ready for synthesis. ``encoded`` is None when frames are synthesized in tiles."""
+    """Anchors ready for synthesis. ``encoded`` is None when frames are synthesized in tiles of
+    ``tile`` pixels a side (None: whole frames)."""
 
     frames: torch.Tensor  # (1, N, 3, Hp, Wp) padded, on the device
     timestamps: torch.Tensor  # (1, N) float64
     height: int
     width: int
     encoded: EncodedObservations | None
+    tile: int | None = None
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -176,8 +178,9 @@ class Interpolator:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=PRECISIONS[self.precision])
 
-    def encode(self, frames: Sequence, timestamps: Sequence[float]) -> EncodedAnchors:
-        """Encode anchor images (uint8 arrays or PIL images, all the same size) once."""
+    def encode(self, frames: Sequence, timestamps: Sequence[float], tile: int | None = None) -> EncodedAnchors:
+        """Encode anchor images (uint8 arrays or PIL images, all the same size) once. ``tile``:
+        synthesize these anchors in tiles of that many pixels a side (None: ``self.tile``)."""
         check_times(timestamps)
         tensors = [image_to_tensor(frame) for frame in frames]
         if len(tensors) != len(timestamps):
@@ -187,23 +190,24 @@ class Interpolator:
             raise InputError(f"All anchor frames must have the same size; got {sorted(sizes)}.")
         stacked = torch.stack(tensors)[None]  # (1, N, 3, H, W)
         times = torch.tensor([list(map(float, timestamps))], dtype=torch.float64)
-        return self.encode_tensors(stacked, times)
+        return self.encode_tensors(stacked, times, tile)
 
-    def encode_tensors(self, frames: torch.Tensor, timestamps: torch.Tensor) -> EncodedAnchors:
-        """``frames [1, N, 3, H, W]`` float in [0, 1], ``timestamps [1, N]``."""
+    def encode_tensors(self, frames: torch.Tensor, timestamps: torch.Tensor, tile: int | None = None) -> EncodedAnchors:
+        """``frames [1, N, 3, H, W]`` float in [0, 1], ``timestamps [1, N]``; ``tile`` as in :meth:`encode`."""
         height, width = frames.shape[-2:]
         if min(height, width) < 1:
             raise InputError("Frames must be at least 1 x 1 pixels.")
         padded = pad_to_multiple(frames).to(self.device)
         timestamps = timestamps.to(self.device)
+        tile = self.tile if tile is None else int(tile)
         encoded = None
-        if not self._needs_tiles(padded):
+        if not self._needs_tiles(padded, tile):
             with torch.inference_mode(), self._autocast():
                 encoded = self.model.encode(padded, timestamps)
-        return EncodedAnchors(padded, timestamps, height, width, encoded)
+        return EncodedAnchors(padded, timestamps, height, width, encoded, tile if encoded is None else None)
 
-    def _needs_tiles(self, padded: torch.Tensor) -> bool:
-        return self.tile is not None and max(padded.shape[-2:]) > self.tile
+    def _needs_tiles(self, padded: torch.Tensor, tile: int | None) -> bool:
+        return tile is not None and max(padded.shape[-2:]) > tile
 
     def synthesize(self, anchors: EncodedAnchors, target_times: Sequence[float]) -> list[Synthesis]:
         """Synthesize each target time from encoded anchors; results in the order given."""
@@ -236,7 +240,7 @@ class Interpolator:
 
     def _synthesize_with_fallback(self, anchors: EncodedAnchors, times: list[float]):
         """Synthesize; after an out-of-memory error retry with smaller tiles, then say so plainly."""
-        tile = self.tile if self._needs_tiles(anchors.frames) else None
+        tile = anchors.tile if anchors.encoded is None else None
         for attempt in (tile, *(t for t in OOM_TILE_SIZES if tile is None or t < tile)):
             try:
                 return self._synthesize_batch(anchors, times, attempt)

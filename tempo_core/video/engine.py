@@ -1,24 +1,18 @@
 """The export engine: a clip in, a smoother or slower clip out. Qt-free; the CLI and app call it.
 
-:func:`run_export` plans the output timeline (:mod:`tempo_core.video.timeline`) after detecting scene
-cuts (:mod:`tempo_core.video.scenecut`), then runs three stages at once, joined by small bounded
-queues so the slowest stage sets the pace and memory stays flat:
+:func:`run_export` checks the settings and the output location, opens the clip (refusing frames
+too large for the memory at hand, :mod:`tempo_core.video.limits`), detects scene cuts
+(:mod:`tempo_core.video.scenecut`), plans the output timeline (:mod:`tempo_core.video.timeline`),
+and hands the jobs to an :class:`~tempo_core.video.pipeline.ExportPipeline`: a decoder thread, the
+model on the calling thread, and a writer thread (:class:`tempo_core.video.writer.VideoWriter`).
 
-1. a decoder thread reads the real frames each job needs, in order;
-2. the calling thread runs the model: each anchor set is encoded once and every target time
-   between those anchors is synthesized from the cached features, in batches;
-3. a writer thread encodes and muxes (:class:`tempo_core.video.writer.VideoWriter`).
-
-Frames that fall on a real frame are that frame, unchanged. Progress is reported after every
-batch; cancellation is checked before every frame job and while waiting on a queue. Cancel or
-failure removes the temporary output: nothing half-written is ever left, the source is never
-touched.
+Frames that fall on a real frame are that frame, unchanged. Cancel or failure removes the
+temporary output: nothing half-written is ever left, and the source is never touched.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,38 +20,30 @@ from pathlib import Path
 
 import numpy as np
 
-from tempo_core.errors import Cancelled, InputError, MediaError, OutputError
-from tempo_core.video.reader import VideoReader
+from tempo_core.errors import Cancelled, InputError
+from tempo_core.video.limits import check_frame_size, check_output_frames, export_bytes_per_pixel
+from tempo_core.video.pipeline import CancelToken, ExportPipeline, FrameModel, Job, Progress, make_jobs
+from tempo_core.video.reader import VideoInfo, VideoReader
 from tempo_core.video.scenecut import DEFAULT_THRESHOLD, cut_scores, detect_cuts
-from tempo_core.video.timeline import MODES, OutputFrame, Plan, plan_output, snap_tolerance
+from tempo_core.video.timeline import MODES, Plan, plan_output, snap_tolerance
 from tempo_core.video.writer import CODECS, VideoWriter, check_output_path
+
+__all__ = [
+    "CancelToken",
+    "ExportResult",
+    "ExportSettings",
+    "Job",
+    "Progress",
+    "detect_scene_cuts",
+    "make_jobs",
+    "run_export",
+    "tile_for",
+    "validate",
+]
 
 LARGE_FRAME_PIXELS = 3840 * 2160  # above this, synthesize in tiles unless a tile size is given
 AUTO_TILE = 1024
 _QUEUE_DEPTH = 3
-_POLL_S = 0.1
-
-
-class CancelToken:
-    """Thread-safe cancel flag: the UI calls :meth:`cancel`, the engine polls :attr:`cancelled`."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-
-@dataclass
-class Progress:
-    done: int  # output frames written
-    total: int
-    fps: float  # output frames per second so far
-    eta_s: float | None  # seconds left, None until measurable
 
 
 @dataclass(frozen=True)
@@ -95,18 +81,6 @@ class ExportResult:
     cuts: list[int] = field(default_factory=list)  # source frames that start a new scene
 
 
-@dataclass(frozen=True)
-class _Job:
-    """Output frames made the same way: ``sources`` copied, or synthesized from ``anchors``."""
-
-    sources: tuple[int, ...]  # real frames this job needs, sorted
-    times: tuple[float, ...]  # target times (synthesis) — empty for a copy
-    count: int  # output frames produced
-
-
-_DONE = object()
-
-
 def validate(settings: ExportSettings) -> None:
     """Refuse impossible settings before any file is opened."""
     if settings.mode not in MODES:
@@ -117,6 +91,8 @@ def validate(settings: ExportSettings) -> None:
         raise InputError(f"Unknown codec {settings.codec!r}; use one of {', '.join(CODECS)}.")
     if settings.batch_size < 1:
         raise InputError("The batch size must be at least 1.")
+    if settings.tile is not None and settings.tile < 1:
+        raise InputError(f"The tile size must be a positive number of pixels, not {settings.tile}.")
     check_output_path(Path(settings.output_path), settings.codec, settings.overwrite, Path(settings.input_path))
 
 
@@ -136,31 +112,75 @@ def detect_scene_cuts(
     return [start + i for i in detect_cuts(cut_scores(thumbs()), threshold)]
 
 
-def make_jobs(plan: Plan, frame_times: np.ndarray, batch_size: int) -> list[_Job]:
-    """Group consecutive output frames: copies one by one, syntheses by anchor set and batch."""
-    jobs: list[_Job] = []
-    pending: list[OutputFrame] = []
+def tile_for(settings: ExportSettings, model: object, pixels: int, notes: list[str]) -> int | None:
+    """The tile size for this export's ``model.encode`` calls: the one asked for, else
+    :data:`AUTO_TILE` for frames above 4K when the model does not tile already (with a note),
+    else None (the model's own setting)."""
+    if settings.tile is not None:
+        return int(settings.tile)
+    if getattr(model, "tile", None) is None and pixels > LARGE_FRAME_PIXELS:
+        notes.append(f"Frames larger than 4K are synthesized in {AUTO_TILE}-pixel tiles.")
+        return AUTO_TILE
+    return None
 
-    def flush() -> None:
-        if pending:
-            jobs.append(_Job(pending[0].anchors, tuple(f.time for f in pending), len(pending)))
-            pending.clear()
 
-    for frame in plan.frames:
-        if frame.source is not None:
-            flush()
-            jobs.append(_Job((frame.source,), (), 1))
-            continue
-        if pending and (pending[0].anchors != frame.anchors or len(pending) >= batch_size):
-            flush()
-        pending.append(frame)
-    flush()
-    return jobs
+def expected_output_frames(settings: ExportSettings, reader: VideoReader) -> float:
+    """About how many frames the settings ask for (before planning them)."""
+    first = float(reader.frame_times[0])
+    start = first if settings.start is None else float(settings.start)
+    end = first + reader.info.duration if settings.end is None else float(settings.end)
+    span = max(0.0, end - start) if math.isfinite(end - start) else math.inf
+    value, rate = float(settings.value), float(reader.rate)
+    if settings.mode == "times":
+        return float(len(settings.times or ()))
+    if not (math.isfinite(value) and value > 0):
+        return 0.0  # plan_output refuses it with its own sentence
+    return span * {"factor": rate * value, "fps": value, "slowmo": rate * value}[settings.mode]
+
+
+def _plan(settings: ExportSettings, reader: VideoReader, cuts: list[int]) -> Plan:
+    times = reader.frame_times
+    return plan_output(
+        times,
+        settings.mode,
+        settings.value,
+        source_rate=reader.rate,
+        last_duration=reader.info.duration - float(times[-1] - times[0]),
+        start=settings.start,
+        end=settings.end,
+        anchors=settings.anchors,
+        cuts=cuts,
+        tolerance=snap_tolerance(reader.time_base, times, reader.rate),
+        times=settings.times,
+    )
+
+
+def _scan_range(settings: ExportSettings, times: np.ndarray) -> tuple[int, int]:
+    """Source frames to scan for cuts: the range asked for, three frames wider on each side."""
+    lo = max(0, int(np.searchsorted(times, settings.start or times[0])) - 3)
+    hi = len(times) if settings.end is None else int(np.searchsorted(times, settings.end)) + 3
+    return lo, min(hi, len(times))
+
+
+def _audio_plan(settings: ExportSettings, info: VideoInfo, plan: Plan, notes: list[str]) -> bool:
+    """Whether the audio is copied; a note says why when it is dropped."""
+    same_timing = settings.mode in ("factor", "fps") or not plan.duration_changed
+    same_timing = same_timing and settings.mode != "times"
+    copy_audio = info.has_audio and same_timing and settings.codec != "png"
+    if info.has_audio and not copy_audio:
+        if settings.codec == "png":
+            why = "a PNG sequence holds no audio"
+        elif settings.mode == "slowmo":
+            why = "slow motion changes the duration"
+        else:
+            why = "explicit times change the timing"
+        notes.append(f"The audio was dropped: {why}.")
+    return copy_audio
 
 
 def run_export(
     settings: ExportSettings,
-    interpolator,
+    interpolator: FrameModel,
     progress: Callable[[Progress], None] | None = None,
     cancel: CancelToken | None = None,
 ) -> ExportResult:
@@ -172,38 +192,15 @@ def run_export(
     notes: list[str] = []
     with VideoReader(settings.input_path, cache_size=16) as reader:
         info = reader.info
-        times = reader.frame_times
-        lo = max(0, int(np.searchsorted(times, settings.start or times[0])) - 3)
-        hi = len(times) if settings.end is None else int(np.searchsorted(times, settings.end)) + 3
-        cuts = detect_scene_cuts(reader, lo, min(hi, len(times)), settings.scene_threshold, cancel)
-        plan = plan_output(
-            times,
-            settings.mode,
-            settings.value,
-            source_rate=reader.rate,
-            last_duration=info.duration - float(times[-1] - times[0]),
-            start=settings.start,
-            end=settings.end,
-            anchors=settings.anchors,
-            cuts=cuts,
-            tolerance=snap_tolerance(reader.time_base, times, reader.rate),
-            times=settings.times,
-        )
-        large = info.width * info.height > LARGE_FRAME_PIXELS
-        batch = 1 if large else settings.batch_size
-        same_timing = settings.mode in ("factor", "fps") or not plan.duration_changed
-        same_timing = same_timing and settings.mode != "times"
-        copy_audio = info.has_audio and same_timing and settings.codec != "png"
-        if info.has_audio and not copy_audio:
-            if settings.codec == "png":
-                why = "a PNG sequence holds no audio"
-            elif settings.mode == "slowmo":
-                why = "slow motion changes the duration"
-            else:
-                why = "explicit times change the timing"
-            notes.append(f"The audio was dropped: {why}.")
+        pixels = info.width * info.height
+        check_frame_size(Path(info.path).name, info.width, info.height, export_bytes_per_pixel(settings.anchors))
+        check_output_frames(expected_output_frames(settings, reader))
+        cuts = detect_scene_cuts(reader, *_scan_range(settings, reader.frame_times), settings.scene_threshold, cancel)
+        plan = _plan(settings, reader, cuts)
+        copy_audio = _audio_plan(settings, info, plan, notes)
         if cancel.cancelled:
             raise Cancelled()
+        large = pixels > LARGE_FRAME_PIXELS
         writer = VideoWriter(
             settings.output_path,
             rate=plan.rate,
@@ -215,20 +212,24 @@ def run_export(
             audio_source=settings.input_path if copy_audio else None,
             audio_start=plan.start,
             audio_end=plan.end,
+            source=settings.input_path,
         )
-        restore_tile = _configure_tiling(interpolator, settings, info.width * info.height, notes)
-        try:
-            jobs = make_jobs(plan, times, batch)
-            depth = 1 if large else _QUEUE_DEPTH
-            _run_pipeline(reader, jobs, interpolator, writer, len(plan.frames), progress, cancel, depth)
+        with writer:
+            pipeline = ExportPipeline(
+                reader=reader,
+                writer=writer,
+                model=interpolator,
+                jobs=make_jobs(plan, 1 if large else settings.batch_size),
+                total=len(plan.frames),
+                cancel=cancel,
+                progress=progress,
+                tile=tile_for(settings, interpolator, pixels, notes),
+                depth=1 if large else _QUEUE_DEPTH,
+            )
+            pipeline.run()
             if cancel.cancelled:
                 raise Cancelled()
             path = writer.finish()
-        except BaseException:
-            writer.abort()
-            raise
-        finally:
-            restore_tile()
     notes.extend(writer.notes)
     audio = writer.audio if writer.audio == "copied" else ("dropped" if info.has_audio else "none")
     return ExportResult(
@@ -241,151 +242,3 @@ def run_export(
         notes=notes,
         cuts=cuts,
     )
-
-
-def _configure_tiling(interpolator, settings: ExportSettings, pixels: int, notes: list[str]):
-    """Pass the tile size to the interpolator (if it tiles); returns an undo function."""
-    if not hasattr(interpolator, "tile"):
-        return lambda: None
-    previous = interpolator.tile
-    tile = settings.tile
-    if tile is None and previous is None and pixels > LARGE_FRAME_PIXELS:
-        tile = AUTO_TILE
-        notes.append(f"Frames larger than 4K are synthesized in {AUTO_TILE}-pixel tiles.")
-    if tile is not None:
-        interpolator.tile = int(tile)
-
-    def undo() -> None:
-        interpolator.tile = previous
-
-    return undo
-
-
-class _Stop(Exception):
-    """Internal: a stage noticed that the pipeline is stopping."""
-
-
-def _put(q: queue.Queue, item, stop: threading.Event) -> None:
-    while True:
-        if stop.is_set():
-            raise _Stop()
-        try:
-            q.put(item, timeout=_POLL_S)
-            return
-        except queue.Full:
-            continue
-
-
-def _get(q: queue.Queue, stop: threading.Event):
-    while True:
-        if stop.is_set():
-            raise _Stop()
-        try:
-            return q.get(timeout=_POLL_S)
-        except queue.Empty:
-            continue
-
-
-def _run_pipeline(reader, jobs, interpolator, writer, total, progress, cancel, depth) -> None:
-    """Decode thread -> model (this thread) -> write thread, queues ``depth`` jobs deep."""
-    decoded: queue.Queue = queue.Queue(maxsize=depth)
-    synthesized: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    failures: list[BaseException] = []
-
-    def guarded(stage: Callable[[], None]) -> Callable[[], None]:
-        def body() -> None:
-            try:
-                stage()
-            except _Stop:
-                pass
-            except BaseException as err:  # handed to the calling thread
-                failures.append(err)
-                stop.set()
-
-        return body
-
-    def decode_stage() -> None:
-        window: dict[int, np.ndarray] = {}
-        for job in jobs:
-            for index in job.sources:
-                if index not in window:
-                    window[index] = reader.read_frame(index)
-            for index in [i for i in window if i < job.sources[0] - 4]:
-                del window[index]
-            _put(decoded, (job, [window[i] for i in job.sources]), stop)
-        _put(decoded, _DONE, stop)
-
-    def write_stage() -> None:
-        while (item := _get(synthesized, stop)) is not _DONE:
-            for image in item:
-                writer.write(image)
-
-    threads = [
-        threading.Thread(target=guarded(decode_stage), name="tempo-decode", daemon=True),
-        threading.Thread(target=guarded(write_stage), name="tempo-write", daemon=True),
-    ]
-    for thread in threads:
-        thread.start()
-    started = time.monotonic()
-    try:
-        encoded_key, encoded = None, None
-        while True:
-            if cancel.cancelled:
-                raise Cancelled()
-            try:
-                item = _get(decoded, stop)
-            except _Stop:
-                break
-            if item is _DONE:
-                _put(synthesized, _DONE, stop)
-                break
-            job, frames = item
-            if not job.times:
-                images = frames
-            else:
-                if job.sources != encoded_key:
-                    anchor_times = [float(reader.frame_times[i]) for i in job.sources]
-                    encoded = interpolator.encode(frames, anchor_times)
-                    encoded_key = job.sources
-                images = [s.image for s in interpolator.synthesize(encoded, list(job.times))]
-            _put(synthesized, images, stop)
-            _report(progress, writer.frames_written, total, started)
-        for thread in threads:
-            while thread.is_alive():
-                if cancel.cancelled:
-                    raise Cancelled()
-                thread.join(timeout=_POLL_S)
-    except _Stop:
-        pass
-    finally:
-        stop.set()  # finished stages have already exited; running ones stop now
-        for thread in threads:
-            thread.join()
-    if failures:
-        raise _user_error(failures[0], writer)
-    if cancel.cancelled:
-        raise Cancelled()
-    if writer.frames_written != total:
-        raise MediaError("The export stopped before every frame was written.")
-    _report(progress, writer.frames_written, total, started)
-
-
-def _report(progress, done: int, total: int, started: float) -> None:
-    if progress is None:
-        return
-    elapsed = time.monotonic() - started
-    fps = done / elapsed if elapsed > 0 and done else 0.0
-    eta = (total - done) / fps if fps > 0 else None
-    progress(Progress(done=done, total=total, fps=fps, eta_s=eta))
-
-
-def _user_error(err: BaseException, writer: VideoWriter) -> BaseException:
-    """Errors from the stages as they should reach the caller."""
-    if isinstance(err, OSError):
-        from tempo_core.video.writer import output_error
-
-        return output_error(err, writer.path)
-    if isinstance(err, MemoryError):
-        return OutputError("Ran out of memory; try a smaller --tile or a lower resolution.")
-    return err

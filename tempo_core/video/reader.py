@@ -12,7 +12,6 @@ frames) raises :class:`tempo_core.errors.MediaError` with one plain sentence.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -22,11 +21,13 @@ from pathlib import Path
 import av
 import numpy as np
 
-from tempo_core.errors import MediaError
+from tempo_core.errors import MediaError, describe
+from tempo_core.video.limits import MAX_SIDE, check_frame_size, check_source_frames
 from tempo_core.video.timeline import nearest_indices
 from tempo_core.video.timestamps import repair_times
 
 _SEEK_AHEAD_LIMIT = 48  # decode forward instead of seeking when the target is this close
+_FRAME_THREADS_MAX_PIXELS = 3840 * 2160  # larger frames decode with slice threads (no frame queue)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,21 @@ def _check_path(path: Path) -> None:
         raise MediaError(f"{path} is a folder, not a video file.")
     if path.stat().st_size == 0:
         raise MediaError(f"The file {path} is empty.")
+    _check_y4m_header(path)
+
+
+def _check_y4m_header(path: Path) -> None:
+    """A YUV4MPEG2 header names the frame size in plain text: check it before FFmpeg allocates."""
+    with open(path, "rb") as handle:
+        head = handle.read(256)
+    if not head.startswith(b"YUV4MPEG2 "):
+        return
+    fields = {token[:1]: token[1:] for token in head.split(b"\n")[0].split(b" ")[1:] if token}
+    try:
+        width, height = int(fields.get(b"W", b"0")), int(fields.get(b"H", b"0"))
+    except ValueError:
+        raise MediaError(f"{path.name} has a damaged YUV4MPEG2 header.") from None
+    check_frame_size(path.name, min(width, 10 * MAX_SIDE), min(height, 10 * MAX_SIDE))
 
 
 class VideoReader:
@@ -107,7 +123,7 @@ class VideoReader:
             raise
         except (av.FFmpegError, OSError, ValueError, IndexError, KeyError, TypeError) as err:
             self.close()
-            reason = _why(err)
+            reason = describe(err)
             raise MediaError(f"{self.path.name} is not a video file TEMPO can read ({reason}).") from None
 
     # ------------------------------------------------------------------ indexing
@@ -120,10 +136,14 @@ class VideoReader:
         self._stream = streams.video[0]
         if self._stream.codec_context is None:
             raise MediaError(f"{self.path.name} uses a video codec TEMPO cannot decode.")
-        self._stream.thread_type = "AUTO"
+        context = self._stream.codec_context
+        check_frame_size(self.path.name, context.width, context.height)
+        large = context.width * context.height > _FRAME_THREADS_MAX_PIXELS
+        self._stream.thread_type = "SLICE" if large else "AUTO"  # frame threads hold a frame each
         self.time_base = float(self._stream.time_base or 0) or 1e-3
         self._index_packets()
         first = self._decode_first()
+        check_frame_size(self.path.name, first.width, first.height)
         self._coded_size = (first.width, first.height)
         self._rotation = display_rotation(first)
         # An MP4/MOV index is written last, so a complete index means a complete file; other
@@ -147,6 +167,8 @@ class VideoReader:
                 continue
             pts = packet.pts if packet.pts is not None else packet.dts
             raw_pts.append(pts)
+            if len(raw_pts) % 65536 == 0:
+                check_source_frames(self.path.name, len(raw_pts))
             keyframes.append(bool(packet.is_keyframe))
             durations.append(int(packet.duration or 0))
         if not raw_pts:
@@ -262,6 +284,8 @@ class VideoReader:
                 yield position, frame
 
     def _image(self, frame: av.VideoFrame) -> np.ndarray:
+        if (frame.width, frame.height) != self._coded_size:
+            check_frame_size(self.path.name, frame.width, frame.height)
         try:
             if (frame.width, frame.height) == self._coded_size:
                 image = frame.to_ndarray(format="rgb24")
@@ -382,10 +406,3 @@ def _packets(container, stream, reader: VideoReader):
             reader._damaged_tail = True
             return
         yield packet
-
-
-def _why(err: BaseException) -> str:
-    """A short reason from a PyAV/OS error, without paths or error codes."""
-    text = getattr(err, "strerror", None) or str(err) or type(err).__name__
-    text = text.split(":")[-1].strip() if os.sep in text else text.strip()
-    return text.rstrip(".").lower() or "unknown error"

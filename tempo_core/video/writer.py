@@ -1,11 +1,14 @@
 """Writing the output with PyAV: H.264, HEVC, ProRes, FFV1 or a PNG sequence, audio remuxed.
 
-Safety rules, all enforced here:
+Safety rules, all enforced here and in :mod:`tempo_core.video.output_paths`:
 
-* the output is written to a hidden temporary file (or folder) *in the target folder* and moved
-  into place with ``os.replace`` only by :meth:`VideoWriter.finish`; :meth:`abort` (cancel, error)
-  deletes it, so no half-written file is ever left under the target name;
-* an existing output is replaced only with ``overwrite=True``; the source is never the target;
+* the output is written to a hidden temporary file (or folder) *in the target folder*, named with
+  this process id, and moved into place only by :meth:`VideoWriter.finish`, which checks again
+  that nothing appeared at the target meanwhile; :meth:`abort` (cancel, error) deletes it, so no
+  half-written file is ever left under the target name; leftovers of killed runs are removed by
+  the next writer in that folder;
+* an existing output is replaced only with ``overwrite=True``, a folder only when TEMPO made it;
+  the source (or a folder holding it) is never the target;
 * ``OSError`` while writing becomes :class:`OutputError` with one sentence (disk full, no
   permission, ...).
 
@@ -18,9 +21,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -28,7 +29,9 @@ from pathlib import Path
 import av
 import numpy as np
 
-from tempo_core.errors import OutputError
+from tempo_core.errors import OutputError, describe
+from tempo_core.video import output_paths
+from tempo_core.video.output_paths import shown
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ def _available(name: str) -> bool:
 def _create_temp_file(path: Path) -> Path:
     """An empty hidden file beside ``path`` with the usual (umask) permissions."""
     for _ in range(100):
-        temp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.partial{path.suffix}")
+        temp = output_paths.temporary_name(path)
         try:
             os.close(os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
             return temp
@@ -71,17 +74,25 @@ def _create_temp_file(path: Path) -> Path:
     raise OutputError(f"Could not create a temporary file in {path.parent}.")
 
 
+def _create_temp_folder(path: Path) -> Path:
+    """An empty hidden folder beside ``path`` (umask permissions) holding the TEMPO marker."""
+    temp = output_paths.temporary_name(path)
+    os.mkdir(temp)
+    output_paths.mark_as_tempo_folder(temp)
+    return temp
+
+
 def output_error(err: Exception, path: Path) -> OutputError:
     """One sentence for an ``OSError`` (or PyAV error) raised while writing ``path``."""
     if not isinstance(err, OSError):
-        reason = str(err).split(":")[0].strip().rstrip(".").lower() or "encoder error"
+        reason = describe(err) or "encoder error"
         return OutputError(f"Encoding {path.name} failed ({reason}); nothing was left behind.")
     if err.errno == errno.ENOSPC:
         return OutputError(f"The disk is full; {path.name} was not written and nothing was left behind.")
     if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return OutputError(f"The folder {path.parent} is not writable.")
-    reason = (err.strerror or str(err) or "input/output error").rstrip(".")
-    return OutputError(f"Writing {path.name} failed ({reason.lower()}); nothing was left behind.")
+    reason = describe(err) or "input/output error"
+    return OutputError(f"Writing {path.name} failed ({reason}); nothing was left behind.")
 
 
 def check_output_path(path: Path, codec: str, overwrite: bool, source: Path | None = None) -> None:
@@ -89,22 +100,19 @@ def check_output_path(path: Path, codec: str, overwrite: bool, source: Path | No
     if codec not in CODECS:
         raise OutputError(f"Unknown codec {codec!r}; use one of {', '.join(CODECS)}.")
     spec = CODECS[codec]
-    if source is not None and path.resolve() == Path(source).resolve():
-        raise OutputError("The output would overwrite the source video; choose another name.")
+    path = Path(path)
+    folder_output = not spec.containers
+    output_paths.check_output_path(path, folder_output=folder_output, overwrite=overwrite, source=source)
     if spec.containers and not path.suffix:
-        raise OutputError(f"The output {path.name} needs a file extension such as {spec.containers[0]}.")
+        raise OutputError(f"The output {shown(path)} needs a file extension such as {spec.containers[0]}.")
     if spec.containers and path.suffix.lower() not in spec.containers:
         allowed = ", ".join(spec.containers)
         raise OutputError(f"{spec.label} cannot be written to a '{path.suffix}' file; use {allowed}.")
-    parent = path.parent
+    parent = path.absolute().parent
     if not parent.is_dir():
         raise OutputError(f"The output folder {parent} does not exist.")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"The folder {parent} is not writable.")
-    if path.exists() and not overwrite:
-        raise OutputError(f"{path} already exists; pass --overwrite to replace it.")
-    if path.exists() and spec.containers and path.is_dir():
-        raise OutputError(f"{path} is a folder; choose a file name for the video.")
 
 
 class VideoWriter:
@@ -118,6 +126,7 @@ class VideoWriter:
         quality: CRF-like, lower is better (H.264/HEVC crf; ignored by lossless codecs).
         audio_source: copy the first audio stream of this file, from ``audio_start`` to
             ``audio_end`` seconds (pass ``None`` to write no audio).
+        source: the video being read (defaults to ``audio_source``): never written or replaced.
     """
 
     def __init__(
@@ -133,9 +142,14 @@ class VideoWriter:
         audio_source: str | Path | None = None,
         audio_start: float = 0.0,
         audio_end: float | None = None,
+        source: str | Path | None = None,
     ) -> None:
         self.path = Path(path)
-        check_output_path(self.path, codec, overwrite, audio_source)
+        source = source if source is not None else audio_source
+        check_output_path(self.path, codec, overwrite, source)
+        self._overwrite = overwrite
+        self._expected = output_paths.identity(self.path)  # what --overwrite may replace
+        output_paths.remove_stale_leftovers(self.path.absolute().parent)
         self.spec = CODECS[codec]
         self.codec = codec
         self.rate = Fraction(rate)
@@ -148,7 +162,7 @@ class VideoWriter:
         self._finished = False
         with self._abort_on_failure():
             if codec == "png":
-                self._temp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
+                self._temp = _create_temp_folder(self.path)
             else:
                 self._temp = _create_temp_file(self.path)
                 self._open_video(width, height, quality)
@@ -302,17 +316,7 @@ class VideoWriter:
         return self.path
 
     def _move_into_place(self) -> None:
-        if self.codec == "png":
-            umask = os.umask(0o022)
-            os.umask(umask)
-            os.chmod(self._temp, 0o777 & ~umask)  # mkdtemp made it private
-        if self.codec == "png" and self.path.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.old.", dir=self.path.parent))
-            os.replace(self.path, trash / "old")
-            os.replace(self._temp, self.path)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(self._temp, self.path)
+        output_paths.place(self._temp, self.path, overwrite=self._overwrite, expected=self._expected)
 
     def abort(self) -> None:
         """Stop and delete the temporary output (safe to call more than once)."""

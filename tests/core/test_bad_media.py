@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tempo_test_clips import frame_image, frame_number, make_clip
 
 from tempo_core.errors import MediaError
-from tempo_core.video.engine import ExportSettings, _configure_tiling, run_export
+from tempo_core.video.engine import AUTO_TILE, ExportSettings, run_export, tile_for
 from tempo_core.video.reader import VideoReader, probe
 
 
@@ -201,10 +201,9 @@ def test_8k_frames_on_a_small_memory_budget(tmp_path):
         tile = None
 
     notes = []
-    undo = _configure_tiling(Tiles, ExportSettings(source, "x.mp4", "fps", 30), 7680 * 4320, notes)
-    assert Tiles.tile == 1024 and notes
-    undo()
-    assert Tiles.tile is None
+    assert tile_for(ExportSettings(source, "x.mp4", "fps", 30), Tiles, 7680 * 4320, notes) == AUTO_TILE
+    assert notes and Tiles.tile is None
+    assert tile_for(ExportSettings(source, "x.mp4", "fps", 30, tile=512), Tiles, 7680 * 4320, []) == 512
 
 
 @settings(

@@ -15,6 +15,7 @@ from tempo_test_clips import frame_image, frame_number, make_clip
 
 from tempo_core.errors import Cancelled, ModelError, OutputError
 from tempo_core.video.engine import CancelToken, ExportSettings, make_jobs, run_export
+from tempo_core.video.output_paths import MARKER
 from tempo_core.video.reader import VideoReader, probe
 from tempo_core.video.timeline import plan_output
 from tempo_core.video.writer import VideoWriter
@@ -37,19 +38,16 @@ class Recording:
     def tile(self):
         return self.inner.tile
 
-    @tile.setter
-    def tile(self, value):
-        self.inner.tile = value
-
-    def encode(self, frames, timestamps):
+    def encode(self, frames, timestamps, tile=None):
         self._anchor_times = list(timestamps)
-        return self.inner.encode(frames, timestamps)
+        self._tile = tile
+        return self.inner.encode(frames, timestamps, tile=tile)
 
     def synthesize(self, encoded, target_times):
         if self.fail_after is not None and len(self.calls) >= self.fail_after:
             raise ModelError("The model failed (test).")
         self.calls.append((self._anchor_times, list(target_times)))
-        self.tiles.append(self.inner.tile)
+        self.tiles.append(self._tile)
         self.threads.append({t.name for t in threading.enumerate()})
         return self.inner.synthesize(encoded, target_times)
 
@@ -231,12 +229,14 @@ def test_existing_output_needs_overwrite(tmp_path, interpolator):
     assert result.frames_written == 4 and probe(out).frame_count == 4
 
 
-def test_tile_is_passed_to_the_interpolator_and_restored(tmp_path, interpolator):
+def test_tile_is_passed_per_call_and_the_interpolator_is_untouched(tmp_path, interpolator):
     source = clip(tmp_path, count=2)
     recorder = Recording(interpolator)
     out = tmp_path / "tiled.mkv"
     run_export(ExportSettings(source, out, "factor", 2, codec="ffv1", tile=32), recorder)
     assert recorder.tiles == [32] and interpolator.tile is None
+    run_export(ExportSettings(source, tmp_path / "whole.mkv", "factor", 2, codec="ffv1"), recorder)
+    assert recorder.tiles == [32, None]
 
 
 def test_jobs_encode_once_per_anchor_set():
@@ -244,7 +244,7 @@ def test_jobs_encode_once_per_anchor_set():
     from fractions import Fraction
 
     plan = plan_output(times, "slowmo", 8, source_rate=Fraction(24))
-    jobs = make_jobs(plan, times, batch_size=4)
+    jobs = make_jobs(plan, batch_size=4)
     synth = [j for j in jobs if j.times]
     assert [j.sources for j in synth] == [(0, 1), (0, 1), (1, 2), (1, 2), (2, 3), (2, 3)]
     assert sum(j.count for j in jobs) == len(plan.frames) == 32
@@ -256,8 +256,9 @@ def test_png_sequence_passes_real_frames_bit_exact(tmp_path, interpolator):
     source = make_clip(tmp_path / "a.mkv", count=2, width=W, height=H, audio=True)
     out = tmp_path / "frames"
     result = run_export(ExportSettings(source, out, "factor", 2, codec="png"), interpolator)
-    names = sorted(p.name for p in out.iterdir())
+    names = sorted(p.name for p in out.iterdir() if p.name != MARKER)
     assert names == [f"frame_{k:06d}.png" for k in range(4)] and result.audio == "dropped"
+    assert (out / MARKER).is_file()
     np.testing.assert_array_equal(np.asarray(Image.open(out / names[2])), frame_image(1, W, H))
     assert not leftovers(tmp_path)
 

@@ -114,7 +114,7 @@ def test_writer_codecs_round_trip(tmp_path, codec, name):
             writer.write(frame_image(index))
         writer.finish()
     if codec == "png":
-        files = sorted(out.iterdir())
+        files = sorted(out.glob("frame_*.png"))
         assert [f.name for f in files][:2] == ["frame_000000.png", "frame_000001.png"]
         from PIL import Image
 
