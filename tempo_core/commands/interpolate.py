@@ -6,8 +6,10 @@ Examples::
     tempo interpolate clip.mp4 -o clip_x2.mp4 --factor 2
     tempo interpolate clip.mp4 -o clip_slow.mov --slowmo 4 --codec prores --start 1.5 --end 3
 
-A progress line shows frames done, speed and time left. Ctrl-C cancels cleanly (nothing is
-left behind; exit code 130). The exit code is 0 only when the output was written.
+A progress line shows frames done, speed and time left. Ctrl-C (SIGINT) and SIGTERM cancel
+cleanly: nothing is left behind, exit code 130 or 143 (128 + the signal number). A run killed
+outright leaves hidden ``.NAME.tempo-<pid>-<hex>.partial`` files that the next run writing in
+that folder removes. The exit code is 0 only when the output was written.
 """
 
 from __future__ import annotations
@@ -146,18 +148,49 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{minutes}" if hours else minutes
 
 
+class StopSignals:
+    """While active, SIGINT and SIGTERM cancel ``token`` instead of killing the process (the
+    engine then stops at the next frame and removes its temporary output). ``received`` is
+    the signal that did, for the exit code."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, token: CancelToken) -> None:
+        self.token = token
+        self.received: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.received = self.received or signum
+        self.token.cancel()
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._on_signal)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal number (130 for Ctrl-C, 143 for SIGTERM); 130 when cancelled otherwise."""
+        return 128 + (self.received or signal.SIGINT)
+
+
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     validate(settings)  # cheap refusals (existing output, bad folder) before loading the model
-    interpolator = load_interpolator(args)
     token = CancelToken()
+    with StopSignals(token) as signals:
+        return _export(args, settings, token, signals)
+
+
+def _export(args: argparse.Namespace, settings: ExportSettings, token: CancelToken, signals: StopSignals) -> int:
+    interpolator = load_interpolator(args)
     line = ProgressLine(enabled=not args.quiet)
-
-    def on_interrupt(signum, frame) -> None:
-        token.cancel()  # the engine stops at the next frame and removes its temporary output
-
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, on_interrupt) if in_main else None
     try:
         if not args.quiet:
             print(
@@ -167,14 +200,12 @@ def run(args: argparse.Namespace) -> int:
         result = run_export(settings, interpolator, progress=line, cancel=token)
     except Cancelled:
         line.end()
-        print("tempo interpolate: cancelled; no output was written.", file=sys.stderr)
-        return 130
+        how = "stopped by SIGTERM" if signals.received == signal.SIGTERM else "cancelled"
+        print(f"tempo interpolate: {how}; no output was written.", file=sys.stderr)
+        return signals.exit_code
     except BaseException:
         line.end()  # the dispatcher prints the error on a line of its own
         raise
-    finally:
-        if in_main:
-            signal.signal(signal.SIGINT, previous)
     line.end()
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)

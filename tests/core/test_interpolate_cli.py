@@ -1,6 +1,7 @@
 """``tempo interpolate``: success, plain one-line failures, refusal to overwrite, Ctrl-C."""
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -125,41 +126,66 @@ def test_mode_is_required(tmp_path, capsys):
     assert exit_info.value.code == 2
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_ctrl_c_cancels_cleanly(tmp_path, checkpoint):
+def start_slow_export(tmp_path, checkpoint, out):
+    """A ``tempo interpolate`` subprocess, returned once its progress line shows (or after 120 s)."""
     source = make_clip(tmp_path / "in.mkv", count=12, width=32, height=24)
-    out_dir = tmp_path / "out"
-    out_dir.mkdir()
-    out = out_dir / "slow.mp4"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tempo_core",
-            "interpolate",
-            str(source),
-            "-o",
-            str(out),
-            "--slowmo",
-            "16",
-            "--checkpoint",
-            str(checkpoint),
-            "--device",
-            "cpu",
-        ],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env=env,
-        cwd=tmp_path,
-    )
+    command = [sys.executable, "-m", "tempo_core", "interpolate", str(source), "-o", str(out)]
+    command += ["--slowmo", "16", "--checkpoint", str(checkpoint), "--device", "cpu"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=tmp_path)
     seen = b""
     deadline = time.monotonic() + 120
-    while b"frames" not in seen and time.monotonic() < deadline:
-        seen += os.read(process.stderr.fileno(), 256)
-    process.send_signal(signal.SIGINT)
+    while b"frames" not in seen and time.monotonic() < deadline and process.poll() is None:
+        ready, _, _ = select.select([process.stderr], [], [], 1.0)
+        if ready:
+            seen += os.read(process.stderr.fileno(), 256)
+    return process, seen
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize(
+    ("signum", "code", "words"),
+    [(signal.SIGINT, 130, "cancelled"), (signal.SIGTERM, 143, "stopped by SIGTERM")],
+)
+def test_ctrl_c_cancels_cleanly(tmp_path, checkpoint, signum, code, words):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    process, seen = start_slow_export(tmp_path, checkpoint, out_dir / "slow.mp4")
+    process.send_signal(signum)
     _, rest = process.communicate(timeout=60)
     stderr = (seen + rest).decode()
-    assert process.returncode == 130, stderr
-    assert "cancelled" in stderr and "Traceback" not in stderr
+    assert process.returncode == code, stderr
+    assert words in stderr and "Traceback" not in stderr
     assert list(out_dir.iterdir()) == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_leftovers_of_a_killed_run_are_removed_by_the_next_run(tmp_path, checkpoint, capsys):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    foreign = out_dir / ".notes.partial.txt"  # not a TEMPO name: never touched
+    foreign.write_text("mine")
+    process, _ = start_slow_export(tmp_path, checkpoint, out_dir / "slow.mp4")
+    process.kill()
+    process.communicate(timeout=60)
+    partial = [p for p in out_dir.iterdir() if p != foreign]
+    assert len(partial) == 1 and f".tempo-{process.pid}-" in partial[0].name
+    fresh = out_dir / f".other.tempo-{os.getpid() + 10**7}-0123abcd.partial.mkv"
+    fresh.write_bytes(b"a run that may still be writing")  # younger than a minute: kept
+    an_hour_ago = time.time() - 3600
+    os.utime(partial[0], (an_hour_ago, an_hour_ago))
+    code, _, err = run_cli(
+        capsys,
+        tmp_path / "in.mkv",
+        "-o",
+        out_dir / "x2.mkv",
+        "--factor",
+        "2",
+        "--codec",
+        "ffv1",
+        "--checkpoint",
+        checkpoint,
+        "--quiet",
+    )
+    assert code == 0, err
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted([foreign.name, fresh.name, "x2.mkv"])
