@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pytest
@@ -17,6 +21,7 @@ from PIL import Image
 
 from tempo_core.commands import cli
 from tempo_core.errors import InputError
+from tempo_core.training import trainer as trainer_module
 from tempo_core.training.command import main
 from tempo_core.training.optim import WarmupCosine
 from tempo_core.training.processes import pick_device
@@ -175,6 +180,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_on_cpu_with_gloo(tmp_path, frames):
     command = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
@@ -194,16 +200,61 @@ def test_ddp_two_processes_on_cpu_with_gloo(tmp_path, frames):
     assert result.stdout.count("run ") == 1, "only rank 0 logs"
 
 
-def test_time_budget_stops_with_checkpoint_and_fp16_uses_grad_scaler(tmp_path, frames, capsys):
+class FakeClock:
+    """A clock that moves ``tick`` seconds each time it is read: the run sees a steady speed."""
+
+    def __init__(self, tick: float) -> None:
+        self.now, self.tick = 1000.0, tick
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+
+def test_time_budget_stops_with_checkpoint_and_fp16_uses_grad_scaler(tmp_path, frames, capsys, monkeypatch):
+    # the run's clock, not the wall clock: 0.2 s a reading, so the 2 s budget ends after a few steps
+    monkeypatch.setattr(trainer_module, "clock", FakeClock(0.2))
     main(train_args(tmp_path, "budget", "--time_budget", "2", "--amp_dtype", "fp16",
                     "--log_every", "1000"))  # fmt: skip
     state = load(tmp_path / "runs" / "budget" / "checkpoints" / "latest.pt")
-    assert state["step"] >= 1 and "scale" in state["scaler"]
-    assert state["scheduler"]["total_steps"] < 100 * 5  # fitted to the budget, not 100 epochs
+    assert 1 <= state["step"] <= state["scheduler"]["total_steps"] < 10  # fitted to the budget, not 100 epochs
+    assert "scale" in state["scaler"]
     assert all(torch.isfinite(v).all() for v in state["model"].values())
-    assert "stopped at step" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "steps fit in the time budget" in out and "stopped at step" in out
 
 
+class LineReader:
+    """Reads a process's output on a thread, so every wait here has a deadline: a silent or
+    stuck process fails the test instead of hanging it."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.text = ""
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def until(self, needle: str | None, seconds: float) -> str:
+        """All output up to a line holding ``needle`` (``None``: up to the end of the stream)."""
+        deadline = time.monotonic() + seconds
+        while needle is None or needle not in self.text:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail(f"waited {seconds} s for {needle or 'the end'!r}; output so far:\n{self.text[-2000:]}")
+            if line is None:
+                if needle is None:
+                    break
+                pytest.fail(f"the output ended before {needle!r}:\n{self.text[-2000:]}")
+            self.text += line
+        return self.text
+
+
+@pytest.mark.slow
 def test_sigterm_checkpoints_the_last_step(tmp_path, frames):
     command = [sys.executable, "-m", "tempo_core", "train", "--threads", "1",
                *train_args(tmp_path, "term", "--max_steps", "100000")]  # fmt: skip
@@ -211,11 +262,11 @@ def test_sigterm_checkpoints_the_last_step(tmp_path, frames):
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)  # fmt: skip
     try:
-        for line in proc.stdout:
-            if "step 1/" in line:
-                break
+        reader = LineReader(proc.stdout)
+        reader.until("step 1/", seconds=300)
         proc.send_signal(signal.SIGTERM)
-        output = proc.communicate(timeout=300)[0]
+        output = reader.until(None, seconds=300)
+        proc.wait(timeout=60)
     finally:
         proc.kill()
     assert proc.returncode == 130, output
@@ -258,3 +309,43 @@ def test_init_weights_fine_tunes_from_a_model_file(tmp_path, frames):
     with pytest.raises(InputError, match="other model size flags"):
         main(train_args(tmp_path, "other", "--max_steps", "1", "--base_channels", "24",
                         "--init_weights", str(model_file)))  # fmt: skip
+
+
+def test_run_config_parses_the_flags_once_and_resume_fills_the_defaults(tmp_path):
+    from tempo_core.training.command import flag_defaults
+    from tempo_core.training.run_config import RunConfig
+
+    defaults = flag_defaults()
+    given = {**defaults, "data_root": "clips", "n_frames": "2,4,6", "val_n": "[4]", "lr": 3e-4, "_run": print}
+    config = RunConfig.from_flags(given, defaults)
+    assert config.data.n_frames == (2, 4, 6) and config.data.val_n == (2, 4)
+    assert config.data.cache_dir == Path("runs") / "cache" and config.optim.loss.full_from == 20
+    assert "_run" not in config.flags and config.metric_name == "train_charbonnier"
+    stored = {**config.flags, "lr": 1e-3, "epochs": 7, "stop_at_step": 9, "val_root": "val"}
+    resumed = RunConfig.from_flags({**defaults, "lr": 5e-4}, defaults, stored)
+    # flags given again win, defaults take the stored run's values, stop rules are never resumed
+    assert resumed.optim.lr == 5e-4 and resumed.optim.epochs == 7 and resumed.run.stop_at_step == 0
+    assert resumed.data.n_frames == (2, 4, 6) and resumed.metric_name == "val_psnr"
+    with pytest.raises(InputError, match="integers separated by commas"):
+        RunConfig.from_flags({**given, "n_frames": "2,x"}, defaults)
+    with pytest.raises(InputError, match="--schedule needs two epochs"):
+        RunConfig.from_flags({**given, "schedule": "5"}, defaults)
+    with pytest.raises(InputError, match="--data_root is required"):
+        RunConfig.from_flags(defaults, defaults)
+
+
+def test_progress_round_trips_through_the_checkpoint_keys():
+    from tempo_core.training.progress import Progress
+
+    progress = Progress()
+    for loss in (0.5, float("nan"), 0.25):
+        progress.add_step(loss)
+    assert (progress.step, progress.batch_in_epoch, progress.epoch_loss_count) == (3, 3, 2)
+    state = progress.state_dict()
+    assert np.isnan(state["best_metric"])  # none yet, stored as NaN (the checkpoint format)
+    assert progress.end_epoch() == pytest.approx(0.375)
+    assert (progress.epoch, progress.batch_in_epoch, progress.epoch_loss_count) == (1, 0, 0)
+    restored = Progress()
+    restored.load_state_dict({**state, "best_metric": 31.5, "best_step": 2, "format": "ignored"})
+    assert restored.step == 3 and restored.epoch_loss_sum == 0.75 and restored.best_metric == 31.5
+    assert Progress(**{**restored.__dict__}) == restored
