@@ -1,0 +1,192 @@
+"""Does a frame-level confidence score rank the targets by their real PSNR? Chosen on training data.
+
+For every target the model synthesizes im4 of a septuplet (the ``tempo eval`` protocols: N=2 from
+im3, im5 at t = 0, 1; N=4 from im1, im3, im5, im7 at t = -1, 0, 1, 2; target t = 0.5) and the
+script records its PSNR against the truth, its confidence map and, as references that need no
+network, the frame difference of the two anchors around the target (their PSNR against each
+other: small motion, high value) and a constant. Each candidate score is then correlated with the
+real PSNR over the targets (Spearman; a constant ranks nothing: 0). Candidates: the mean
+confidence, low percentiles of the map, and the share of pixels at or above a threshold.
+
+* ``train``: windows cut from ``--data_root`` (the 14 training videos decoded with the longest side
+  480 like ``tempo train``, and the street_fair frames): ``--per_video`` evenly spaced 7-frame
+  windows per source and stride, resized to 448 wide (``motion_prior_study.video_windows``). The
+  candidate with the best mean Spearman over N=2 and N=4 here is the one chosen.
+* ``val``: ``--val`` (``../shared/data/val/septuplets``), only reported.
+
+Also reported: the PSNR of the blend of the two anchors against the truth (a reference that needs
+the truth, so no score can use it), and the safety net of :func:`tempo_core.frame_score.choose_fallback`:
+how often it picks the better of "hold" and "blend" (by real PSNR) against always one of them.
+
+    python benchmarks/confidence_ranking.py --data_root ../shared/data/train \
+        --val ../shared/data/val/septuplets [--checkpoint FILE] [--records runs/conf_rank.pt]
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from motion_prior_study import video_windows
+
+from tempo_core.evaluation.evaluate import PROTOCOLS, TARGET_TIME, discover_samples, read_rgb
+from tempo_core.evaluation.metrics import psnr, spearman
+from tempo_core.frame_score import choose_fallback, share_at_least
+from tempo_core.inference import Interpolator, tensor_to_image
+from tempo_core.training.clips import decode_video, find_clip_sources, list_images, read_image
+
+MAX_SIDE = 480  # the decode size of the shipped model's training (MODEL_CARD.md)
+THRESHOLDS = [round(0.05 * k, 2) for k in range(1, 20)]
+PERCENTILES = [1, 2, 5, 10, 20, 30, 50]
+Window = tuple[str, np.ndarray]  # name, uint8 [7, H, W, 3]
+
+
+def training_windows(root: Path, per_video: int, strides: list[int], width: int) -> Iterator[Window]:
+    """7-frame windows ``[7, H, W, 3]`` uint8 of every training source (see the module doc)."""
+    for source in find_clip_sources(root):
+        if source.is_dir():
+            video = np.stack([read_image(path, MAX_SIDE) for path in list_images(source)])
+        else:
+            video = decode_video(source, MAX_SIDE)[0]
+        for stride in strides:
+            for index, window in enumerate(video_windows(video, per_video, stride, width)):
+                frames = (window.permute(0, 2, 3, 1) * 255).round().byte().numpy()
+                yield f"{source.stem}/s{stride}/{index}", frames
+
+
+def validation_windows(root: Path) -> Iterator[Window]:
+    """The validation septuplets as ``[7, H, W, 3]`` uint8 (found as ``tempo eval`` finds them)."""
+    for sample in discover_samples(root, "septuplet", 2):
+        folder = sample.target.parent
+        yield sample.name, np.stack([read_rgb(folder / f"im{i}.png") for i in range(1, 8)])
+
+
+def measure(interpolator: Interpolator, frames: np.ndarray, n: int) -> dict[str, object]:
+    """Synthesize im4 of one septuplet ``[7, H, W, 3]`` with N anchors; PSNR, map and references."""
+    numbers, times, target_number = PROTOCOLS[("septuplet", n)]
+    anchors = [frames[i - 1] for i in numbers]
+    truth = frames[target_number - 1]
+    tensors = torch.from_numpy(np.stack(anchors)).permute(0, 3, 1, 2).float()[None] / 255
+    rgb, aux = interpolator.run_tensors(
+        tensors, torch.tensor([times], dtype=torch.float64), torch.tensor([TARGET_TIME], dtype=torch.float64)
+    )
+    image = tensor_to_image(rgb[0])
+    confidence = aux["confidence"][0, 0].numpy()
+    early, late = frames[2], frames[4]  # im3, im5: the pair around the target in both protocols
+    fallback = choose_fallback(anchors, list(times), TARGET_TIME, image, confidence)
+    blend = (early.astype(np.float64) + late) / 2
+    return {
+        "psnr": psnr(image, truth),
+        "confidence": confidence.astype(np.float16),
+        "anchor_psnr": psnr(early, late),
+        "blend_psnr": psnr(np.clip(np.rint(blend), 0, 255).astype(np.uint8), truth),
+        "hold_psnr": psnr(anchors[fallback.held], truth),
+        "fallback": fallback.kind,
+    }
+
+
+def collect(interpolator: Interpolator, windows: Iterator[Window]) -> dict[int, list[dict[str, object]]]:
+    """Records per N for every window (see :func:`measure`)."""
+    records: dict[int, list[dict[str, object]]] = {2: [], 4: []}
+    for name, frames in windows:
+        for n in records:
+            records[n].append({"name": name, **measure(interpolator, frames, n)})
+        print(f"  {name}: PSNR N=2 {records[2][-1]['psnr']:.2f}", flush=True)
+    return records
+
+
+def candidates() -> dict[str, Callable[[np.ndarray], float]]:
+    """Candidate frame scores of a confidence map ``[H, W]`` (higher = more trusted)."""
+    scores: dict[str, Callable[[np.ndarray], float]] = {"mean": lambda c: float(c.astype(np.float64).mean())}
+    for q in PERCENTILES:
+        scores[f"percentile {q}"] = lambda c, q=q: float(np.percentile(c.astype(np.float32), q))
+    for threshold in THRESHOLDS:
+        scores[f"share >= {threshold:.2f}"] = lambda c, t=threshold: float(share_at_least(c, t))
+    return scores
+
+
+def rank(records: list[dict[str, object]], values: list[float]) -> float:
+    """Spearman of ``values`` with the real PSNR over the records (0 when ``values`` is constant)."""
+    rho = spearman(np.asarray(values), np.asarray([r["psnr"] for r in records]))
+    return 0.0 if np.isnan(rho) else rho
+
+
+def table(data: dict[str, dict[int, list[dict[str, object]]]], chosen: str) -> list[str]:
+    """Markdown rows: the chosen score, the mean, the anchor-difference proxy, the constant."""
+    score = candidates()
+    rows = {
+        f"score ({chosen})": lambda r: score[chosen](r["confidence"]),
+        "mean confidence": lambda r: score["mean"](r["confidence"]),
+        "anchor difference (PSNR of im3 vs im5)": lambda r: r["anchor_psnr"],
+        "constant": lambda r: 0.0,
+        "blend PSNR vs truth (needs the truth)": lambda r: r["blend_psnr"],
+    }
+    columns = [(split, n) for split in data for n in (2, 4)]
+    lines = ["| frame score | " + " | ".join(f"{s} N={n} ({len(data[s][n])})" for s, n in columns) + " |"]
+    lines.append("|---" * (len(columns) + 1) + "|")
+    for label, value in rows.items():
+        cells = [f"{rank(data[s][n], [value(r) for r in data[s][n]]):+.3f}" for s, n in columns]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def fallback_lines(data: dict[str, dict[int, list[dict[str, object]]]]) -> list[str]:
+    """How often the safety net's choice is the better of hold and blend (by real PSNR), and the
+    mean PSNR of what it picks beside always holding and always blending."""
+    lines = []
+    for split, per_n in data.items():
+        for n, records in per_n.items():
+            hold = np.array([r["hold_psnr"] for r in records])
+            blend = np.array([r["blend_psnr"] for r in records])
+            picked_hold = np.array([r["fallback"] == "hold" for r in records])
+            right = np.mean(picked_hold == (hold > blend))
+            chosen = np.where(picked_hold, hold, blend).mean()
+            lines.append(
+                f"{split} N={n}: choice right {right:.0%} (hold better in {np.mean(hold > blend):.0%}); "
+                f"mean PSNR chosen {chosen:.2f}, always blend {blend.mean():.2f}, always hold {hold.mean():.2f}, "
+                f"best of both {np.maximum(hold, blend).mean():.2f}"
+            )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data_root", default="../shared/data/train", help="training videos and frames")
+    parser.add_argument("--val", default="../shared/data/val/septuplets", help="validation septuplets")
+    parser.add_argument("--checkpoint", help="model file (default: the bundled model)")
+    parser.add_argument("--per_video", type=int, default=3, help="windows per source and stride")
+    parser.add_argument("--strides", default="1,2,3", help="frame strides of the training windows")
+    parser.add_argument("--width", type=int, default=448, help="training windows resized to this width")
+    parser.add_argument("--records", help="cache of the measured records (.pt): reused if it exists")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cache = Path(args.records) if args.records else None
+    if cache is not None and cache.exists():
+        data = torch.load(cache, weights_only=False)
+    else:
+        interpolator = Interpolator.from_checkpoint(args.checkpoint, device="cpu")
+        strides = [int(s) for s in args.strides.split(",")]
+        windows = training_windows(Path(args.data_root), args.per_video, strides, args.width)
+        data = {"train": collect(interpolator, windows), "val": collect(interpolator, validation_windows(args.val))}
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(data, cache)
+    score = candidates()
+    train = {
+        name: np.mean([rank(data["train"][n], [f(r["confidence"]) for r in data["train"][n]]) for n in (2, 4)])
+        for name, f in score.items()
+    }
+    for name, value in sorted(train.items(), key=lambda item: -item[1]):
+        print(f"train mean Spearman {value:+.3f}  {name}")
+    chosen = max(train, key=train.get)
+    print(f"\nchosen on training windows: {chosen}\n")
+    print("\n".join(table(data, chosen)))
+    print("\n".join(["", *fallback_lines(data)]))
+
+
+if __name__ == "__main__":
+    main()
