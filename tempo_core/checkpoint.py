@@ -1,14 +1,20 @@
 """Model files: safetensors weights with the :class:`TempoConfig` as JSON in the metadata.
 
 Weights are only ever read from safetensors (no pickle); the metadata is parsed as JSON, never
-evaluated. Every problem a user can cause becomes a :class:`ModelError` naming it.
+evaluated, and checked before anything is built (:func:`check_config_values`): at most
+:data:`MAX_CONFIG_CHARS` characters, a flat object of the :class:`TempoConfig` fields, each a
+whole number (or, for ``offset_scale``, a finite number) within :data:`CONFIG_LIMITS`, so a
+hostile file cannot make TEMPO allocate a giant network, recurse, hang or compute NaN. Every
+problem a user can cause becomes a :class:`ModelError` naming it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -22,6 +28,22 @@ FORMAT_VALUE = "tempo-safetensors-v1"
 CONFIG_KEY = "tempo.config"
 DEFAULT_MODEL_NAME = "tempo_default.safetensors"
 FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+MAX_CONFIG_CHARS = 4096
+# field: (low, high) inclusive; lists hold 4 such values. The presets sit well inside
+# (base_channels 16-80, depths 1-12, 2-8 heads); the largest network allowed has about 210M
+# parameters and builds in seconds.
+CONFIG_LIMITS: dict[str, tuple[float, float]] = {
+    "base_channels": (1, 128),
+    "temporal_channels": (1, 256),
+    "encoder_depths": (1, 16),
+    "decoder_depths": (1, 16),
+    "attn_heads": (1, 16),
+    "attn_points": (1, 16),
+    "corr_levels": (1, 6),
+    "corr_radius": (0, 8),
+    "offset_scale": (0.01, 64.0),
+}
+_REAL_FIELDS = ("offset_scale",)
 
 
 def resources_dir() -> Path:
@@ -89,17 +111,56 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         return dict(handle.metadata() or {})
 
 
+def _check_value(key: str, value: Any) -> str | None:
+    """What is wrong with one config value, or None."""
+    low, high = CONFIG_LIMITS[key]
+    if key in _REAL_FIELDS:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"{key} must be a number"
+        if not math.isfinite(value):
+            return f"{key} must be a finite number"
+    elif isinstance(value, bool) or not isinstance(value, int):
+        return f"{key} must be a whole number, not {json.dumps(value)[:20]}"
+    if not low <= value <= high:
+        return f"{key} must lie between {low:g} and {high:g}"
+    return None
+
+
+def check_config_values(values: Any) -> None:
+    """Raise ValueError naming the first config value of the wrong type or out of range."""
+    if not isinstance(values, dict):
+        raise ValueError("the config is not a JSON object")
+    for key, value in values.items():
+        if key not in CONFIG_LIMITS:
+            raise ValueError(f"unknown TEMPO config key {str(key)[:40]!r}")
+        items = value if key.endswith("_depths") else [value]
+        if key.endswith("_depths") and (not isinstance(value, list) or len(value) != 4):
+            raise ValueError(f"{key} must be a list of 4 whole numbers")
+        problems = [p for p in (_check_value(key, item) for item in items) if p]
+        if problems:
+            raise ValueError(problems[0])
+
+
+def parse_config(text: str) -> TempoConfig:
+    """A :class:`TempoConfig` from its JSON text; ValueError naming what is wrong."""
+    if len(text) > MAX_CONFIG_CHARS:
+        raise ValueError(f"the config is longer than {MAX_CONFIG_CHARS} characters")
+    try:
+        values = json.loads(text)
+    except RecursionError:
+        raise ValueError("the config is nested too deeply") from None
+    check_config_values(values)
+    return TempoConfig.from_dict(values)
+
+
 def read_config(path: str | Path) -> TempoConfig:
-    """The :class:`TempoConfig` stored in a model file's metadata."""
+    """The :class:`TempoConfig` stored in a model file's metadata (checked: see the module docstring)."""
     path = Path(path)
     metadata = read_metadata(path)
     if CONFIG_KEY not in metadata:
         raise ModelError(f"{path.name} holds no TEMPO config: it was not exported by `tempo export`.")
     try:
-        values = json.loads(metadata[CONFIG_KEY])
-        if not isinstance(values, dict):
-            raise ValueError("config is not a JSON object")
-        return TempoConfig.from_dict(values)
+        return parse_config(metadata[CONFIG_KEY])
     except (ValueError, TypeError) as err:
         raise ModelError(f"{path.name} describes another architecture ({err}).") from None
 
@@ -131,7 +192,11 @@ def load_model(path: str | Path | None = None):
     path = Path(path) if path is not None else default_model_path()
     if not path.exists() and path == default_model_path():
         raise ModelError(f"The bundled default model is missing ({path}); pass a model file with --checkpoint.")
-    model = TempoNet(read_config(path))
+    config = read_config(path)
+    try:
+        model = TempoNet(config)
+    except (ValueError, TypeError, RuntimeError, AssertionError) as err:
+        raise ModelError(f"{path.name} describes a network TEMPO cannot build ({err}).") from None
     state = load_state(path)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))

@@ -4,6 +4,8 @@ import json
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from safetensors.torch import save_file
 
 from tempo_core.checkpoint import CONFIG_KEY, load_model, read_config, save_weights
@@ -95,3 +97,75 @@ def test_metadata_is_parsed_never_evaluated(model, tmp_path):
     with pytest.raises(ModelError):
         load_model(path)
     assert not (tmp_path / "pwned").exists()
+
+
+def save_with_config(model, path, config_text: str):
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(path), metadata={CONFIG_KEY: config_text})
+    return path
+
+
+def assert_sentence(err: ModelError) -> None:
+    text = str(err)
+    assert text.endswith(".") and "\n" not in text and "Traceback" not in text and len(text) < 300
+
+
+def tiny_config_with(**changes) -> str:
+    values = tempo_tiny().to_dict()
+    values.update(changes)
+    return json.dumps(values)
+
+
+@pytest.mark.parametrize(
+    ("config_text", "words"),
+    [
+        ("[" * 50_000 + "]" * 50_000, "longer than"),
+        ('{"base_channels": ' + "[" * 1500 + "]" * 1500 + "}", "nested too deeply"),
+        (tiny_config_with(base_channels=40000), "base_channels must lie between 1 and 128"),
+        (tiny_config_with(base_channels=24.0), "base_channels must be a whole number"),
+        (tiny_config_with(base_channels=True), "base_channels must be a whole number"),
+        (tiny_config_with(offset_scale="x"), "offset_scale must be a number"),
+        (tiny_config_with(offset_scale=float("nan")), "offset_scale must be a finite number"),
+        (tiny_config_with(offset_scale=float("inf")), "offset_scale must be a finite number"),
+        (tiny_config_with(encoder_depths=[10_000_000, 2, 2, 2]), "encoder_depths must lie between"),
+        (tiny_config_with(decoder_depths=[1, 1, 1]), "decoder_depths must be a list of 4"),
+        (tiny_config_with(attn_heads=3), "cannot build|divide"),
+    ],
+)
+def test_hostile_config_values_are_refused_plainly(model, tmp_path, config_text, words):
+    path = save_with_config(model, tmp_path / "hostile.safetensors", config_text)
+    with pytest.raises(ModelError, match=words) as err:
+        load_model(path)
+    assert_sentence(err.value)
+
+
+_JUNK = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**9), 10**9)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=12,
+)
+_SMALL_DEPTHS = st.lists(st.integers(-1, 3), min_size=3, max_size=5)
+_FIELDS = sorted(tempo_tiny().to_dict())
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    changes=st.dictionaries(
+        st.sampled_from([*_FIELDS, "extra"]),
+        _JUNK | _SMALL_DEPTHS | st.integers(-2, 20) | st.floats(-100, 100),
+        max_size=3,
+    )
+)
+def test_fuzz_config_metadata_gives_a_sentence_or_a_working_model(model, tmp_path, changes):
+    path = save_with_config(model, tmp_path / "fuzz.safetensors", tiny_config_with(**changes))
+    try:
+        loaded = load_model(path)
+    except ModelError as err:
+        assert_sentence(err)
+        return
+    rgb = outputs(loaded)
+    assert torch.isfinite(rgb).all() and rgb.min() >= 0 and rgb.max() <= 1
