@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from tempo_app.clip_opener import ClipOpener
 from tempo_app.display import DisplayController
 from tempo_app.errors import user_message
-from tempo_app.export_job import ExportJob
+from tempo_app.export_job import ExportJob, SpeedProbe
 from tempo_app.model_state import LOW_MEMORY_TILE, ModelInfo, ModelSpec, ModelState
 from tempo_app.model_worker import InterpolatorFactory, ModelWorker
 from tempo_app.playback import Playback
@@ -68,6 +68,7 @@ class AppController(QObject):
         self.thumbnail_loader: ThumbnailLoader | None = None
         self.cut_scanner: SceneCutScanner | None = None
         self.export_job: ExportJob | None = None
+        self.speed_probe: SpeedProbe | None = None
         self.opener: ClipOpener | None = None  # the open whose result will be shown
         self._openers: set[ClipOpener] = set()  # every open still running, superseded ones too
         self.worker.model_loaded.connect(self._on_model_loaded)
@@ -238,6 +239,7 @@ class AppController(QObject):
         self.settings.device = info.spec.device  # remembered only once they worked
         self.settings.precision = info.spec.precision
         self.model.set_loaded(info)
+        self.speed_probe = None  # a probe of the previous model no longer counts
         self.status_message.emit(f"Model {info.name} loaded on {info.device_name}.")
 
     def _on_model_failed(self, message: str, startup: bool) -> None:
@@ -248,6 +250,30 @@ class AppController(QObject):
             self.error.emit(message)
 
     # --------------------------------------------------------------- export
+    def measure_speed(self) -> bool:
+        """Measure one full-resolution synthesis of the open clip on the model thread, unless a
+        speed is known or being measured; True when a measurement was queued."""
+        session, model = self.session, self.model
+        if model.ms_per_frame is not None or not model.ready or session.frame_count < 2:
+            return False
+        if self.speed_probe is not None:
+            return False
+        middle = max(1, session.frame_count // 2)
+        probe = SpeedProbe(str(session.path), (middle - 1, middle), self)
+        probe.measured.connect(self._on_speed_measured)
+        self.speed_probe = probe
+        self.worker.submit(probe)
+        return True
+
+    def _on_speed_measured(self, ms: float) -> None:
+        probe = self.sender()
+        if probe is not self.speed_probe:
+            return
+        self.speed_probe = None
+        probe.deleteLater()
+        if self.model.ms_per_frame is None:
+            self.model.set_ms_per_frame(ms)
+
     def new_export(self, export_settings: Any) -> ExportJob:
         """An export job for the model thread: connect to its signals, then ``job.start()``."""
         job = ExportJob(export_settings, self.worker.submit, self)

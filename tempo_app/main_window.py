@@ -148,7 +148,10 @@ class MainWindow(QMainWindow):
         if not self.controller.session.has_clip:
             self._report_error("Open a clip before exporting.")
             return
-        self.export_dialog = ExportDialog(self.controller.session, self.controller.new_export, self)
+        controller = self.controller
+        self.export_dialog = ExportDialog(
+            controller.session, controller.new_export, self, controller.model, controller.measure_speed
+        )
         self.export_dialog.open()
 
     def _load_model(self, spec) -> None:

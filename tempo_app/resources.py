@@ -42,7 +42,9 @@ def icon(name: str) -> QIcon:
 
 
 def style_sheet() -> str:
+    """The app's style sheet, with ``@ICONS@`` pointing at the bundled icons folder."""
     try:
-        return STYLE_SHEET.read_text(encoding="utf-8")
+        text = STYLE_SHEET.read_text(encoding="utf-8")
     except OSError:
         return ""
+    return text.replace("@ICONS@", ICONS.as_posix())

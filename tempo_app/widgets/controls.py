@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
     QSlider,
@@ -20,7 +21,7 @@ from tempo_app.colormap import COLORMAPS
 from tempo_app.playback import Playback
 from tempo_app.resources import icon
 from tempo_app.session import ANCHOR_COUNTS, SessionState
-from tempo_app.view_state import COMPARE_LABELS, COMPARE_MODES, ViewState
+from tempo_app.view_state import COMPARE_LABELS, COMPARE_MODES, THRESHOLD_RANGE, ViewState
 
 FRACTIONS = (("1/2 frame", 0.5), ("1/4 frame", 0.25), ("1/8 frame", 0.125))
 
@@ -28,6 +29,16 @@ FRACTIONS = (("1/2 frame", 0.5), ("1/4 frame", 0.25), ("1/8 frame", 0.125))
 def format_time(seconds: float) -> str:
     minutes, rest = divmod(max(0.0, seconds), 60.0)
     return f"{int(minutes):02d}:{rest:06.3f}"
+
+
+def position_text(session: SessionState) -> str:
+    """Playhead time / the container's duration, and the frame position among the clip's frames
+    (numbered from 0, as in the viewer and the timeline): ``00:00.519 / 00:09.664   frame
+    15.584 (289 frames)``."""
+    real = session.real_frame_at()
+    frame_text = f"frame {real}" if real is not None else f"frame {session.frame_position():.3f}"
+    times = f"{format_time(session.playhead)} / {format_time(session.duration)}"
+    return f"{times}   {frame_text} ({session.frame_count} frames)"
 
 
 def _button(name: str, tip: str, parent: QWidget) -> QToolButton:
@@ -99,13 +110,7 @@ class TransportBar(QWidget):
         if not session.has_clip:
             self.time_label.setText("--:--.---")
             return
-        total = len(session.frame_times)
-        position = session.frame_position()
-        real = session.real_frame_at()
-        frame_text = f"frame {real}" if real is not None else f"frame {position:.3f}"
-        self.time_label.setText(
-            f"{format_time(session.playhead)} / {format_time(session.end_time)}   {frame_text} of {total - 1}"
-        )
+        self.time_label.setText(position_text(session))
 
 
 class DisplayBar(QWidget):
@@ -121,14 +126,23 @@ class DisplayBar(QWidget):
         self.anchor_box = QComboBox(self)
         for count in ANCHOR_COUNTS:
             self.anchor_box.addItem(f"{count} nearest", count)
-        self.anchor_box.setToolTip("Automatic anchors: the N nearest real frames")
+        self.anchor_box.setToolTip("Anchors: the N nearest real frames of the same scene")
         self.auto_button = _button("anchor", "Unpin all anchors (back to automatic)", self)
         self.overlay_box = QCheckBox("Confidence", self)
         self.overlay_box.setToolTip("Show the confidence overlay (C)")
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal, self)
         self.opacity_slider.setRange(0, 100)
-        self.opacity_slider.setFixedWidth(90)
+        self.opacity_slider.setFixedWidth(60)
         self.opacity_slider.setToolTip("Overlay opacity")
+        self.threshold_box = QDoubleSpinBox(self)
+        self.threshold_box.setRange(*THRESHOLD_RANGE)
+        self.threshold_box.setSingleStep(0.05)
+        self.threshold_box.setDecimals(2)
+        self.threshold_box.setPrefix("< ")
+        self.threshold_box.setFixedWidth(78)
+        self.threshold_box.setToolTip(
+            "Colour only pixels whose confidence is below this; the lower the confidence, the stronger the colour"
+        )
         self.colormap_box = QComboBox(self)
         self.colormap_box.addItems(list(COLORMAPS))
         self.colormap_box.setToolTip("Overlay colour map")
@@ -136,11 +150,11 @@ class DisplayBar(QWidget):
         for mode in COMPARE_MODES:
             self.compare_box.addItem(COMPARE_LABELS[mode], mode)
         self.compare_box.setToolTip("Compare with the nearest real frame")
-        layout.addWidget(QLabel("Anchors", self))
         layout.addWidget(self.anchor_box)
         layout.addWidget(self.auto_button)
         layout.addSpacing(12)
         layout.addWidget(self.overlay_box)
+        layout.addWidget(self.threshold_box)
         layout.addWidget(self.opacity_slider)
         layout.addWidget(self.colormap_box)
         layout.addSpacing(12)
@@ -153,6 +167,7 @@ class DisplayBar(QWidget):
         self.auto_button.clicked.connect(session.clear_pins)
         self.overlay_box.toggled.connect(view.set_overlay_enabled)
         self.opacity_slider.valueChanged.connect(lambda v: view.set_overlay_opacity(v / 100.0))
+        self.threshold_box.valueChanged.connect(view.set_overlay_threshold)
         self.colormap_box.currentTextChanged.connect(view.set_colormap)
         self.compare_box.currentIndexChanged.connect(
             lambda _: view.set_compare_mode(str(self.compare_box.currentData()))
@@ -164,7 +179,7 @@ class DisplayBar(QWidget):
     def _sync(self, *_: object) -> None:
         """Show the state (the state may change from menus and shortcuts too)."""
         view, session = self.view, self.session
-        widgets = (self.anchor_box, self.overlay_box, self.opacity_slider)
+        widgets = (self.anchor_box, self.overlay_box, self.opacity_slider, self.threshold_box)
         widgets += (self.colormap_box, self.compare_box)
         for widget in widgets:
             widget.blockSignals(True)
@@ -172,6 +187,8 @@ class DisplayBar(QWidget):
         self.overlay_box.setChecked(view.overlay_enabled)
         self.opacity_slider.setValue(round(view.overlay_opacity * 100))
         self.opacity_slider.setEnabled(view.overlay_enabled)
+        self.threshold_box.setValue(view.overlay_threshold)
+        self.threshold_box.setEnabled(view.overlay_enabled)
         self.colormap_box.setCurrentText(view.colormap)
         self.compare_box.setCurrentIndex(COMPARE_MODES.index(view.compare_mode))
         self.auto_button.setEnabled(bool(session.pinned))

@@ -2,6 +2,10 @@
 
 The dialog only gathers :class:`tempo_core.video.engine.ExportSettings` and shows an
 :class:`~tempo_app.export_job.ExportJob`'s signals; the export itself runs on the model thread.
+Before the export starts it shows how many frames it writes and synthesizes and how long that
+should take at the speed measured on this machine (measured on opening when still unknown).
+The modes and codecs offered are tempo_core's own. Defaults suit a first try: twice the frame
+rate, over the in/out range when one is set.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
@@ -30,27 +34,47 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tempo_app.export_estimate import ExportEstimate, estimate_export
 from tempo_app.export_job import ExportJob
 from tempo_app.session import ANCHOR_COUNTS, SessionState
 
-MODES = (
-    ("slowmo", "Slow motion (longer, same frame rate)"),
-    ("factor", "More frames (same duration, higher frame rate)"),
-    ("fps", "Target frame rate"),
-)
+if TYPE_CHECKING:
+    from tempo_app.model_state import ModelState
+    from tempo_core.video.engine import ExportSettings
+
+# Labels of the export modes the dialog offers, in the order shown; tempo_core's MODES decides
+# which exist ("times", a list of explicit times, is for scripts).
+MODE_LABELS = {
+    "slowmo": "Slow motion (longer, same frame rate)",
+    "factor": "More frames (same duration, higher frame rate)",
+    "fps": "Target frame rate",
+}
+DEFAULT_MODE, DEFAULT_FACTOR = "factor", 2
 FACTORS = (2, 4, 8)
-CODECS = (
-    ("h264", "H.264 (.mp4)", ".mp4"),
-    ("hevc", "HEVC / H.265 (.mp4)", ".mp4"),
-    ("prores", "ProRes (.mov)", ".mov"),
-    ("ffv1", "FFV1 lossless (.mkv)", ".mkv"),
-    ("png", "PNG sequence (folder)", ""),
-)
+
+
+def export_modes() -> list[tuple[str, str]]:
+    """(mode, label) for the modes of :data:`tempo_core.video.timeline.MODES` the dialog offers."""
+    from tempo_core.video.timeline import MODES
+
+    return [(mode, label) for mode, label in MODE_LABELS.items() if mode in MODES]
+
+
+def export_codecs() -> list[tuple[str, str, str]]:
+    """(codec, label, extension) of every codec of :data:`tempo_core.video.writer.CODECS`;
+    the extension is empty for an image sequence (a folder)."""
+    from tempo_core.video.writer import CODECS
+
+    codecs = []
+    for codec, spec in CODECS.items():
+        extension = spec.containers[0] if spec.containers else ""
+        codecs.append((codec, f"{spec.label} ({extension or 'folder'})", extension))
+    return codecs
 
 
 def default_output(input_path: str, codec: str, suffix: str) -> str:
     source = Path(input_path)
-    extension = dict((c, e) for c, _, e in CODECS)[codec]
+    extension = {c: e for c, _, e in export_codecs()}[codec]
     return str(source.with_name(f"{source.stem}_tempo_{suffix}{extension}"))
 
 
@@ -67,35 +91,44 @@ class ExportDialog(QDialog):
     def __init__(
         self,
         session: SessionState,
-        new_export: Callable[[Any], ExportJob],
+        new_export: Callable[[ExportSettings], ExportJob],
         parent: QWidget | None = None,
+        model: ModelState | None = None,
+        measure_speed: Callable[[], bool] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export")
         self.setObjectName("export_dialog")
         self.session = session
+        self.model = model
         self._new_export = new_export
         self.job: ExportJob | None = None
         self.result: Any = None
         self.outcome: str | None = None  # "done", "cancelled" or "failed"
+        self.estimate: ExportEstimate | None = None
         self._build()
         self._update_output()
+        if model is not None:
+            model.changed.connect(self._update_estimate)
+        if measure_speed is not None:
+            measure_speed()
 
     # --------------------------------------------------------------- layout
     def _build(self) -> None:
         self.mode_box = QComboBox(self)
-        for mode, label in MODES:
+        for mode, label in export_modes():
             self.mode_box.addItem(label, mode)
+        self.mode_box.setCurrentIndex(max(0, self.mode_box.findData(DEFAULT_MODE)))
         self.factor_box = QComboBox(self)
         for factor in FACTORS:
             self.factor_box.addItem(f"x{factor}", factor)
-        self.factor_box.setCurrentIndex(1)
+        self.factor_box.setCurrentIndex(FACTORS.index(DEFAULT_FACTOR))
         self.fps_box = QDoubleSpinBox(self)
         self.fps_box.setRange(1.0, 480.0)
         self.fps_box.setValue(60.0)
         self.fps_box.setSuffix(" fps")
         self.codec_box = QComboBox(self)
-        for codec, label, _ in CODECS:
+        for codec, label, _ in export_codecs():
             self.codec_box.addItem(label, codec)
         self.quality_box = QSpinBox(self)
         self.quality_box.setRange(0, 51)
@@ -127,6 +160,10 @@ class ExportDialog(QDialog):
         form.addRow("Range", self.range_box)
         form.addRow("Anchors", self.anchor_box)
         form.addRow("Output", output_row)
+        self.estimate_label = QLabel("", self)
+        self.estimate_label.setObjectName("estimate_label")
+        self.estimate_label.setWordWrap(True)
+        form.addRow("Work", self.estimate_label)
 
         self.progress_bar = QProgressBar(self)
         self.progress_bar.setRange(0, 100)
@@ -156,6 +193,8 @@ class ExportDialog(QDialog):
         self.factor_box.currentIndexChanged.connect(self._update_output)
         self.fps_box.valueChanged.connect(self._update_output)
         self.codec_box.currentIndexChanged.connect(self._update_output)
+        self.range_box.currentIndexChanged.connect(self._update_estimate)
+        self.anchor_box.currentIndexChanged.connect(self._update_estimate)
         self.export_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button.clicked.connect(self.close)
@@ -178,6 +217,33 @@ class ExportDialog(QDialog):
         if not self.output_edit.isModified() and self.session.path:
             codec = str(self.codec_box.currentData())
             self.output_edit.setText(default_output(self.session.path, codec, self._suffix()))
+        self._update_estimate()
+
+    def _range(self) -> tuple[float | None, float | None]:
+        if self.range_box.currentData() == "range":
+            return self.session.in_point, self.session.out_point
+        return None, None
+
+    def _value(self) -> float:
+        return self.fps_box.value() if self.mode == "fps" else float(self.factor_box.currentData())
+
+    def _update_estimate(self, *_: object) -> None:
+        """Frames to write and synthesize, and the expected time, for the settings shown."""
+        from tempo_core.errors import TempoError
+
+        if not self.session.has_clip:
+            self.estimate_label.setText("")
+            return
+        ms = self.model.ms_per_frame if self.model is not None else None
+        start, end = self._range()
+        anchors = int(self.anchor_box.currentData())
+        try:
+            estimate = estimate_export(self.session, self.mode, self._value(), start, end, anchors, ms)
+        except TempoError as problem:
+            self.estimate_label.setText(str(problem))
+            return
+        self.estimate = estimate
+        self.estimate_label.setText(estimate.describe())
 
     def _browse(self) -> None:
         current = self.output_edit.text()
@@ -189,13 +255,11 @@ class ExportDialog(QDialog):
             self.output_edit.setText(path)
             self.output_edit.setModified(True)
 
-    def export_settings(self) -> Any:
+    def export_settings(self) -> ExportSettings:
         from tempo_core.video.engine import ExportSettings
 
-        value = self.fps_box.value() if self.mode == "fps" else float(self.factor_box.currentData())
-        start = end = None
-        if self.range_box.currentData() == "range":
-            start, end = self.session.in_point, self.session.out_point
+        value = self._value()
+        start, end = self._range()
         return ExportSettings(
             input_path=self.session.path,
             output_path=self.output_edit.text().strip(),
@@ -225,7 +289,7 @@ class ExportDialog(QDialog):
         self.job.cancelled.connect(self._on_cancelled)
         self._set_running(True)
         self.job.start()  # after connecting: a quick failure must not be missed
-        self.status_label.setText("Starting...")
+        self.status_label.setText("Starting: reading the clip and finding its scene cuts...")
 
     def _confirm_replace(self, output: str) -> bool:
         answer = QMessageBox.question(self, "Export", f"{output} exists. Replace it?")
@@ -271,6 +335,9 @@ class ExportDialog(QDialog):
         self.outcome = "cancelled"
         self._set_running(False)
         self.progress_bar.setValue(0)
+        job = self.job
+        if job is not None and job.cancel_requested_at is not None and job.finished_at is not None:
+            message = f"{message} (stopped {job.finished_at - job.cancel_requested_at:.1f} s after Cancel)"
         self.status_label.setText(message)
 
     def open_folder(self) -> None:

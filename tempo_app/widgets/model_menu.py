@@ -1,7 +1,12 @@
-"""The Model menu: load a checkpoint or the bundled default, choose device and precision."""
+"""The Model menu: load a checkpoint or the bundled default, choose device and precision.
+
+It reflects the machine: a CUDA GPU that is absent is listed but disabled, with a tooltip that
+says why, and so is fp16 (it needs a GPU); checkable items always show their state.
+"""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 
 from PySide6.QtCore import Signal
@@ -16,6 +21,21 @@ DEVICE_LABELS = {
     "cuda": "CUDA GPU",
     "mps": "Apple GPU",
 }
+NO_CUDA = "No CUDA GPU was found on this machine."
+NO_MPS = "No Apple GPU (Metal) was found on this machine."
+FP16_NEEDS_GPU = "fp16 needs a GPU; on the CPU use fp32 or bf16."
+
+
+def listed_devices() -> list[str | None]:
+    """What the Device menu lists: automatic, the CPU, CUDA always, the Apple GPU on macOS."""
+    return [None, "cpu", "cuda", *(["mps"] if sys.platform == "darwin" else [])]
+
+
+def fp16_possible(device: str | None, present: list[str]) -> bool:
+    """fp16 runs on a GPU: the chosen one, or (automatic) any that is present."""
+    if device is None:
+        return any(d in present for d in ("cuda", "mps"))
+    return device in ("cuda", "mps") and device in present
 
 
 class ModelMenu(QMenu):
@@ -39,14 +59,20 @@ class ModelMenu(QMenu):
         self.device_menu = self.addMenu("&Device")
         self.device_group = QActionGroup(self)
         self.device_actions: dict[str | None, QAction] = {}
-        for device in [None, *available_devices()]:
+        self.present = available_devices()
+        for menu in (self, self.device_menu):
+            menu.setToolTipsVisible(True)
+        for device in listed_devices():
             action = self.device_menu.addAction(DEVICE_LABELS.get(device, device))
             action.setCheckable(True)
             action.setData(device)
+            if device is not None and device not in self.present:
+                action.setToolTip(NO_CUDA if device == "cuda" else NO_MPS)
             self.device_group.addAction(action)
             self.device_actions[device] = action
             action.triggered.connect(lambda _=False, d=device: self.device_chosen.emit(d))
         self.precision_menu = self.addMenu("&Precision")
+        self.precision_menu.setToolTipsVisible(True)
         self.precision_group = QActionGroup(self)
         self.precision_actions: dict[str, QAction] = {}
         for precision in PRECISIONS:
@@ -78,3 +104,8 @@ class ModelMenu(QMenu):
         items = (self.load_action, self.default_action, self.device_menu, self.precision_menu)
         for item in (*items, self.tile_action):
             item.setEnabled(not busy)
+        for device, device_action in self.device_actions.items():
+            device_action.setEnabled(device is None or device in self.present)
+        fp16 = self.precision_actions["fp16"]
+        fp16.setEnabled(fp16_possible(spec.device, self.present))
+        fp16.setToolTip("" if fp16.isEnabled() else FP16_NEEDS_GPU)

@@ -37,7 +37,7 @@ def test_export_runs_to_completion(qtbot, window, clip, tmp_path):
     open_clip(qtbot, window, clip)
     output = tmp_path / "slow.mp4"
     dialog = _dialog(qtbot, window, output)
-    assert dialog.mode == "slowmo" and dialog.factor_box.currentData() == 4
+    assert dialog.mode == "factor" and dialog.factor_box.currentData() == 2
     dialog.factor_box.setCurrentIndex(0)  # x2
     dialog.export_button.click()
     qtbot.waitUntil(lambda: dialog.outcome is not None, timeout=60000)
