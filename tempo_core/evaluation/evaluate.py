@@ -14,10 +14,12 @@ Protocols (times are what the model is given; the target is always at t = 0.5):
 
 Sequences are found either through a Vimeo-90K list file under ``--data``
 (``sep_testlist.txt`` / ``tri_testlist.txt`` naming ``sequences/<clip>/<seq>``) or, without one,
-by searching ``--data`` for folders holding ``im1.png .. im7.png`` (``.. im3.png`` for triplets),
-e.g. ``<root>/<clip>/<seq>/im*.png`` (a septuplet folder also serves as a triplet: im1, im3 ->
-im2). The *clip* of a sequence is its path relative to the root
-without the last part (``blocks/00016`` -> ``blocks``).
+by searching ``--data`` for folders of ``im<k>.png`` frames, e.g. ``<root>/<clip>/<seq>/im*.png``
+(a septuplet folder also serves as a triplet: im1, im3 -> im2); see
+:mod:`tempo_core.evaluation.targets`. A target needs only the images its protocol reads (with
+``--n 2`` a missing im6 is fine); a folder lacking one is left out, counted and named in the
+report (``incomplete``). The *clip* of a sequence is its path relative to the root without the
+last part (``blocks/00016`` -> ``blocks``).
 
 Metrics (see :mod:`tempo_core.evaluation.metrics`): the prediction is quantized to uint8 and compared at
 full frame size. ``psnr`` is capped at 99 dB (an exact prediction scores 99, not inf). ``ssim``
@@ -35,6 +37,7 @@ JSON written by ``--json`` (and returned by :func:`evaluate`)::
 
     {
       "data": str, "layout": "septuplet" | "triplet", "n": int, "count": int,
+      "incomplete": [{"name": str, "missing": [str, ...]}],   # left out: lack an image N reads
       "target_time": 0.5, "anchor_times": [float, ...], "psnr_cap": 99.0,
       "ssim_variants": [str, ...],            # "ssim" below is the first
       "model": {"checkpoint": str, "config": {...TempoConfig...}, "parameters": int,
@@ -61,99 +64,41 @@ import argparse
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from tempo_core.errors import InputError, MediaError
+from tempo_core.errors import InputError, MediaError, describe
 from tempo_core.evaluation import metrics
+from tempo_core.evaluation.targets import (
+    LAYOUTS,
+    PROTOCOLS,
+    TARGET_TIME,
+    EvalSample,
+    IncompleteTarget,
+    discover_samples,
+    find_sequences,
+    find_targets,
+    incomplete_line,
+    protocol,
+)
 from tempo_core.reporting import ProgressBar, write_json
 
-LAYOUTS = {"septuplet": 7, "triplet": 3}
-PROTOCOLS: dict[tuple[str, int], tuple[tuple[int, ...], tuple[float, ...], int]] = {
-    # (layout, N): (input image numbers, their times, target image number); target time 0.5
-    ("septuplet", 2): ((3, 5), (0.0, 1.0), 4),
-    ("septuplet", 4): ((1, 3, 5, 7), (-1.0, 0.0, 1.0, 2.0), 4),
-    ("triplet", 2): ((1, 3), (0.0, 1.0), 2),
-}
-TARGET_TIME = 0.5
+__all__ = [
+    "LAYOUTS",
+    "PROTOCOLS",
+    "TARGET_TIME",
+    "EvalSample",
+    "blend_predictor",
+    "discover_samples",
+    "evaluate",
+    "find_sequences",
+    "prior_predictor",
+    "read_rgb",
+]
 Predictor = Callable[[list[np.ndarray], list[float], float], Any]
-
-
-@dataclass(frozen=True)
-class EvalSample:
-    """One target: input image files at ``times`` and the ground-truth file at ``target_time``."""
-
-    name: str
-    clip: str
-    inputs: tuple[Path, ...]
-    times: tuple[float, ...]
-    target: Path
-    target_time: float = TARGET_TIME
-
-
-def _protocol(layout: str, n: int) -> tuple[tuple[int, ...], tuple[float, ...], int]:
-    if layout not in LAYOUTS:
-        raise InputError(f"Unknown layout {layout!r}; use triplet or septuplet.")
-    if (layout, n) not in PROTOCOLS:
-        raise InputError(
-            f"The {layout} protocol is defined for N="
-            + " or N=".join(str(k[1]) for k in PROTOCOLS if k[0] == layout)
-            + f", not N={n}."
-        )
-    return PROTOCOLS[(layout, n)]
-
-
-def find_sequences(root: Path, layout: str) -> list[Path]:
-    """Sequence folders of ``layout`` under ``root`` (list file if present, else a search)."""
-    root = Path(root)
-    if not root.is_dir():
-        raise InputError(f"The data folder {root} does not exist.")
-    count = LAYOUTS[layout]
-    list_file = root / ("sep_testlist.txt" if layout == "septuplet" else "tri_testlist.txt")
-    if list_file.exists():
-        entries = [line.strip() for line in list_file.read_text().splitlines() if line.strip()]
-        return [root / "sequences" / entry for entry in entries]
-    found = []
-    for last in sorted(root.rglob(f"im{count}.png")):
-        folder = last.parent
-        if all((folder / f"im{i}.png").exists() for i in range(1, count + 1)):
-            found.append(folder)
-    return sorted(set(found))
-
-
-def discover_samples(root: str | Path, layout: str, n: int, limit: int = 0) -> list[EvalSample]:
-    """The evaluation targets of ``layout`` with N anchors under ``root`` (first ``limit``)."""
-    inputs, times, target = _protocol(layout, n)
-    root = Path(root)
-    folders = find_sequences(root, layout)
-    if not folders:
-        raise InputError(f"No {layout}s (im1.png .. im{LAYOUTS[layout]}.png) were found under {root}.")
-    if limit > 0:
-        folders = folders[:limit]
-    base = root / "sequences" if (root / "sequences").is_dir() else root
-    samples = []
-    for folder in folders:
-        try:
-            relative = folder.relative_to(base)
-        except ValueError:
-            relative = Path(folder.name)
-        if relative == Path("."):  # --data is one sequence folder
-            relative = Path(folder.resolve().name)
-        clip = relative.parent.as_posix() if relative.parent != Path(".") else relative.name
-        samples.append(
-            EvalSample(
-                name=relative.as_posix(),
-                clip=clip,
-                inputs=tuple(folder / f"im{i}.png" for i in inputs),
-                times=times,
-                target=folder / f"im{target}.png",
-            )
-        )
-    return samples
 
 
 def read_rgb(path: Path) -> np.ndarray:
@@ -162,7 +107,7 @@ def read_rgb(path: Path) -> np.ndarray:
         with Image.open(path) as image:
             return np.asarray(image.convert("RGB"))
     except (OSError, ValueError) as err:
-        raise MediaError(f"Could not read the image {path} ({err}).") from None
+        raise MediaError(f"Could not read the image {path} ({describe(err)}).") from None
 
 
 def blend_predictor(frames: list[np.ndarray], times: list[float], target_time: float):
@@ -353,6 +298,8 @@ def print_report(report: dict[str, Any]) -> None:
         f"(anchors at t={', '.join(f'{t:g}' for t in report['anchor_times'])}, target 0.5), "
         f"{report['data']}"
     )
+    if report["incomplete"]:
+        print(incomplete_line([IncompleteTarget(t["name"], tuple(t["missing"])) for t in report["incomplete"]]))
     if report["model"]:
         m = report["model"]
         print(f"model: {m['checkpoint']} ({m['parameters'] / 1e6:.2f}M parameters) on {m['device']}, {m['precision']}")
@@ -385,8 +332,9 @@ def print_report(report: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     variants = [v.strip() for v in args.ssim.split(",") if v.strip()]
-    _, times, _ = _protocol(args.layout, args.n)
-    samples = discover_samples(args.data, args.layout, args.n, args.limit)
+    _, times, _ = protocol(args.layout, args.n)
+    targets = find_targets(args.data, args.layout, args.n, args.limit)
+    samples = targets.samples
     model_info = None
     model = None
     if args.baseline_only and args.baseline is None:
@@ -420,6 +368,7 @@ def run(args: argparse.Namespace) -> int:
         "layout": args.layout,
         "n": args.n,
         "count": results["count"],
+        "incomplete": [{"name": t.name, "missing": list(t.missing)} for t in targets.incomplete],
         "target_time": TARGET_TIME,
         "anchor_times": list(times),
         "psnr_cap": metrics.PSNR_CAP,

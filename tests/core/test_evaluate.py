@@ -15,6 +15,7 @@ from tempo_core.commands.cli import main
 from tempo_core.errors import InputError
 from tempo_core.evaluation import metrics
 from tempo_core.evaluation.evaluate import blend_predictor, discover_samples, evaluate, read_rgb
+from tempo_core.evaluation.targets import IncompleteTarget, find_targets
 
 SIZE = 32
 CLIPS = {"alpha": ["00000", "00007"], "beta": ["00003"]}
@@ -160,6 +161,7 @@ def test_cli_json_has_the_documented_keys(septuplets: Path, tmp_path: Path) -> N
         "layout",
         "n",
         "count",
+        "incomplete",
         "target_time",
         "anchor_times",
         "psnr_cap",
@@ -212,3 +214,51 @@ def test_prior_baseline_scores_the_motion_prior_alone(tmp_path: Path) -> None:
     assert report["methods"]["prior"]["psnr"] > blend["methods"]["blend"]["psnr"] + 5
     with pytest.raises(InputError, match="model"):
         evaluate(None, discover_samples(tmp_path / "set", "septuplet", 2), baseline="prior")
+
+
+def _remove(root: Path, *names: str) -> None:
+    for name in names:
+        (root / name).unlink()
+
+
+def test_incomplete_targets_are_named_and_unread_frames_may_be_missing(septuplets: Path) -> None:
+    # alpha/00000 lacks the target, alpha/00007 an image only N=4 reads, beta/00003 one none reads
+    _remove(septuplets, "alpha/00000/im4.png", "alpha/00007/im1.png", "beta/00003/im6.png")
+    two = find_targets(septuplets, "septuplet", 2)
+    assert [s.name for s in two.samples] == ["alpha/00007", "beta/00003"]
+    assert two.incomplete == [IncompleteTarget("alpha/00000", ("im4.png",))]
+    four = find_targets(septuplets, "septuplet", 4)
+    assert [s.name for s in four.samples] == ["beta/00003"]
+    assert four.incomplete == [
+        IncompleteTarget("alpha/00000", ("im4.png",)),
+        IncompleteTarget("alpha/00007", ("im1.png",)),
+    ]
+    assert [s.name for s in find_targets(septuplets, "triplet", 2).samples] == ["alpha/00000", "beta/00003"]
+
+
+def test_no_complete_target_is_a_plain_error(septuplets: Path) -> None:
+    _remove(septuplets, "alpha/00000/im4.png", "alpha/00007/im4.png", "beta/00003/im3.png")
+    with pytest.raises(InputError, match=r"None of the 3 septuplets .* N=2 reads \(alpha/00000 lacks im4.png\)"):
+        find_targets(septuplets, "septuplet", 2)
+
+
+def test_list_file_entries_without_their_images_are_incomplete(tmp_path: Path) -> None:
+    _write_set(tmp_path / "vimeo" / "sequences", 7)
+    (tmp_path / "vimeo" / "sep_testlist.txt").write_text("alpha/00007\ngone/00001\nbeta/00003\n")
+    _remove(tmp_path / "vimeo" / "sequences", "beta/00003/im5.png")
+    targets = find_targets(tmp_path / "vimeo", "septuplet", 2)
+    assert [s.name for s in targets.samples] == ["alpha/00007"]
+    assert targets.incomplete == [
+        IncompleteTarget("gone/00001", ("im3.png", "im5.png", "im4.png")),
+        IncompleteTarget("beta/00003", ("im5.png",)),
+    ]
+
+
+def test_cli_counts_and_names_incomplete_targets(septuplets: Path, tmp_path: Path, capsys) -> None:
+    _remove(septuplets, "alpha/00000/im4.png", "beta/00003/im6.png")
+    out = tmp_path / "eval.json"
+    args = ["eval", "--data", str(septuplets), "--baseline-only", "--quiet", "--json", str(out)]
+    assert main(args) == 0
+    report = json.loads(out.read_text())
+    assert report["count"] == 2 and report["incomplete"] == [{"name": "alpha/00000", "missing": ["im4.png"]}]
+    assert "1 incomplete target left out: alpha/00000 (no im4.png)" in capsys.readouterr().out
