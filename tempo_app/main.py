@@ -48,27 +48,24 @@ def _headless() -> bool:
     return sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def _quiet_offscreen_warnings() -> None:
-    """The offscreen platform warns about window features it lacks; that is not news."""
-    from PySide6.QtCore import qInstallMessageHandler
-
-    def handler(mode, context, message: str) -> None:
-        if "propagateSizeHints" not in message:
-            print(message, file=sys.stderr)
-
-    qInstallMessageHandler(handler)
-
-
 def main(argv: Sequence[str] | None = None, factory=None) -> int:
     """Run the app; ``factory(ModelSpec) -> Interpolator`` replaces checkpoint loading (tests)."""
     args = build_parser().parse_args(argv)
     if args.screenshot and not args.clip:
         print("tempo-app: --screenshot needs a CLIP to open.", file=sys.stderr)
         return 2
+    if args.screenshot:
+        from tempo_app.screenshot import request_problem
+
+        problem = request_problem(args.screenshot, args.clip, args.size)
+        if problem:
+            print(f"tempo-app: {problem}", file=sys.stderr)
+            return 2
     if args.screenshot and _headless():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
-        _quiet_offscreen_warnings()
+    from tempo_app.platform_check import install_message_handler
+
+    install_message_handler()  # one sentence when the platform plugin cannot start
 
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication

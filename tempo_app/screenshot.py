@@ -1,13 +1,20 @@
 """``tempo-app CLIP --at SECONDS --screenshot OUT.png``: open, synthesize, grab the window, exit.
 
 Used for the README screenshot and as an end-to-end smoke test. Every failure ends the run with
-one sentence and a non-zero exit code instead of a dialog.
+one sentence and a non-zero exit code instead of a dialog. The request is checked before anything
+loads (:func:`request_problem`): the output must be an image name (``.png``, ``.jpg``, ``.bmp``),
+not the clip, not a folder; the window at most 7680 x 4320. The picture is saved to a hidden
+temporary file beside the output and renamed over it, so an existing file is replaced whole or
+not at all, never emptied.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QObject, QTimer
 
@@ -16,6 +23,48 @@ from tempo_app.display import DisplayFrame
 from tempo_app.main_window import MainWindow
 
 EXIT_OK, EXIT_FAILED, EXIT_TIMEOUT = 0, 1, 3
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+MAX_WINDOW = (7680, 4320)
+
+
+def request_problem(output: str, clip: str | None, size: str) -> str | None:
+    """Why ``--screenshot output`` (of ``clip``, window ``size`` like "1280x800") cannot be
+    done, as one sentence; None when it can."""
+    path = Path(output)
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        return f"--screenshot needs an image name ending in {', '.join(IMAGE_SUFFIXES)}, not {path.name or output!r}."
+    if clip is not None and path.exists() and Path(clip).exists() and os.path.samefile(path, clip):
+        return "--screenshot would overwrite the clip; choose another name."
+    if path.is_dir():
+        return f"{output} is a folder; --screenshot needs an image file name."
+    if not path.absolute().parent.is_dir():
+        return f"The folder {path.absolute().parent} does not exist."
+    try:
+        width, height = (int(part) for part in size.lower().split("x"))
+    except ValueError:
+        return None  # the size parser says how it should look
+    if width > MAX_WINDOW[0] or height > MAX_WINDOW[1]:
+        return f"--size may be at most {MAX_WINDOW[0]}x{MAX_WINDOW[1]}, not {size}."
+    return None
+
+
+def save_atomically(pixmap, output: str) -> bool:
+    """Save ``pixmap`` (a QPixmap) to a temporary file beside ``output``, then rename it over
+    ``output``; False (and nothing changed) when it cannot be written."""
+    from tempo_core.video.output_paths import temporary_name
+
+    path = Path(output)
+    temp = temporary_name(path)
+    try:
+        if not pixmap.save(str(temp), path.suffix.lstrip(".").upper()):
+            return False
+        os.replace(temp, path)
+        return True
+    except OSError:
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            temp.unlink(missing_ok=True)
 
 
 @dataclass
@@ -48,6 +97,10 @@ class ScreenshotRunner(QObject):
 
     def run(self) -> int:
         job, controller = self.job, self.controller
+        problem = request_problem(job.output, job.clip, f"{job.width}x{job.height}")
+        if problem:
+            print(f"tempo-app: {problem}", file=sys.stderr)
+            return EXIT_FAILED
         self.window.resize(job.width, job.height)
         self.window.show()
         controller.model.changed.connect(self._on_model)
@@ -129,7 +182,7 @@ class ScreenshotRunner(QObject):
         if self._stage == "done":
             return
         pixmap = self.window.grab()
-        if pixmap.isNull() or not pixmap.save(self.job.output):
+        if pixmap.isNull() or not save_atomically(pixmap, self.job.output):
             self._fail(f"The screenshot could not be written to {self.job.output}.")
             return
         self._finish(EXIT_OK)

@@ -54,6 +54,10 @@ def export_bytes_per_pixel(anchors: int) -> int:
     return READ_BYTES_PER_PIXEL + 36 * int(anchors) + 32
 
 
+def _amount(size: float) -> str:
+    return f"{size / 2**30:.1f} GB" if size >= 2**30 else f"{max(1, round(size / 2**20))} MB"
+
+
 def _megapixels(pixels: float) -> str:
     return f"{pixels / 1e6:.0f} megapixels"
 
@@ -70,8 +74,8 @@ def check_frame_size(name: str, width: int, height: int, bytes_per_pixel: int = 
         raise MediaError(f"{size}; TEMPO reads frames up to {_megapixels(MAX_PIXELS)} (16K).")
     memory = available_memory()
     if pixels * bytes_per_pixel > memory:
-        need = pixels * bytes_per_pixel / 2**30
-        raise MediaError(f"{size}, which need about {need:.1f} GB of memory; {memory / 2**30:.1f} GB is available.")
+        need = _amount(pixels * bytes_per_pixel)
+        raise MediaError(f"{size}, which need about {need} of memory; {_amount(memory)} is available.")
 
 
 def check_source_frames(name: str, count: int) -> None:

@@ -172,3 +172,38 @@ def test_main_opens_clip_from_command_line(qtbot, clip, checkpoint, settings):
     assert main(args) == 0
     assert seen["frame"].anchors == (1, 2, 3, 4) and seen["frame"].time == pytest.approx(0.25)
     assert "clip.mp4" in seen["title"]
+
+
+def test_screenshot_never_empties_a_file(qtbot, clip, tmp_path, checkpoint, capsys):
+    """``tempo-app v.mkv --screenshot v.mkv`` and friends: refused before anything loads."""
+    before = clip.read_bytes()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    for output, words in [(clip, "image name"), (notes, "image name"), (tmp_path / "d.png", "folder")]:
+        if output.suffix == ".png":
+            output.mkdir()
+        assert main([str(clip), "--checkpoint", str(checkpoint), "--screenshot", str(output)]) == 2
+        assert words in capsys.readouterr().err
+    assert main([str(clip), "--screenshot", str(tmp_path / "big.png"), "--size", "30000x30000"]) == 2
+    assert "at most 7680x4320" in capsys.readouterr().err
+    assert clip.read_bytes() == before and notes.read_text() == "mine"
+    assert not (tmp_path / "big.png").exists()
+
+
+def test_screenshot_replaces_an_image_whole_or_not_at_all(qtbot, clip, tmp_path, checkpoint):
+    from tempo_app.screenshot import save_atomically
+
+    shot = tmp_path / "shot.png"
+    shot.write_bytes(b"old picture")
+
+    class FailingPixmap:
+        def save(self, name, fmt):
+            Path(name).write_bytes(b"half")  # a writer that gives up part way
+            return False
+
+    assert not save_atomically(FailingPixmap(), str(shot))
+    assert shot.read_bytes() == b"old picture"
+    args = [str(clip), "--at", "0.25", "--checkpoint", str(checkpoint), "--screenshot", str(shot)]
+    assert main([*args, "--size", "640x480"]) == 0
+    assert QImage(str(shot)).height() == 480
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]

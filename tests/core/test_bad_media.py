@@ -6,16 +6,18 @@ frame rate and non-increasing PTS through the whole engine, 8K on a small memory
 hypothesis fuzz over the reader with mutated bytes of real (tiny) clips.
 """
 
+import errno
 from fractions import Fraction
 
 import av
 import numpy as np
 import pytest
+from hostile_files import mkv_claiming_size, y4m_claiming_size
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tempo_test_clips import frame_image, frame_number, make_clip
 
-from tempo_core.errors import MediaError
+from tempo_core.errors import InputError, MediaError, describe, error_words
 from tempo_core.video.engine import AUTO_TILE, ExportSettings, run_export, tile_for
 from tempo_core.video.reader import VideoReader, probe
 
@@ -242,3 +244,55 @@ def test_size_change_mid_stream_keeps_the_first_size(tmp_path):
     with VideoReader(path) as reader:
         assert len(reader) == 3
         assert {reader.read_frame(i).shape for i in range(3)} == {(24, 32, 3)}
+
+
+def test_header_claiming_huge_frames_is_refused_before_decoding(tmp_path):
+    """The 50 KB file of issue 22: a Matroska header saying 16000 x 16000, and a y4m saying 30000."""
+    huge = mkv_claiming_size(tmp_path / "huge.mkv", 16000, 16000)
+    assert huge.stat().st_size < 50_000
+    with pytest.raises(MediaError, match="16000 x 16000 pixels; TEMPO reads frames up to 133 megapixels") as err:
+        VideoReader(huge)
+    assert_plain(err.value)
+    y4m = y4m_claiming_size(tmp_path / "huge.y4m", 30000, 30000)
+    with pytest.raises(MediaError, match="30000 x 30000 pixels; TEMPO reads frames up to 16384 pixels on a side"):
+        VideoReader(y4m)
+    wide = mkv_claiming_size(tmp_path / "wide.mkv", 20000, 24)
+    with pytest.raises(MediaError, match="16384 pixels on a side"):
+        probe(wide)
+
+
+def test_frames_larger_than_the_memory_at_hand_are_refused(tmp_path, monkeypatch, interpolator):
+    source = make_clip(tmp_path / "vga.mkv", count=2, width=640, height=480)
+    monkeypatch.setenv("TEMPO_MEMORY_BYTES", str(5 * 2**20))
+    with pytest.raises(MediaError, match=r"640 x 480 pixels, which need about 9 MB of memory; 5 MB is available"):
+        VideoReader(source)
+    monkeypatch.setenv("TEMPO_MEMORY_BYTES", str(20 * 2**20))
+    with VideoReader(source) as reader:  # enough to show it, not to interpolate it
+        assert reader.info.width == 640
+    with pytest.raises(MediaError, match="need about 40 MB of memory; 20 MB is available"):
+        run_export(ExportSettings(source, tmp_path / "o.mkv", "factor", 2, codec="ffv1"), interpolator)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vga.mkv"]
+
+
+@pytest.mark.parametrize(("mode", "value"), [("slowmo", 1e7), ("fps", 1e9), ("factor", 1e8)])
+def test_absurd_frame_counts_are_refused_before_planning(tmp_path, interpolator, mode, value):
+    source = make_clip(tmp_path / "c.mkv", count=2, width=32, height=24)
+    with pytest.raises(InputError, match="TEMPO writes at most 10,000,000 frames per output"):
+        run_export(ExportSettings(source, tmp_path / "o.mkv", mode, value, codec="ffv1"), interpolator)
+
+
+def test_error_numbers_become_words(tmp_path):
+    assert error_words(1094995529) == "invalid data found when processing input"
+    assert error_words(-errno.EBUSY) == "device or resource busy"
+    assert error_words(123456789) is None
+    damaged = av.error.InvalidDataError(1094995529, "Invalid data found when processing input", "x.mkv")
+    assert describe(damaged) == "invalid data found when processing input"
+    assert describe(OSError("[Errno 1094995529] Invalid data found when processing input")) == (
+        "invalid data found when processing input"
+    )
+    junk = tmp_path / "junk.mkv"
+    junk.write_bytes(b"\x1a\x45\xdf\xa3" + bytes(range(256)) * 8)  # an EBML magic, then noise
+    with pytest.raises(MediaError) as err:
+        VideoReader(junk)
+    assert_plain(err.value)
+    assert not any(char.isdigit() for char in str(err.value).split("(")[-1])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from hostile_files import mkv_claiming_size
 from tempo_test_clips import make_clip
 
 from tempo_core.checkpoint import save_weights
@@ -189,3 +190,21 @@ def test_leftovers_of_a_killed_run_are_removed_by_the_next_run(tmp_path, checkpo
     )
     assert code == 0, err
     assert sorted(p.name for p in out_dir.iterdir()) == sorted([foreign.name, fresh.name, "x2.mkv"])
+
+
+@pytest.mark.parametrize("codec", ["h264", "ffv1"])
+def test_hostile_16000x16000_header_is_one_line_in_bounded_memory(tmp_path, checkpoint, codec):
+    """Issue 22: the 50 KB file whose header claims 16000 x 16000 grew past 14 GB; now refused."""
+    source = mkv_claiming_size(tmp_path / "huge.mkv", 16000, 16000)
+    out = tmp_path / ("o.mkv" if codec == "ffv1" else "o.mp4")
+    command = [sys.executable, "-m", "tempo_core", "interpolate", str(source), "-o", str(out), "--factor", "2"]
+    command += ["--codec", codec, "--checkpoint", str(checkpoint), "--device", "cpu", "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "16000 x 16000 pixels" in done.stderr and "Traceback" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["huge.mkv"]
+    if sys.platform.startswith("linux"):  # the largest child so far, in KiB
+        import resource
+
+        assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 2 * 2**20
