@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tempo_core.errors import InputError, MediaError
+from tempo_core.errors import InputError, MediaError, describe
 
 VIDEO_EXTS = {".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v"}
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
@@ -85,7 +85,7 @@ class ImageListClip(Clip):
                 with Image.open(self.paths[0]) as img:
                     self._size = (img.size[1], img.size[0])
             except OSError as err:
-                raise MediaError(f"Could not read the image {self.paths[0]}: {err}.") from err
+                raise MediaError(f"Could not read the image {self.paths[0]}: {describe(err)}.") from err
         return self._size
 
     def load(self, indices: Sequence[int], region: tuple[int, int, int] | None = None) -> np.ndarray:
@@ -104,7 +104,7 @@ def read_image(path: Path, max_side: int = 0) -> np.ndarray:
                 img = img.resize((w, h), Image.BILINEAR, reducing_gap=2.0)
             return np.asarray(img, dtype=np.uint8).copy()
     except OSError as err:
-        raise MediaError(f"Could not read the image {path}: {err}.") from err
+        raise MediaError(f"Could not read the image {path}: {describe(err)}.") from err
 
 
 def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
@@ -137,8 +137,8 @@ def decode_video(path: Path, max_side: int = 0) -> tuple[np.ndarray, np.ndarray]
                 rgb = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA")
                 frames.append(rotate_upright(rgb.to_ndarray(), rotation))
                 times.append(float(frame.time) if frame.pts is not None else math.nan)
-    except av.error.FFmpegError as err:
-        raise MediaError(f"Could not decode the video {path}: {err}.") from err
+    except (av.error.FFmpegError, OSError) as err:
+        raise MediaError(f"Could not decode the video {path}: {describe(err)}.") from err
     if len(frames) < 3:
         raise MediaError(f"{path} has fewer than 3 frames; it cannot be used for training.")
     times_arr = np.asarray(times, np.float64)

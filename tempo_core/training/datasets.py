@@ -17,7 +17,7 @@ Timestamps are returned relative to the first anchor (the network normalizes the
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +26,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, DistributedSampler
 
-from tempo_core.errors import InputError
+from tempo_core.errors import InputError, MediaError
 from tempo_core.training.clips import (
     LAYOUTS,
     Clip,
+    ImageListClip,
     cached_clip,
     detect_layout,
     find_clip_sources,
@@ -245,7 +246,10 @@ def build_train_dataset(
     if layout == "auto":
         layout = detect_layout(root) if root.is_dir() else "clips"
     if layout in ("vimeo_triplet", "vimeo_septuplet"):
-        clips = vimeo_clips(root, layout, "train")
+        listed = vimeo_clips(root, layout, "train")
+        clips = complete_sequences(listed, log)
+        if not clips:
+            raise InputError(f"None of the {len(listed)} sequences listed under {root} has all its images.")
         log(f"data: {layout} with {len(clips)} sequences from {root}")
         return WindowDataset(clips, n_frames, crop, max_stride, augment, slots_per_clip="one")
     if layout != "clips":
@@ -253,38 +257,83 @@ def build_train_dataset(
     sources = find_clip_sources(root)
     if not sources:
         raise InputError(f"No videos or frame folders were found in {root}.")
-    clips: list[Clip] = []
-    for source in sources:
-        clip = cached_clip(source, cache_dir, max_side)
-        log(f"data: {source.name}: {len(clip)} frames {clip.frames.shape[2]}x{clip.frames.shape[1]}")
-        clips.append(clip)
+    clips, problems = readable_clips(sources, cache_dir, max_side, log)
+    if not clips:
+        raise InputError(f"None of the {len(sources)} videos or frame folders in {root} can be used: {problems[0]}")
     return WindowDataset(clips, n_frames, crop, max_stride, augment, slots_per_clip="frames")
+
+
+def readable_clips(
+    sources: Sequence[Path], cache_dir: Path | None, max_side: int, log: Callable[[str], None]
+) -> tuple[list[Clip], list[str]]:
+    """The clips of ``sources`` (decoded once, cached) and why the others cannot be used: a source
+    that cannot be read is skipped with a warning naming it, and training goes on without it."""
+    clips: list[Clip] = []
+    problems: list[str] = []
+    for source in sources:
+        try:
+            clip = cached_clip(source, cache_dir, max_side)
+        except (MediaError, InputError) as err:
+            problems.append(str(err))
+            log(f"warning: {err} Skipped; training goes on without it.")
+            continue
+        height, width = clip.frame_size
+        log(f"data: {source.name}: {len(clip)} frames {width}x{height}")
+        clips.append(clip)
+    return clips, problems
+
+
+def complete_sequences(clips: Sequence[Clip], log: Callable[[str], None]) -> list[Clip]:
+    """The Vimeo-90K sequences whose images all exist; the others are skipped with a warning
+    naming the first few."""
+    complete: list[Clip] = []
+    lacking: list[str] = []
+    for clip in clips:
+        whole = not isinstance(clip, ImageListClip) or all(p.is_file() for p in clip.paths)
+        (complete.append(clip) if whole else lacking.append(clip.name))
+    if lacking:
+        more = f" and {len(lacking) - 5} more" if len(lacking) > 5 else ""
+        what = "1 sequence lacks" if len(lacking) == 1 else f"{len(lacking)} sequences lack"
+        log(f"warning: {what} images and training goes on without: {', '.join(lacking[:5])}{more}.")
+    return complete
 
 
 # ----------------------------------------------------------------------------- validation
 def find_septuplets(root: Path) -> list[Path]:
-    """Folders holding ``im1.png .. im7.png`` (``sep_testlist.txt`` if present, else a search)."""
+    """Septuplet folders (``sep_testlist.txt`` if present, else folders holding any of ``im4.png ..
+    im7.png``), complete or not: :class:`SeptupletValDataset` checks the images its N reads."""
     root = Path(root)
     list_file = root / "sep_testlist.txt"
     if list_file.exists():
         entries = [s.strip() for s in list_file.read_text().splitlines() if s.strip()]
         return [root / "sequences" / e for e in entries]
-    return sorted(p.parent for p in root.rglob("im7.png") if (p.parent / "im1.png").exists())
+    markers = {f"im{k}.png" for k in range(4, 8)}
+    return sorted({p.parent for p in root.rglob("im*.png") if p.name in markers})
 
 
 class SeptupletValDataset(Dataset):
     """The septuplet protocol: N=2 (im3, im5 at t=0, 1) or N=4 (im1..im7 at t=-1..2) -> im4 at 0.5.
 
     ``crop`` > 0 takes a centre crop of that side (cheap validation); 0 keeps the full frame
-    (the caller pads to a multiple of 32). ``limit`` keeps the first sequences only.
+    (the caller pads to a multiple of 32). ``limit`` keeps the first sequences only. A folder
+    lacking an image this N reads is left out and listed in ``incomplete``.
     """
+
+    INPUTS = {2: ((3, 5), (0.0, 1.0)), 4: ((1, 3, 5, 7), (-1.0, 0.0, 1.0, 2.0))}
 
     def __init__(self, root: Path, n: int = 2, crop: int = 0, limit: int = 0) -> None:
         if n not in (2, 4):
             raise InputError("The septuplet protocol is defined for N=2 and N=4.")
-        self.folders = find_septuplets(root)
-        if not self.folders:
+        found = find_septuplets(root)
+        if not found:
             raise InputError(f"No septuplets (im1.png .. im7.png) were found under {root}.")
+        reads = (*self.INPUTS[n][0], 4)
+        #: septuplet folders lacking an image this N reads: left out (the caller names them)
+        complete = [all((f / f"im{i}.png").is_file() for i in reads) for f in found]
+        self.incomplete = [f for f, whole in zip(found, complete, strict=True) if not whole]
+        self.folders = [f for f, whole in zip(found, complete, strict=True) if whole]
+        if not self.folders:
+            raise InputError(f"None of the {len(found)} septuplets under {root} holds the images N={n} reads.")
         if limit:
             self.folders = self.folders[:limit]
         self.n, self.crop = n, crop
@@ -294,7 +343,7 @@ class SeptupletValDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         folder = self.folders[index]
-        ids, times = ((3, 5), (0.0, 1.0)) if self.n == 2 else ((1, 3, 5, 7), (-1.0, 0.0, 1.0, 2.0))
+        ids, times = self.INPUTS[self.n]
         stack = np.stack([read_image(folder / f"im{i}.png") for i in (*ids, 4)])
         if self.crop:
             stack = _fit_crop(stack, self.crop)

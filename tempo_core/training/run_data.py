@@ -63,10 +63,18 @@ def build_train_data(
     return dataset, sampler, loader
 
 
-def build_val_sets(data: DataSection, is_main: bool) -> dict[int, SeptupletValDataset]:
-    """The septuplet sets per N on rank 0 (N=2 picks best.pt; other N are logged); none elsewhere."""
+def build_val_sets(data: DataSection, is_main: bool, log: Callable[[str], None]) -> dict[int, SeptupletValDataset]:
+    """The septuplet sets per N on rank 0 (N=2 picks best.pt; other N are logged); none elsewhere.
+
+    Septuplets lacking an image an N reads are left out of that N's set, with a warning.
+    """
     val_sets: dict[int, SeptupletValDataset] = {}
     if data.val_root and is_main:
         for n in data.val_n:
-            val_sets[n] = SeptupletValDataset(data.val_root, n, data.val_crop, data.val_limit)
+            val_sets[n] = val_set = SeptupletValDataset(data.val_root, n, data.val_crop, data.val_limit)
+            lacking = val_set.incomplete
+            if lacking:
+                names = ", ".join(str(f.relative_to(data.val_root)) for f in lacking[:5])
+                more = f" and {len(lacking) - 5} more" if len(lacking) > 5 else ""
+                log(f"warning: validation N={n} leaves out {len(lacking)} incomplete septuplets: {names}{more}.")
     return val_sets

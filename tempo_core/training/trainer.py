@@ -86,7 +86,7 @@ class Trainer:
             config.data, optim.batch_size, run.seed, self.procs, self.log
         )
         self.steps_per_epoch = len(self.sampler)
-        self.val_sets = build_val_sets(config.data, self.is_main)
+        self.val_sets = build_val_sets(config.data, self.is_main, self.log)
 
         self.criterion = build_criterion(optim.loss, self.device)
         self.optimizer = build_optimizer(self.model, optim)

@@ -191,6 +191,16 @@ def test_septuplet_validation_protocol(tmp_path):
         SeptupletValDataset(tmp_path / "nothing")
 
 
+def test_septuplet_validation_needs_only_the_images_its_n_reads(tmp_path):
+    for name, lacking in (("a", "im6.png"), ("b", "im4.png"), ("c", "im1.png")):
+        write_frames(tmp_path / "val" / name, 7, 40, "im{}.png", start=1)
+        (tmp_path / "val" / name / lacking).unlink()
+    two, four = (SeptupletValDataset(tmp_path / "val", n=n) for n in (2, 4))
+    assert [f.name for f in two.folders] == ["a", "c"] and [f.name for f in two.incomplete] == ["b"]
+    assert [f.name for f in four.folders] == ["a"] and [f.name for f in four.incomplete] == ["b", "c"]
+    assert two[1]["frames"].shape == (2, 3, 40, 48)
+
+
 def test_cache_keeps_one_entry_per_source_when_the_source_changes(tmp_path):
     video = encode_clip(tmp_path / "clip.mp4")
     (tmp_path / "other").mkdir()
@@ -213,3 +223,33 @@ def test_training_frames_are_decoded_upright_like_the_reader(tmp_path, rotation)
     with VideoReader(source) as reader:
         for index in range(4):
             np.testing.assert_array_equal(np.asarray(clip.frames[index]), reader.read_frame(index))
+
+
+def test_an_unreadable_clip_is_skipped_with_a_warning_naming_it(tmp_path):
+    root = tmp_path / "data"
+    write_frames(root / "good", 6, 32)
+    (root / "broken.mp4").write_bytes(b"this is not a video " * 200)
+    write_frames(root / "mixed", 2, 32)
+    write_frames(root / "mixed", 1, 40, start=2)  # a frame of another size
+    lines: list[str] = []
+    ds = build_train_dataset(root, n_frames=(2,), crop=32, log=lines.append)
+    assert [clip.name for clip in ds.clips] == ["good"]
+    warnings = [line for line in lines if line.startswith("warning:")]
+    assert len(warnings) == 2 and "broken.mp4" in warnings[0] and "mixed" in warnings[1]
+    assert "invalid data found when processing input" in warnings[0] and "Errno" not in warnings[0]
+    for path in (root / "good").iterdir():  # now no usable clip is left
+        path.write_bytes(b"")
+    with pytest.raises(InputError, match=r"None of the 3 videos or frame folders .*broken\.mp4: invalid data"):
+        build_train_dataset(root, n_frames=(2,), crop=32, log=lambda *_: None)
+
+
+def test_vimeo_sequences_lacking_images_are_skipped_with_a_warning(tmp_path):
+    sep = make_vimeo(tmp_path / "sep", "sep", 3)
+    (sep / "sequences" / "00001" / "0001" / "im4.png").unlink()
+    lines: list[str] = []
+    ds = build_train_dataset(sep, n_frames=(2,), crop=32, log=lines.append)
+    assert len(ds) == 2 and "warning: 1 sequence lacks images and training goes on without: 00001/0001." in lines
+    for folder in (sep / "sequences" / "00001").iterdir():
+        (folder / "im1.png").unlink()
+    with pytest.raises(InputError, match="None of the 3 sequences"):
+        build_train_dataset(sep, n_frames=(2,), crop=32, log=lambda *_: None)

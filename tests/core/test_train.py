@@ -349,3 +349,14 @@ def test_progress_round_trips_through_the_checkpoint_keys():
     restored.load_state_dict({**state, "best_metric": 31.5, "best_step": 2, "format": "ignored"})
     assert restored.step == 3 and restored.epoch_loss_sum == 0.75 and restored.best_metric == 31.5
     assert Progress(**{**restored.__dict__}) == restored
+
+
+def test_data_without_a_usable_clip_is_one_plain_sentence(tmp_path, capsys):
+    (tmp_path / "frames").mkdir()
+    (tmp_path / "frames" / "broken.mkv").write_bytes(b"\x1a\x45\xdf\xa3 not really matroska" * 50)
+    assert cli.main(["train", *train_args(tmp_path, "bad", "--max_steps", "1")]) == 1
+    captured = capsys.readouterr()
+    assert "warning: Could not decode the video" in captured.out and "broken.mkv" in captured.out
+    error = captured.err.strip()
+    assert error.startswith("tempo train: None of the 1 videos or frame folders") and "\n" not in error
+    assert "Errno" not in error and "Traceback" not in error
