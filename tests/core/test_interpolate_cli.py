@@ -208,3 +208,20 @@ def test_hostile_16000x16000_header_is_one_line_in_bounded_memory(tmp_path, chec
         import resource
 
         assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 2 * 2**20
+
+
+def test_png_output_into_the_sources_folder_is_refused(tmp_path, checkpoint, capsys, monkeypatch):
+    """Issue 22: ``-o victim --codec png --overwrite`` once emptied the source's folder."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    source = make_clip(victim / "clip.mkv", count=2, width=32, height=24)
+    (victim / "other.txt").write_text("keep me")
+    before = {p.name: p.read_bytes() for p in victim.iterdir()}
+    flags = ["--factor", "2", "--codec", "png", "--overwrite", "--checkpoint", checkpoint]
+    code, _, err = run_cli(capsys, source, "-o", victim, *flags)
+    assert code == 1 and "holds the source video" in err and err.count("\n") == 1
+    monkeypatch.chdir(victim)
+    code, _, err = run_cli(capsys, "clip.mkv", "-o", ".", *flags)
+    assert code == 1 and f"The output {victim} is the folder that holds the source video" in err
+    assert {p.name: p.read_bytes() for p in victim.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["victim"]
