@@ -67,6 +67,11 @@ def rotate_upright(image: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, k=turns)) if turns else image
 
 
+def _image_format(names: str) -> bool:
+    """True for FFmpeg's single-image demuxers (``png_pipe``, ``jpeg_pipe``, ``image2``, ...)."""
+    return any(name.endswith("_pipe") or name == "image2" for name in names.split(","))
+
+
 def _check_path(path: Path) -> None:
     if not path.exists():
         raise MediaError(f"The file {path} does not exist.")
@@ -133,6 +138,8 @@ class VideoReader:
         if not streams.video:
             what = "it holds only audio" if streams.audio else "it holds no video stream"
             raise MediaError(f"{self.path.name} cannot be interpolated: {what}.")
+        if _image_format(self._container.format.name):
+            raise MediaError(f"{self.path.name} is a still image, not a video; TEMPO needs a video clip.")
         self._stream = streams.video[0]
         if self._stream.codec_context is None:
             raise MediaError(f"{self.path.name} uses a video codec TEMPO cannot decode.")
@@ -142,6 +149,8 @@ class VideoReader:
         self._stream.thread_type = "SLICE" if large else "AUTO"  # frame threads hold a frame each
         self.time_base = float(self._stream.time_base or 0) or 1e-3
         self._index_packets()
+        if len(self._raw_pts) == 1 and "gif" in self._container.format.name.split(","):
+            raise MediaError(f"{self.path.name} is a still image, not a video; TEMPO needs a video clip.")
         first = self._decode_first()
         check_frame_size(self.path.name, first.width, first.height)
         self._coded_size = (first.width, first.height)

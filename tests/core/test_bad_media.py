@@ -296,3 +296,17 @@ def test_error_numbers_become_words(tmp_path):
         VideoReader(junk)
     assert_plain(err.value)
     assert not any(char.isdigit() for char in str(err.value).split("(")[-1])
+
+
+def test_still_image_is_not_a_video(tmp_path):
+    from PIL import Image
+
+    frames = [Image.fromarray(frame_image(index)) for index in range(2)]
+    for name in ("still.png", "still.jpg", "still.bmp", "still.gif"):
+        frames[0].save(tmp_path / name)
+        with pytest.raises(MediaError, match=f"{name} is a still image, not a video") as err:
+            VideoReader(tmp_path / name)
+        assert_plain(err.value)
+    frames[0].save(tmp_path / "moving.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    with VideoReader(tmp_path / "moving.gif") as reader:  # an animated GIF is a clip
+        assert len(reader) == 2

@@ -225,3 +225,15 @@ def test_png_output_into_the_sources_folder_is_refused(tmp_path, checkpoint, cap
     assert code == 1 and f"The output {victim} is the folder that holds the source video" in err
     assert {p.name: p.read_bytes() for p in victim.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["victim"]
+
+
+def test_still_image_input_is_refused(tmp_path, checkpoint, capsys):
+    from PIL import Image
+
+    Image.new("RGB", (32, 24), (10, 20, 30)).save(tmp_path / "still.png")
+    out = tmp_path / "out.mp4"
+    code, _, err = run_cli(
+        capsys, tmp_path / "still.png", "-o", out, "--factor", "2", "--checkpoint", checkpoint, "--quiet"
+    )
+    assert code == 1 and "still.png is a still image, not a video" in err and err.count("\n") == 1
+    assert not out.exists()
