@@ -46,16 +46,17 @@ def doubt_overlay(confidence: np.ndarray, threshold: float, name: str) -> np.nda
     """An ``(H, W, 4)`` uint8 RGBA overlay of the pixels whose confidence is below ``threshold``.
 
     ``confidence`` is ``(H, W)`` float in [0, 1] (NaN counts as 0). A pixel at or above the
-    threshold is fully transparent; below it the opacity is ``1 - confidence / threshold`` (1 at
-    confidence 0) and the colour is the map's entry for ``confidence / threshold``, so the map's
-    whole range spans the doubtful values.
+    threshold is fully transparent; below it the opacity is ``sqrt(1 - confidence / threshold)``
+    (0 at the threshold, 1 at confidence 0: a pixel just below the threshold is already visible)
+    and the colour is the map's entry for ``confidence / threshold``, so the map's whole range
+    spans the doubtful values.
     """
     threshold = min(max(float(threshold), 1e-3), 1.0)
     clean = np.clip(np.nan_to_num(np.asarray(confidence, dtype=np.float32), nan=0.0), 0.0, 1.0)
     scaled = np.minimum(clean / threshold, 1.0)
     rgba = np.empty((*clean.shape, 4), dtype=np.uint8)
     rgba[..., :3] = COLORMAPS[name][np.round(scaled * 255.0).astype(np.intp)]
-    rgba[..., 3] = np.round((1.0 - scaled) * 255.0).astype(np.uint8)
+    rgba[..., 3] = np.round(np.sqrt(1.0 - scaled) * 255.0).astype(np.uint8)
     return rgba
 
 

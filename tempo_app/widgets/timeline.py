@@ -2,14 +2,15 @@
 
 Layout, top to bottom: the anchor lane (one tick per real frame; click a tick to pin or unpin
 it as an anchor; pinned anchors are filled, automatic ones outlined), the thumbnail strip and the
-time ruler. Clicking or dragging anywhere below the anchor lane moves the playhead in continuous
-time (it snaps to a real frame within a few pixels). The export range (in/out points) is shown
+time ruler; a scene cut is an orange bar between its two frames. Clicking or dragging anywhere
+below the anchor lane moves the playhead in continuous time (it snaps to a real frame within a
+few pixels). The export range (in/out points) is shown
 as a shaded band. The wheel zooms around the cursor; shift+wheel pans.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QLineF, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPolygonF, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -43,6 +44,7 @@ class TimelineWidget(QWidget):
         session.playhead_changed.connect(self._on_playhead)
         session.anchors_changed.connect(self.update)
         session.range_changed.connect(self.update)
+        session.cuts_changed.connect(self.update)
 
     def sizeHint(self) -> QSize:
         return QSize(800, LANE_HEIGHT + THUMB_HEIGHT + RULER_HEIGHT + 12)
@@ -137,10 +139,21 @@ class TimelineWidget(QWidget):
         spacing = spacing / max(1, len(times) - 1)
         every = max(1, int(3 / max(spacing, 1e-6)))  # at least 3 px between drawn ticks
         painter.setPen(QColor("#6d7480"))
+        ticks = []
         for index in range(0, len(times), every):
             x = self.frame_x(index)
             if MARGIN - 1 <= x <= self.width() - MARGIN + 1:
-                painter.drawLine(QPointF(x, LANE_HEIGHT - 7), QPointF(x, LANE_HEIGHT - 1))
+                ticks.append(QLineF(x, LANE_HEIGHT - 7, x, LANE_HEIGHT - 1))
+        painter.drawLines(ticks)  # one call for hundreds of ticks
+        self._paint_cuts(painter)
+
+    def _paint_cuts(self, painter: QPainter) -> None:
+        """A scene cut is a short bar between its two frames: nothing is blended across it."""
+        session = self.session
+        painter.setPen(QColor("#ff7a59"))
+        for cut in session.cuts:
+            x = 0.5 * (self.frame_x(cut - 1) + self.frame_x(cut))
+            painter.drawLine(QPointF(x, 0), QPointF(x, LANE_HEIGHT + THUMB_HEIGHT))
 
     def _paint_anchors(self, painter: QPainter) -> None:
         for index in self.session.anchors:

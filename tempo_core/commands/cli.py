@@ -24,8 +24,30 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+EXAMPLES = """examples:
+  tempo interpolate clip.mp4 -o clip_60fps.mp4 --factor 2     twice the frame rate, same duration
+  tempo interpolate clip.mp4 -o clip_slow.mp4 --slowmo 4      four times longer
+  tempo interpolate --help                                    every option of the main command"""
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Examples kept as written; every command name and its help on one line (argparse measures
+    sub-commands without the indent it then prints them with, and wrapped "interpolate")."""
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction):
+            longest = max((len(name) for name in action.choices), default=0)
+            self._action_max_length = max(self._action_max_length, self._current_indent + 4 + longest)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tempo", description="TEMPO frame interpolation")
+    parser = argparse.ArgumentParser(
+        prog="tempo",
+        description="TEMPO frame interpolation",
+        epilog=EXAMPLES,
+        formatter_class=_HelpFormatter,
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         try:

@@ -39,3 +39,29 @@ def open_clip(qtbot, window, path) -> None:
     """Open ``path`` and wait for the first picture."""
     with qtbot.waitSignal(window.controller.display.frame_ready, timeout=10000):
         assert window.controller.open_clip(str(path))
+
+
+def write_clip_with_cut(path: Path, frames: int = 12, cut: int = 6, fps: int = 10) -> Path:
+    """A tiny clip with a scene cut at frame ``cut``: a square moving over a warm gradient, then
+    a bar moving over a dark blue one."""
+    yy, xx = np.mgrid[0:CLIP_HEIGHT, 0:CLIP_WIDTH]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = CLIP_WIDTH, CLIP_HEIGHT, "yuv420p"
+        stream.time_base = Fraction(1, fps)
+        stream.options = {"crf": "18", "preset": "ultrafast", "g": "4"}
+        for index in range(frames):
+            image = np.zeros((CLIP_HEIGHT, CLIP_WIDTH, 3), np.uint8)
+            if index < cut:
+                image[..., 0], image[..., 1], image[..., 2] = 200 + xx // 2, 120 + yy, 40
+                image[12:28, 4 + 4 * index : 20 + 4 * index] = (250, 250, 250)
+            else:
+                image[..., 0], image[..., 1], image[..., 2] = 10, 20 + yy // 2, 90 + xx
+                image[:, 40 - 3 * (index - cut) : 48 - 3 * (index - cut)] = (0, 230, 120)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path

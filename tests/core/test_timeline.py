@@ -97,3 +97,27 @@ def test_scene_cut_detector_finds_a_cut_not_motion():
     scores = cut_scores(thumbnail(f) for f in frames)
     assert detect_cuts(scores) == [6]
     assert detect_cuts(cut_scores(thumbnail(f) for f in frames[:6])) == []
+
+
+def test_plan_frame_is_the_rule_of_every_planned_frame():
+    from tempo_core.video.timeline import plan_frame, segment_bounds
+
+    segment = segment_bounds(len(TIMES), [6])
+    plan = plan_output(TIMES, "factor", 4, source_rate=Fraction(24), cuts=[6], anchors=4)
+    for frame in plan.frames:
+        alone = plan_frame(frame.time, TIMES, segment, 4, 1e-4, frame.index)
+        assert alone == frame
+    held = plan_frame(float(TIMES[5] + 0.6 / 24), TIMES, segment, 2, 1e-4)
+    assert held.held and held.source == 6 and held.anchors == ()
+
+
+def test_cuts_of_small_frames_matches_the_detector():
+    from tempo_core.video.scenecut import cuts_of
+
+    rng = np.random.default_rng(1)
+    first, second = rng.integers(0, 120, (32, 32, 3)), rng.integers(130, 255, (32, 32, 3))
+    frames = [np.roll(first, i, axis=1).astype(np.uint8) for i in range(8)]
+    frames += [np.roll(second, i, axis=0).astype(np.uint8) for i in range(8)]
+    assert cuts_of(frames) == [8]
+    assert cuts_of(frames, start=100) == [108]
+    assert cuts_of(frames, threshold=1.0) == []
