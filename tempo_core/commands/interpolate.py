@@ -22,6 +22,7 @@ import time
 
 from tempo_core.errors import Cancelled
 from tempo_core.video.engine import CancelToken, ExportSettings, Progress, run_export, validate
+from tempo_core.video.reader import check_video_header
 from tempo_core.video.scenecut import DEFAULT_THRESHOLD
 from tempo_core.video.writer import CODECS
 
@@ -183,6 +184,7 @@ class StopSignals:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     validate(settings)  # cheap refusals (existing output, bad folder) before loading the model
+    check_video_header(settings.input_path)  # and a source that cannot be read, from its header
     token = CancelToken()
     with StopSignals(token) as signals:
         return _export(args, settings, token, signals)

@@ -67,6 +67,34 @@ def rotate_upright(image: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, k=turns)) if turns else image
 
 
+def _video_stream(path: Path, container) -> av.VideoStream:
+    """The container's first video stream, after the checks its header allows: a video stream
+    exists, the file is not a still image, the codec is known, the frame size is within limits."""
+    streams = container.streams
+    if not streams.video:
+        what = "it holds only audio" if streams.audio else "it holds no video stream"
+        raise MediaError(f"{path.name} cannot be interpolated: {what}.")
+    if _image_format(container.format.name):
+        raise MediaError(f"{path.name} is a still image, not a video; TEMPO needs a video clip.")
+    stream = streams.video[0]
+    if stream.codec_context is None:
+        raise MediaError(f"{path.name} uses a video codec TEMPO cannot decode.")
+    check_frame_size(path.name, stream.codec_context.width, stream.codec_context.height)
+    return stream
+
+
+def check_video_header(path: str | Path) -> None:
+    """The refusals :class:`VideoReader` can make from the file's header alone (missing, empty,
+    not a video, a still image, frames too large), in milliseconds: nothing is indexed or decoded."""
+    path = Path(path)
+    _check_path(path)
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            _video_stream(path, container)
+    except (av.FFmpegError, OSError, ValueError, IndexError, KeyError, TypeError) as err:
+        raise MediaError(f"{path.name} is not a video file TEMPO can read ({describe(err)}).") from None
+
+
 def _image_format(names: str) -> bool:
     """True for FFmpeg's single-image demuxers (``png_pipe``, ``jpeg_pipe``, ``image2``, ...)."""
     return any(name.endswith("_pipe") or name == "image2" for name in names.split(","))
@@ -134,17 +162,8 @@ class VideoReader:
     # ------------------------------------------------------------------ indexing
     def _open(self) -> None:
         self._container = av.open(str(self.path), metadata_errors="ignore")
-        streams = self._container.streams
-        if not streams.video:
-            what = "it holds only audio" if streams.audio else "it holds no video stream"
-            raise MediaError(f"{self.path.name} cannot be interpolated: {what}.")
-        if _image_format(self._container.format.name):
-            raise MediaError(f"{self.path.name} is a still image, not a video; TEMPO needs a video clip.")
-        self._stream = streams.video[0]
-        if self._stream.codec_context is None:
-            raise MediaError(f"{self.path.name} uses a video codec TEMPO cannot decode.")
+        self._stream = _video_stream(self.path, self._container)
         context = self._stream.codec_context
-        check_frame_size(self.path.name, context.width, context.height)
         large = context.width * context.height > _FRAME_THREADS_MAX_PIXELS
         self._stream.thread_type = "SLICE" if large else "AUTO"  # frame threads hold a frame each
         self.time_base = float(self._stream.time_base or 0) or 1e-3
