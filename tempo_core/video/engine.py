@@ -178,6 +178,22 @@ def _audio_plan(settings: ExportSettings, info: VideoInfo, plan: Plan, notes: li
     return copy_audio
 
 
+def _open_writer(settings: ExportSettings, info: VideoInfo, plan: Plan, copy_audio: bool) -> VideoWriter:
+    return VideoWriter(
+        settings.output_path,
+        rate=plan.rate,
+        width=info.width,
+        height=info.height,
+        codec=settings.codec,
+        quality=settings.quality,
+        overwrite=settings.overwrite,
+        audio_source=settings.input_path if copy_audio else None,
+        audio_start=plan.start,
+        audio_end=plan.end,
+        source=settings.input_path,
+    )
+
+
 def run_export(
     settings: ExportSettings,
     interpolator: FrameModel,
@@ -201,20 +217,7 @@ def run_export(
         if cancel.cancelled:
             raise Cancelled()
         large = pixels > LARGE_FRAME_PIXELS
-        writer = VideoWriter(
-            settings.output_path,
-            rate=plan.rate,
-            width=info.width,
-            height=info.height,
-            codec=settings.codec,
-            quality=settings.quality,
-            overwrite=settings.overwrite,
-            audio_source=settings.input_path if copy_audio else None,
-            audio_start=plan.start,
-            audio_end=plan.end,
-            source=settings.input_path,
-        )
-        with writer:
+        with _open_writer(settings, info, plan, copy_audio) as writer:
             pipeline = ExportPipeline(
                 reader=reader,
                 writer=writer,

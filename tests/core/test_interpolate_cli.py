@@ -192,9 +192,9 @@ def test_leftovers_of_a_killed_run_are_removed_by_the_next_run(tmp_path, checkpo
     assert sorted(p.name for p in out_dir.iterdir()) == sorted([foreign.name, fresh.name, "x2.mkv"])
 
 
-@pytest.mark.parametrize("codec", ["h264", "ffv1"])
-def test_hostile_16000x16000_header_is_one_line_in_bounded_memory(tmp_path, checkpoint, codec):
-    """Issue 22: the 50 KB file whose header claims 16000 x 16000 grew past 14 GB; now refused."""
+def test_hostile_16000x16000_header_is_one_line_in_bounded_memory(tmp_path, checkpoint, codec="ffv1"):
+    """Issue 22: the 50 KB file whose header claims 16000 x 16000 grew past 14 GB (4.2 GB and
+    "function not implemented" with FFV1); now refused."""
     source = mkv_claiming_size(tmp_path / "huge.mkv", 16000, 16000)
     out = tmp_path / ("o.mkv" if codec == "ffv1" else "o.mp4")
     command = [sys.executable, "-m", "tempo_core", "interpolate", str(source), "-o", str(out), "--factor", "2"]
