@@ -159,6 +159,7 @@ _FIELDS = sorted(tempo_tiny().to_dict())
         _JUNK | _SMALL_DEPTHS | st.integers(-2, 20) | st.floats(-100, 100),
         max_size=3,
     )
+    | st.fixed_dictionaries({"offset_scale": st.floats(0.01, 64.0)})  # valid: a working model
 )
 def test_fuzz_config_metadata_gives_a_sentence_or_a_working_model(model, tmp_path, changes):
     path = save_with_config(model, tmp_path / "fuzz.safetensors", tiny_config_with(**changes))
