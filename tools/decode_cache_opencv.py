@@ -24,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tempo_core.errors import InputError, MediaError
 from tempo_core.training import clips
 
 
@@ -44,7 +45,7 @@ def decode_with_opencv(path: Path, max_side: int = 0) -> tuple[np.ndarray, np.nd
         frames.append(np.ascontiguousarray(bgr[..., ::-1]))
     capture.release()
     if len(frames) < 3:
-        raise SystemExit(f"{path}: OpenCV decoded {len(frames)} frames; it cannot be used for training.")
+        raise MediaError(f"OpenCV decoded {len(frames)} frames of {path}; it cannot be used for training.")
     times_arr = np.asarray(times, np.float64)
     if np.any(np.diff(times_arr) <= 0):  # no usable timestamps: the nominal rate, as PyAV's decode
         times_arr = np.arange(len(frames), dtype=np.float64) / rate
@@ -54,7 +55,10 @@ def decode_with_opencv(path: Path, max_side: int = 0) -> tuple[np.ndarray, np.nd
 def fill_one(job: tuple[Path, Path, int]) -> str:
     source, cache_dir, max_side = job
     clips.decode_video = decode_with_opencv  # in this worker process only
-    clip = clips.cached_clip(source, cache_dir, max_side)
+    try:
+        clip = clips.cached_clip(source, cache_dir, max_side)
+    except (MediaError, InputError) as err:  # as tempo train: one bad clip does not stop the others
+        return f"warning: {err} Skipped."
     return f"{source.name}: {len(clip)} frames of {clip.frame_size}"
 
 
