@@ -291,7 +291,17 @@ class DisplayController(QObject):
             position = session.frame_position()
             self._set_pending(Pending("frame", session.playhead, position, frame_index=index, started=time.monotonic()))
             return
-        self._emit(self._real_frame(image, index, kind, note))
+        frame = self._real_frame(image, index, kind, note)
+        current = self.current
+        if current is not None and (current.kind, current.frame_index, current.time, current.note) == (
+            kind,
+            index,
+            frame.time,
+            note,
+        ):
+            self._set_pending(None)  # on screen already (the anchors changed with the playhead)
+            return
+        self._emit(frame)
 
     def _real_frame(self, image: np.ndarray, index: int, kind: str, note: str) -> DisplayFrame:
         time = float(self.session.frame_times[index]) if kind == "real" else self.session.playhead

@@ -40,7 +40,7 @@ from tempo_app.session import ANCHOR_COUNTS, SessionState
 
 if TYPE_CHECKING:
     from tempo_app.model_state import ModelState
-    from tempo_core.video.engine import ExportSettings
+    from tempo_core.video.engine import ExportSettings, Progress
 
 # Labels of the export modes the dialog offers, in the order shown; tempo_core's MODES decides
 # which exist ("times", a list of explicit times, is for scripts).
@@ -82,6 +82,9 @@ def format_eta(seconds: float | None) -> str:
     if seconds is None or seconds != seconds or seconds < 0:
         return "--:--"
     minutes, rest = divmod(int(round(seconds)), 60)
+    if minutes >= 60:
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}:{minutes:02d}:{rest:02d}"
     return f"{minutes}:{rest:02d}"
 
 
@@ -306,13 +309,14 @@ class ExportDialog(QDialog):
         self.cancel_button.setEnabled(running)
         self.open_folder_button.setEnabled(False)
 
-    def _on_progress(self, progress: Any) -> None:
+    def _on_progress(self, progress: Progress) -> None:
         total = max(1, int(progress.total))
         self.progress_bar.setValue(int(100 * progress.done / total))
-        self.status_label.setText(
-            f"{progress.done} / {progress.total} frames   {progress.fps:.1f} frames/s   "
-            f"ETA {format_eta(progress.eta_s)}"
-        )
+        eta = progress.eta_s
+        if eta is None and self.estimate is not None and self.estimate.seconds is not None:
+            eta = self.estimate.seconds * (1.0 - progress.done / total)  # until the export has a speed
+        speed = f"{progress.fps:.2f} frames/s" if progress.fps > 0 else "first frames"
+        self.status_label.setText(f"{progress.done} / {progress.total} frames   {speed}   ETA {format_eta(eta)}")
 
     def _on_done(self, result: Any) -> None:
         self.result = result

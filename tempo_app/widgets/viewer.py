@@ -166,9 +166,9 @@ class ViewerWidget(QWidget):
         if self.view.overlay_enabled and self.frame.confidence is not None:
             draw_legend(painter, rects[0], self.view.overlay_threshold, self.view.colormap)
         if self.pending is not None:
-            draw_tag(painter, rects[0], f"Previous picture: {self._label()}")
             phase = (time.monotonic() * 1000.0 / 900.0) % 1.0
             draw_waiting(painter, rects[0], phase, self.pending_lines())
+            draw_tag(painter, rects[0], f"Previous picture: {self._label()}")
         else:
             draw_tag(painter, rects[0], self._label())
 

@@ -77,7 +77,10 @@ def _show_real(qtbot, window, index: int):
 
 
 def _wait_for_thumbnails(qtbot, window) -> None:
+    """The thumbnails and the scene-cut scan have read the clip (each with a reader of its own)."""
     qtbot.waitUntil(lambda: len(window.timeline.thumbnails) == CLIP_FRAMES, timeout=10000)
+    scanner = window.controller.cut_scanner
+    qtbot.waitUntil(lambda: scanner is None or scanner.isFinished(), timeout=10000)
 
 
 def test_ui_thread_never_decodes_a_frame(qtbot, window, clip, monkeypatch):
