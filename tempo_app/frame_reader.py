@@ -7,22 +7,27 @@ moment it is handed over and is the only thread that touches it (reads it, close
 * :meth:`FrameReader.set_reader` hands the clip's reader over (None closes the clip) and starts a
   new *generation*. Every result carries the generation of its request, and a result of an older
   generation is never emitted, so a clip change never shows a frame of the previous clip.
-* :meth:`FrameReader.request` is *latest wins*: a new request replaces the one still waiting, so
-  rapid scrubbing never builds a queue. A read already decoding cannot be interrupted; its
-  result is emitted, and the receiver decides whether it still matters.
+* :meth:`FrameReader.request` is *latest wins* (a :class:`~tempo_app.latest_wins.LatestWinsThread`):
+  a new request replaces the one still waiting, so rapid scrubbing never builds a queue. A read
+  already decoding cannot be interrupted; its result is emitted, and the receiver decides whether
+  it still matters. A handed-over reader is taken by a job, before any waiting read.
 * Every exception becomes ``read_failed`` with one sentence from :func:`user_message`.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Signal
 
 from tempo_app.errors import user_message
+from tempo_app.latest_wins import LatestWinsThread
+
+if TYPE_CHECKING:  # keeps start-up light: the reader loads PyAV
+    from tempo_core.video.reader import VideoReader
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,7 @@ class FrameRequest:
     index: int
 
 
-class FrameReader(QThread):
+class FrameReader(LatestWinsThread[FrameRequest]):
     """The thread that decodes real frames for the viewer; see the module docstring."""
 
     frame_read = Signal(int, int, object)  # generation, index, (H, W, 3) uint8 RGB
@@ -41,14 +46,9 @@ class FrameReader(QThread):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._cond = threading.Condition()
         self._generation = 0
-        self._handover: Any = None  # the reader this thread takes next, if any
-        self._handover_pending = False
-        self._retired: list[Any] = []  # readers to close (this thread never used them)
-        self._pending: FrameRequest | None = None
-        self._stopping = False
-        self._reader: Any = None  # used by the run thread only
+        self._handed: list[VideoReader] = []  # handed over, not yet taken by the thread
+        self._reader: VideoReader | None = None  # used by the run thread only
         self._reader_generation = -1
 
     # ------------------------------------------------------------ UI side
@@ -58,7 +58,7 @@ class FrameReader(QThread):
         with self._cond:
             return self._generation
 
-    def set_reader(self, reader: Any) -> int:
+    def set_reader(self, reader: VideoReader | None) -> int:
         """Hand ``reader`` over to this thread (None: close the clip); returns its generation.
 
         From now on only this thread uses ``reader``: it reads from it and closes it when the
@@ -66,13 +66,12 @@ class FrameReader(QThread):
         """
         with self._cond:
             self._generation += 1
-            if self._handover_pending and self._handover is not None:
-                self._retired.append(self._handover)
-            self._handover, self._handover_pending = reader, True
+            generation = self._generation
+            if reader is not None:
+                self._handed.append(reader)
             self._pending = None
             self._stopping = False
-            self._cond.notify_all()
-            generation = self._generation
+        self.queue_job(partial(self._take, reader, generation))
         if reader is not None and not self.isRunning():
             self.start()
         return generation
@@ -89,39 +88,23 @@ class FrameReader(QThread):
         """Close the clip and end the thread after the current read; True when it ended."""
         with self._cond:
             self._generation += 1
-            self._stopping = True
-            self._pending = None
-            self._cond.notify_all()
+        self.request_stop()
         if self.isRunning() and not self.wait(timeout_ms):
             return False
-        self._close_all()  # the thread has ended (or never ran): nobody else uses them now
+        self.finish()  # the thread has ended (or never ran): nobody else uses them now
         return True
 
     # ---------------------------------------------------------- thread side
-    def run(self) -> None:
-        while True:
-            with self._cond:
-                while not (self._stopping or self._pending or self._retired or self._handover_pending):
-                    self._cond.wait()
-                if self._stopping:
-                    break
-                retired, self._retired = self._retired, []
-                handover = self._take_handover()
-                request, self._pending = self._pending, None
-            self._close(*retired)
-            if handover is not None:
-                self._close(self._reader)
-                self._reader, self._reader_generation = handover
-            if request is not None:
-                self._read(request)
-        self._close_all()
+    def _take(self, reader: VideoReader | None, generation: int) -> None:
+        """Job: close the current reader and make ``reader`` the one read from."""
+        with self._cond:
+            if reader is not None and reader in self._handed:
+                self._handed.remove(reader)
+        self._close(self._reader)
+        self._reader, self._reader_generation = reader, generation
 
-    def _take_handover(self) -> tuple[Any, int] | None:
-        """The handed-over reader and its generation (called with the lock held)."""
-        if not self._handover_pending:
-            return None
-        reader, self._handover, self._handover_pending = self._handover, None, False
-        return reader, self._generation
+    def handle(self, request: FrameRequest) -> None:
+        self._read(request)
 
     def _is_current(self, generation: int) -> bool:
         with self._cond:
@@ -140,15 +123,16 @@ class FrameReader(QThread):
         if self._is_current(request.generation):
             self.frame_read.emit(request.generation, request.index, image)
 
-    def _close_all(self) -> None:
+    def finish(self) -> None:
+        """Close every reader: the current one and those handed over but never taken."""
         with self._cond:
-            retired, self._retired = self._retired, []
-            handover = self._take_handover()
-        self._close(*retired, self._reader, handover[0] if handover else None)
+            handed, self._handed = self._handed, []
+            self._jobs.clear()  # takes of readers closed here
+        self._close(*handed, self._reader)
         self._reader, self._reader_generation = None, -1
 
     @staticmethod
-    def _close(*readers: Any) -> None:
+    def _close(*readers: VideoReader | None) -> None:
         for reader in readers:
             if reader is None:
                 continue

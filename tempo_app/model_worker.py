@@ -1,8 +1,9 @@
 """The one thread that owns the model: loads it, synthesizes frames, runs exports.
 
-The UI thread never waits on the model. It puts work in and gets typed signals back:
+The UI thread never waits on the model. It puts work in and gets typed signals back
+(a :class:`~tempo_app.latest_wins.LatestWinsThread`):
 
-* :meth:`ModelWorker.load_model` and :meth:`ModelWorker.submit` are queued and run in order.
+* :meth:`ModelWorker.load_model` and :meth:`ModelWorker.submit` queue jobs that run in order.
 * :meth:`ModelWorker.request` is *latest wins*: a new request replaces the one still waiting, and a
   request that is superseded while its anchors are read or encoded is dropped before the decode.
 * Every exception is caught and becomes an ``error`` / ``model_failed`` signal with one sentence.
@@ -14,30 +15,35 @@ only a decode (TEMPO's "encode once, synthesize many").
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Signal
 
 from tempo_app.errors import is_out_of_memory, user_message
 from tempo_app.images import resize_rgb, scaled_size
+from tempo_app.latest_wins import LatestWinsThread
 from tempo_app.model_state import ModelInfo, ModelSpec
 from tempo_core.errors import InputError
+
+if TYPE_CHECKING:  # keeps start-up light: these load torch and PyAV
+    from tempo_core.inference import EncodedAnchors, Interpolator
+    from tempo_core.video.reader import VideoReader
 
 log = logging.getLogger("tempo_app")
 
 NO_MODEL = "No model is loaded; load a checkpoint from the Model menu."
 
-InterpolatorFactory = Callable[[ModelSpec], Any]
+InterpolatorFactory = Callable[[ModelSpec], "Interpolator"]
+Task = Callable[["Interpolator | None"], None]
 
 
-def default_factory(spec: ModelSpec) -> Any:
+def default_factory(spec: ModelSpec) -> Interpolator:
     """Load ``spec`` with :meth:`tempo_core.inference.Interpolator.from_checkpoint`."""
     from tempo_core.inference import Interpolator
 
@@ -76,7 +82,7 @@ class _Superseded(Exception):
     """A newer request arrived; drop this one quietly."""
 
 
-class ModelWorker(QThread):
+class ModelWorker(LatestWinsThread[SynthesisRequest]):
     """Owns the interpolator and a private VideoReader; see the module docstring."""
 
     model_loaded = Signal(object)  # ModelInfo
@@ -88,16 +94,12 @@ class ModelWorker(QThread):
     def __init__(self, factory: InterpolatorFactory | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self._factory = factory or default_factory
-        self._cond = threading.Condition()
-        self._jobs: deque[tuple[str, Any]] = deque()
-        self._pending: SynthesisRequest | None = None
-        self._stopping = False
-        self._interp: Any = None
+        self._interp: Interpolator | None = None
         self._generation = 0
-        self._reader: Any = None
+        self._reader: VideoReader | None = None
         self._reader_path: str | None = None
         self._encoded_key: tuple | None = None
-        self._encoded: Any = None
+        self._encoded: EncodedAnchors | None = None
         self.processed_ids: list[int] = []  # requests that reached the decoder (for tests/stats)
 
     # ------------------------------------------------------------ UI side
@@ -105,52 +107,28 @@ class ModelWorker(QThread):
         self._factory = factory
 
     def load_model(self, spec: ModelSpec, startup: bool = False) -> None:
-        self._put(("load", (spec, startup)))
+        self.queue_job(partial(self._load, spec, startup))
 
-    def submit(self, task: Callable[[Any], None]) -> None:
+    def submit(self, task: Task) -> None:
         """Run ``task(interpolator_or_None)`` on this thread after the queued work."""
-        self._put(("task", task))
+        self.queue_job(partial(self._run_task, task))
 
     def request(self, request: SynthesisRequest | None) -> None:
         """Replace the waiting synthesis request (None just drops it)."""
-        with self._cond:
-            dropped, self._pending = self._pending, request
-            self._cond.notify_all()
+        dropped = self.replace_request(request)
         if dropped is not None:
             self.request_finished.emit(dropped.request_id)
 
     def stop(self, timeout_ms: int = 30000) -> bool:
         """Stop after the current job (a model call cannot be interrupted); True when stopped."""
-        with self._cond:
-            self._stopping = True
-            self._pending = None
-            self._cond.notify_all()
+        self.request_stop()
         return self.wait(timeout_ms)
 
-    def _put(self, job: tuple[str, Any]) -> None:
-        with self._cond:
-            self._jobs.append(job)
-            self._cond.notify_all()
-
     # ---------------------------------------------------------- worker side
-    def run(self) -> None:
-        while True:
-            with self._cond:
-                while not (self._stopping or self._jobs or self._pending):
-                    self._cond.wait()
-                if self._stopping:
-                    break
-                if self._jobs:
-                    kind, payload = self._jobs.popleft()
-                else:
-                    kind, payload = "synth", self._pending
-                    self._pending = None
-            if kind == "load":
-                self._load(*payload)
-            elif kind == "task":
-                self._run_task(payload)
-            else:
-                self._synthesize(payload)
+    def handle(self, request: SynthesisRequest) -> None:
+        self._synthesize(request)
+
+    def finish(self) -> None:
         self._close_reader()
 
     def _load(self, spec: ModelSpec, startup: bool) -> None:
@@ -167,15 +145,11 @@ class ModelWorker(QThread):
         precision = str(getattr(interp, "precision", spec.precision))
         self.model_loaded.emit(ModelInfo(name, device_name, precision, self._generation, spec))
 
-    def _run_task(self, task: Callable[[Any], None]) -> None:
+    def _run_task(self, task: Task) -> None:
         try:
             task(self._interp)
         except Exception as error:
             log.error("background task failed: %s", user_message(error, "A background task"))
-
-    def _superseded(self) -> bool:
-        with self._cond:
-            return self._stopping or self._pending is not None
 
     def _synthesize(self, request: SynthesisRequest) -> None:
         try:
@@ -184,7 +158,7 @@ class ModelWorker(QThread):
                 return
             started = time.perf_counter()
             encoded = self._encode(request)
-            if self._superseded():
+            if self.superseded():
                 raise _Superseded
             synthesis = self._interp.synthesize(encoded, [request.time])[0]
             ms = (time.perf_counter() - started) * 1000.0
@@ -202,14 +176,14 @@ class ModelWorker(QThread):
         finally:
             self.request_finished.emit(request.request_id)
 
-    def _encode(self, request: SynthesisRequest) -> Any:
+    def _encode(self, request: SynthesisRequest) -> EncodedAnchors:
         key = (self._generation, request.clip_path, request.anchors, request.max_side)
         if key == self._encoded_key:
             return self._encoded
         reader = self._open_reader(request.clip_path)
         frames, times = [], []
         for index in request.anchors:
-            if self._superseded():
+            if self.superseded():
                 raise _Superseded
             frames.append(reader.read_frame(index))
             times.append(float(reader.frame_times[index]))
@@ -222,7 +196,7 @@ class ModelWorker(QThread):
         self._encoded_key, self._encoded = key, encoded
         return encoded
 
-    def _open_reader(self, path: str) -> Any:
+    def _open_reader(self, path: str) -> VideoReader:
         if self._reader is None or self._reader_path != path:
             from tempo_core.video.reader import VideoReader
 
