@@ -6,8 +6,9 @@ LRU cache of decoded frames. Frames come out as ``uint8`` ``H x W x 3`` RGB in d
 orientation (rotation metadata applied), whatever the source pixel format (8/10-bit YUV, gray,
 alpha: alpha is dropped).
 
-Every failure a user can cause (missing, empty, not a video, damaged, no video stream, no
-frames) raises :class:`tempo_core.errors.MediaError` with one plain sentence.
+Every failure a user can cause (missing, empty, not a video, a still image, damaged, no video
+stream, no frames, frames too large: :mod:`tempo_core.video.source_checks`) raises
+:class:`tempo_core.errors.MediaError` with one plain sentence.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ import av
 import numpy as np
 
 from tempo_core.errors import MediaError, describe
-from tempo_core.video.limits import MAX_SIDE, check_frame_size, check_source_frames
+from tempo_core.video.limits import check_frame_size, check_source_frames
+from tempo_core.video.source_checks import check_path, check_video_header, video_stream
 from tempo_core.video.timeline import nearest_indices
 from tempo_core.video.timestamps import repair_times
+
+__all__ = ["VideoInfo", "VideoReader", "check_video_header", "display_rotation", "probe", "rotate_upright"]
 
 _SEEK_AHEAD_LIMIT = 48  # decode forward instead of seeking when the target is this close
 _FRAME_THREADS_MAX_PIXELS = 3840 * 2160  # larger frames decode with slice threads (no frame queue)
@@ -67,63 +71,6 @@ def rotate_upright(image: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, k=turns)) if turns else image
 
 
-def _video_stream(path: Path, container) -> av.VideoStream:
-    """The container's first video stream, after the checks its header allows: a video stream
-    exists, the file is not a still image, the codec is known, the frame size is within limits."""
-    streams = container.streams
-    if not streams.video:
-        what = "it holds only audio" if streams.audio else "it holds no video stream"
-        raise MediaError(f"{path.name} cannot be interpolated: {what}.")
-    if _image_format(container.format.name):
-        raise MediaError(f"{path.name} is a still image, not a video; TEMPO needs a video clip.")
-    stream = streams.video[0]
-    if stream.codec_context is None:
-        raise MediaError(f"{path.name} uses a video codec TEMPO cannot decode.")
-    check_frame_size(path.name, stream.codec_context.width, stream.codec_context.height)
-    return stream
-
-
-def check_video_header(path: str | Path) -> None:
-    """The refusals :class:`VideoReader` can make from the file's header alone (missing, empty,
-    not a video, a still image, frames too large), in milliseconds: nothing is indexed or decoded."""
-    path = Path(path)
-    _check_path(path)
-    try:
-        with av.open(str(path), metadata_errors="ignore") as container:
-            _video_stream(path, container)
-    except (av.FFmpegError, OSError, ValueError, IndexError, KeyError, TypeError) as err:
-        raise MediaError(f"{path.name} is not a video file TEMPO can read ({describe(err)}).") from None
-
-
-def _image_format(names: str) -> bool:
-    """True for FFmpeg's single-image demuxers (``png_pipe``, ``jpeg_pipe``, ``image2``, ...)."""
-    return any(name.endswith("_pipe") or name == "image2" for name in names.split(","))
-
-
-def _check_path(path: Path) -> None:
-    if not path.exists():
-        raise MediaError(f"The file {path} does not exist.")
-    if path.is_dir():
-        raise MediaError(f"{path} is a folder, not a video file.")
-    if path.stat().st_size == 0:
-        raise MediaError(f"The file {path} is empty.")
-    _check_y4m_header(path)
-
-
-def _check_y4m_header(path: Path) -> None:
-    """A YUV4MPEG2 header names the frame size in plain text: check it before FFmpeg allocates."""
-    with open(path, "rb") as handle:
-        head = handle.read(256)
-    if not head.startswith(b"YUV4MPEG2 "):
-        return
-    fields = {token[:1]: token[1:] for token in head.split(b"\n")[0].split(b" ")[1:] if token}
-    try:
-        width, height = int(fields.get(b"W", b"0")), int(fields.get(b"H", b"0"))
-    except ValueError:
-        raise MediaError(f"{path.name} has a damaged YUV4MPEG2 header.") from None
-    check_frame_size(path.name, min(width, 10 * MAX_SIDE), min(height, 10 * MAX_SIDE))
-
-
 class VideoReader:
     """Random access to the frames of one video file (thread-safe; a context manager).
 
@@ -148,7 +95,7 @@ class VideoReader:
         self._container = None
         self._decoder = None  # generator of (index, av.VideoFrame) continuing the last decode
         self._next_index = 0
-        _check_path(self.path)
+        check_path(self.path)
         try:
             self._open()
         except MediaError:
@@ -162,7 +109,7 @@ class VideoReader:
     # ------------------------------------------------------------------ indexing
     def _open(self) -> None:
         self._container = av.open(str(self.path), metadata_errors="ignore")
-        self._stream = _video_stream(self.path, self._container)
+        self._stream = video_stream(self.path, self._container)
         context = self._stream.codec_context
         large = context.width * context.height > _FRAME_THREADS_MAX_PIXELS
         self._stream.thread_type = "SLICE" if large else "AUTO"  # frame threads hold a frame each
