@@ -81,6 +81,7 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_installed_wheel_finds_its_model_style_and_icons(installed, tmp_path):
     code = (
         "import tempo_core, tempo_app.resources as r\n"
@@ -98,6 +99,7 @@ def test_installed_wheel_finds_its_model_style_and_icons(installed, tmp_path):
         assert str(installed) in line and str(ROOT) not in line
 
 
+@pytest.mark.slow
 def test_installed_commands_use_the_bundled_model(installed, tmp_path):
     clip = make_clip(tmp_path / "clip.mkv", count=4, width=64, height=48)
     interpolate = subprocess.run(
