@@ -142,8 +142,7 @@ class VideoReader:
                 continue
             pts = packet.pts if packet.pts is not None else packet.dts
             raw_pts.append(pts)
-            if len(raw_pts) % 65536 == 0:
-                check_source_frames(self.path.name, len(raw_pts))
+            check_source_frames(self.path.name, len(raw_pts))
             keyframes.append(bool(packet.is_keyframe))
             durations.append(int(packet.duration or 0))
         if not raw_pts:

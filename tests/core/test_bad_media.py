@@ -310,3 +310,13 @@ def test_still_image_is_not_a_video(tmp_path):
     frames[0].save(tmp_path / "moving.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
     with VideoReader(tmp_path / "moving.gif") as reader:  # an animated GIF is a clip
         assert len(reader) == 2
+
+
+def test_sources_beyond_the_frame_count_limit_are_refused_while_indexing(tmp_path, monkeypatch):
+    from tempo_core.video import limits
+
+    source = make_clip(tmp_path / "c.mkv", count=8, width=32, height=24)
+    monkeypatch.setattr(limits, "MAX_SOURCE_FRAMES", 5)
+    with pytest.raises(MediaError, match="c.mkv holds more than 5 frames, the most TEMPO indexes") as err:
+        VideoReader(source)
+    assert_plain(err.value)
