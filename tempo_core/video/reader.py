@@ -245,6 +245,8 @@ class VideoReader:
             except (av.FFmpegError, ValueError):
                 continue  # damaged packet: skip it, the next keyframe recovers
             for frame in frames:
+                if (frame.width, frame.height) != getattr(self, "_coded_size", None):
+                    check_frame_size(self.path.name, frame.width, frame.height)  # a size change
                 if self._reliable:
                     found = self._pts_to_index.get(frame.pts)
                     if found is None:
@@ -258,8 +260,6 @@ class VideoReader:
                 yield position, frame
 
     def _image(self, frame: av.VideoFrame) -> np.ndarray:
-        if (frame.width, frame.height) != self._coded_size:
-            check_frame_size(self.path.name, frame.width, frame.height)
         try:
             if (frame.width, frame.height) == self._coded_size:
                 image = frame.to_ndarray(format="rgb24")

@@ -224,12 +224,12 @@ def test_fuzz_reader_with_mutated_bytes(tmp_path, h264_bytes, edits):
     read_all_or_plain_error(path)
 
 
-def test_size_change_mid_stream_keeps_the_first_size(tmp_path):
-    path = tmp_path / "resize.nut"  # PNG packets are self-contained: sizes may differ
+def resizing_clip(path, sizes):
+    """A NUT file of PNG packets (each self-contained, so sizes may differ); header 32 x 24."""
     container = av.open(str(path), "w")
     stream = container.add_stream("png", rate=24)
     stream.width, stream.height, stream.pix_fmt = 32, 24, "rgb24"
-    for index, (width, height) in enumerate([(32, 24), (32, 24), (64, 48)]):
+    for index, (width, height) in enumerate(sizes):
         encoder = av.CodecContext.create("png", "w")
         encoder.width, encoder.height, encoder.pix_fmt = width, height, "rgb24"
         encoder.time_base = Fraction(1, 24)
@@ -241,9 +241,23 @@ def test_size_change_mid_stream_keeps_the_first_size(tmp_path):
             packet.pts = packet.dts = index
             container.mux(packet)
     container.close()
+    return path
+
+
+def test_size_change_mid_stream_keeps_the_first_size(tmp_path):
+    path = resizing_clip(tmp_path / "resize.nut", [(32, 24), (32, 24), (64, 48)])
     with VideoReader(path) as reader:
         assert len(reader) == 3
         assert {reader.read_frame(i).shape for i in range(3)} == {(24, 32, 3)}
+
+
+def test_a_huge_frame_mid_stream_is_refused_when_decoded(tmp_path):
+    """The header says 32 x 24; a later frame is 20000 pixels wide: a sentence, never converted."""
+    path = resizing_clip(tmp_path / "grows.nut", [(32, 24), (20000, 8), (32, 24), (32, 24)])
+    with pytest.raises(MediaError, match="20000 x 8 pixels; TEMPO reads frames up to 16384 pixels on a side"):
+        with VideoReader(path) as reader:  # refused while indexing (this file), or when reached
+            for index in range(len(reader)):
+                reader.read_frame(index)
 
 
 def test_header_claiming_huge_frames_is_refused_before_decoding(tmp_path):
