@@ -275,3 +275,30 @@ def test_app_without_a_usable_display_prints_one_sentence():
     assert len(lines) == 1 and lines[0].startswith("tempo-app: the Qt platform plugin cannot start")
     assert "libxcb-cursor0" in lines[0] or "libxcb-" in lines[0]
     assert "Reinstalling" not in done.stderr
+
+
+def test_the_export_hands_the_cancel_check_to_the_interpolator(tiny_factory, monkeypatch):
+    """With the real interpolator the check runs inside one synthesis: a Cancel that comes after
+    the synthesis began stops it before its last stage."""
+    from tempo_app.cancellable import accepts_should_cancel
+    from tempo_app.model_state import ModelSpec
+
+    interpolator = tiny_factory(ModelSpec())
+    assert accepts_should_cancel(interpolator.synthesize)
+    asked: list[int] = []
+
+    def is_cancelled() -> bool:
+        asked.append(1)
+        return len(asked) > 3  # three checks pass (before the call, before the batch, one stage)
+
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (32, 48, 3), dtype=np.uint8) for _ in range(2)]
+    import tempo_core.inference as inference
+
+    finished: list[int] = []
+    to_image = inference.tensor_to_image
+    monkeypatch.setattr(inference, "tensor_to_image", lambda rgb: finished.append(1) or to_image(rgb))
+    wrapped = CancellableModel(interpolator, is_cancelled)
+    with pytest.raises(Cancelled):
+        wrapped.synthesize(wrapped.encode(frames, [0.0, 1.0]), [0.5])
+    assert len(asked) == 4 and finished == []  # stopped between two stages, no frame made
