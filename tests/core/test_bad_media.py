@@ -288,7 +288,7 @@ def test_frames_larger_than_the_memory_at_hand_are_refused(tmp_path, monkeypatch
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vga.mkv"]
 
 
-@pytest.mark.parametrize(("mode", "value"), [("slowmo", 1e6), ("fps", 1e9), ("factor", 1e8)])
+@pytest.mark.parametrize(("mode", "value"), [("slowmo", 1e7), ("fps", 1e9), ("factor", 1e8)])
 def test_absurd_frame_counts_are_refused_before_planning(tmp_path, interpolator, mode, value):
     source = make_clip(tmp_path / "c.mkv", count=2, width=32, height=24)
     with pytest.raises(InputError, match="TEMPO writes at most 2,000,000 frames per output"):
