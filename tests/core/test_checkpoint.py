@@ -121,7 +121,7 @@ def tiny_config_with(**changes) -> str:
     [
         ("[" * 50_000 + "]" * 50_000, "longer than"),
         ('{"base_channels": ' + "[" * 1500 + "]" * 1500 + "}", "nested too deeply"),
-        (tiny_config_with(base_channels=40000), "base_channels must lie between 1 and 128"),
+        (tiny_config_with(base_channels=40000), "base_channels must lie between 1 and 96"),
         (tiny_config_with(base_channels=24.0), "base_channels must be a whole number"),
         (tiny_config_with(base_channels=True), "base_channels must be a whole number"),
         (tiny_config_with(offset_scale="x"), "offset_scale must be a number"),
