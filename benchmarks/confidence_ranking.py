@@ -114,8 +114,17 @@ def rank(records: list[dict[str, object]], values: list[float]) -> float:
     return 0.0 if np.isnan(rho) else rho
 
 
-def table(data: dict[str, dict[int, list[dict[str, object]]]], chosen: str) -> list[str]:
-    """Markdown rows: the chosen score, the mean, the anchor-difference proxy, the constant."""
+def within_clips(records: list[dict[str, object]], values: list[float]) -> float:
+    """Mean over clips (the name before the first "/") of the Spearman within each clip."""
+    clips: dict[str, list[int]] = {}
+    for index, record in enumerate(records):
+        clips.setdefault(str(record["name"]).split("/")[0], []).append(index)
+    return float(np.mean([rank([records[i] for i in group], [values[i] for i in group]) for group in clips.values()]))
+
+
+def table(data: dict[str, dict[int, list[dict[str, object]]]], chosen: str, per_clip: bool = False) -> list[str]:
+    """Markdown rows: the chosen score, the mean, the anchor-difference proxy, the constant (and the
+    blend's PSNR against the truth). ``per_clip``: the mean Spearman within each clip instead."""
     score = candidates()
     rows = {
         f"score ({chosen})": lambda r: score[chosen](r["confidence"]),
@@ -124,11 +133,12 @@ def table(data: dict[str, dict[int, list[dict[str, object]]]], chosen: str) -> l
         "constant": lambda r: 0.0,
         "blend PSNR vs truth (needs the truth)": lambda r: r["blend_psnr"],
     }
+    correlate = within_clips if per_clip else rank
     columns = [(split, n) for split in data for n in (2, 4)]
     lines = ["| frame score | " + " | ".join(f"{s} N={n} ({len(data[s][n])})" for s, n in columns) + " |"]
     lines.append("|---" * (len(columns) + 1) + "|")
     for label, value in rows.items():
-        cells = [f"{rank(data[s][n], [value(r) for r in data[s][n]]):+.3f}" for s, n in columns]
+        cells = [f"{correlate(data[s][n], [value(r) for r in data[s][n]]):+.3f}" for s, n in columns]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
 
@@ -148,6 +158,22 @@ def fallback_lines(data: dict[str, dict[int, list[dict[str, object]]]]) -> list[
                 f"{split} N={n}: choice right {right:.0%} (hold better in {np.mean(hold > blend):.0%}); "
                 f"mean PSNR chosen {chosen:.2f}, always blend {blend.mean():.2f}, always hold {hold.mean():.2f}, "
                 f"best of both {np.maximum(hold, blend).mean():.2f}"
+            )
+    return lines
+
+
+def band_lines(records: list[dict[str, object]], chosen: str, edges: list[float]) -> list[str]:
+    """Median and lowest real PSNR of the targets in each band of the chosen score (what a score means)."""
+    score = candidates()[chosen]
+    values = np.array([score(r["confidence"]) for r in records])
+    psnrs = np.array([r["psnr"] for r in records])
+    lines = []
+    for low, high in zip([0.0, *edges], [*edges, 1.01], strict=True):
+        inside = psnrs[(values >= low) & (values < high)]
+        if inside.size:
+            lines.append(
+                f"score {low:.2f}-{min(high, 1.0):.2f}: {inside.size:3d} targets, PSNR median {np.median(inside):.2f}, "
+                f"lowest {inside.min():.2f}"
             )
     return lines
 
@@ -185,7 +211,12 @@ def main() -> None:
     chosen = max(train, key=train.get)
     print(f"\nchosen on training windows: {chosen}\n")
     print("\n".join(table(data, chosen)))
+    print("\nwithin each clip (training source or validation clip), mean over clips:")
+    print("\n".join(table(data, chosen, per_clip=True)))
     print("\n".join(["", *fallback_lines(data)]))
+    for n in (2, 4):
+        print(f"\ntraining windows, N={n}, by score band:")
+        print("\n".join(band_lines(data["train"][n], chosen, [0.5, 0.6, 0.7, 0.8, 0.9])))
 
 
 if __name__ == "__main__":
