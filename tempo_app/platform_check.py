@@ -70,7 +70,7 @@ def install_message_handler(
 
     def handler(mode: object, context: object, message: str) -> None:
         out = stream or sys.stderr
-        if is_platform_failure(message) or "xcb" in message or "display" in message.lower():
+        if is_platform_failure(message) or "xcb" in message or "connect to display" in message:
             held.append(message)  # shown as one sentence if Qt gives up, else not news
             if mode == QtMsgType.QtFatalMsg or "could be initialized" in message:
                 print(failure_sentence(missing_packages(), os.environ.get("DISPLAY")), file=out, flush=True)
