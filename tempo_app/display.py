@@ -19,58 +19,18 @@ says what is computed (a :class:`Pending`) and when it started.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from tempo_app.cache import LRUCache
+from tempo_app.display_frames import DisplayFrame, Pending, PendingReal
 from tempo_app.frame_reader import FrameReader
 from tempo_app.model_state import ModelState
 from tempo_app.model_worker import ModelWorker, SynthesisRequest, SynthesisResult
 from tempo_app.session import SessionState
-
-
-@dataclass
-class DisplayFrame:
-    """One picture for the viewer. ``kind`` is "real", "synthesized", "preview", "held" (a real
-    frame the export holds at a scene cut) or "nearest" (a real frame standing in while no model
-    is available)."""
-
-    image: np.ndarray  # (H, W, 3) uint8 RGB, possibly smaller than the clip for previews
-    time: float
-    kind: str
-    frame_index: int  # the real frame shown, or the nearest one
-    anchors: tuple[int, ...] = ()
-    confidence: np.ndarray | None = None  # (h, w) float32 in [0, 1]
-    reference: np.ndarray | None = None  # nearest real frame, for compare mode
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Pending:
-    """What the viewer waits for: a synthesis ("synthesis" or "preview") of ``time`` from
-    ``anchors``, or the decode of real frame ``frame_index`` ("frame"). ``started`` is a
-    :func:`time.monotonic` stamp; ``expected_s`` comes from the measured speed (None: unknown)."""
-
-    kind: str
-    time: float
-    frame_position: float  # fractional frame number of ``time``
-    anchors: tuple[int, ...] = ()
-    frame_index: int | None = None
-    started: float = 0.0
-    expected_s: float | None = None
-
-
-@dataclass(frozen=True)
-class _PendingReal:
-    """A real frame to show once the frame thread has decoded it, if the playhead stays."""
-
-    index: int
-    kind: str  # "real" or "nearest"
-    note: str
-    playhead: float
 
 
 class DisplayController(QObject):
@@ -105,7 +65,7 @@ class DisplayController(QObject):
         self.current: DisplayFrame | None = None
         self._has_clip = False
         self._clip_generation = 0
-        self._pending_real: _PendingReal | None = None
+        self._pending_real: PendingReal | None = None
         self._next_id = 0
         self._latest_id: int | None = None
         self._last_error: str | None = None
@@ -287,7 +247,7 @@ class DisplayController(QObject):
         image = self._prefetch(index)
         if image is None:
             session = self.session
-            self._pending_real = _PendingReal(index, kind, note, session.playhead)
+            self._pending_real = PendingReal(index, kind, note, session.playhead)
             position = session.frame_position()
             self._set_pending(Pending("frame", session.playhead, position, frame_index=index, started=time.monotonic()))
             return
