@@ -24,6 +24,7 @@ Rows (mean PSNR over the septuplets, and with ``--ssim`` the mean SSIM, skimage7
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import dataclasses
 from collections.abc import Iterator
@@ -64,6 +65,16 @@ def motion_settings(model, changes: dict[str, object]) -> Iterator[None]:
         yield
     finally:
         model.motion_prior.config = saved
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, object]]:
+    """``"fast:lk_iterations=3;smoothness_sweeps=4"`` -> ``("fast", {"lk_iterations": 3, "smoothness_sweeps": 4})``."""
+    name, _, settings = text.partition(":")
+    changes = {}
+    for setting in filter(None, settings.split(";")):
+        field, _, value = setting.partition("=")
+        changes[field.strip()] = ast.literal_eval(value.strip())
+    return name, changes
 
 
 def _resized(frames: np.ndarray, width: int) -> torch.Tensor:
@@ -123,6 +134,15 @@ def main() -> None:
     )
     parser.add_argument("--ablate", action="store_true", help="also score the prior with each setting changed")
     parser.add_argument("--ssim", action="store_true", help="also print the mean SSIM (skimage7) of every row")
+    parser.add_argument(
+        "--try",
+        dest="variants",
+        action="append",
+        default=[],
+        metavar="NAME:FIELD=VALUE;...",
+        help="also score the prior with these PriorConfig fields changed (repeatable)",
+    )
+    parser.add_argument("--no_network", action="store_true", help="leave out the network rows")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -135,7 +155,7 @@ def main() -> None:
         image = to_uint8(prediction)
         return psnr(image, target), ssim(image, target, "skimage7") if args.ssim else float("nan")
 
-    ablations = ABLATIONS if args.ablate else {}
+    ablations = {**(ABLATIONS if args.ablate else {}), **dict(parse_variant(text) for text in args.variants)}
     with torch.no_grad():
         for window_frames in data:
             target = to_uint8(window_frames[TARGET][None])
@@ -150,8 +170,9 @@ def main() -> None:
                     with motion_settings(model, changes):
                         prediction = prior_only(model, frames, dt)
                     rows.setdefault(f"prior, {name} N={n}", []).append(score(prediction, target))
-                output, _ = model(frames, times, torch.tensor([float(TARGET)]))
-                rows.setdefault(f"network N={n}", []).append(score(output, target))
+                if not args.no_network:
+                    output, _ = model(frames, times, torch.tensor([float(TARGET)]))
+                    rows.setdefault(f"network N={n}", []).append(score(output, target))
     print(f"{len(data)} septuplets from {args.cache} (strides {args.strides}, width {args.width or 'as cached'})")
     for name, values in rows.items():
         psnr_mean, ssim_mean = np.mean(values, axis=0)

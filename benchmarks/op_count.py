@@ -60,7 +60,6 @@ def main() -> None:
     args = parser.parse_args()
     if not args.cpu_paths:  # count what a GPU launches
         filters.sums_by_slices = lambda values: False
-        correlation.displacement_loop_pays = lambda key, radius, needs_grad: False
 
     height, width = (int(v) for v in args.size.lower().split("x"))
     interpolator = Interpolator.from_checkpoint(args.checkpoint, device="cpu")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from tempo_core.checkpoint import load_model
-from tempo_core.errors import InputError, ModelError
+from tempo_core.compiled_synthesis import CompiledSynthesis
+from tempo_core.errors import Cancelled, InputError, ModelError
 from tempo_core.network import REQUIRED_MULTIPLE, EncodedObservations, TempoNet
 from tempo_core.tiling import tile_windows
 
@@ -136,6 +137,9 @@ class Interpolator:
         tile: synthesize in tiles of at most this many pixels a side (None: whole frames).
         tile_overlap: pixels shared by neighbouring tiles.
         batch_size: target times synthesized together.
+        compiled: run whole-frame syntheses as one compiled graph per frame size
+            (:class:`CompiledSynthesis`; None: on CUDA only, where it removes the launch overhead
+            of thousands of small operations; on a CPU compiling gains little and costs seconds).
     """
 
     def __init__(
@@ -146,6 +150,7 @@ class Interpolator:
         tile: int | None = None,
         tile_overlap: int = 32,
         batch_size: int | None = None,
+        compiled: bool | None = None,
     ) -> None:
         if precision not in PRECISIONS:
             raise InputError(f"Unknown precision {precision!r}; choose fp32, bf16 or fp16.")
@@ -157,6 +162,8 @@ class Interpolator:
         self.tile = tile
         self.tile_overlap = tile_overlap
         self.batch_size = batch_size or (4 if self.device.type == "cuda" else 1)
+        use_graph = self.device.type == "cuda" if compiled is None else compiled
+        self.compiled = CompiledSynthesis(self.model) if use_graph else None
 
     @classmethod
     def from_checkpoint(
@@ -209,22 +216,40 @@ class Interpolator:
     def _needs_tiles(self, padded: torch.Tensor, tile: int | None) -> bool:
         return tile is not None and max(padded.shape[-2:]) > tile
 
-    def synthesize(self, anchors: EncodedAnchors, target_times: Sequence[float]) -> list[Synthesis]:
-        """Synthesize each target time from encoded anchors; results in the order given."""
+    def synthesize(
+        self,
+        anchors: EncodedAnchors,
+        target_times: Sequence[float],
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> list[Synthesis]:
+        """Synthesize each target time from encoded anchors; results in the order given.
+
+        ``should_cancel`` (optional) is asked between the stages of every synthesis (the prior, each
+        attention scale, the decoder, the pixel synthesis; on a CPU at 720p well under 2 s apart);
+        when it answers True the synthesis stops with :class:`tempo_core.errors.Cancelled`.
+        """
         check_times(anchors.timestamps[0].tolist(), target_times)
+        check = cancel_check(should_cancel)
         results = []
         for start in range(0, len(target_times), self.batch_size):
             chunk = [float(t) for t in target_times[start : start + self.batch_size]]
-            rgb, confidence = self._synthesize_with_fallback(anchors, chunk)
+            check()
+            rgb, confidence = self._synthesize_with_fallback(anchors, chunk, check)
             for i, time in enumerate(chunk):
                 image = tensor_to_image(rgb[i, :, : anchors.height, : anchors.width])
                 conf = confidence[i, 0, : anchors.height, : anchors.width].float().cpu().numpy()
                 results.append(Synthesis(image, conf, time))
         return results
 
-    def interpolate(self, frames: Sequence, timestamps: Sequence[float], target_time: float) -> Synthesis:
-        """One frame at ``target_time`` from anchor images."""
-        return self.synthesize(self.encode(frames, timestamps), [target_time])[0]
+    def interpolate(
+        self,
+        frames: Sequence,
+        timestamps: Sequence[float],
+        target_time: float,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> Synthesis:
+        """One frame at ``target_time`` from anchor images (``should_cancel`` as in :meth:`synthesize`)."""
+        return self.synthesize(self.encode(frames, timestamps), [target_time], should_cancel)[0]
 
     def run_tensors(
         self, frames: torch.Tensor, timestamps: torch.Tensor, target_time: torch.Tensor
@@ -238,12 +263,12 @@ class Interpolator:
         cropped = {k: v[crop].float() for k, v in aux.items() if torch.is_tensor(v) and v.dim() == 4}
         return rgb[crop].float(), cropped
 
-    def _synthesize_with_fallback(self, anchors: EncodedAnchors, times: list[float]):
+    def _synthesize_with_fallback(self, anchors: EncodedAnchors, times: list[float], check: Callable[[], None]):
         """Synthesize; after an out-of-memory error retry with smaller tiles, then say so plainly."""
         tile = anchors.tile if anchors.encoded is None else None
         for attempt in (tile, *(t for t in OOM_TILE_SIZES if tile is None or t < tile)):
             try:
-                return self._synthesize_batch(anchors, times, attempt)
+                return self._synthesize_batch(anchors, times, attempt, check)
             except torch.OutOfMemoryError:
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
@@ -252,16 +277,22 @@ class Interpolator:
             "use the CPU or a smaller frame size."
         )
 
-    def _synthesize_batch(self, anchors: EncodedAnchors, times: list[float], tile: int | None):
+    def _synthesize_batch(
+        self, anchors: EncodedAnchors, times: list[float], tile: int | None, check: Callable[[], None]
+    ):
         target = torch.tensor(times, dtype=torch.float64, device=self.device)
         with torch.inference_mode(), self._autocast():
             if tile is None:
-                encoded = anchors.encoded or self.model.encode(anchors.frames, anchors.timestamps)
-                rgb, aux = self.model.synthesize(expand_batch(encoded, len(times)), target)
+                encoded = expand_batch(
+                    anchors.encoded or self.model.encode(anchors.frames, anchors.timestamps), len(times)
+                )
+                result = self.compiled(encoded, target) if self.compiled is not None else None
+                rgb, aux = result if result is not None else self.model.synthesize(encoded, target, check)
+                check()  # the compiled graph runs in one piece: asked before and after it
                 return rgb.float(), aux["confidence"].float()
-            return self._synthesize_tiled(anchors, target, tile)
+            return self._synthesize_tiled(anchors, target, tile, check)
 
-    def _synthesize_tiled(self, anchors: EncodedAnchors, target: torch.Tensor, tile: int):
+    def _synthesize_tiled(self, anchors: EncodedAnchors, target: torch.Tensor, tile: int, check: Callable[[], None]):
         frames = anchors.frames
         height, width = frames.shape[-2:]
         count = target.shape[0]
@@ -271,11 +302,21 @@ class Interpolator:
         for window, ramp in tile_windows(height, width, tile, self.tile_overlap, REQUIRED_MULTIPLE, frames.device):
             crop = frames[..., window[0], window[1]]
             encoded = self.model.encode(crop, anchors.timestamps)
-            rgb, aux = self.model.synthesize(expand_batch(encoded, count), target)
+            rgb, aux = self.model.synthesize(expand_batch(encoded, count), target, check)
             rgb_sum[..., window[0], window[1]] += rgb.float() * ramp
             conf_sum[..., window[0], window[1]] += aux["confidence"].float() * ramp
             weight_sum[..., window[0], window[1]] += ramp
         return rgb_sum / weight_sum, conf_sum / weight_sum
+
+
+def cancel_check(should_cancel: Callable[[], bool] | None) -> Callable[[], None]:
+    """A function that raises :class:`Cancelled` when ``should_cancel()`` is true (never without one)."""
+
+    def check() -> None:
+        if should_cancel is not None and should_cancel():
+            raise Cancelled()
+
+    return check
 
 
 def expand_batch(encoded: EncodedObservations, count: int) -> EncodedObservations:

@@ -7,6 +7,9 @@ Examples::
 
 What is measured, for every frame size and anchor count N (smallest size first):
 
+* **the first frame**: the wall time of the very first interpolation of each size, which also
+  pays for one-off work: filling caches and, on the compiled path (``--engine compiled``, the
+  default on CUDA), compiling and capturing the synthesis graph for that frame size.
 * **ms per synthesized frame**: one :meth:`Interpolator.interpolate` call on uint8 frames
   (encode the N anchors, synthesize one frame at the middle, back to uint8): the median over
   ``--repeats`` runs after ``--warmup`` runs that are not timed. Wall-clock time is what a user
@@ -33,7 +36,7 @@ JSON written by ``--json``::
      "model": str, "config": {...}, "parameters": int, "warmup": int, "repeats": int,
      "memory_kind": "rss" | "cuda_allocated" | null,
      "results": [{"size": str, "width": int, "height": int, "n": int,
-                  "ms_per_frame": float, "cpu_ms_per_frame": float,
+                  "first_frame_ms": float, "ms_per_frame": float, "cpu_ms_per_frame": float,
                   "ms_runs": [float, ...], "cpu_ms_runs": [float, ...],
                   "peak_memory_mb": float | null,
                   "slowmo_x8": {"encode_once_ms_per_frame": float, "separate_ms_per_frame": float,
@@ -171,13 +174,15 @@ def bench_config(
     middle = (times[n // 2 - 1] + times[n // 2]) / 2.0
     memory = PeakMemory(device)
     memory.start()
-    wall, cpu = time_runs(lambda: interpolator.interpolate(frames, times, middle), repeats, warmup, sync)
+    first_wall, _ = time_runs(lambda: interpolator.interpolate(frames, times, middle), 1, 0, sync)
+    wall, cpu = time_runs(lambda: interpolator.interpolate(frames, times, middle), repeats, max(0, warmup - 1), sync)
     peak = memory.peak_mb()
     row: dict[str, Any] = {
         "size": label,
         "width": width,
         "height": height,
         "n": n,
+        "first_frame_ms": first_wall[0],
         "ms_per_frame": statistics.median(wall),
         "cpu_ms_per_frame": statistics.median(cpu),
         "ms_runs": wall,
@@ -225,6 +230,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs first")
     parser.add_argument("--no-slowmo", action="store_true", help="skip the slow motion x8 test")
     parser.add_argument("--tile", type=int, default=None, help="synthesize in tiles of this size")
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "eager", "compiled"),
+        default="auto",
+        help="the synthesis as one compiled graph per size, or eager (auto: compiled on CUDA)",
+    )
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
 
 
@@ -240,7 +251,9 @@ def _build_interpolator(args: argparse.Namespace):
     else:
         model = load_model(args.checkpoint)
         name = str(args.checkpoint or default_model_path())
-    return Interpolator(model, device=args.device, precision=args.precision, tile=args.tile), name
+    compiled = {"auto": None, "eager": False, "compiled": True}[args.engine]
+    interpolator = Interpolator(model, device=args.device, precision=args.precision, tile=args.tile, compiled=compiled)
+    return interpolator, name
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -267,13 +280,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"parameters: {parameters:,} ({parameters / 1e6:.2f}M)")
     print(
         f"device: {interpolator.device_name} ({interpolator.device.type}), {args.precision}, "
-        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; "
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
+        f"{'compiled' if interpolator.compiled is not None else 'eager'} synthesis; "
         f"warm-up {args.warmup}, median of {args.repeats}"
     )
     memory_kind = PeakMemory(interpolator.device).kind
     memory_label = {"rss": "peak RSS +MB", "cuda_allocated": "peak alloc MB"}.get(memory_kind or "", "peak MB")
     print(
-        f"{'size':<7}{'W x H':>10}{'N':>3}{'ms/frame':>10}{'CPU ms':>9}{memory_label:>14}"
+        f"{'size':<7}{'W x H':>10}{'N':>3}{'1st ms':>9}{'ms/frame':>10}{'CPU ms':>9}{memory_label:>14}"
         f"{'x8 once':>9}{'x8 sep.':>9}{'speed-up':>9}{'CPU s-up':>9}"
     )
     results = []
@@ -283,7 +297,8 @@ def run(args: argparse.Namespace) -> int:
             results.append(row)
             slowmo = row["slowmo_x8"] or {}
             print(
-                f"{label:<7}{f'{width}x{height}':>10}{n:>3}{_fmt(row['ms_per_frame']):>10}"
+                f"{label:<7}{f'{width}x{height}':>10}{n:>3}{_fmt(row['first_frame_ms'], 0):>9}"
+                + f"{_fmt(row['ms_per_frame']):>10}"
                 + f"{_fmt(row['cpu_ms_per_frame'], 0):>9}{_fmt(row['peak_memory_mb']):>14}"
                 + f"{_fmt(slowmo.get('encode_once_ms_per_frame'), 0):>9}"
                 + f"{_fmt(slowmo.get('separate_ms_per_frame'), 0):>9}"
@@ -292,6 +307,7 @@ def run(args: argparse.Namespace) -> int:
                 flush=True,
             )
     print(
+        "1st ms: the first interpolation of the size (caches, compilation); "
         "ms/frame: one interpolation (encode N anchors + synthesize 1 frame), median wall time; "
         "CPU ms: the same in process CPU time (all threads). x8: the 7 in-between frames of slow "
         "motion x8 from one encoding (once) vs 7 separate passes (sep.), wall ms per synthesized "
@@ -303,6 +319,7 @@ def run(args: argparse.Namespace) -> int:
             "device": interpolator.device.type,
             "device_name": interpolator.device_name,
             "precision": args.precision,
+            "engine": "compiled" if interpolator.compiled is not None else "eager",
             "threads": torch.get_num_threads(),
             "model": model_name,
             "config": interpolator.model.config.to_dict(),

@@ -8,29 +8,23 @@ back to the query resolution and stacked: motion guidance without an explicit fl
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
-UNFOLD_BUDGET_BYTES = 256 * 2**20
-
-
-def displacement_loop_pays(key: torch.Tensor, radius: int, needs_grad: bool) -> bool:
-    """Whether to loop over displacements rather than unfold the keys: always on a CPU (there
-    1.1-5x faster with gradients and 7-16x without, at the model's shapes: ``python
-    benchmarks/cpu_primitives.py``), and on a GPU for inference when the unfolded copy would
-    exceed ``UNFOLD_BUDGET_BYTES``."""
-    if key.device.type == "cpu":
-        return True
-    return not needs_grad and key.numel() * key.element_size() * (2 * radius + 1) ** 2 > UNFOLD_BUDGET_BYTES
+TILE = 8  # query pixels a side per block of tiled_correlation
 
 
 def local_correlation(query: torch.Tensor, key: torch.Tensor, radius: int) -> torch.Tensor:
     """Dot products of each query pixel with the keys in a ``(2r+1)**2`` window.
 
-    On a GPU it unfolds the keys: one batched product, few kernel launches, a fast backward. On a
-    CPU, and for inference on a GPU when that ``(2r+1)**2``-fold copy of the keys would be too
-    large, it loops over displacements (:func:`local_correlation_reference`), which needs no extra
-    memory (:func:`displacement_loop_pays`). Both give the same numbers up to rounding.
+    Three ways give the same numbers up to rounding. Without gradients (inference), in blocks of
+    query pixels as one batched matrix product (:func:`tiled_correlation`): ten operations for any
+    radius and little extra memory. With gradients, on a GPU it unfolds the keys
+    (:func:`unfolded_correlation`: few kernel launches, a fast backward), on a CPU it loops over
+    the displacements (:func:`local_correlation_reference`: 1.1-5x faster there with gradients,
+    ``python benchmarks/cpu_primitives.py``).
 
     Args:
         query: ``[M, C, H, W]``.
@@ -42,14 +36,53 @@ def local_correlation(query: torch.Tensor, key: torch.Tensor, radius: int) -> to
         ``(dy, dx)`` order from ``(-r, -r)`` to ``(r, r)``. Outside the image keys are zero.
     """
     needs_grad = torch.is_grad_enabled() and (query.requires_grad or key.requires_grad)
-    if displacement_loop_pays(key, radius, needs_grad):
+    if not needs_grad:
+        return tiled_correlation(query, key, radius)
+    if key.device.type == "cpu":
         return local_correlation_reference(query, key, radius)
     return unfolded_correlation(query, key, radius)
 
 
+@functools.lru_cache(maxsize=16)
+def _band_index(tile: int, radius: int, device: torch.device) -> torch.Tensor:
+    """``[tile**2, (2r+1)**2]``: for each query pixel of a block (row-major), the positions of its
+    window's keys among the block's ``(tile + 2r)**2`` padded keys (row-major). Shared."""
+    with torch.inference_mode(False):
+        side, steps = tile + 2 * radius, torch.arange(2 * radius + 1, device=device)
+        pixels = torch.arange(tile, device=device)
+        rows = (pixels[:, None, None, None] + steps[None, None, :, None]) * side  # (y, 1, dy, 1)
+        columns = pixels[None, :, None, None] + steps[None, None, None, :]  # (1, x, 1, dx)
+        return (rows + columns).reshape(tile * tile, -1)
+
+
+def tiled_correlation(query: torch.Tensor, key: torch.Tensor, radius: int, tile: int = TILE) -> torch.Tensor:
+    """Blocks of ``tile x tile`` query pixels against the ``(tile + 2r)**2`` keys around them, one
+    batched matrix product, then each pixel's ``(2r+1)**2`` window picked out; same contract as
+    :func:`local_correlation` (its path without gradients).
+
+    The product computes ``((tile + 2r) / (2r + 1))**2`` times the needed dot products (about 4x
+    for r = 3), but as one dense matrix product that costs about what the loop over displacements
+    does on a CPU, and it is ten operations instead of two per displacement.
+    """
+    M, C, H, W = query.shape
+    window, side = 2 * radius + 1, tile + 2 * radius
+    rows, columns = -(-H // tile), -(-W // tile)
+    pad_h, pad_w = rows * tile - H, columns * tile - W
+    blocks = M * rows * columns
+    q = F.pad(query, (0, pad_w, 0, pad_h)).view(M, C, rows, tile, columns, tile)
+    q = q.permute(0, 2, 4, 3, 5, 1).reshape(blocks, tile * tile, C)
+    k = F.unfold(F.pad(key, (radius, radius + pad_w, radius, radius + pad_h)), side, stride=tile)
+    k = k.view(M, C, side * side, rows * columns).permute(0, 3, 1, 2).reshape(blocks, C, side * side)
+    products = torch.bmm(q, k)  # (blocks, tile^2, side^2)
+    index = _band_index(tile, radius, query.device)
+    corr = products.gather(2, index.expand(blocks, -1, -1)).view(M, rows, columns, tile, tile, window * window)
+    corr = corr.permute(0, 5, 1, 3, 2, 4).reshape(M, window * window, rows * tile, columns * tile)
+    return corr[:, :, :H, :W] / C**0.5
+
+
 def unfolded_correlation(query: torch.Tensor, key: torch.Tensor, radius: int) -> torch.Tensor:
     """The keys unfolded into a ``(2r+1)**2``-fold copy, one batched product; same contract as
-    :func:`local_correlation` (its GPU path)."""
+    :func:`local_correlation` (its GPU path with gradients)."""
     batch, channels, height, width = query.shape
     window = 2 * radius + 1
     neighbours = F.unfold(key, window, padding=radius).view(batch, channels, window * window, height * width)

@@ -1,7 +1,8 @@
-"""Image filters of the motion prior: box means, the 3 x 3 neighbour mean, the median, gradients.
+"""Image filters of the motion prior: box means, the 3 x 3 neighbour sum, the median, gradients.
 
-All map ``[B, C, h, w]`` (or ``[..., h, w]`` for the gradients) to the same shape. On a CPU the
-box sums run as shifted-slice additions, on a GPU as one pooling call (:func:`sums_by_slices`).
+Each is a handful of tensor operations whatever the window, because the prior runs them hundreds
+of times per frame and on a GPU every operation is a kernel launch (docs/benchmarks.md, "GPU").
+All map ``[B, C, h, w]`` (or ``[..., h, w]`` for the gradients) to the same spatial size.
 """
 
 from __future__ import annotations
@@ -13,20 +14,18 @@ import torch.nn.functional as F
 
 
 def sums_by_slices(values: torch.Tensor) -> bool:
-    """Whether box sums of ``values`` run as shifted-slice additions (:func:`block_sum`).
+    """Whether the 3 x 3 neighbour sum runs as shifted-slice additions (:func:`block_sum`).
 
-    Yes on a CPU, where that is 2 size additions per pixel against ``avg_pool2d``'s size squared
-    (``python benchmarks/cpu_primitives.py``). No on a GPU: there each addition is a kernel
-    launch, and launches, not arithmetic, set the prior's time (docs/benchmarks.md, "GPU").
+    Yes on a CPU, where that is 4 cheap additions against a depthwise convolution 10x slower
+    there (``python benchmarks/cpu_primitives.py``). No on a GPU: there each addition is a kernel
+    launch, and the convolution is one.
     """
     return values.device.type == "cpu"
 
 
 def block_sum(padded: torch.Tensor, size: int) -> torch.Tensor:
-    """``[B, C, h + size - 1, w + size - 1]`` -> ``[B, C, h, w]``: the sum of each ``size x size`` block.
-
-    Summed as ``size`` shifted rows and then ``size`` shifted columns (see :func:`sums_by_slices`).
-    """
+    """``[B, C, h + size - 1, w + size - 1]`` -> ``[B, C, h, w]``: the sum of each ``size x size`` block,
+    as ``size`` shifted rows and then ``size`` shifted columns (2 (size - 1) additions)."""
     if size == 1:
         return padded
     h, w = padded.shape[-2] - size + 1, padded.shape[-1] - size + 1
@@ -51,20 +50,40 @@ def _inverse_block_count(length: int, size: int, device: torch.device, dtype: to
 
 def box_mean(values: torch.Tensor, size: int) -> torch.Tensor:
     """``[B, C, h, w]`` mean over each pixel's ``size x size`` block (odd size; the image only: a
-    block that reaches past the border averages the pixels it covers)."""
-    if not sums_by_slices(values):
-        return F.avg_pool2d(values, size, stride=1, padding=size // 2, count_include_pad=False)
+    block that reaches past the border averages the pixels it covers).
+
+    Running sums: a cumulative sum down the rows, the difference of rows ``size`` apart, the same
+    along the columns. Seven operations and four additions per pixel for any size (a pooling call
+    costs ``size**2`` per pixel, shifted slices ``2 size`` operations).
+    """
+    if size == 1:
+        return values
     h, w = values.shape[-2:]
-    sums = block_sum(F.pad(values, (size // 2,) * 4), size)
+    half = size // 2
+    padded = F.pad(values, (half + 1, half, half + 1, half))  # a leading zero row and column
+    running = padded.cumsum(dim=-2)
+    rows = running[..., size:, :] - running[..., :-size, :]
+    running = rows.cumsum(dim=-1)
+    sums = running[..., size:] - running[..., :-size]
     inverse_rows = _inverse_block_count(h, size, values.device, values.dtype)
     inverse_columns = _inverse_block_count(w, size, values.device, values.dtype)
     return sums * (inverse_rows[:, None] * inverse_columns)
 
 
-def neighbour_mean(velocity: torch.Tensor) -> torch.Tensor:
-    """``[B, 2, h, w]`` mean of each pixel's 3 x 3 neighbourhood (replicate at the border)."""
-    padded = F.pad(velocity, (1, 1, 1, 1), mode="replicate")
-    return block_sum(padded, 3) / 9 if sums_by_slices(velocity) else F.avg_pool2d(padded, 3, stride=1)
+@functools.lru_cache(maxsize=16)
+def _ones_kernel(channels: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """``[channels, 1, 3, 3]`` ones: the depthwise kernel of :func:`neighbour_sum` (shared)."""
+    with torch.inference_mode(False):
+        return torch.ones(channels, 1, 3, 3, device=device, dtype=dtype)
+
+
+def neighbour_sum(values: torch.Tensor) -> torch.Tensor:
+    """``[B, C, h, w]`` sum of each pixel's 3 x 3 neighbourhood, replicate at the border (so always
+    nine terms: divide by 9 for the mean)."""
+    padded = F.pad(values, (1, 1, 1, 1), mode="replicate")
+    if sums_by_slices(values):
+        return block_sum(padded, 3)
+    return F.conv2d(padded, _ones_kernel(values.shape[1], values.device, values.dtype), groups=values.shape[1])
 
 
 @torch.no_grad()
@@ -80,11 +99,17 @@ def median_filter(velocity: torch.Tensor, size: int) -> torch.Tensor:
     return patches.reshape(B, C, h, w, size * size).median(dim=-1).values
 
 
+def central_differences(images: torch.Tensor) -> torch.Tensor:
+    """``[..., h, w]`` -> ``[..., 2, h, w]``: twice the central-difference gradient (x, y),
+    replicate at the border. Three operations and a stack."""
+    flat = images.flatten(0, -3).unsqueeze(1) if images.dim() > 2 else images[None, None]
+    padded = F.pad(flat, (1, 1, 1, 1), mode="replicate")
+    twice_x = padded[..., 1:-1, 2:] - padded[..., 1:-1, :-2]
+    twice_y = padded[..., 2:, 1:-1] - padded[..., :-2, 1:-1]
+    return torch.stack([twice_x, twice_y], dim=-3).view(*images.shape[:-2], 2, *images.shape[-2:])
+
+
 def image_gradients(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Central differences (x, y) of ``[..., h, w]`` images, replicate at the border."""
-    flat = images.flatten(0, -3).unsqueeze(1)
-    padded_x = F.pad(flat, (1, 1, 0, 0), mode="replicate")
-    padded_y = F.pad(flat, (0, 0, 1, 1), mode="replicate")
-    grad_x = (padded_x[..., 2:] - padded_x[..., :-2]) / 2
-    grad_y = (padded_y[..., 2:, :] - padded_y[..., :-2, :]) / 2
-    return grad_x.view(images.shape), grad_y.view(images.shape)
+    gradients = central_differences(images) / 2
+    return gradients[..., 0, :, :], gradients[..., 1, :, :]

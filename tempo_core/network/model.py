@@ -20,6 +20,7 @@ Data flow (shapes for input ``[B, N, 3, H, W]``, scale s = 0..3 at ``1 / 2**(s+2
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,9 +123,16 @@ class TempoNet(nn.Module):
         return EncodedObservations(frames, features, keys, pyramid_of_images, anchor_times, center, span)
 
     def synthesize(
-        self, encoded: EncodedObservations, target_time: torch.Tensor
+        self,
+        encoded: EncodedObservations,
+        target_time: torch.Tensor,
+        between_stages: Callable[[], None] | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Synthesize the frame at ``target_time`` ``[B]`` (same unit as the timestamps).
+
+        ``between_stages`` (optional) is called after each stage: the prior's search, every
+        attention scale, the decoder, the prior at full size, the pixel synthesis. It may raise to
+        stop the synthesis (the app's cancel); it must not touch the tensors.
 
         Returns:
             rgb ``[B, 3, H, W]`` in [0, 1] and ``aux`` with ``confidence`` ``[B, 1, H, W]`` in
@@ -141,7 +149,9 @@ class TempoNet(nn.Module):
 
         fused_pyramid: list[torch.Tensor] = [None] * 4  # type: ignore[list-item]
         skips: list[torch.Tensor] = [None] * 4  # type: ignore[list-item]
+        checkpoint = between_stages or _no_check
         velocities = self.motion_prior.velocities(encoded.image_pyramid, dt)
+        checkpoint()
         fused, learned, state = None, None, None
         for scale in reversed(range(4)):
             prior = velocities[scale][:, None] * dt[:, :, None, None, None]  # (B, N, 2, h, w)
@@ -150,14 +160,18 @@ class TempoNet(nn.Module):
             )
             learned = state.offsets - prior[:, :, None, None]
             fused_pyramid[scale] = fused
+            checkpoint()
 
         decoded = self.decoder(fused_pyramid, skips)
+        checkpoint()
         fine_velocity = self.motion_prior.full_resolution(encoded.frames, dt, velocities[0])
+        checkpoint()
         fine_prior = fine_velocity[:, None] * dt[:, :, None, None, None]  # (B, N, 2, H, W)
         observation_weights = self.motion_prior.observation_weights(dt)
         rgb, weights, confidence_correction = self.synthesis(
             encoded.frames, decoded, encoded.features[0], state, prior, fine_prior, observation_weights
         )
+        checkpoint()
         entropy = F.interpolate(state.entropy, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
         confidence_logit = self.confidence_scale * (1.0 - entropy) + self.confidence_bias
         # The correction comes out of a PixelShuffle(4), constant over 4x4 blocks (a grid in the map): smooth it.
@@ -226,6 +240,10 @@ class TempoNet(nn.Module):
         Equivalent to ``synthesize(encode(frames, timestamps), target_time)``.
         """
         return self.synthesize(self.encode(frames, timestamps), target_time)
+
+
+def _no_check() -> None:
+    """The default of ``between_stages``: nothing to check."""
 
 
 def count_parameters(model: nn.Module) -> int:

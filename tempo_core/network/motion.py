@@ -41,7 +41,7 @@ from torch import nn
 
 from tempo_core.network.filters import box_mean
 from tempo_core.network.layers import time_proximity
-from tempo_core.network.motion_refinement import alignment_cost, look_up, polish, polish_and_propagate
+from tempo_core.network.motion_refinement import candidate_costs, look_up, polish, polish_and_propagate
 from tempo_core.network.prior_config import PriorConfig
 from tempo_core.network.sampling import upsample_velocity
 
@@ -56,38 +56,41 @@ def pair_gap(dt: torch.Tensor) -> torch.Tensor:
     return dt.abs().sort(dim=1).values[:, :2].sum(dim=1, keepdim=True).clamp_min(1e-3)
 
 
+MOST_OBSERVATIONS = 3  # the prior looks at the nearest 3 at most (see nearest_observations)
+
+
 def counting_observations(dt: torch.Tensor, config: PriorConfig | None = None) -> torch.Tensor:
-    """``[B, K]`` indices (ascending) of the observations the prior works on (``dt [B, N]``).
+    """``[B, N]`` bool: the observations that count for the prior (``dt [B, N]``).
 
     Those are the nearest two and every other one less than ``negligible_distance`` pair gaps
     farther than the second nearest. Beyond that an observation's weight is below e^-6 of the
     second nearest's (``observation_sharpness`` 8): it changes nothing and would only cost time.
     With N=4 at -1, 0, 1, 2 and the target at 0.5 the far two are one gap farther and are left out;
-    at 0.125 the one at -1 is a quarter gap farther and stays. K is the most any batch item needs.
+    at 0.125 the one at -1 is a quarter gap farther and stays.
     """
     config = config or PriorConfig()
     distance = dt.abs()
     second_nearest = distance.sort(dim=1).values[:, 1:2]
-    counting = (distance - second_nearest) < config.negligible_distance * pair_gap(dt)  # (B, N)
-    count = max(2, int(counting.sum(dim=1).max()))
-    return distance.topk(count, dim=1, largest=False).indices.sort(dim=1).values
+    return (distance - second_nearest) < config.negligible_distance * pair_gap(dt)
+
+
+def nearest_observations(dt: torch.Tensor, observations: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """``dt [B, N]`` and each ``[B, N, ...]`` of ``observations`` restricted to the ``MOST_OBSERVATIONS``
+    nearest, in time order (unchanged for N <= 3).
+
+    With anchors evenly spaced no more than three count (:func:`counting_observations`); the
+    number is fixed, not read from the data, so that a synthesis never waits on the device.
+    """
+    if dt.shape[1] <= MOST_OBSERVATIONS:
+        return dt, observations
+    kept = dt.abs().topk(MOST_OBSERVATIONS, dim=1, largest=False).indices.sort(dim=1).values
+    return dt.gather(1, kept), [take_observations(values, kept) for values in observations]
 
 
 def take_observations(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """``values [B, N, ...]`` -> ``[B, K, ...]``: the observations ``index [B, K]`` of each batch item."""
     shaped = index.view(*index.shape, *([1] * (values.dim() - 2))).expand(-1, -1, *values.shape[2:])
     return values.gather(1, shaped)
-
-
-def only_counting(
-    dt: torch.Tensor, observations: list[torch.Tensor], config: PriorConfig
-) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """``dt [B, N]`` and each ``[B, N, ...]`` of ``observations`` restricted to the observations of
-    :func:`counting_observations` (unchanged for N=2)."""
-    if dt.shape[1] <= 2:
-        return dt, observations
-    kept = counting_observations(dt, config)
-    return dt.gather(1, kept), [take_observations(values, kept) for values in observations]
 
 
 def candidate_velocities(radius: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -132,15 +135,36 @@ class BilateralMotionPrior(nn.Module):
         """``[B, N]`` weights (sum 1) of the observations at ``dt = t_i - t_target``, nearest first."""
         return time_proximity(dt, self.config.observation_sharpness)
 
-    def time_unit(self, dt: torch.Tensor) -> torch.Tensor:
-        """``[B, 1]`` the prior's unit of time: :func:`pair_gap`, or 1 without ``pair_gap_units``."""
-        return pair_gap(dt) if self.config.pair_gap_units else dt.new_ones(dt.shape[0], 1)
+    def _prior_time(self, dt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The prior's time for the observations ``dt [B, K]`` (normalized): the unit ``[B, 1]``
+        (:func:`pair_gap`, or 1 without ``pair_gap_units``), ``dt`` in that unit, and the weights
+        ``[B, K]`` of :meth:`observation_weights` in that unit, zero for those that do not count."""
+        dt = dt.float()
+        unit = pair_gap(dt) if self.config.pair_gap_units else dt.new_ones(dt.shape[0], 1)
+        unit_dt = dt / unit
+        logits = (-self.config.observation_sharpness * unit_dt.abs()).masked_fill(
+            ~counting_observations(dt, self.config), float("-inf")
+        )
+        return unit, unit_dt, logits.softmax(dim=1)
+
+    def block_matching(
+        self, scale: int, features: torch.Tensor, dt: torch.Tensor, weights: torch.Tensor, center: torch.Tensor
+    ) -> torch.Tensor:
+        """Soft-argmin ``[B, 2, h, w]`` over the ``(2r+1)**2`` velocities around ``center [B, 2, h, w]``:
+        every candidate's cost (:func:`candidate_costs`, one look-up for all) averaged over a
+        ``window`` block. ``features [B, N, C, h, w]``, ``dt``, ``weights [B, N]``."""
+        candidates = candidate_velocities(self.radius, features.device, features.dtype)  # (K, 2)
+        velocities = center[:, None] + candidates[None, :, :, None, None]  # (B, K, 2, h, w)
+        costs = box_mean(candidate_costs(features, velocities, dt, weights), self.window)  # (B, K, h, w)
+        soft_argmin = (costs / -self.log_temperature[scale].exp()).softmax(dim=1)
+        return center + torch.einsum("bkyx,kc->bcyx", soft_argmin, candidates)
 
     def refine(
         self,
         scale: int,
         features: torch.Tensor,
         dt: torch.Tensor,
+        weights: torch.Tensor,
         coarser_velocity: torch.Tensor | None,
     ) -> torch.Tensor:
         """Velocity ``[B, 2, h, w]`` at ``scale`` from the pyramid level ``[B, N, C, h, w]``.
@@ -153,18 +177,10 @@ class BilateralMotionPrior(nn.Module):
             center = features.new_zeros(B, 2, h, w)
         else:
             center = upsample_velocity(coarser_velocity, (h, w))
-        weights = self.observation_weights(dt)
-        candidates = candidate_velocities(self.radius, features.device, features.dtype)
-        costs = torch.stack(
-            [alignment_cost(features, center + step.view(1, 2, 1, 1), dt, weights) for step in candidates],
-            dim=1,
-        )  # (B, K, h, w)
-        costs = box_mean(costs, self.window)
-        soft_argmin = (-costs / self.log_temperature[scale].exp()).softmax(dim=1)
-        velocity = center + torch.einsum("bkyx,kc->bcyx", soft_argmin, candidates)
+        velocity = self.block_matching(scale, features, dt, weights, center)
         if scale == 0:
-            return polish_and_propagate(features, velocity, dt, self.config)
-        return polish(features, velocity, dt, self.config)
+            return polish_and_propagate(features, velocity, dt, weights, self.config)
+        return polish(features, velocity, dt, weights, self.config)
 
     def velocities(self, pyramid: list[torch.Tensor], dt: torch.Tensor) -> list[torch.Tensor]:
         """Velocity ``[B, 2, h_s, w_s]`` at every scale of :func:`image_pyramid`, fine to coarse.
@@ -172,17 +188,17 @@ class BilateralMotionPrior(nn.Module):
         ``dt`` ``[B, N]`` is normalized time; the search runs in units of :func:`pair_gap` and the
         velocities come back per unit of ``dt``. Runs in float32 whatever the autocast or input
         precision (its choices are discrete: a coarser number format flips them), and returns the
-        input's dtype. Works on the observations of :func:`counting_observations` only.
+        input's dtype. Works on the observations of :func:`nearest_observations` only.
         """
-        dt, pyramid = only_counting(dt, pyramid, self.config)  # the others weigh nothing
+        dt, pyramid = nearest_observations(dt, pyramid)
         velocities: list[torch.Tensor] = [None] * len(pyramid)  # type: ignore[list-item]
         velocity = None
         with torch.autocast(device_type=dt.device.type, enabled=False):
-            gap = self.time_unit(dt.float())
-            pair_dt = dt.float() / gap
+            unit, unit_dt, weights = self._prior_time(dt)
             for scale in reversed(range(len(pyramid))):
-                velocity = velocities[scale] = self.refine(scale, pyramid[scale].float(), pair_dt, velocity)
-        return [(velocity / gap[:, :, None, None]).to(pyramid[0].dtype) for velocity in velocities]
+                velocity = self.refine(scale, pyramid[scale].float(), unit_dt, weights, velocity)
+                velocities[scale] = velocity
+        return [(velocity / unit[:, :, None, None]).to(pyramid[0].dtype) for velocity in velocities]
 
     def full_resolution(self, frames: torch.Tensor, dt: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
         """Velocity ``[B, 2, H, W]`` (input pixels per unit time) from the 1/4-scale one.
@@ -192,16 +208,17 @@ class BilateralMotionPrior(nn.Module):
         Velocities per unit of ``dt``, time units and float32 inside as in :meth:`velocities`.
         """
         config = self.config
-        dt, (frames,) = only_counting(dt, [frames], config)  # as in :meth:`velocities`
+        dt, (frames,) = nearest_observations(dt, [frames])
         dtype, (B, N, C, H, W) = frames.dtype, frames.shape
         with torch.autocast(device_type=dt.device.type, enabled=False):
-            gap = self.time_unit(dt.float())
-            frames, dt, velocity = frames.float(), dt.float() / gap, velocity.float() * gap[:, :, None, None]
+            unit, dt, weights = self._prior_time(dt)
+            frames, velocity = frames.float(), velocity.float() * unit[:, :, None, None]
             half = F.avg_pool2d(frames.flatten(0, 1), 2).view(B, N, C, H // 2, W // 2)
-            velocity = polish_and_propagate(half, upsample_velocity(velocity, (H // 2, W // 2)), dt, config)
+            velocity = upsample_velocity(velocity, (H // 2, W // 2))
+            velocity = polish_and_propagate(half, velocity, dt, weights, config)
             full = upsample_velocity(velocity, (H, W))
-            full = polish(frames, full, dt, config, iterations=config.full_size_iterations, median=False)
-            return (full / gap[:, :, None, None]).to(dtype)
+            full = polish(frames, full, dt, weights, config, iterations=config.full_size_iterations, median=False)
+            return (full / unit[:, :, None, None]).to(dtype)
 
     @torch.no_grad()
     def synthesize_alone(self, frames: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:

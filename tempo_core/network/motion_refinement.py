@@ -2,20 +2,28 @@
 
 Both measure how well a velocity ``v`` aligns the observations: observation ``i`` is looked up at
 ``p + v * dt_i``, and the weighted spread of the looked-up values around their mean is the cost
-(:func:`alignment_cost`). The polish (:func:`polish`) linearizes that cost and solves a small
+(:func:`candidate_costs`). The polish (:func:`polish`) linearizes that cost and solves a small
 system per pixel (Lucas-Kanade meets Horn-Schunck); the propagation (:func:`propagate`) lets a
 pixel take a neighbour's velocity when that aligns its block better (PatchMatch). Their settings
 are a :class:`tempo_core.network.prior_config.PriorConfig`.
+
+Every function takes the observation weights ``[B, N]`` (sum 1) with ``dt``, so they are made
+once per prior call, and works on many candidates or moments at a time: on a GPU each tensor
+operation is a kernel launch, and the launches, not the arithmetic, set the time.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
-from tempo_core.network.filters import box_mean, image_gradients, median_filter, neighbour_mean
-from tempo_core.network.layers import time_proximity
+from tempo_core.network.filters import box_mean, central_differences, image_gradients, median_filter, neighbour_sum
 from tempo_core.network.prior_config import PriorConfig
-from tempo_core.network.sampling import warp
+from tempo_core.network.sampling import identity_grid, warp, xy_constant
+
+# The moments of the local-global system, as products of the components (x-Jacobian, y-Jacobian,
+# residual): xx, xy, yy, x.residual, y.residual, residual.residual (the spread, for the robust weight).
+_FIRST, _SECOND = [0, 0, 1, 0, 1, 2], [0, 1, 1, 2, 2, 2]
 
 
 def look_up(images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
@@ -24,32 +32,46 @@ def look_up(images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor) -> t
     return warp(images.flatten(0, 1), offsets.flatten(0, 1)).view(images.shape)
 
 
-def centered(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+def candidate_look_ups(images: torch.Tensor, candidates: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
+    """Observations ``[B, N, C, h, w]`` looked up along each of ``candidates [B, K, 2, h, w]``
+    velocities: ``[B, N, C, K, h, w]``, in one sampling call (the K grids stacked along the height)."""
+    B, N, C, h, w = images.shape
+    K = candidates.shape[1]
+    scale = xy_constant(2.0 / w, 2.0 / h, images.device, candidates.dtype)
+    offsets = candidates[:, None] * dt[:, :, None, None, None, None]  # (B, N, K, 2, h, w)
+    grid = torch.addcmul(identity_grid(h, w, images.device, candidates.dtype), offsets.permute(0, 1, 2, 4, 5, 3), scale)
+    sampled = F.grid_sample(
+        images.flatten(0, 1),
+        grid.reshape(B * N, K * h, w, 2),
+        mode="bilinear",
+        padding_mode="border",
+        align_corners=False,
+    )
+    return sampled.view(B, N, C, K, h, w)
+
+
+def _centred(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """``values [B, N, ...]`` minus their ``weights [B, N]``-weighted mean over N."""
     shaped = weights.view(*weights.shape, *([1] * (values.dim() - 2)))
     return values - (values * shaped).sum(dim=1, keepdim=True)
 
 
-def weighted_sum(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """``[B, N, C, h, w]`` -> ``[B, h, w]``: sum over channels, weighted sum over observations."""
-    return (values.sum(dim=2) * weights[:, :, None, None]).sum(dim=1)
-
-
-def alignment_cost(
-    features: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor, weights: torch.Tensor
+def candidate_costs(
+    images: torch.Tensor, candidates: torch.Tensor, dt: torch.Tensor, weights: torch.Tensor
 ) -> torch.Tensor:
-    """Spread of the observations' values looked up along ``velocity``.
+    """Spread of the observations looked up along each candidate velocity.
 
     Args:
-        features: ``[B, N, C, h, w]`` (the image pyramid level: C = 3, RGB in [0, 1]).
-        velocity: ``[B, 2, h, w]`` pixels per unit normalized time.
-        dt: ``[B, N]`` normalized ``t_i - t_target``.
-        weights: ``[B, N]`` observation weights (sum 1).
+        images: ``[B, N, C, h, w]`` (a pyramid level: RGB in [0, 1]).
+        candidates: ``[B, K, 2, h, w]`` velocities, pixels per unit of ``dt``.
+        dt: ``[B, N]`` ``t_i - t_target``; weights: ``[B, N]`` observation weights (sum 1).
 
     Returns:
-        ``[B, h, w]``: weighted squared distance of the looked-up values to their weighted mean.
+        ``[B, K, h, w]``: weighted squared distance of the looked-up values to their weighted mean,
+        summed over channels.
     """
-    return weighted_sum(centered(look_up(features, velocity, dt), weights).pow(2), weights)
+    deviation = _centred(candidate_look_ups(images, candidates, dt), weights)
+    return (deviation.square() * weights[:, :, None, None, None, None]).sum(dim=(1, 2))
 
 
 def with_gradient_channels(images: torch.Tensor, config: PriorConfig) -> torch.Tensor:
@@ -64,79 +86,79 @@ def with_gradient_channels(images: torch.Tensor, config: PriorConfig) -> torch.T
     return torch.cat([images, weight * grad_x, weight * grad_y], dim=-3)
 
 
-def _robust_weight(residual: torch.Tensor, weights: torch.Tensor, config: PriorConfig) -> torch.Tensor:
-    """``[B, h, w]`` Charbonnier re-weighting: pixels whose observations disagree count less."""
-    spread = weighted_sum(residual.pow(2), weights)
-    return (spread / config.robust_scale**2 + 1).rsqrt()
+def local_global_system(
+    images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor, weights: torch.Tensor, config: PriorConfig
+) -> torch.Tensor:
+    """``[B, 5, h, w]`` block-averaged moments ``xx, xy, yy, bx, by`` of the linearized cost at ``velocity``.
+
+    Every look-up is linearized, ``I_i(p + (v + d) dt_i) ~ I_i(p + v dt_i) + dt_i grad I_i . d``;
+    the Jacobians ``dt_i grad I_i`` and the residuals are centred on their weighted mean over the
+    observations, their weighted products summed over observations and channels, re-weighted
+    robustly (Charbonnier: pixels whose observations disagree count less) and averaged over an
+    ``lk_window`` block. Shapes as in :func:`lucas_kanade_step`.
+    """
+    looked_up = look_up(images, velocity, dt)  # (B, N, C, h, w)
+    half_dt = (dt / 2)[:, :, None, None, None, None]  # central differences are twice the gradient
+    components = torch.cat([central_differences(looked_up) * half_dt, looked_up.unsqueeze(3)], dim=3)
+    centred = _centred(components, weights)  # (B, N, C, 3, h, w): x-Jacobian, y-Jacobian, residual
+    weighted = centred * weights[:, :, None, None, None, None]
+    moments = (weighted[:, :, :, _FIRST] * centred[:, :, :, _SECOND]).sum(dim=(1, 2))  # (B, 6, h, w)
+    robust = (moments[:, 5:] * config.robust_scale**-2 + 1).rsqrt()
+    return box_mean(moments[:, :5] * robust, config.lk_window)
 
 
 @torch.no_grad()
 def lucas_kanade_step(
-    images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor, config: PriorConfig
+    images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor, weights: torch.Tensor, config: PriorConfig
 ) -> torch.Tensor:
     """One combined local-global update ``[B, 2, h, w]`` of ``velocity`` (no gradient).
 
-    Linearizes every look-up ``I_i(p + (v + d) dt_i) ~ I_i(p + v dt_i) + dt_i grad I_i . d``. The
-    weighted spread of the linearized values, re-weighted robustly and summed over an ``lk_window``
-    block, is the local (Lucas-Kanade) term; ``smoothness`` times the distance of ``v + d`` to its
-    neighbours' mean is the global (Horn-Schunck) term that fills flat regions from their
-    surroundings. ``smoothness_sweeps`` Jacobi sweeps of the per-pixel 2 x 2 system minimize the
-    sum (Bruhn et al., "Lucas/Kanade meets Horn/Schunck", 2005). Runs in float32.
+    The weighted spread of the linearized look-ups summed over an ``lk_window`` block
+    (:func:`local_global_system`) is the local (Lucas-Kanade) term; ``smoothness`` times the
+    distance of ``v + d`` to its neighbours' mean is the global (Horn-Schunck) term that fills flat
+    regions from their surroundings. ``smoothness_sweeps`` Jacobi sweeps of the per-pixel 2 x 2
+    system minimize the sum (Bruhn et al., "Lucas/Kanade meets Horn/Schunck", 2005). Float32.
 
     Args:
         images: ``[B, N, C, h, w]`` (RGB in [0, 1], optionally with gradient channels);
-            velocity ``[B, 2, h, w]``; dt ``[B, N]``.
+            velocity ``[B, 2, h, w]``; dt ``[B, N]``; weights ``[B, N]`` (sum 1).
 
     Returns:
         The step ``d``, each component clamped to ``[-lk_max_step, lk_max_step]``.
     """
-    images, velocity, dt = images.float(), velocity.float(), dt.float()
-    weights = time_proximity(dt, config.observation_sharpness)
-    looked_up = look_up(images, velocity, dt)
-    grad_x, grad_y = image_gradients(looked_up)
-    dt5 = dt[:, :, None, None, None]
-    residual = centered(looked_up, weights)
-    jacobian_x, jacobian_y = centered(grad_x * dt5, weights), centered(grad_y * dt5, weights)
-    moments = torch.stack(
-        [
-            weighted_sum(jacobian_x * jacobian_x, weights),
-            weighted_sum(jacobian_x * jacobian_y, weights),
-            weighted_sum(jacobian_y * jacobian_y, weights),
-            weighted_sum(jacobian_x * residual, weights),
-            weighted_sum(jacobian_y * residual, weights),
-        ],
-        dim=1,
-    ) * _robust_weight(residual, weights, config).unsqueeze(1)
-    xx, xy, yy, bx, by = box_mean(moments, config.lk_window).split(1, dim=1)
-    diagonal = torch.cat([xx, yy], dim=1) + config.smoothness
-    return _jacobi_sweeps(diagonal, xy, torch.cat([bx, by], dim=1), velocity, config)
+    images, velocity, dt, weights = images.float(), velocity.float(), dt.float(), weights.float()
+    system = local_global_system(images, velocity, dt, weights, config)
+    return _jacobi_sweeps(system, velocity, config)
 
 
-def _jacobi_sweeps(
-    diagonal: torch.Tensor, off_diagonal: torch.Tensor, b: torch.Tensor, velocity: torch.Tensor, config: PriorConfig
-) -> torch.Tensor:
+def _jacobi_sweeps(system: torch.Tensor, velocity: torch.Tensor, config: PriorConfig) -> torch.Tensor:
     """``smoothness_sweeps`` Jacobi sweeps of ``[[xx, xy], [xy, yy]] d = S (mean(v + d) - v) - b``.
 
     Args:
-        diagonal: ``[B, 2, h, w]`` (xx, yy), smoothness included; off_diagonal ``[B, 1, h, w]`` (xy);
-            b ``[B, 2, h, w]``; velocity ``[B, 2, h, w]``.
+        system: ``[B, 5, h, w]`` (xx, xy, yy, bx, by); velocity ``[B, 2, h, w]``.
 
     Returns:
         The step ``d [B, 2, h, w]``, clamped to ``[-lk_max_step, lk_max_step]`` after every sweep.
 
-    The neighbour mean is linear, so ``S (mean(v + d) - v) - b = S mean(d) + constant``, and the 2 x 2
-    inverse is formed once: each sweep is 7 tensor operations, which matters on a GPU, where the
-    launches of small operations and not the arithmetic set the time (docs/benchmarks.md, "GPU").
+    The neighbour mean is linear, so ``S (mean(v + d) - v) - b = S mean(d) + constant``; the 2 x 2
+    inverse is formed once and the first sweep (from ``d = 0``) needs no neighbour mean.
     """
-    inverse_determinant = (diagonal.prod(dim=1, keepdim=True) - off_diagonal * off_diagonal).reciprocal()
+    smoothness, bound = config.smoothness, config.lk_max_step
+    diagonal = system[:, 0:3:2] + smoothness  # (xx, yy)
+    off_diagonal, b = system[:, 1:2], system[:, 3:5]
+    inverse_determinant = (diagonal.prod(dim=1, keepdim=True) - off_diagonal.square()).reciprocal()
     inverse_diagonal = diagonal.flip(1) * inverse_determinant  # (yy, xx) / det
-    inverse_off_diagonal = -off_diagonal * inverse_determinant  # -xy / det
-    constant = config.smoothness * (neighbour_mean(velocity) - velocity) - b
-    step = torch.zeros_like(velocity)
-    for _ in range(config.smoothness_sweeps):
-        rhs = torch.add(constant, neighbour_mean(step), alpha=config.smoothness)
-        step = torch.addcmul(inverse_diagonal * rhs, inverse_off_diagonal, rhs.flip(1))
-        step = step.clamp_(-config.lk_max_step, config.lk_max_step)
+    inverse_off_diagonal = off_diagonal * inverse_determinant  # xy / det, subtracted
+    constant = torch.sub(neighbour_sum(velocity), velocity, alpha=9).mul_(smoothness / 9).sub_(b)
+    if config.smoothness_sweeps < 1:
+        return torch.zeros_like(velocity)
+
+    def sweep(rhs: torch.Tensor) -> torch.Tensor:
+        return torch.addcmul(inverse_diagonal * rhs, inverse_off_diagonal, rhs.flip(1), value=-1).clamp_(-bound, bound)
+
+    step = sweep(constant)  # from d = 0: no neighbour sum
+    for _ in range(config.smoothness_sweeps - 1):
+        step = sweep(torch.add(constant, neighbour_sum(step), alpha=smoothness / 9))
     return step
 
 
@@ -144,72 +166,85 @@ def polish(
     images: torch.Tensor,
     velocity: torch.Tensor,
     dt: torch.Tensor,
+    weights: torch.Tensor,
     config: PriorConfig,
     iterations: int | None = None,
     median: bool = True,
+    features: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``iterations`` (default ``config.lk_iterations``) local-global steps on RGB and gradients,
-    then a median filter if ``median``.
+    then a ``median_size`` median filter if ``median`` (and ``median_size`` > 1).
 
     Gradients flow through ``velocity`` unchanged (every update is added as a constant).
 
     Args:
-        images: ``[B, N, 3, h, w]`` in [0, 1]; velocity ``[B, 2, h, w]``; dt ``[B, N]``.
+        images: ``[B, N, 3, h, w]`` in [0, 1]; velocity ``[B, 2, h, w]``; dt, weights ``[B, N]``;
+        features: :func:`with_gradient_channels` of ``images`` when the caller has it already.
     """
-    with torch.no_grad():
-        features = with_gradient_channels(images.float(), config)
+    if features is None:
+        with torch.no_grad():
+            features = with_gradient_channels(images.float(), config)
     for _ in range(config.lk_iterations if iterations is None else iterations):
-        velocity = velocity + lucas_kanade_step(features, velocity, dt, config).to(velocity.dtype)
-    if median:
+        velocity = velocity + lucas_kanade_step(features, velocity, dt, weights, config).to(velocity.dtype)
+    if median and config.median_size > 1:
         filtered = median_filter(velocity, config.median_size)
         velocity = velocity + (filtered - velocity.detach()).to(velocity.dtype)
     return velocity
 
 
-def _shifted(velocity: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """``[B, 2, h, w]`` velocity of the pixel ``(y - dy, x - dx)`` at ``(y, x)``, replicate at the border."""
-    pad = max(abs(dy), abs(dx))
-    padded = torch.nn.functional.pad(velocity, (pad, pad, pad, pad), mode="replicate")
-    h, w = velocity.shape[-2:]
-    return padded[..., pad - dy : pad - dy + h, pad - dx : pad - dx + w]
-
-
 @torch.no_grad()
-def propagate(images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor, config: PriorConfig) -> torch.Tensor:
+def propagate(
+    images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor, weights: torch.Tensor, config: PriorConfig
+) -> torch.Tensor:
     """PatchMatch-style propagation: every pixel may take a neighbour's velocity.
 
     For each distance ``d`` of ``propagation_distances`` (far to near), a pixel adopts the velocity
-    of the pixel ``d`` away (left, right, up, down) when that aligns the observations better over a
-    ``propagation_window`` block. Motion edges that the window averages and the median blurred get
-    sharp again, and a wrong region takes the right motion of its surroundings (Barnes et al.,
-    "PatchMatch", 2009; Bleyer et al., "PatchMatch Stereo", 2011).
+    of whichever pixel ``d`` away (left, right, up, down) aligns the observations best over a
+    ``propagation_window`` block, if that is better than its own. Motion edges that the window
+    averages get sharp again, and a wrong region takes the right motion of its surroundings
+    (Barnes et al., "PatchMatch", 2009; Bleyer et al., "PatchMatch Stereo", 2011). The four
+    neighbours of a distance are compared at once (one look-up, one box mean).
 
     Args:
-        images: ``[B, N, 3, h, w]`` in [0, 1]; velocity ``[B, 2, h, w]``; dt ``[B, N]``.
+        images: ``[B, N, 3, h, w]`` in [0, 1]; velocity ``[B, 2, h, w]``; dt, weights ``[B, N]``.
     """
-    images, dt = images.float(), dt.float()
-    weights = time_proximity(dt, config.observation_sharpness)
+    images, dt, weights = images.float(), dt.float(), weights.float()
+    window = config.propagation_window
 
-    def block_cost(candidate: torch.Tensor) -> torch.Tensor:
-        return box_mean(alignment_cost(images, candidate, dt, weights).unsqueeze(1), config.propagation_window)
+    def block_costs(candidates: torch.Tensor) -> torch.Tensor:
+        return box_mean(candidate_costs(images, candidates, dt, weights), window)
 
-    best, best_cost = velocity.float(), block_cost(velocity.float())
+    best = velocity.float()
+    best_cost = block_costs(best[:, None])
+    h, w = best.shape[-2:]
     for distance in config.propagation_distances:
-        for dy, dx in ((0, distance), (0, -distance), (distance, 0), (-distance, 0)):
-            candidate = _shifted(best, dy, dx)
-            cost = block_cost(candidate)
-            best = torch.where(cost < best_cost, candidate, best)
-            best_cost = torch.minimum(cost, best_cost)
+        padded = F.pad(best, (distance,) * 4, mode="replicate")
+        d = distance
+        neighbours = torch.stack(  # the current best, then the velocity of the pixel d to the left, right, above, below
+            [
+                best,
+                padded[..., d : d + h, 0:w],
+                padded[..., d : d + h, 2 * d : 2 * d + w],
+                padded[..., 0:h, d : d + w],
+                padded[..., 2 * d : 2 * d + h, d : d + w],
+            ],
+            dim=1,
+        )  # (B, 5, 2, h, w)
+        costs = torch.cat([best_cost, block_costs(neighbours[:, 1:])], dim=1)  # (B, 5, h, w); ties keep the best
+        best_cost, choice = costs.min(dim=1, keepdim=True)
+        best = neighbours.gather(1, choice[:, :, None].expand(-1, -1, 2, -1, -1)).squeeze(1)
     return best.to(velocity.dtype)
 
 
 def polish_and_propagate(
-    images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor, config: PriorConfig
+    images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor, weights: torch.Tensor, config: PriorConfig
 ) -> torch.Tensor:
     """:func:`polish`, :func:`propagate`, and one more local-global step on the result.
 
     Gradients flow through ``velocity`` unchanged. Shapes as in :func:`polish`.
     """
-    velocity = polish(images, velocity, dt, config)
-    velocity = velocity + (propagate(images, velocity, dt, config) - velocity.detach())
-    return polish(images, velocity, dt, config, iterations=1, median=False)
+    with torch.no_grad():
+        features = with_gradient_channels(images.float(), config)
+    velocity = polish(images, velocity, dt, weights, config, features=features)
+    velocity = velocity + (propagate(images, velocity, dt, weights, config) - velocity.detach())
+    return polish(images, velocity, dt, weights, config, iterations=1, median=False, features=features)

@@ -24,7 +24,8 @@ def test_tiny_bench_runs_and_writes_json(tmp_path: Path, capsys) -> None:
     assert report["parameters"] > 0
     (row,) = report["results"]
     assert (row["width"], row["height"], row["n"]) == (64, 64, 2)
-    assert row["ms_per_frame"] > 0 and len(row["ms_runs"]) == 1
+    assert row["ms_per_frame"] > 0 and len(row["ms_runs"]) == 1 and row["first_frame_ms"] > 0
+    assert report["engine"] == "eager"  # the CPU default; --engine compiled compiles per size
     slowmo = row["slowmo_x8"]
     assert slowmo["encode_once_ms_per_frame"] > 0 and slowmo["separate_ms_per_frame"] > 0
     assert slowmo["speedup"] == pytest.approx(slowmo["separate_ms_per_frame"] / slowmo["encode_once_ms_per_frame"])

@@ -118,11 +118,11 @@ def test_out_of_memory_falls_back_to_tiles_then_reports(interpolator, monkeypatc
     tiles_tried = []
     original = Interpolator._synthesize_batch
 
-    def short_of_memory(self, anchors, times, tile):
+    def short_of_memory(self, anchors, times, tile, check):
         tiles_tried.append(tile)
         if tile is None or tile > limit:
             raise torch.OutOfMemoryError("simulated")
-        return original(self, anchors, times, tile)
+        return original(self, anchors, times, tile, check)
 
     monkeypatch.setattr(Interpolator, "_synthesize_batch", short_of_memory)
     limit = 512
@@ -132,3 +132,24 @@ def test_out_of_memory_falls_back_to_tiles_then_reports(interpolator, monkeypatc
     with pytest.raises(ModelError, match="ran out of memory"):
         interpolator.interpolate(frames(2, 40, 60), [0.0, 1.0], 0.5)
     assert tiles_tried == [None, 512, 256]
+
+
+@pytest.mark.parametrize("tile", [None, 32])
+def test_cancel_is_asked_between_the_stages_and_stops_the_synthesis(interpolator, tile):
+    from tempo_core.errors import Cancelled
+
+    anchors = interpolator.encode(frames(2, 40, 60), [0.0, 1.0], tile=tile)
+    questions = []
+
+    def should_cancel() -> bool:
+        questions.append(len(questions))
+        return len(questions) > 3  # let the first stages run, then cancel
+
+    with pytest.raises(Cancelled):
+        interpolator.synthesize(anchors, [0.5], should_cancel)
+    assert len(questions) == 4  # stopped at the first question answered yes
+    counted = []
+    interpolator.synthesize(anchors, [0.5], lambda: counted.append(1) is None and False)
+    # once per batch, then after the prior, each of 4 attention scales, the decoder, the prior at
+    # full size and the pixel synthesis (per tile when tiled)
+    assert len(counted) >= 1 + 8

@@ -1,5 +1,7 @@
 """The network: every preset builds, shapes, gradients, invariances, encode-once."""
 
+import dataclasses
+
 import pytest
 import torch
 from tempo_test_clips import moving_texture
@@ -187,3 +189,27 @@ def test_config_round_trip_and_unknown_keys():
     assert TempoConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="unknown"):
         TempoConfig.from_dict({**config.to_dict(), "layers": 3})
+
+
+@pytest.mark.slow
+def test_synthesize_is_one_graph_without_host_syncs():
+    # torch.compile(fullgraph=True) refuses any graph break: a .item(), a nonzero, a shape read
+    # from the data or a Python branch on a tensor value would all fail here. Dynamo traces with
+    # the "eager" backend: the same single graph, without the minutes of C++ code generation that
+    # inductor spends on a CPU (the CUDA check, benchmarks/gpu_check.sh, compiles with inductor).
+    # The prior's loops are shortened (same code, fewer turns) to keep the tracing quick.
+    torch.manual_seed(0)
+    model = build_tempo(tempo_tiny()).eval()
+    prior = model.motion_prior
+    prior.config = dataclasses.replace(prior.config, lk_iterations=1, smoothness_sweeps=2, propagation_distances=(2, 1))
+    torch._dynamo.reset()
+    compiled = torch.compile(model.synthesize, fullgraph=True, backend="eager", dynamic=False)
+    for frames, target in ((2, 0.3), (4, 1.6)):
+        images, times = sample(frames=frames, height=64, width=96)
+        with torch.no_grad():
+            encoded = model.encode(images, times)
+            target_time = torch.tensor([target])
+            rgb, aux = model.synthesize(encoded, target_time)
+            compiled_rgb, compiled_aux = compiled(encoded, target_time)
+        torch.testing.assert_close(compiled_rgb, rgb, atol=1e-4, rtol=0)
+        torch.testing.assert_close(compiled_aux["confidence"], aux["confidence"], atol=1e-4, rtol=0)

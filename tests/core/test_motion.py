@@ -9,7 +9,7 @@ import torch.nn.functional as F
 import tempo_core.network.filters as filters
 from tempo_core.network.filters import block_sum, box_mean, median_filter
 from tempo_core.network.layers import OBSERVATION_SHARPNESS, time_proximity
-from tempo_core.network.motion import BilateralMotionPrior, counting_observations, image_pyramid
+from tempo_core.network.motion import BilateralMotionPrior, counting_observations, image_pyramid, nearest_observations
 from tempo_core.network.motion_refinement import (
     lucas_kanade_step,
     polish,
@@ -25,6 +25,10 @@ CONFIG = PriorConfig()
 
 def observation_weights(dt: torch.Tensor) -> torch.Tensor:
     return time_proximity(dt, OBSERVATION_SHARPNESS)
+
+
+PAIR = torch.tensor([[-0.5, 0.5]])
+PAIR_WEIGHTS = observation_weights(PAIR)
 
 
 def shifted_texture(
@@ -66,7 +70,7 @@ def test_lucas_kanade_recovers_a_subpixel_motion():
     start = torch.zeros(1, 2, 96, 96)
     velocity = start
     for _ in range(4):
-        velocity = polish(frames, velocity, dt, CONFIG)
+        velocity = polish(frames, velocity, dt, observation_weights(dt), CONFIG)
     inner = velocity[..., 16:-16, 16:-16]
     assert abs(inner[:, 0].median() - true_velocity[0]) < 0.1
     assert abs(inner[:, 1].median() - true_velocity[1]) < 0.1
@@ -74,10 +78,10 @@ def test_lucas_kanade_recovers_a_subpixel_motion():
 
 def test_lucas_kanade_step_is_bounded_and_leaves_flat_images_alone():
     flat = torch.full((1, 2, 3, 32, 32), 0.5)
-    step = lucas_kanade_step(flat, torch.zeros(1, 2, 32, 32), torch.tensor([[-0.5, 0.5]]), CONFIG)
+    step = lucas_kanade_step(flat, torch.zeros(1, 2, 32, 32), PAIR, PAIR_WEIGHTS, CONFIG)
     assert torch.equal(step, torch.zeros_like(step))
     noise = torch.rand(1, 2, 3, 32, 32)
-    step = lucas_kanade_step(noise, torch.zeros(1, 2, 32, 32), torch.tensor([[-0.5, 0.5]]), CONFIG)
+    step = lucas_kanade_step(noise, torch.zeros(1, 2, 32, 32), PAIR, PAIR_WEIGHTS, CONFIG)
     assert step.abs().max() <= 1.0 and torch.isfinite(step).all()
 
 
@@ -85,7 +89,7 @@ def test_lucas_kanade_step_is_bounded_and_leaves_flat_images_alone():
 def test_refinement_keeps_the_gradient_path_of_the_velocity(refine):
     frames = shifted_texture((1.0, 0.0), [-0.5, 0.5], size=32)
     velocity = torch.zeros(1, 2, 32, 32, requires_grad=True)
-    refine(frames, velocity, torch.tensor([[-0.5, 0.5]]), CONFIG).sum().backward()
+    refine(frames, velocity, PAIR, PAIR_WEIGHTS, CONFIG).sum().backward()
     assert torch.equal(velocity.grad, torch.ones_like(velocity))
 
 
@@ -120,7 +124,7 @@ def test_smoothness_steadies_the_estimate_and_carries_it_into_a_flat_region():
     dt = torch.tensor([[-0.5, 0.5]])
     velocity = torch.zeros(1, 2, 64, 64)
     for _ in range(8):
-        velocity = polish(frames, velocity, dt, CONFIG, median=False)
+        velocity = polish(frames, velocity, dt, PAIR_WEIGHTS, CONFIG, median=False)
     column_medians = velocity[0, 0, 8:-8].median(dim=0).values  # (64,)
     assert (column_medians[8:32] - true_velocity[0]).abs().max() < 0.1
     assert column_medians[46] > 0.5 * true_velocity[0]  # 3 pixels past the reach of the data term
@@ -149,7 +153,7 @@ def test_propagation_replaces_a_wrong_region_by_its_neighbours_motion():
     dt = torch.tensor([[-0.5, 0.5]])
     velocity = true_velocity.expand(1, 2, 64, 64).clone()
     velocity[..., 24:36, 20:32] = torch.tensor([-3.0, 2.0]).view(1, 2, 1, 1)  # a wrong 12 x 12 region
-    propagated = propagate(frames, velocity, dt, CONFIG)
+    propagated = propagate(frames, velocity, dt, PAIR_WEIGHTS, CONFIG)
     assert torch.equal(propagated, true_velocity.expand(1, 2, 64, 64))
 
 
@@ -171,11 +175,12 @@ def test_prior_reaches_as_far_between_the_bracketing_pair_with_four_observations
 
 def test_the_prior_leaves_out_only_observations_that_weigh_nothing():
     anchors = torch.tensor([[-1.0, 0.0, 1.0, 2.0]])
-    assert counting_observations(anchors - 0.5).tolist() == [[1, 2]]  # far ones a whole gap out
-    assert counting_observations(anchors - 0.125).tolist() == [[0, 1, 2]]  # -1: a quarter gap out
-    batch = torch.cat([anchors - 0.5, anchors - 0.125])
-    assert counting_observations(batch).shape == (2, 3)  # the most any item needs
-    assert counting_observations(torch.tensor([[0.0, 1.0]]) - 0.3).tolist() == [[0, 1]]
+    assert counting_observations(anchors - 0.5).tolist() == [[False, True, True, False]]  # far ones a gap out
+    assert counting_observations(anchors - 0.125).tolist() == [[True, True, True, False]]  # -1: a quarter gap
+    assert counting_observations(torch.tensor([[0.0, 1.0]]) - 0.3).tolist() == [[True, True]]
+    # the prior keeps the nearest three (a fixed number: no wait on the device), in time order
+    dt, (kept,) = nearest_observations(anchors - 0.125, [torch.arange(4.0).view(1, 4)])
+    assert kept.tolist() == [[0.0, 1.0, 2.0]] and torch.equal(dt, anchors[:, :3] - 0.125)
 
 
 def test_far_observations_left_out_do_not_change_the_velocity():

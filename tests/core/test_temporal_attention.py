@@ -2,12 +2,14 @@
 
 import math
 
+import pytest
 import torch
 
 from tempo_core.network.correlation import (
     correlation_pyramid,
     local_correlation,
     local_correlation_reference,
+    tiled_correlation,
     unfolded_correlation,
 )
 from tempo_core.network.sampling import identity_grid, warp
@@ -72,6 +74,17 @@ def test_unfolded_correlation_matches_the_loop_and_has_gradients():
     loop.square().sum().backward()
     assert torch.allclose(query.grad, unfolded_grads[0], atol=1e-4) and key.grad.abs().sum() > 0
     assert torch.allclose(key.grad, unfolded_grads[1], atol=1e-4)
+
+
+@pytest.mark.parametrize(("height", "width", "radius"), [(9, 13, 2), (16, 24, 3), (1, 1, 3), (5, 40, 1)])
+def test_tiled_correlation_matches_the_loop_at_any_size(height, width, radius):
+    # inference (no gradient) runs in blocks of 8 x 8 query pixels, one batched product
+    query, key = torch.randn(2, 6, height, width), torch.randn(2, 6, height, width)
+    expected = local_correlation_reference(query, key, radius)
+    torch.testing.assert_close(tiled_correlation(query, key, radius), expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(tiled_correlation(query, key, radius, tile=3), expected, atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(local_correlation(query, key, radius), expected, atol=1e-5, rtol=1e-5)
 
 
 def test_warp_constants_are_made_once_and_work_with_autograd_after_inference_mode():
