@@ -29,6 +29,9 @@ KIND_LABELS = {
     "held": "Held real frame",
 }
 SPIN_MS = 80  # repaint period of the waiting indicator
+# A real frame is usually decoded within a few milliseconds: dimming the picture for those during
+# playback would flicker, so a pending decode shows only once it has lasted this long.
+SHOW_FRAME_WAIT_S = 0.25
 
 
 def describe_pending(pending: Pending, now: float) -> list[str]:
@@ -104,6 +107,14 @@ class ViewerWidget(QWidget):
         """The waiting indicator's text (empty when nothing is pending)."""
         return describe_pending(self.pending, time.monotonic()) if self.pending is not None else []
 
+    def waiting_shown(self) -> bool:
+        """The picture is dimmed under the waiting indicator: a synthesis is on its way, or a
+        real frame's decode has taken longer than :data:`SHOW_FRAME_WAIT_S`."""
+        pending = self.pending
+        if pending is None:
+            return False
+        return pending.kind != "frame" or time.monotonic() - pending.started >= SHOW_FRAME_WAIT_S
+
     def reset_zoom(self) -> None:
         self.zoom = 1.0
         self.pan = QPointF(0.0, 0.0)
@@ -165,7 +176,7 @@ class ViewerWidget(QWidget):
             self._draw_split(painter, rects[0])
         if self.view.overlay_enabled and self.frame.confidence is not None:
             draw_legend(painter, rects[0], self.view.overlay_threshold, self.view.colormap)
-        if self.pending is not None:
+        if self.waiting_shown():
             phase = (time.monotonic() * 1000.0 / 900.0) % 1.0
             draw_waiting(painter, rects[0], phase, self.pending_lines())
             draw_tag(painter, rects[0], f"Previous picture: {self._label()}")
