@@ -29,8 +29,8 @@ KIND_LABELS = {
     "held": "Held real frame",
 }
 SPIN_MS = 80  # repaint period of the waiting indicator
-# A real frame is usually decoded within a few milliseconds: dimming the picture for those during
-# playback would flicker, so a pending decode shows only once it has lasted this long.
+# A real frame's decode and a drag's small preview usually take well under this: dimming the
+# picture for them during playback or a drag would flicker, so they show only once this long.
 SHOW_FRAME_WAIT_S = 0.25
 
 
@@ -108,12 +108,12 @@ class ViewerWidget(QWidget):
         return describe_pending(self.pending, time.monotonic()) if self.pending is not None else []
 
     def waiting_shown(self) -> bool:
-        """The picture is dimmed under the waiting indicator: a synthesis is on its way, or a
-        real frame's decode has taken longer than :data:`SHOW_FRAME_WAIT_S`."""
+        """The picture is dimmed under the waiting indicator: a full-resolution synthesis is on
+        its way, or a decode or a preview has taken longer than :data:`SHOW_FRAME_WAIT_S`."""
         pending = self.pending
         if pending is None:
             return False
-        return pending.kind != "frame" or time.monotonic() - pending.started >= SHOW_FRAME_WAIT_S
+        return pending.kind == "synthesis" or time.monotonic() - pending.started >= SHOW_FRAME_WAIT_S
 
     def reset_zoom(self) -> None:
         self.zoom = 1.0

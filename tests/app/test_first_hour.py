@@ -304,8 +304,9 @@ def test_the_export_hands_the_cancel_check_to_the_interpolator(tiny_factory, mon
     assert len(asked) == 4 and finished == []  # stopped between two stages, no frame made
 
 
-def test_a_quick_decode_does_not_dim_the_picture(qtbot):
-    """During playback every real frame is a short decode: no flicker of the waiting indicator."""
+def test_a_quick_decode_or_preview_does_not_dim_the_picture(qtbot):
+    """During playback every real frame is a short decode, during a drag every step a small
+    preview: no flicker of the waiting indicator."""
     import time
 
     from tempo_app.display import Pending
@@ -319,7 +320,9 @@ def test_a_quick_decode_does_not_dim_the_picture(qtbot):
     assert not viewer.waiting_shown()
     viewer.set_pending(Pending("frame", 1.0, 25.0, frame_index=25, started=now - SHOW_FRAME_WAIT_S))
     assert viewer.waiting_shown()
+    viewer.set_pending(Pending("preview", 1.02, 25.5, (25, 26), started=now))
+    assert not viewer.waiting_shown()  # a drag's small preview: as quick
     viewer.set_pending(Pending("synthesis", 1.02, 25.5, (25, 26), started=now))
-    assert viewer.waiting_shown()  # a synthesis takes seconds: shown at once
+    assert viewer.waiting_shown()  # a full synthesis takes seconds: shown at once
     viewer.set_pending(None)
     assert not viewer.waiting_shown()
