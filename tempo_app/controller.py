@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
@@ -28,6 +28,10 @@ from tempo_app.session import SessionState
 from tempo_app.settings import AppSettings
 from tempo_app.thumbnails import ThumbnailLoader
 from tempo_app.view_state import ViewState
+
+if TYPE_CHECKING:  # keeps start-up light: tempo_core loads PyAV and torch
+    from tempo_core.video.engine import ExportSettings
+    from tempo_core.video.reader import VideoReader
 
 # How long closing the app waits for a clip still being indexed (a scan cannot be interrupted).
 OPENER_GRACE_MS = 5000
@@ -134,7 +138,7 @@ class AppController(QObject):
         self.status_message.emit(f"Opening {os.path.basename(path)}...")
         opener.start()
 
-    def _on_clip_opened(self, path: str, reader: Any) -> None:
+    def _on_clip_opened(self, path: str, reader: VideoReader) -> None:
         if self.sender() is not self.opener:  # superseded, or the app is closing
             reader.close()
             return
@@ -152,7 +156,7 @@ class AppController(QObject):
         self._openers.discard(opener)
         opener.deleteLater()
 
-    def _show_clip(self, path: str, reader: Any) -> None:
+    def _show_clip(self, path: str, reader: VideoReader) -> None:
         """Make the opened ``reader`` the current clip (it goes to the frame thread)."""
         frame_times, info = reader.frame_times, reader.info
         self.playback.pause()
@@ -274,7 +278,7 @@ class AppController(QObject):
         if self.model.ms_per_frame is None:
             self.model.set_ms_per_frame(ms)
 
-    def new_export(self, export_settings: Any) -> ExportJob:
+    def new_export(self, export_settings: ExportSettings) -> ExportJob:
         """An export job for the model thread: connect to its signals, then ``job.start()``."""
         job = ExportJob(export_settings, self.worker.submit, self)
         self.export_job = job
@@ -282,7 +286,7 @@ class AppController(QObject):
         return job
 
 
-def open_viewer_reader(path: str) -> Any:
+def open_viewer_reader(path: str) -> VideoReader:
     """The viewer's ``VideoReader`` of ``path`` (indexes and checks the file: may take seconds)."""
     from tempo_core.video.reader import VideoReader
 

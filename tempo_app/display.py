@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -31,6 +31,9 @@ from tempo_app.frame_reader import FrameReader
 from tempo_app.model_state import ModelState
 from tempo_app.model_worker import ModelWorker, SynthesisRequest, SynthesisResult
 from tempo_app.session import SessionState
+
+if TYPE_CHECKING:  # keeps start-up light: the reader loads PyAV
+    from tempo_core.video.reader import VideoReader
 
 
 class DisplayController(QObject):
@@ -86,7 +89,7 @@ class DisplayController(QObject):
         self.pending: Pending | None = None
 
     # ------------------------------------------------------------- inputs
-    def set_reader(self, reader: Any) -> None:
+    def set_reader(self, reader: VideoReader | None) -> None:
         """Hand the open clip's reader to the frame thread (None: the clip was closed).
 
         The reader then belongs to that thread: nothing here reads from it or closes it.

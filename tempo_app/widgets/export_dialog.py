@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
@@ -40,7 +40,7 @@ from tempo_app.session import ANCHOR_COUNTS, SessionState
 
 if TYPE_CHECKING:
     from tempo_app.model_state import ModelState
-    from tempo_core.video.engine import ExportSettings, Progress
+    from tempo_core.video.engine import ExportResult, ExportSettings, Progress
 
 # Labels of the export modes the dialog offers, in the order shown; tempo_core's MODES decides
 # which exist ("times", a list of explicit times, is for scripts).
@@ -106,7 +106,7 @@ class ExportDialog(QDialog):
         self.model = model
         self._new_export = new_export
         self.job: ExportJob | None = None
-        self.result: Any = None
+        self.result: ExportResult | None = None
         self.outcome: str | None = None  # "done", "cancelled" or "failed"
         self.estimate: ExportEstimate | None = None
         self._build()
@@ -318,7 +318,7 @@ class ExportDialog(QDialog):
         speed = f"{progress.fps:.2f} frames/s" if progress.fps > 0 else "first frames"
         self.status_label.setText(f"{progress.done} / {progress.total} frames   {speed}   ETA {format_eta(eta)}")
 
-    def _on_done(self, result: Any) -> None:
+    def _on_done(self, result: ExportResult) -> None:
         self.result = result
         self.outcome = "done"
         self._set_running(False)
