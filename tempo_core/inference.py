@@ -33,11 +33,13 @@ OOM_TILE_SIZES = (512, 256)
 
 @dataclass
 class Synthesis:
-    """A synthesized frame: ``image`` uint8 ``[H, W, 3]``, ``confidence`` float32 ``[H, W]`` in [0, 1]."""
+    """A synthesized frame: ``image`` uint8 ``[H, W, 3]``, ``confidence`` float32 ``[H, W]`` in [0, 1];
+    ``rgb`` float32 ``[H, W, 3]`` in [0, 1] is the image before rounding (for 10-bit outputs)."""
 
     image: np.ndarray
     confidence: np.ndarray
     time: float
+    rgb: np.ndarray | None = None
 
 
 @dataclass
@@ -236,9 +238,10 @@ class Interpolator:
             check()
             rgb, confidence = self._synthesize_with_fallback(anchors, chunk, check)
             for i, time in enumerate(chunk):
-                image = tensor_to_image(rgb[i, :, : anchors.height, : anchors.width])
+                exact = rgb[i, :, : anchors.height, : anchors.width].float().clamp(0, 1)
+                image = tensor_to_image(exact)
                 conf = confidence[i, 0, : anchors.height, : anchors.width].float().cpu().numpy()
-                results.append(Synthesis(image, conf, time))
+                results.append(Synthesis(image, conf, time, exact.permute(1, 2, 0).cpu().numpy()))
         return results
 
     def interpolate(
