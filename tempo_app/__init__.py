@@ -3,17 +3,25 @@
 Structure (napari / superqt style):
 
 * State classes hold what the user is looking at and know nothing of widgets:
-  :mod:`tempo_app.session` (clip, playhead, anchors, in/out points),
-  :mod:`tempo_app.view_state` (overlay and compare), :mod:`tempo_app.model_state` (checkpoint,
-  device, precision).
-* Workers run off the UI thread and talk only through typed signals:
-  :mod:`tempo_app.model_worker` owns the model (synthesis with latest-request-wins, model loading,
-  export), :mod:`tempo_app.thumbnails` decodes timeline thumbnails.
-* :mod:`tempo_app.controller` ties state and workers together; :mod:`tempo_app.widgets` observe
-  state and write back through setters; :mod:`tempo_app.main_window` only composes and wires.
+  :mod:`tempo_app.session` (clip, playhead, anchors and scene cuts by the export's own rule,
+  in/out points), :mod:`tempo_app.view_state` (overlay and compare),
+  :mod:`tempo_app.model_state` (checkpoint, device, precision, measured speed).
+* Workers run off the UI thread and talk only through typed signals. The two long-lived ones are
+  :class:`~tempo_app.latest_wins.LatestWinsThread` s (queued jobs, latest request wins):
+  :mod:`tempo_app.model_worker` owns the model (synthesis, model loading, export and speed
+  probe jobs from :mod:`tempo_app.export_job`), :mod:`tempo_app.frame_reader` decodes the real
+  frames the viewer shows. :mod:`tempo_app.thumbnails`, :mod:`tempo_app.scene_cuts` and
+  :mod:`tempo_app.clip_opener` each read the clip once in the background.
+* :mod:`tempo_app.display` decides what the viewer shows for the playhead (a picture, or what it
+  waits for); :mod:`tempo_app.controller` ties state and workers together;
+  :mod:`tempo_app.widgets` observe state and write back through setters;
+  :mod:`tempo_app.main_window` only composes and wires.
+* Qt-free helpers: :mod:`tempo_app.colormap` (the doubt overlay), :mod:`tempo_app.export_estimate`
+  (frames and time before an export), :mod:`tempo_app.cancellable` (cancel inside a synthesis),
+  :mod:`tempo_app.platform_check` (one sentence when Qt's platform plugin cannot start).
 
-Every :class:`~tempo_core.video.reader.VideoReader` is used by one thread only: the UI thread, the model
-worker and the thumbnail loader each open their own.
+Every :class:`~tempo_core.video.reader.VideoReader` is used by one thread only: each worker opens
+its own, and the clip opener hands the viewer's over to the frame reader.
 """
 
 __all__ = ["__version__"]
