@@ -182,6 +182,10 @@ def test_overlay_toggles_and_changes_the_picture(qtbot, window, clip):
     assert view.overlay_opacity == pytest.approx(0.2)
     window.display_bar.colormap_box.setCurrentText("viridis")
     assert view.colormap == "viridis"
+    window.display_bar.threshold_box.setValue(0.3)
+    assert view.overlay_threshold == pytest.approx(0.3)
+    view.set_overlay_threshold(0.7)  # from elsewhere: the box follows
+    assert window.display_bar.threshold_box.value() == pytest.approx(0.7)
     window.overlay_action.trigger()
     assert not view.overlay_enabled and not window.display_bar.overlay_box.isChecked()
     for index, mode in enumerate(("off", "split", "side")):
