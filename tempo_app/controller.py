@@ -20,7 +20,14 @@ from tempo_app.clip_opener import ClipOpener
 from tempo_app.display import DisplayController
 from tempo_app.errors import user_message
 from tempo_app.export_job import ExportJob, SpeedProbe
-from tempo_app.model_state import LOW_MEMORY_TILE, ModelInfo, ModelSpec, ModelState
+from tempo_app.model_state import (
+    LOW_MEMORY_TILE,
+    ModelInfo,
+    ModelSpec,
+    ModelState,
+    available_devices,
+    fp16_possible,
+)
 from tempo_app.model_worker import InterpolatorFactory, ModelWorker
 from tempo_app.playback import Playback
 from tempo_app.scene_cuts import SceneCutScanner
@@ -87,6 +94,8 @@ class AppController(QObject):
         self.worker.start()
         if load_model:
             spec = replace(self.model.spec, path=checkpoint)
+            if spec.precision == "fp16" and not fp16_possible(spec.device, available_devices()):
+                spec = replace(spec, precision="fp32")  # remembered from a machine with a GPU
             self.load_model(spec, startup=checkpoint is None)
 
     def shutdown(self) -> bool:

@@ -48,6 +48,13 @@ def available_devices() -> list[str]:
     return devices
 
 
+def fp16_possible(device: str | None, present: list[str]) -> bool:
+    """fp16 runs on a GPU: the chosen one, or (automatic) any that is present."""
+    if device is None:
+        return any(d in present for d in ("cuda", "mps"))
+    return device in ("cuda", "mps") and device in present
+
+
 class ModelState(QObject):
     """The requested spec, the loaded model (or None) and whether a load is running."""
 

@@ -13,7 +13,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
-from tempo_app.model_state import PRECISIONS, ModelState, available_devices
+from tempo_app.model_state import PRECISIONS, ModelState, available_devices, fp16_possible
 
 DEVICE_LABELS = {
     None: "Automatic (GPU when present)",
@@ -29,13 +29,6 @@ FP16_NEEDS_GPU = "fp16 needs a GPU; on the CPU use fp32 or bf16."
 def listed_devices() -> list[str | None]:
     """What the Device menu lists: automatic, the CPU, CUDA always, the Apple GPU on macOS."""
     return [None, "cpu", "cuda", *(["mps"] if sys.platform == "darwin" else [])]
-
-
-def fp16_possible(device: str | None, present: list[str]) -> bool:
-    """fp16 runs on a GPU: the chosen one, or (automatic) any that is present."""
-    if device is None:
-        return any(d in present for d in ("cuda", "mps"))
-    return device in ("cuda", "mps") and device in present
 
 
 class ModelMenu(QMenu):
