@@ -15,8 +15,8 @@ confidence, low percentiles of the map, and the share of pixels at or above a th
 * ``val``: ``--val`` (``../shared/data/val/septuplets``), only reported.
 
 Also reported: the PSNR of the blend of the two anchors against the truth (a reference that needs
-the truth, so no score can use it), and the safety net of :func:`tempo_core.frame_score.choose_fallback`:
-how often it picks the better of "hold" and "blend" (by real PSNR) against always one of them.
+the truth, so no score can use it), the same correlations within each clip (the order an editor
+meets on one timeline), and the real PSNR of the training targets by band of the chosen score.
 
     python benchmarks/confidence_ranking.py --data_root ../shared/data/train \
         --val ../shared/data/val/septuplets [--checkpoint FILE] [--records runs/conf_rank.pt]
@@ -34,7 +34,7 @@ from motion_prior_study import video_windows
 
 from tempo_core.evaluation.evaluate import PROTOCOLS, TARGET_TIME, discover_samples, read_rgb
 from tempo_core.evaluation.metrics import psnr, spearman
-from tempo_core.frame_score import choose_fallback, share_at_least
+from tempo_core.frame_score import plain_blend, share_at_least
 from tempo_core.inference import Interpolator, tensor_to_image
 from tempo_core.training.clips import decode_video, find_clip_sources, list_images, read_image
 
@@ -76,15 +76,11 @@ def measure(interpolator: Interpolator, frames: np.ndarray, n: int) -> dict[str,
     image = tensor_to_image(rgb[0])
     confidence = aux["confidence"][0, 0].numpy()
     early, late = frames[2], frames[4]  # im3, im5: the pair around the target in both protocols
-    fallback = choose_fallback(anchors, list(times), TARGET_TIME, image, confidence)
-    blend = (early.astype(np.float64) + late) / 2
     return {
         "psnr": psnr(image, truth),
         "confidence": confidence.astype(np.float16),
         "anchor_psnr": psnr(early, late),
-        "blend_psnr": psnr(np.clip(np.rint(blend), 0, 255).astype(np.uint8), truth),
-        "hold_psnr": psnr(anchors[fallback.held], truth),
-        "fallback": fallback.kind,
+        "blend_psnr": psnr(plain_blend(early, late, 0.5), truth),
     }
 
 
@@ -143,25 +139,6 @@ def table(data: dict[str, dict[int, list[dict[str, object]]]], chosen: str, per_
     return lines
 
 
-def fallback_lines(data: dict[str, dict[int, list[dict[str, object]]]]) -> list[str]:
-    """How often the safety net's choice is the better of hold and blend (by real PSNR), and the
-    mean PSNR of what it picks beside always holding and always blending."""
-    lines = []
-    for split, per_n in data.items():
-        for n, records in per_n.items():
-            hold = np.array([r["hold_psnr"] for r in records])
-            blend = np.array([r["blend_psnr"] for r in records])
-            picked_hold = np.array([r["fallback"] == "hold" for r in records])
-            right = np.mean(picked_hold == (hold > blend))
-            chosen = np.where(picked_hold, hold, blend).mean()
-            lines.append(
-                f"{split} N={n}: choice right {right:.0%} (hold better in {np.mean(hold > blend):.0%}); "
-                f"mean PSNR chosen {chosen:.2f}, always blend {blend.mean():.2f}, always hold {hold.mean():.2f}, "
-                f"best of both {np.maximum(hold, blend).mean():.2f}"
-            )
-    return lines
-
-
 def band_lines(records: list[dict[str, object]], chosen: str, edges: list[float]) -> list[str]:
     """Median and lowest real PSNR of the targets in each band of the chosen score (what a score means)."""
     score = candidates()[chosen]
@@ -213,7 +190,6 @@ def main() -> None:
     print("\n".join(table(data, chosen)))
     print("\nwithin each clip (training source or validation clip), mean over clips:")
     print("\n".join(table(data, chosen, per_clip=True)))
-    print("\n".join(["", *fallback_lines(data)]))
     for n in (2, 4):
         print(f"\ntraining windows, N={n}, by score band:")
         print("\n".join(band_lines(data["train"][n], chosen, [0.5, 0.6, 0.7, 0.8, 0.9])))

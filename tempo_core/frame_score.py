@@ -3,19 +3,22 @@
 **Frame score.** The network returns a per-pixel confidence map in [0, 1] (``Synthesis.confidence``
 ``[H, W]``, or ``aux["confidence"]`` ``[B, 1, H, W]``). An editor needs one number per frame that
 ranks the frames by how wrong they are. :func:`frame_score` is the share of pixels whose confidence
-is at least :data:`SCORE_THRESHOLD`: 1.0 when every pixel is trusted, 0.0 when none is. A frame
-usually goes wrong in a region (a hand, a torn edge), not everywhere, so a count of doubtful
-pixels follows the error better than the mean. The threshold was chosen on windows cut from the
-training videos and only then reported on validation (``benchmarks/confidence_ranking.py``; the
-figures are in item 25 of resources/models/MODEL_CARD.md).
+is at least :data:`SCORE_THRESHOLD`: 1.0 when every pixel is trusted, 0.0 when none is. The
+threshold was chosen among the mean, low percentiles and shares at other thresholds on windows cut
+from the training videos, and only then reported on validation (``benchmarks/confidence_ranking.py``,
+item 25 of resources/models/MODEL_CARD.md). It ranks frames by PSNR, but less well than the plain
+difference of the two anchors (a motion-size proxy): use it to order and flag frames, not as a
+promise of quality.
 
 **Safety net.** When a synthesized frame scores below what the user accepts, it is replaced by one
 of two frames built from the real anchors around it: the nearest real frame held, or the plain
 blend of the two anchors (linear in time, as ``tempo eval --baseline blend``). There is no ground
-truth at export time, so :func:`choose_fallback` picks the one that agrees better with the
-synthesized frame *where the network is confident*: the confident pixels are the part of the
-synthesis most likely right, and the candidate closer to them is more likely closer to the truth.
-Where the whole map is doubtful (no pixel above the threshold) every pixel counts equally.
+truth at export time, so :func:`choose_fallback` measures how far each candidate lies from the
+synthesized frame *where the network is confident* (the part of the synthesis most likely right;
+every pixel where no pixel is confident) and keeps the blend unless the held frame is closer by a
+margin (:data:`HOLD_MARGIN`, chosen on training windows with and without scene cuts by
+``benchmarks/fallback_choice.py``): on ordinary motion the blend is nearly always the better of
+the two, at a cut the synthesis resembles one side and holding that side beats a cross-fade.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import torch
 from tempo_core.errors import InputError
 
 SCORE_THRESHOLD = 0.6  # chosen on training windows (benchmarks/confidence_ranking.py, card item 25)
+HOLD_MARGIN = 0.5  # chosen on training windows (benchmarks/fallback_choice.py, card item 25)
 FallbackKind = Literal["hold", "blend"]
 
 
@@ -108,6 +112,16 @@ def bracketing_pair(times: list[float], target_time: float) -> tuple[int, int, f
     return early, late, float(min(max(weight, 0.0), 1.0))
 
 
+def prefers_hold(distances: dict[str, float], margin: float = HOLD_MARGIN) -> bool:
+    """Hold only when the held frame is clearly closer: ``hold < margin * blend`` (distances >= 0).
+
+    On ordinary motion the blend is the better fallback almost always (its errors are half-way
+    errors), so the hold has to win by a margin: the case it is for is a cut or a scene the network
+    could not follow, where the synthesis resembles one side and the blend is a cross-fade.
+    """
+    return distances["hold"] < margin * distances["blend"]
+
+
 def choose_fallback(
     anchors: list[np.ndarray],
     times: list[float],
@@ -128,7 +142,7 @@ def choose_fallback(
     The held frame is the anchor nearest in time; on a tie (the middle of a pair) the one of the
     two closer to the synthesized frame. Each candidate's distance is the mean absolute difference
     to ``synthesized`` over the pixels with confidence ``>= SCORE_THRESHOLD`` (all pixels if none
-    is). The smaller distance wins; on equal distances the blend.
+    is). The blend wins unless :func:`prefers_hold`.
     """
     if len(anchors) < 2 or len(anchors) != len(times):
         raise InputError("The safety net needs at least 2 real frames, each with its time.")
@@ -147,6 +161,6 @@ def choose_fallback(
     nearest = [i for i, gap in enumerate(gaps) if np.isclose(gap, min(gaps))]
     held = min(nearest, key=lambda i: distance(anchors[i]))
     distances = {"hold": distance(anchors[held]), "blend": distance(blend)}
-    if distances["hold"] < distances["blend"]:
+    if prefers_hold(distances):
         return Fallback("hold", anchors[held].copy(), held, distances)
     return Fallback("blend", blend, held, distances)

@@ -14,6 +14,7 @@ from tempo_core.frame_score import (
     choose_fallback,
     frame_score,
     plain_blend,
+    prefers_hold,
     share_at_least,
 )
 
@@ -96,3 +97,10 @@ def test_fallback_refuses_mismatched_inputs() -> None:
         choose_fallback([_flat(0)], [0.0], 0.5, _flat(0), np.ones((8, 8)))
     with pytest.raises(InputError):
         choose_fallback([_flat(0), _flat(9)], [0.0, 1.0], 0.5, _flat(0), np.ones((4, 8)))
+
+
+def test_hold_must_win_by_the_margin() -> None:
+    assert prefers_hold({"hold": 1.0, "blend": 10.0}, margin=0.5)
+    assert not prefers_hold({"hold": 6.0, "blend": 10.0}, margin=0.5)  # closer, but not by the margin
+    assert prefers_hold({"hold": 6.0, "blend": 10.0}, margin=1.0)
+    assert not prefers_hold({"hold": 0.0, "blend": 10.0}, margin=0.0)  # margin 0: never hold
