@@ -109,12 +109,11 @@ class ExportDialog(QDialog):
         self.result: ExportResult | None = None
         self.outcome: str | None = None  # "done", "cancelled" or "failed"
         self.estimate: ExportEstimate | None = None
+        self._measure_speed = measure_speed
         self._build()
         self._update_output()
         if model is not None:
-            model.changed.connect(self._update_estimate)
-        if measure_speed is not None:
-            measure_speed()
+            model.changed.connect(self._update_estimate)  # a model loaded later: measured then
 
     # --------------------------------------------------------------- layout
     def _build(self) -> None:
@@ -238,6 +237,8 @@ class ExportDialog(QDialog):
             self.estimate_label.setText("")
             return
         ms = self.model.ms_per_frame if self.model is not None else None
+        if ms is None and self._measure_speed is not None and self.job is None:
+            self._measure_speed()  # queued once on the model thread; the model's change updates us
         start, end = self._range()
         anchors = int(self.anchor_box.currentData())
         try:
