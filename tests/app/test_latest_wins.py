@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from tempo_app.latest_wins import LatestWinsThread
 
@@ -38,7 +39,8 @@ def test_jobs_run_in_order_before_the_latest_request(qapp):
     assert worker.replace_request(3) == 2  # 2 never runs: 3 replaced it
     assert worker.superseded()
     worker.release.set()
-    while len(worker.log) < 5:
+    deadline = time.monotonic() + 10  # never hang: fail instead
+    while len(worker.log) < 5 and time.monotonic() < deadline:
         worker.msleep(5)
     worker.request_stop()
     assert worker.wait(10000) and worker.finished_on_thread
