@@ -79,6 +79,7 @@ class ExportResult:
     seconds: float
     notes: list[str] = field(default_factory=list)
     cuts: list[int] = field(default_factory=list)  # source frames that start a new scene
+    plan: Plan | None = None  # every output frame: its source time and where it comes from
 
 
 def validate(settings: ExportSettings) -> None:
@@ -244,4 +245,5 @@ def run_export(
         seconds=time.monotonic() - began,
         notes=notes,
         cuts=cuts,
+        plan=plan,
     )
