@@ -17,7 +17,8 @@ scalars and those 16 rows (and biases) are trained, so the synthesized images st
    name) is held out; the tau whose map gives the best frame-level ranking there (Spearman of the
    best ``share >= threshold`` score with the real PSNR, mean over N=2 and N=4) is refitted on
    all sources.
-3. **write** ``--out``: the input model with only those parameters replaced (fp16 if ``--fp16``).
+3. **write** ``--out``: the input model with only those parameters replaced (fp16 if ``--fp16``),
+   then check that it synthesizes bit-identical images on the first training windows.
 
     python benchmarks/train_confidence.py --data_root ../shared/data/train --out runs/conf.safetensors \
         --fp16 [--checkpoint FILE] [--features runs/conf_features.pt]
@@ -196,8 +197,24 @@ def main() -> None:
     final = fit(samples, start, tau, args.epochs)
     print(describe(f"tau {tau} refitted on all, all training windows (fitted on them)", samples, final))
     note = {"tau": tau, "epochs": args.epochs, "script": "benchmarks/train_confidence.py"}
+    original = load_model(args.checkpoint).float().eval()
     write(model, final, Path(args.out), args.fp16, kept_metadata(args.checkpoint), note)
+    check_images(original, Path(args.out), Path(args.data_root))
     print(f"wrote {args.out}")
+
+
+def check_images(original: TempoNet, out: Path, root: Path, count: int = 3) -> None:
+    """Stop unless the written model synthesizes bit-identical images on the first training windows."""
+    before, after = Interpolator(original, device="cpu"), Interpolator(load_model(out).float(), device="cpu")
+    numbers, times, _ = PROTOCOLS[("septuplet", 2)]
+    for index, (name, frames) in enumerate(training_windows(root, 1, [1], 448)):
+        if index == count:
+            break
+        anchors = [frames[i - 1] for i in numbers]
+        images = [it.interpolate(anchors, list(times), TARGET_TIME).image for it in (before, after)]
+        if not np.array_equal(*images):
+            raise SystemExit(f"The images changed on {name}; the written model is not the same synthesis.")
+    print(f"images bit-identical to the input model on the first {count} training windows (N=2)")
 
 
 def kept_metadata(checkpoint: str | None) -> dict[str, str]:
