@@ -1,0 +1,88 @@
+"""The export report's plot: the frame score along the clip, the worst frames marked (PIL only).
+
+One point per synthesized frame at its source time (x) and score (y, 0 at the bottom, 1 at the
+top), joined by a line; real frames are short grey ticks along the bottom edge; the five worst
+frames are red rings labelled with their time; frames the safety net replaced are orange dots,
+and its threshold a dashed orange line.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PIL import Image, ImageDraw, ImageFont
+
+if TYPE_CHECKING:
+    from tempo_core.video.report import ExportReport
+
+SIZE = (960, 300)
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 48, 16, 28, 34
+BACKGROUND, AXIS, GRID, TEXT = (255, 255, 255), (60, 60, 60), (225, 225, 225), (30, 30, 30)
+LINE, WORST, REPLACED, REAL = (40, 110, 200), (220, 30, 40), (240, 140, 20), (170, 170, 170)
+
+
+class _Axes:
+    """Maps source time and score to pixels inside the plot area."""
+
+    def __init__(self, start: float, end: float) -> None:
+        self.start, self.end = start, end if end > start else start + 1.0
+        self.left, self.right = PAD_LEFT, SIZE[0] - PAD_RIGHT
+        self.top, self.bottom = PAD_TOP, SIZE[1] - PAD_BOTTOM
+
+    def x(self, time: float) -> float:
+        return self.left + (time - self.start) / (self.end - self.start) * (self.right - self.left)
+
+    def y(self, score: float) -> float:
+        return self.bottom - min(max(score, 0.0), 1.0) * (self.bottom - self.top)
+
+
+def draw_score_plot(report: ExportReport) -> Image.Image:
+    """The plot as an RGB image of :data:`SIZE` pixels."""
+    image = Image.new("RGB", SIZE, BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default()
+    times = [f.time for f in report.frames] or [0.0, 1.0]
+    axes = _Axes(min(times), max(times))
+    _frame(draw, axes, font, report)
+    for entry in report.frames:
+        if entry.score is None:
+            x = axes.x(entry.time)
+            draw.line([(x, axes.bottom - 4), (x, axes.bottom)], fill=REAL)
+    points = [(axes.x(f.time), axes.y(f.score)) for f in report.synthesized]
+    if len(points) > 1:
+        draw.line(points, fill=LINE, width=2)
+    for x, y in points:
+        draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=LINE)
+    for entry in report.replaced:
+        x, y = axes.x(entry.time), axes.y(entry.score)
+        draw.ellipse([x - 4, y - 4, x + 4, y + 4], fill=REPLACED)
+    for entry in report.worst():
+        x, y = axes.x(entry.time), axes.y(entry.score)
+        draw.ellipse([x - 7, y - 7, x + 7, y + 7], outline=WORST, width=2)
+        draw.text((x + 8, max(axes.top, y - 14)), f"{entry.time:.2f}s", fill=WORST, font=font)
+    return image
+
+
+def _frame(draw: ImageDraw.ImageDraw, axes: _Axes, font: ImageFont.ImageFont, report: ExportReport) -> None:
+    """Grid, axes, labels, the safety net's threshold and the title."""
+    for score in (0.0, 0.25, 0.5, 0.75, 1.0):
+        y = axes.y(score)
+        draw.line([(axes.left, y), (axes.right, y)], fill=GRID)
+        draw.text((6, y - 6), f"{score:.2f}", fill=TEXT, font=font)
+    draw.rectangle([axes.left, axes.top, axes.right, axes.bottom], outline=AXIS)
+    for k in range(6):
+        time = axes.start + k * (axes.end - axes.start) / 5
+        x = axes.x(time)
+        draw.line([(x, axes.bottom), (x, axes.bottom + 4)], fill=AXIS)
+        draw.text((x - 14, axes.bottom + 8), f"{time:.2f}s", fill=TEXT, font=font)
+    if report.min_confidence is not None:
+        y = axes.y(report.min_confidence)
+        for x in range(int(axes.left), int(axes.right), 12):
+            draw.line([(x, y), (min(x + 6, axes.right), y)], fill=REPLACED, width=1)
+    title = (
+        f"frame score (share of pixels with confidence >= {report.score_threshold:g}) along the source; "
+        f"red rings: the {len(report.worst())} worst"
+    )
+    if report.min_confidence is not None:
+        title += f"; orange: replaced below {report.min_confidence:g}"
+    draw.text((axes.left, 8), title, fill=TEXT, font=font)

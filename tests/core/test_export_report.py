@@ -1,0 +1,208 @@
+"""The export report (JSON sidecar + plot) and the safety net, end to end on tiny clips.
+
+Clips are 32x24 FFV1 (lossless), so the frames the safety net writes can be compared with the
+held real frame or the plain blend. The "scene the network cannot follow" is random noise
+(every frame unrelated to the next), scored by the bundled model.
+"""
+
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+from tempo_test_clips import frame_image, make_clip
+
+from tempo_core.errors import Cancelled, InputError, ModelError
+from tempo_core.frame_score import frame_score, plain_blend
+from tempo_core.inference import Interpolator
+from tempo_core.video.engine import CancelToken, ExportSettings
+from tempo_core.video.report import export_with_report, load_report, report_paths, summary_lines
+from tempo_core.video.report_plot import SIZE
+from tempo_core.video.safety_net import ScoringModel, SynthesisRecord, check_min_confidence
+
+W, H = 32, 24
+
+
+def write_frames(path: Path, frames: list[np.ndarray]) -> Path:
+    """A lossless 12 fps clip of ``frames`` (uint8 ``[H, W, 3]``)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=12)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "bgr0"
+        for index, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+def decoded(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def settings(source: Path, output: Path, **kw) -> ExportSettings:
+    kw.setdefault("scene_threshold", 1.0)  # noise would be one cut after another
+    return ExportSettings(source, output, "factor", 2.0, codec="ffv1", **kw)
+
+
+def test_every_export_writes_a_sidecar_and_a_plot(tmp_path, interpolator):
+    source = make_clip(tmp_path / "src.mkv", count=5, width=W, height=H)
+    output = tmp_path / "out.mkv"
+    exported = export_with_report(settings(source, output), interpolator)
+    json_path, plot_path = report_paths(output)
+    assert exported.files == (json_path, plot_path)
+    data = json.loads(json_path.read_text())
+    frames = data["frames"]
+    assert len(frames) == exported.result.frames_written == len(decoded(output))
+    synthesized = [f for f in frames if f["kind"] == "synthesized"]
+    assert len(synthesized) == exported.result.synthesized > 0
+    assert all(0.0 <= f["score"] <= 1.0 and len(f["anchor_times"]) == 2 for f in synthesized)
+    assert all(f["score"] is None and f["source"] is not None for f in frames if f["kind"] != "synthesized")
+    assert [f["time"] for f in frames] == sorted(f["time"] for f in frames)
+    worst = [w["score"] for w in data["worst"]]
+    assert len(worst) == min(5, len(synthesized)) and worst == sorted(worst)
+    assert worst[0] == min(f["score"] for f in synthesized)
+    assert Image.open(plot_path).size == SIZE
+    assert load_report(json_path).worst()[0].time == data["worst"][0]["time"]
+    assert any("worst synthesized frames" in line for line in summary_lines(exported))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+def test_report_none_writes_nothing_and_clears_a_stale_one(tmp_path, interpolator):
+    source = make_clip(tmp_path / "src.mkv", count=4, width=W, height=H)
+    output = tmp_path / "out.mkv"
+    export_with_report(settings(source, output), interpolator)
+    assert all(p.exists() for p in report_paths(output))
+    exported = export_with_report(settings(source, output, overwrite=True), interpolator, report=False)
+    assert exported.files == () and exported.report.synthesized
+    assert not any(p.exists() for p in report_paths(output))
+
+
+class Failing:
+    """Delegates to the interpolator; cancels or fails at the second synthesis."""
+
+    def __init__(self, inner, token: CancelToken | None = None):
+        self.inner, self.token, self.calls = inner, token, 0
+        self.tile = None
+
+    def encode(self, frames, timestamps, tile=None):
+        return self.inner.encode(frames, timestamps, tile=tile)
+
+    def synthesize(self, encoded, target_times):
+        self.calls += 1
+        if self.calls == 2:
+            if self.token is None:
+                raise ModelError("The model failed (test).")
+            self.token.cancel()
+        return self.inner.synthesize(encoded, target_times)
+
+
+@pytest.mark.parametrize("how", ["cancel", "fail"])
+def test_a_cancelled_or_failed_export_leaves_no_report(tmp_path, interpolator, how):
+    source = make_clip(tmp_path / "src.mkv", count=6, width=W, height=H)
+    output = tmp_path / "out.mkv"
+    token = CancelToken()
+    model = Failing(interpolator, token if how == "cancel" else None)
+    with pytest.raises(Cancelled if how == "cancel" else ModelError):
+        export_with_report(settings(source, output, batch_size=1), model, cancel=token)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.mkv"]
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """The bundled model on the CPU: its confidence means something (the tiny one's does not)."""
+    return Interpolator.from_checkpoint(None, device="cpu")
+
+
+def test_the_safety_net_replaces_the_frames_of_a_scene_the_network_cannot_follow(tmp_path, trained):
+    """Four frames of a square moving over a gradient, then three of unrelated random noise."""
+    rng = np.random.default_rng(3)
+    real = [frame_image(i, 64, 48) for i in range(4)] + [rng.integers(0, 256, (48, 64, 3), np.uint8) for _ in range(3)]
+    source, output = write_frames(tmp_path / "jump.mkv", real), tmp_path / "out.mkv"
+    exported = export_with_report(settings(source, output), trained, min_confidence=0.5)
+    report, written = exported.report, decoded(output)
+    assert len(written) == len(report.frames) and len(report.synthesized) == 6
+    followed = [f for f in report.synthesized if f.anchors[1] <= 3]
+    lost = [f for f in report.synthesized if f.anchors[0] >= 3]
+    assert followed and all(f.score >= 0.5 and f.fallback is None for f in followed)
+    assert lost and all(f.score < 0.5 and f.fallback in ("hold", "blend") for f in lost)
+    assert report.replaced == lost
+    for entry in lost:
+        early, late = entry.anchors
+        if entry.fallback == "hold":
+            expected = real[early] if entry.held_time == entry.anchor_times[0] else real[late]
+        else:
+            weight = (entry.time - entry.anchor_times[0]) / (entry.anchor_times[1] - entry.anchor_times[0])
+            expected = plain_blend(real[early], real[late], weight)
+        assert np.abs(written[entry.index].astype(int) - expected.astype(int)).max() <= 2  # colour rounding
+    sidecar = json.loads(report_paths(output)[0].read_text())
+    assert sum(sidecar["replaced"].values()) == len(lost) and sidecar["min_confidence"] == 0.5
+    assert any(f"{len(lost)} of 6 synthesized frames replaced" in line for line in summary_lines(exported))
+
+
+class Scripted:
+    """A model whose synthesis is anchor 0 wherever the map is confident, noise elsewhere."""
+
+    tile = None
+
+    def __init__(self, confident_share: float, like: str):
+        self.share, self.like = confident_share, like
+
+    def encode(self, frames, timestamps, tile=None):
+        return [np.asarray(f) for f in frames], list(timestamps)
+
+    def synthesize(self, encoded, target_times):
+        frames, times = encoded
+        out = []
+        for time in target_times:
+            confidence = np.zeros((H, W), np.float32)
+            confidence[:, : round(W * self.share)] = 1.0
+            image = frames[0].copy() if self.like == "hold" else plain_blend(frames[0], frames[1], 0.5)
+            noise = np.random.default_rng(0).integers(0, 256, image.shape, dtype=np.uint8)
+            image[confidence < 0.5] = noise[confidence < 0.5]
+            out.append(type("S", (), {"image": image, "confidence": confidence, "time": time, "rgb": None})())
+        return out
+
+
+@pytest.mark.parametrize("like", ["hold", "blend"])
+def test_the_fallback_is_the_candidate_the_confident_pixels_agree_with(like):
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 256, (H, W, 3), dtype=np.uint8) for _ in range(2)]
+    model = ScoringModel(Scripted(0.5, like), min_confidence=0.6)
+    encoded = model.encode(frames, [0.0, 1.0])
+    (written,) = model.synthesize(encoded, [0.5])
+    record = model.records[0.5]
+    assert record.score == pytest.approx(0.5) and record.fallback == like
+    expected = frames[0] if like == "hold" else plain_blend(frames[0], frames[1], 0.5)
+    assert np.array_equal(written.image, expected)
+    assert (record.held_time == 0.0) == (like == "hold")
+
+
+def test_deep_anchors_give_a_deep_fallback_and_confident_frames_stay():
+    frames = [np.full((H, W, 3), v, np.uint16) for v in (1000, 3000)]
+    model = ScoringModel(Scripted(0.25, "blend"), min_confidence=0.5)
+    (written,) = model.synthesize(model.encode(frames, [0.0, 1.0]), [0.5])
+    assert written.rgb is not None and written.rgb.dtype == np.float32
+    assert np.allclose(written.rgb, 2000 / 65535, atol=1e-6)  # the blend at 16 bits, not 8
+    kept = ScoringModel(Scripted(1.0, "hold"), min_confidence=0.5)
+    (synthesis,) = kept.synthesize(kept.encode(frames, [0.0, 1.0]), [0.5])
+    assert kept.records[0.5] == SynthesisRecord(0.5, frame_score(synthesis.confidence), (0.0, 1.0))
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5])
+def test_min_confidence_outside_0_1_is_refused(value):
+    with pytest.raises(InputError, match="between 0 and 1"):
+        check_min_confidence(value)
+
+
+def test_a_file_that_is_not_a_report_is_refused(tmp_path):
+    bad = tmp_path / "x.report.json"
+    bad.write_text('{"frames": []}')
+    with pytest.raises(InputError, match="not a TEMPO export report"):
+        load_report(bad)
+    bad.write_text("{")
+    with pytest.raises(InputError, match="cannot be read"):
+        load_report(bad)
