@@ -61,10 +61,10 @@ PLANS = {
 
 def run_tests(device: str) -> str:
     """``pytest`` on the CUDA tests (skipped without a GPU): its summary line."""
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/core/test_cuda.py"]
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "tests/core/test_cuda.py"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-    lines = [line for line in result.stdout.splitlines() if line.strip()]
-    return lines[-1] if lines else f"pytest exited {result.returncode}"
+    summaries = re.findall(r"^=* ?(\d+ (?:passed|failed|skipped|error).*?) ?=*$", result.stdout, re.MULTILINE)
+    return summaries[-1] if summaries else f"pytest exited {result.returncode}"
 
 
 def bench_rows(device: str, plan: dict, deadline: float) -> list[tuple[str, int, str, str, str, str]]:

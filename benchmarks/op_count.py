@@ -16,6 +16,8 @@ here, so the count is a GPU's; ``--cpu_paths`` counts what a CPU runs.
 from __future__ import annotations
 
 import argparse
+import ast
+import dataclasses
 import traceback
 from collections import Counter
 
@@ -23,7 +25,6 @@ import numpy as np
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-import tempo_core.network.correlation as correlation
 import tempo_core.network.filters as filters
 from tempo_core.inference import Interpolator
 
@@ -57,12 +58,16 @@ def main() -> None:
     parser.add_argument(
         "--cpu_paths", action="store_true", help="count the CPU's paths of the box sums and correlation"
     )
+    parser.add_argument("--prior", default="", help="PriorConfig changes, e.g. 'lk_iterations=5;smoothness_sweeps=10'")
     args = parser.parse_args()
     if not args.cpu_paths:  # count what a GPU launches
         filters.sums_by_slices = lambda values: False
 
     height, width = (int(v) for v in args.size.lower().split("x"))
     interpolator = Interpolator.from_checkpoint(args.checkpoint, device="cpu")
+    prior = interpolator.model.motion_prior
+    changes = {k.strip(): ast.literal_eval(v.strip()) for k, v in (kv.split("=") for kv in args.prior.split(";") if kv)}
+    prior.config = dataclasses.replace(prior.config, **changes)
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(args.n)]
     times = [float(i - (args.n - 2) // 2) for i in range(args.n)]

@@ -12,15 +12,18 @@ import functools
 import torch
 import torch.nn.functional as F
 
+SLICE_SUMS_FROM = 2**16  # pixels: smaller maps take the single convolution on a CPU too
+
 
 def sums_by_slices(values: torch.Tensor) -> bool:
     """Whether the 3 x 3 neighbour sum runs as shifted-slice additions (:func:`block_sum`).
 
-    Yes on a CPU, where that is 4 cheap additions against a depthwise convolution 10x slower
-    there (``python benchmarks/cpu_primitives.py``). No on a GPU: there each addition is a kernel
-    launch, and the convolution is one.
+    On a CPU for maps of ``SLICE_SUMS_FROM`` pixels and more, where 4 cheap additions beat a
+    depthwise convolution 5-10x (``python benchmarks/cpu_primitives.py``). Not on a GPU, nor on
+    small maps: there the cost is per operation (a kernel launch, or the CPU's dispatch), and the
+    convolution is one operation instead of four.
     """
-    return values.device.type == "cpu"
+    return values.device.type == "cpu" and values.shape[-2] * values.shape[-1] >= SLICE_SUMS_FROM
 
 
 def block_sum(padded: torch.Tensor, size: int) -> torch.Tensor:

@@ -35,6 +35,8 @@ the polish and the propagation are in :mod:`tempo_core.network.motion_refinement
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -93,11 +95,14 @@ def take_observations(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor
     return values.gather(1, shaped)
 
 
+@functools.lru_cache(maxsize=16)
 def candidate_velocities(radius: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """``[(2r+1)**2, 2]`` integer (x, y) velocity offsets of the search window, row-major."""
-    steps = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
-    ys, xs = torch.meshgrid(steps, steps, indexing="ij")
-    return torch.stack([xs.flatten(), ys.flatten()], dim=1)
+    """``[(2r+1)**2, 2]`` integer (x, y) velocity offsets of the search window, row-major (made
+    once per radius, device and dtype and shared: never modify it)."""
+    with torch.inference_mode(False):
+        steps = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
+        ys, xs = torch.meshgrid(steps, steps, indexing="ij")
+        return torch.stack([xs.flatten(), ys.flatten()], dim=1)
 
 
 def image_pyramid(frames: torch.Tensor, scales: int = 4) -> list[torch.Tensor]:

@@ -21,10 +21,6 @@ from tempo_core.network.filters import box_mean, central_differences, image_grad
 from tempo_core.network.prior_config import PriorConfig
 from tempo_core.network.sampling import identity_grid, warp, xy_constant
 
-# The moments of the local-global system, as products of the components (x-Jacobian, y-Jacobian,
-# residual): xx, xy, yy, x.residual, y.residual, residual.residual (the spread, for the robust weight).
-_FIRST, _SECOND = [0, 0, 1, 0, 1, 2], [0, 1, 1, 2, 2, 2]
-
 
 def look_up(images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
     """Observations ``[B, N, C, h, w]`` looked up at ``p + velocity [B, 2, h, w] * dt [B, N]``."""
@@ -86,25 +82,51 @@ def with_gradient_channels(images: torch.Tensor, config: PriorConfig) -> torch.T
     return torch.cat([images, weight * grad_x, weight * grad_y], dim=-3)
 
 
+def _weighted_moments(components: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Products of the centred components, weighted over the observations, summed over channels.
+
+    Args:
+        components: ``[B, N, C, 3, h, w]`` (x-Jacobian, y-Jacobian, residual of each observation);
+        weights: ``[B, N]`` (sum 1).
+
+    Returns:
+        ``[B, 2, 3, h, w]``: ``sum_i w_i c_i[a] c_i[b]`` for a in (x, y), b in (x, y, residual),
+        ``c`` centred on the weighted mean over N; and ``[B, 1, h, w]`` the same for (residual,
+        residual), the spread. For two observations ``c_0 = w_1 (Z_0 - Z_1)`` and
+        ``c_1 = -w_0 (Z_0 - Z_1)``, so the sum is ``w_0 w_1`` times the product of the difference:
+        half the work, the same numbers up to rounding.
+    """
+    if components.shape[1] == 2:
+        difference = components[:, 0] - components[:, 1]  # (B, C, 3, h, w)
+        pair = (weights[:, 0] * weights[:, 1]).view(-1, 1, 1, 1, 1)
+        outer = (difference[:, :, :2, None] * difference[:, :, None]).sum(dim=1) * pair
+        spread = difference[:, :, 2:].square().sum(dim=1) * pair[..., 0]
+        return outer, spread
+    centred = _centred(components, weights)
+    weighted = centred * weights[:, :, None, None, None, None]
+    outer = (weighted[:, :, :, :2, None] * centred[:, :, :, None]).sum(dim=(1, 2))
+    spread = (weighted[:, :, :, 2:] * centred[:, :, :, 2:]).sum(dim=(1, 2))
+    return outer, spread
+
+
 def local_global_system(
     images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor, weights: torch.Tensor, config: PriorConfig
 ) -> torch.Tensor:
-    """``[B, 5, h, w]`` block-averaged moments ``xx, xy, yy, bx, by`` of the linearized cost at ``velocity``.
+    """``[B, 6, h, w]`` block-averaged moments ``xx, xy, bx, yx, yy, by`` of the linearized cost at ``velocity``.
 
     Every look-up is linearized, ``I_i(p + (v + d) dt_i) ~ I_i(p + v dt_i) + dt_i grad I_i . d``;
     the Jacobians ``dt_i grad I_i`` and the residuals are centred on their weighted mean over the
-    observations, their weighted products summed over observations and channels, re-weighted
-    robustly (Charbonnier: pixels whose observations disagree count less) and averaged over an
-    ``lk_window`` block. Shapes as in :func:`lucas_kanade_step`.
+    observations, their weighted products summed over observations and channels
+    (:func:`_weighted_moments`), re-weighted robustly (Charbonnier: pixels whose observations
+    disagree count less) and averaged over an ``lk_window`` block. Shapes as in
+    :func:`lucas_kanade_step`.
     """
     looked_up = look_up(images, velocity, dt)  # (B, N, C, h, w)
     half_dt = (dt / 2)[:, :, None, None, None, None]  # central differences are twice the gradient
     components = torch.cat([central_differences(looked_up) * half_dt, looked_up.unsqueeze(3)], dim=3)
-    centred = _centred(components, weights)  # (B, N, C, 3, h, w): x-Jacobian, y-Jacobian, residual
-    weighted = centred * weights[:, :, None, None, None, None]
-    moments = (weighted[:, :, :, _FIRST] * centred[:, :, :, _SECOND]).sum(dim=(1, 2))  # (B, 6, h, w)
-    robust = (moments[:, 5:] * config.robust_scale**-2 + 1).rsqrt()
-    return box_mean(moments[:, :5] * robust, config.lk_window)
+    outer, spread = _weighted_moments(components, weights)
+    robust = (spread * config.robust_scale**-2 + 1).rsqrt()
+    return box_mean(outer.flatten(1, 2) * robust, config.lk_window)
 
 
 @torch.no_grad()
@@ -135,7 +157,8 @@ def _jacobi_sweeps(system: torch.Tensor, velocity: torch.Tensor, config: PriorCo
     """``smoothness_sweeps`` Jacobi sweeps of ``[[xx, xy], [xy, yy]] d = S (mean(v + d) - v) - b``.
 
     Args:
-        system: ``[B, 5, h, w]`` (xx, xy, yy, bx, by); velocity ``[B, 2, h, w]``.
+        system: ``[B, 6, h, w]`` (xx, xy, bx, yx, yy, by) of :func:`local_global_system`;
+            velocity ``[B, 2, h, w]``.
 
     Returns:
         The step ``d [B, 2, h, w]``, clamped to ``[-lk_max_step, lk_max_step]`` after every sweep.
@@ -144,8 +167,8 @@ def _jacobi_sweeps(system: torch.Tensor, velocity: torch.Tensor, config: PriorCo
     inverse is formed once and the first sweep (from ``d = 0``) needs no neighbour mean.
     """
     smoothness, bound = config.smoothness, config.lk_max_step
-    diagonal = system[:, 0:3:2] + smoothness  # (xx, yy)
-    off_diagonal, b = system[:, 1:2], system[:, 3:5]
+    diagonal = system[:, 0:5:4] + smoothness  # (xx, yy)
+    off_diagonal, b = system[:, 1:2], system[:, 2:6:3]  # xy, (bx, by)
     inverse_determinant = (diagonal.prod(dim=1, keepdim=True) - off_diagonal.square()).reciprocal()
     inverse_diagonal = diagonal.flip(1) * inverse_determinant  # (yy, xx) / det
     inverse_off_diagonal = off_diagonal * inverse_determinant  # xy / det, subtracted

@@ -153,3 +153,25 @@ def test_cancel_is_asked_between_the_stages_and_stops_the_synthesis(interpolator
     # once per batch, then after the prior, each of 4 attention scales, the decoder, the prior at
     # full size and the pixel synthesis (per tile when tiled)
     assert len(counted) >= 1 + 8
+
+
+def test_one_interpolation_launches_at_most_3000_operations():
+    # on a GPU every operation is a kernel launch, and thousands of small ones left it waiting on
+    # the host (docs/benchmarks.md, "GPU"); counted as benchmarks/op_count.py counts them (views
+    # excluded), encode + synthesize, N=2, 448 x 256, the shipped model, the CPU's default path
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "op_count.py"
+    spec = importlib.util.spec_from_file_location("op_count", script)
+    op_count = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(op_count)
+    shipped = Interpolator.from_checkpoint(None, device="cpu")
+    images = frames(2, 256, 448)
+    shipped.interpolate(images, [0.0, 1.0], 0.5)  # caches filled, as in the script
+    with torch.no_grad(), op_count.OperationCounter() as encode_ops:
+        anchors = shipped.encode(images, [0.0, 1.0])
+    with torch.no_grad(), op_count.OperationCounter() as synthesis_ops:
+        shipped.synthesize(anchors, [0.5])
+    total = sum(encode_ops.by_line.values()) + sum(synthesis_ops.by_line.values())
+    assert 500 < total <= 3000

@@ -11,6 +11,7 @@ from tempo_core.network.filters import block_sum, box_mean, median_filter
 from tempo_core.network.layers import OBSERVATION_SHARPNESS, time_proximity
 from tempo_core.network.motion import BilateralMotionPrior, counting_observations, image_pyramid, nearest_observations
 from tempo_core.network.motion_refinement import (
+    _weighted_moments,
     lucas_kanade_step,
     polish,
     polish_and_propagate,
@@ -231,9 +232,24 @@ def test_the_prior_settings_are_one_frozen_config_that_studies_replace():
     prior = BilateralMotionPrior(radius=3)
     with pytest.raises(dataclasses.FrozenInstanceError):
         prior.config.lk_iterations = 1  # type: ignore[misc]
+    default = PriorConfig()
     with torch.no_grad():
         tuned = prior.synthesize_alone(frames, dt)
         prior.config = dataclasses.replace(prior.config, lk_iterations=0, propagation_distances=())
         plain = prior.synthesize_alone(frames, dt)
-    assert PriorConfig().lk_iterations == 5  # the default is untouched
+    assert PriorConfig() == default and prior.config != default  # a copy changed, not the defaults
     assert not torch.equal(tuned, plain)
+
+
+def test_the_two_observation_moments_equal_the_general_ones():
+    # N=2 takes a shortcut (w0 w1 times the products of the difference); a third observation of
+    # weight 0 takes the general path and must give the same moments
+    torch.manual_seed(0)
+    components = torch.randn(2, 2, 5, 3, 6, 7)
+    weights = torch.tensor([[0.3, 0.7], [0.5, 0.5]])
+    outer, spread = _weighted_moments(components, weights)
+    padded = torch.cat([components, torch.randn(2, 1, 5, 3, 6, 7)], dim=1)
+    general = _weighted_moments(padded, torch.cat([weights, torch.zeros(2, 1)], dim=1))
+    torch.testing.assert_close(outer, general[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(spread, general[1], atol=1e-5, rtol=1e-5)
+    assert outer.shape == (2, 2, 3, 6, 7) and spread.shape == (2, 1, 6, 7)
