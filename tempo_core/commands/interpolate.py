@@ -21,8 +21,10 @@ import threading
 import time
 
 from tempo_core.errors import Cancelled
-from tempo_core.video.engine import CancelToken, ExportSettings, Progress, run_export, validate
+from tempo_core.video.engine import CancelToken, ExportSettings, Progress, validate
 from tempo_core.video.reader import check_video_header
+from tempo_core.video.report import export_with_report, summary_lines
+from tempo_core.video.safety_net import check_min_confidence
 from tempo_core.video.scenecut import DEFAULT_THRESHOLD
 from tempo_core.video.writer import CODECS
 
@@ -75,6 +77,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="synthesize in tiles of this many pixels (for very large frames)",
+    )
+    parser.add_argument(
+        "--report",
+        choices=("json", "none"),
+        default="json",
+        help="json (default): a frame-by-frame report (OUTPUT.report.json) and a score plot (OUTPUT.report.png) "
+        "beside the output; none: no report",
+    )
+    parser.add_argument(
+        "--min-confidence",
+        type=float,
+        default=None,
+        metavar="X",
+        help="replace a synthesized frame whose score (0-1) is below X by the better of holding the nearest real "
+        "frame or a plain blend (listed in the report)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
@@ -182,6 +199,7 @@ class StopSignals:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_min_confidence(args.min_confidence)
     settings = settings_from_args(args)
     validate(settings)  # cheap refusals (existing output, bad folder) before loading the model
     check_video_header(settings.input_path)  # and a source that cannot be read, from its header
@@ -199,7 +217,10 @@ def _export(args: argparse.Namespace, settings: ExportSettings, token: CancelTok
                 f"tempo interpolate: {settings.input_path} on {interpolator.device_name}",
                 file=sys.stderr,
             )
-        result = run_export(settings, interpolator, progress=line, cancel=token)
+        exported = export_with_report(
+            settings, interpolator, line, token, report=args.report == "json", min_confidence=args.min_confidence
+        )
+        result = exported.result
     except Cancelled:
         line.end()
         how = "stopped by SIGTERM" if signals.received == signal.SIGTERM else "cancelled"
@@ -216,4 +237,6 @@ def _export(args: argparse.Namespace, settings: ExportSettings, token: CancelTok
         f"({result.synthesized} synthesized, {result.held_at_cuts} held at scene cuts), "
         f"audio {result.audio}, {result.seconds:.1f} s"
     )
+    for text in summary_lines(exported):
+        print(text)
     return 0
