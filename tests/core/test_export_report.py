@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 from tempo_test_clips import frame_image, make_clip
 
+from tempo_core.commands.cli import main
 from tempo_core.errors import Cancelled, InputError, ModelError
 from tempo_core.frame_score import frame_score, plain_blend
 from tempo_core.inference import Interpolator
@@ -206,3 +207,30 @@ def test_a_file_that_is_not_a_report_is_refused(tmp_path):
     bad.write_text("{")
     with pytest.raises(InputError, match="cannot be read"):
         load_report(bad)
+
+
+def cli(capsys, *argv) -> tuple[int, str, str]:
+    code = main(["interpolate", *map(str, argv)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_the_cli_names_the_five_worst_times_and_report_none_turns_it_off(tmp_path, capsys):
+    source = make_clip(tmp_path / "src.mkv", count=6, width=W, height=H)
+    flags = ["--factor", "2", "--codec", "ffv1", "--device", "cpu", "--quiet", "--scene-threshold", "1"]
+    code, out, err = cli(capsys, source, "-o", tmp_path / "a.mkv", *flags, "--min-confidence", "0.9")
+    assert code == 0, err
+    report = load_report(report_paths(tmp_path / "a.mkv")[0])
+    worst = ", ".join(f"{f.time:.3f} s ({f.score:.2f})" for f in report.worst())
+    assert len(report.worst()) == 5 and f"worst synthesized frames (source time, score): {worst}" in out
+    assert "safety net (score < 0.9)" in out and "a.mkv.report.png" in out
+    code, out, err = cli(capsys, source, "-o", tmp_path / "b.mkv", *flags, "--report", "none")
+    assert code == 0 and "report:" not in out
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("b.")) == ["b.mkv"]
+
+
+def test_the_cli_refuses_min_confidence_outside_0_1_before_loading_a_model(tmp_path, capsys):
+    source = make_clip(tmp_path / "src.mkv", count=3, width=W, height=H)
+    code, _, err = cli(capsys, source, "-o", tmp_path / "o.mkv", "--factor", "2", "--min-confidence", "7")
+    assert code != 0 and "--min-confidence must be a score between 0 and 1" in err
+    assert not (tmp_path / "o.mkv").exists()

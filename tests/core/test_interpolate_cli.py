@@ -189,7 +189,8 @@ def test_leftovers_of_a_killed_run_are_removed_by_the_next_run(tmp_path, checkpo
         "--quiet",
     )
     assert code == 0, err
-    assert sorted(p.name for p in out_dir.iterdir()) == sorted([foreign.name, fresh.name, "x2.mkv"])
+    report = ["x2.mkv.report.json", "x2.mkv.report.png"]  # the export report (issue 21)
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted([foreign.name, fresh.name, "x2.mkv", *report])
 
 
 def test_hostile_16000x16000_header_is_one_line_in_bounded_memory(tmp_path, checkpoint, codec="ffv1"):
