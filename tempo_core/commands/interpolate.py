@@ -5,6 +5,10 @@ Examples::
     tempo interpolate clip.mp4 -o clip_60fps.mp4 --fps 60
     tempo interpolate clip.mp4 -o clip_x2.mp4 --factor 2
     tempo interpolate clip.mp4 -o clip_slow.mov --slowmo 4 --codec prores --start 1.5 --end 3
+    tempo interpolate a.mp4 b.mov shots/ -o out/ --factor 2     (a batch: see batch.py)
+
+Colour tags, bit depth (HEVC, ProRes, FFV1) and the copied real frames are kept; repeated frames
+(animation on twos, stalls) are made from the true motion unless ``--keep-duplicates``.
 
 A progress line shows frames done, speed and time left. Ctrl-C (SIGINT) and SIGTERM cancel
 cleanly: nothing is left behind, exit code 130 or 143 (128 + the signal number). A run killed
@@ -19,9 +23,11 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
-from tempo_core.errors import Cancelled
-from tempo_core.video.engine import CancelToken, ExportSettings, Progress, validate
+from tempo_core.commands.batch import BatchItem, batch_outputs, expand_inputs, is_batch, summary_line
+from tempo_core.errors import Cancelled, TempoError
+from tempo_core.video.engine import CancelToken, ExportResult, ExportSettings, Progress, validate
 from tempo_core.video.reader import check_video_header
 from tempo_core.video.report import export_with_report, summary_lines
 from tempo_core.video.safety_net import check_min_confidence
@@ -30,12 +36,14 @@ from tempo_core.video.writer import CODECS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="the source video (never modified)")
+    parser.add_argument(
+        "inputs", nargs="+", metavar="input", help="source video(s) or folder(s) of videos (never modified)"
+    )
     parser.add_argument(
         "-o",
         "--output",
         required=True,
-        help="output file (.mp4/.mov/.mkv), or a folder for --codec png",
+        help="output file (.mp4/.mov/.mkv), a folder for --codec png, or OUTDIR/ for several inputs",
     )
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--factor", type=float, help="K x the frame rate, same duration")
@@ -79,6 +87,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="synthesize in tiles of this many pixels (for very large frames)",
     )
     parser.add_argument(
+        "--keep-duplicates",
+        action="store_true",
+        help="keep repeated frames as they are (default: make them from the true motion)",
+    )
+    parser.add_argument(
         "--report",
         choices=("json", "none"),
         default="json",
@@ -97,16 +110,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress line")
 
 
-def settings_from_args(args: argparse.Namespace) -> ExportSettings:
-    if args.factor is not None:
-        mode, value = "factor", args.factor
-    elif args.fps is not None:
-        mode, value = "fps", args.fps
-    else:
-        mode, value = "slowmo", args.slowmo
+def settings_from_args(args: argparse.Namespace, source: str | Path, output: str | Path) -> ExportSettings:
+    """The export settings for one ``source`` -> ``output`` pair."""
+    mode, value = _mode(args)
     return ExportSettings(
-        input_path=args.input,
-        output_path=args.output,
+        input_path=source,
+        output_path=output,
         mode=mode,
         value=value,
         codec=args.codec,
@@ -118,6 +127,7 @@ def settings_from_args(args: argparse.Namespace) -> ExportSettings:
         scene_threshold=args.scene_threshold,
         batch_size=args.batch_size,
         tile=args.tile,
+        keep_duplicates=args.keep_duplicates,
     )
 
 
@@ -200,12 +210,83 @@ class StopSignals:
 
 def run(args: argparse.Namespace) -> int:
     check_min_confidence(args.min_confidence)
-    settings = settings_from_args(args)
+    if is_batch(args.inputs, args.output, args.codec):
+        return _run_batch(args)
+    settings = settings_from_args(args, args.inputs[0], args.output)
     validate(settings)  # cheap refusals (existing output, bad folder) before loading the model
     check_video_header(settings.input_path)  # and a source that cannot be read, from its header
     token = CancelToken()
     with StopSignals(token) as signals:
         return _export(args, settings, token, signals)
+
+
+def result_lines(result: ExportResult) -> list[str]:
+    """What one export did: the written file, then the source colour and the duplicates."""
+    lines = [
+        f"wrote {result.output_path}: {result.frames_written} frames "
+        f"({result.synthesized} synthesized, {result.held_at_cuts} held at scene cuts), "
+        f"audio {result.audio}, {result.seconds:.1f} s"
+    ]
+    if result.colour:
+        lines.append(f"source colour {result.colour}: matrix, range, primaries and transfer kept")
+    if result.duplicates_replaced:
+        lines.append(
+            f"{result.duplicates_replaced} duplicate frames replaced (made from the motion between distinct frames)"
+        )
+    return lines
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    """Export every clip of a batch with one model; go on after a failure (see batch.py)."""
+    sources = expand_inputs(args.inputs)
+    items = batch_outputs(sources, Path(args.output), *_mode(args), args.codec)
+    token = CancelToken()
+    with StopSignals(token) as signals:
+        interpolator = load_interpolator(args)
+        for number, item in enumerate(items, 1):
+            if token.cancelled:
+                item.status = "not started"
+                continue
+            if not args.quiet:
+                print(f"tempo interpolate [{number}/{len(items)}]: {item.source}", file=sys.stderr)
+            _batch_item(args, item, interpolator, token)
+    for item in items:
+        print(summary_line(item))
+    if token.cancelled:
+        return signals.exit_code
+    return 1 if any(item.status != "ok" for item in items) else 0
+
+
+def _batch_item(args: argparse.Namespace, item: BatchItem, interpolator, token: CancelToken) -> None:
+    line = ProgressLine(enabled=not args.quiet)
+    try:
+        settings = settings_from_args(args, item.source, item.output)
+        validate(settings)
+        check_video_header(settings.input_path)
+        result = export_with_report(
+            settings, interpolator, line, token, report=args.report == "json", min_confidence=args.min_confidence
+        ).result
+    except Cancelled:
+        item.status, item.message = "cancelled", "stopped; no output was written"
+    except TempoError as err:
+        item.status, item.message = "failed", str(err)
+    else:
+        item.status = "ok"
+        item.message = f"{result.frames_written} frames ({result.synthesized} synthesized)"
+        if result.duplicates_replaced:
+            item.message += f", {result.duplicates_replaced} duplicate frames replaced"
+    finally:
+        line.end()
+    if item.status == "failed":
+        print(f"tempo interpolate: {item.source.name}: {item.message}", file=sys.stderr)
+
+
+def _mode(args: argparse.Namespace) -> tuple[str, float]:
+    if args.factor is not None:
+        return "factor", args.factor
+    if args.fps is not None:
+        return "fps", args.fps
+    return "slowmo", args.slowmo
 
 
 def _export(args: argparse.Namespace, settings: ExportSettings, token: CancelToken, signals: StopSignals) -> int:
@@ -232,11 +313,8 @@ def _export(args: argparse.Namespace, settings: ExportSettings, token: CancelTok
     line.end()
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    print(
-        f"wrote {result.output_path}: {result.frames_written} frames "
-        f"({result.synthesized} synthesized, {result.held_at_cuts} held at scene cuts), "
-        f"audio {result.audio}, {result.seconds:.1f} s"
-    )
+    for text in result_lines(result):
+        print(text)
     for text in summary_lines(exported):
         print(text)
     return 0

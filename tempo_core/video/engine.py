@@ -6,23 +6,31 @@ too large for the memory at hand, :mod:`tempo_core.video.limits`), detects scene
 and hands the jobs to an :class:`~tempo_core.video.pipeline.ExportPipeline`: a decoder thread, the
 model on the calling thread, and a writer thread (:class:`tempo_core.video.writer.VideoWriter`).
 
-Frames that fall on a real frame are that frame, unchanged. Cancel or failure removes the
-temporary output: nothing half-written is ever left, and the source is never touched.
+Frames that fall on a real frame are that frame, unchanged: the decoded source frame goes to
+the encoder as it is, so it is encoded exactly as a plain re-encode would encode it. Colour is
+kept (:mod:`tempo_core.video.colour`): the source's matrix, range, primaries and transfer, and
+its bit depth where the codec carries it; the network sees 16-bit RGB and gives float RGB.
+Repeated frames (animation on twos, stalls) are found during the scene-cut scan and made from
+the motion between distinct frames (:mod:`tempo_core.video.duplicates`) unless
+``keep_duplicates``. Cancel or failure removes the temporary output: nothing half-written is
+ever left, and the source is never touched.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from tempo_core.errors import Cancelled, InputError
+from tempo_core.video.colour import Colour
+from tempo_core.video.duplicates import THUMB_SIZE, RepeatFinder, plan_without_repeats, repeats_replaced
 from tempo_core.video.limits import check_frame_size, check_output_frames, export_bytes_per_pixel
-from tempo_core.video.pipeline import CancelToken, ExportPipeline, FrameModel, Job, Progress, make_jobs
+from tempo_core.video.pipeline import CancelToken, ExportPipeline, FrameModel, Job, Progress, Synthesized, make_jobs
 from tempo_core.video.reader import VideoInfo, VideoReader
 from tempo_core.video.scenecut import DEFAULT_THRESHOLD, cut_scores, detect_cuts
 from tempo_core.video.timeline import MODES, Plan, plan_output, snap_tolerance
@@ -51,7 +59,8 @@ class ExportSettings:
     """One export. ``mode``: "factor" (K x frame rate), "fps" (target rate), "slowmo" (duration
     x K) or "times" (explicit source ``times`` written at ``value`` fps). ``start``/``end`` in
     source seconds. ``quality`` is CRF-like (lower is better). ``scene_threshold`` >= 1 turns
-    scene-cut detection off. ``tile`` forces tiled synthesis of that many pixels a side."""
+    scene-cut detection off. ``tile`` forces tiled synthesis of that many pixels a side.
+    ``keep_duplicates`` treats repeated frames as real frames (no duplicate detection)."""
 
     input_path: str | Path
     output_path: str | Path
@@ -67,6 +76,7 @@ class ExportSettings:
     batch_size: int = 8
     tile: int | None = None
     times: tuple[float, ...] | None = None
+    keep_duplicates: bool = False
 
 
 @dataclass
@@ -79,6 +89,8 @@ class ExportResult:
     seconds: float
     notes: list[str] = field(default_factory=list)
     cuts: list[int] = field(default_factory=list)  # source frames that start a new scene
+    duplicates_replaced: int = 0  # repeated source frames made from the motion instead
+    colour: str = ""  # the source's colour as kept, e.g. "BT.709 limited 10-bit"
     plan: Plan | None = None  # every output frame: its source time and where it comes from
 
 
@@ -101,16 +113,31 @@ def detect_scene_cuts(
     reader: VideoReader, start: int, stop: int, threshold: float, cancel: CancelToken | None
 ) -> list[int]:
     """Source frame indices in ``[start, stop)`` that begin a new scene."""
-    if threshold >= 1.0 or stop - start < 2:
-        return []
+    return scan_source(reader, start, stop, threshold, False, cancel)[0]
+
+
+def scan_source(
+    reader: VideoReader, start: int, stop: int, threshold: float, repeats: bool, cancel: CancelToken | None
+) -> tuple[list[int], list[int]]:
+    """One decode of ``[start, stop)``: the frames that begin a new scene (none when
+    ``threshold`` >= 1) and, when ``repeats``, the frames that repeat the one before them."""
+    cuts_wanted = threshold < 1.0
+    if stop - start < 2 or not (cuts_wanted or repeats):
+        return [], []
+    finder = RepeatFinder()
+    sizes = (32, THUMB_SIZE) if repeats else (32,)
 
     def thumbs() -> Iterator[np.ndarray]:
-        for _, small in reader.iter_small(start, stop):
+        for index, small in reader.iter_thumbnails(start, stop, sizes):
             if cancel is not None and cancel.cancelled:
                 raise Cancelled()
-            yield small.astype(np.float32) / 255.0
+            if repeats:
+                finder.add(index, small[1])
+            yield small[0].astype(np.float32) / 255.0
 
-    return [start + i for i in detect_cuts(cut_scores(thumbs()), threshold)]
+    scores = cut_scores(thumbs())
+    cuts = [start + i for i in detect_cuts(scores, threshold)] if cuts_wanted else []
+    return cuts, finder.finish() if repeats else []
 
 
 def tile_for(settings: ExportSettings, model: object, pixels: int, notes: list[str]) -> int | None:
@@ -139,21 +166,29 @@ def expected_output_frames(settings: ExportSettings, reader: VideoReader) -> flo
     return span * {"factor": rate * value, "fps": value, "slowmo": rate * value}[settings.mode]
 
 
-def _plan(settings: ExportSettings, reader: VideoReader, cuts: list[int]) -> Plan:
+def _plan(settings: ExportSettings, reader: VideoReader, cuts: list[int], repeats: list[int]) -> Plan:
     times = reader.frame_times
-    return plan_output(
-        times,
-        settings.mode,
-        settings.value,
-        source_rate=reader.rate,
-        last_duration=reader.info.duration - float(times[-1] - times[0]),
-        start=settings.start,
-        end=settings.end,
-        anchors=settings.anchors,
-        cuts=cuts,
-        tolerance=snap_tolerance(reader.time_base, times, reader.rate),
-        times=settings.times,
-    )
+    tolerance = snap_tolerance(reader.time_base, times, reader.rate)
+
+    def plan(frame_times: np.ndarray, frame_cuts: list[int], last_duration: float) -> Plan:
+        return plan_output(
+            frame_times,
+            settings.mode,
+            settings.value,
+            source_rate=reader.rate,
+            last_duration=last_duration,
+            start=settings.start,
+            end=settings.end,
+            anchors=settings.anchors,
+            cuts=frame_cuts,
+            tolerance=tolerance,
+            times=settings.times,
+        )
+
+    last_duration = reader.info.duration - float(times[-1] - times[0])
+    if not repeats:
+        return plan(times, cuts, last_duration)
+    return plan_without_repeats(times, repeats, cuts, last_duration, plan)
 
 
 def _scan_range(settings: ExportSettings, times: np.ndarray) -> tuple[int, int]:
@@ -179,7 +214,9 @@ def _audio_plan(settings: ExportSettings, info: VideoInfo, plan: Plan, notes: li
     return copy_audio
 
 
-def _open_writer(settings: ExportSettings, info: VideoInfo, plan: Plan, copy_audio: bool) -> VideoWriter:
+def _open_writer(
+    settings: ExportSettings, info: VideoInfo, plan: Plan, copy_audio: bool, colour: Colour
+) -> VideoWriter:
     return VideoWriter(
         settings.output_path,
         rate=plan.rate,
@@ -192,6 +229,7 @@ def _open_writer(settings: ExportSettings, info: VideoInfo, plan: Plan, copy_aud
         audio_start=plan.start,
         audio_end=plan.end,
         source=settings.input_path,
+        colour=colour,
     )
 
 
@@ -200,25 +238,30 @@ def run_export(
     interpolator: FrameModel,
     progress: Callable[[Progress], None] | None = None,
     cancel: CancelToken | None = None,
+    on_job: Callable[[Job, Sequence[Synthesized] | None], None] | None = None,
 ) -> ExportResult:
     """Run one export (see the module docstring). Raises Cancelled, MediaError, OutputError,
-    InputError or ModelError, each with one plain sentence, and leaves no output behind then."""
+    InputError or ModelError, each with one plain sentence, and leaves no output behind then.
+    ``on_job`` sees every job and its syntheses (:class:`~tempo_core.video.pipeline.ExportPipeline`)."""
     began = time.monotonic()
     cancel = cancel or CancelToken()
     validate(settings)
     notes: list[str] = []
-    with VideoReader(settings.input_path, cache_size=16) as reader:
+    keep_source = settings.codec != "png"
+    with VideoReader(settings.input_path, cache_size=16, deep=True, keep_source=keep_source) as reader:
         info = reader.info
         pixels = info.width * info.height
         check_frame_size(Path(info.path).name, info.width, info.height, export_bytes_per_pixel(settings.anchors))
         check_output_frames(expected_output_frames(settings, reader))
-        cuts = detect_scene_cuts(reader, *_scan_range(settings, reader.frame_times), settings.scene_threshold, cancel)
-        plan = _plan(settings, reader, cuts)
+        find_repeats = not settings.keep_duplicates and settings.mode != "times"
+        lo, hi = _scan_range(settings, reader.frame_times)
+        cuts, repeats = scan_source(reader, lo, hi, settings.scene_threshold, find_repeats, cancel)
+        plan = _plan(settings, reader, cuts, repeats)
         copy_audio = _audio_plan(settings, info, plan, notes)
         if cancel.cancelled:
             raise Cancelled()
         large = pixels > LARGE_FRAME_PIXELS
-        with _open_writer(settings, info, plan, copy_audio) as writer:
+        with _open_writer(settings, info, plan, copy_audio, reader.colour) as writer:
             pipeline = ExportPipeline(
                 reader=reader,
                 writer=writer,
@@ -229,6 +272,7 @@ def run_export(
                 progress=progress,
                 tile=tile_for(settings, interpolator, pixels, notes),
                 depth=1 if large else _QUEUE_DEPTH,
+                on_job=on_job,
             )
             pipeline.run()
             if cancel.cancelled:
@@ -245,5 +289,7 @@ def run_export(
         seconds=time.monotonic() - began,
         notes=notes,
         cuts=cuts,
+        duplicates_replaced=repeats_replaced(plan, reader.frame_times, repeats),
+        colour=reader.colour.describe(),
         plan=plan,
     )

@@ -5,6 +5,12 @@
 from one anchor set. The stages are joined by queues ``depth`` jobs deep, so the slowest stage
 sets the pace and memory stays flat. A failure in any stage stops the others and reaches the
 caller as the user-facing error; cancellation is checked before every job and while waiting.
+
+Real frames travel as the decoded source frames when the reader keeps them (written without a
+round trip through RGB); synthesized frames as float RGB when the model gives it (``rgb``), so
+nothing passes through 8 bits on the way to a 10-bit output. ``on_job`` (optional) sees every
+job with its syntheses (None for copies) on the model thread, in output order: the hook for
+per-frame records such as confidence.
 """
 
 from __future__ import annotations
@@ -50,7 +56,10 @@ class Progress:
 
 
 class Synthesized(Protocol):
-    image: np.ndarray  # uint8 H x W x 3 RGB
+    """A synthesized frame: ``image`` uint8 ``H x W x 3`` RGB; a model may also give ``rgb``,
+    float32 ``H x W x 3`` in [0, 1] before rounding, which the pipeline then writes instead."""
+
+    image: np.ndarray
 
 
 class FrameModel(Protocol):
@@ -115,6 +124,7 @@ class ExportPipeline:
     progress: Callable[[Progress], None] | None = None
     tile: int | None = None
     depth: int = 3
+    on_job: Callable[[Job, Sequence[Synthesized] | None], None] | None = None
 
     def __post_init__(self) -> None:
         self._decoded: queue.Queue = queue.Queue(maxsize=self.depth)
@@ -165,6 +175,11 @@ class ExportPipeline:
     def _decode_stage(self) -> None:
         window: dict[int, np.ndarray] = {}
         for job in self.jobs:
+            if not job.times:  # a real frame: the decoded frame itself when it can be written as is
+                source = self.reader.read_source(job.sources[0])
+                if source is not None:
+                    self._put(self._decoded, (job, [source]))
+                    continue
             for index in job.sources:
                 if index not in window:
                     window[index] = self.reader.read_frame(index)
@@ -188,6 +203,7 @@ class ExportPipeline:
                 self._put(self._synthesized, _DONE)
                 return
             job, frames = item
+            syntheses = None
             if not job.times:
                 images = frames
             else:
@@ -195,7 +211,10 @@ class ExportPipeline:
                     anchor_times = [float(self.reader.frame_times[i]) for i in job.sources]
                     encoded = self.model.encode(frames, anchor_times, tile=self.tile)
                     encoded_key = job.sources
-                images = [s.image for s in self.model.synthesize(encoded, list(job.times))]
+                syntheses = self.model.synthesize(encoded, list(job.times))
+                images = [_best_image(s) for s in syntheses]
+            if self.on_job is not None:
+                self.on_job(job, syntheses)
             self._put(self._synthesized, images)
             self._report()
 
@@ -234,6 +253,12 @@ class ExportPipeline:
         fps = done / elapsed if elapsed > 0 and done else 0.0
         eta = (self.total - done) / fps if fps > 0 else None
         self.progress(Progress(done=done, total=self.total, fps=fps, eta_s=eta))
+
+
+def _best_image(synthesis: Synthesized) -> np.ndarray:
+    """The float RGB of a synthesis when the model gives it, else its uint8 image."""
+    rgb = getattr(synthesis, "rgb", None)
+    return rgb if rgb is not None else synthesis.image
 
 
 def _user_error(err: BaseException, writer: VideoWriter) -> BaseException:

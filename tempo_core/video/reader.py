@@ -4,7 +4,11 @@
 presentation time of every frame, then decodes on demand from the nearest keyframe, keeping an
 LRU cache of decoded frames. Frames come out as ``uint8`` ``H x W x 3`` RGB in display
 orientation (rotation metadata applied), whatever the source pixel format (8/10-bit YUV, gray,
-alpha: alpha is dropped).
+alpha: alpha is dropped), converted with the source's own matrix and range
+(:mod:`tempo_core.video.colour`); ``deep=True`` gives ``uint16`` RGB instead (no 8-bit step,
+for 10-bit sources and the export), and ``keep_source=True`` keeps the decoded frames themselves
+for :meth:`VideoReader.read_source` (real frames written to the output without a round trip
+through RGB).
 
 Every failure a user can cause (missing, empty, not a video, a still image, damaged, no video
 stream, no frames, frames too large: :mod:`tempo_core.video.source_checks`) raises
@@ -23,6 +27,8 @@ import av
 import numpy as np
 
 from tempo_core.errors import MediaError, describe
+from tempo_core.video.colour import Colour, to_rgb
+from tempo_core.video.colour import describe as describe_colour
 from tempo_core.video.limits import check_frame_size, check_source_frames
 from tempo_core.video.source_checks import check_path, check_video_header, video_stream
 from tempo_core.video.timeline import nearest_indices
@@ -84,10 +90,23 @@ class VideoReader:
         path: the video file.
         cache_size: decoded frames kept (LRU); also capped at ``max_cache_bytes``.
         max_cache_bytes: memory cap of the cache (8K frames are 100 MB each).
+        deep: frames as ``uint16`` RGB (0..65535) instead of ``uint8``.
+        keep_source: also cache the decoded frames, for :meth:`read_source`.
     """
 
-    def __init__(self, path: str | Path, cache_size: int = 64, max_cache_bytes: int = 512 * 2**20) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        cache_size: int = 64,
+        max_cache_bytes: int = 512 * 2**20,
+        *,
+        deep: bool = False,
+        keep_source: bool = False,
+    ) -> None:
         self.path = Path(path)
+        self.deep = deep
+        self._keep_source = keep_source
+        self._sources: dict[int, av.VideoFrame] = {}
         self._lock = threading.RLock()
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._cache_size = max(1, int(cache_size))
@@ -121,6 +140,7 @@ class VideoReader:
         check_frame_size(self.path.name, first.width, first.height)
         self._coded_size = (first.width, first.height)
         self._rotation = display_rotation(first)
+        self.colour: Colour = describe_colour(first, self._stream.codec_context)
         # An MP4/MOV index is written last, so a complete index means a complete file; other
         # containers (and broken timestamps) may list frames whose data is missing or damaged.
         complete_index = "mp4" in self._container.format.name and not self._damaged_tail
@@ -261,26 +281,39 @@ class VideoReader:
 
     def _image(self, frame: av.VideoFrame) -> np.ndarray:
         try:
-            if (frame.width, frame.height) == self._coded_size:
-                image = frame.to_ndarray(format="rgb24")
-            else:  # the stream changed size mid-way: keep every frame the first frame's size
-                width, height = self._coded_size
-                image = frame.to_ndarray(width=width, height=height, format="rgb24")
+            same = (frame.width, frame.height) == self._coded_size
+            # a stream that changes size mid-way keeps every frame the first frame's size
+            image = to_rgb(frame, self.colour, deep=self.deep, size=None if same else self._coded_size)
         except (av.FFmpegError, ValueError, NotImplementedError) as err:
             raise MediaError(f"A frame of {self.path.name} ({frame.format.name}) cannot be converted to RGB.") from err
         image = rotate_upright(image, self._rotation)
         image.setflags(write=False)  # shared with the cache: callers copy before editing
         return image
 
-    def _remember(self, index: int, image: np.ndarray) -> None:
+    def _remember(self, index: int, frame: av.VideoFrame) -> None:
+        image = self._image(frame)
         self._cache[index] = image
         self._cache.move_to_end(index)
-        limit = max(1, min(self._cache_size, self._max_cache_bytes // max(1, image.nbytes)))
+        passable = self._rotation == 0 and (frame.width, frame.height) == self._coded_size
+        if self._keep_source and passable:
+            self._sources[index] = frame
+        size = image.nbytes * (2 if self._keep_source else 1)
+        limit = max(1, min(self._cache_size, self._max_cache_bytes // max(1, size)))
         while len(self._cache) > limit:
-            self._cache.popitem(last=False)
+            dropped, _ = self._cache.popitem(last=False)
+            self._sources.pop(dropped, None)
+
+    def read_source(self, index: int) -> av.VideoFrame | None:
+        """The decoded frame at ``index`` as the file holds it (its own pixel format and tags),
+        for writing unchanged; None when it cannot be written as is (a rotated clip, a frame of
+        another size) or the reader was not opened with ``keep_source``."""
+        with self._lock:
+            self.read_frame(index)
+            return self._sources.get(index)
 
     def read_frame(self, index: int) -> np.ndarray:
-        """The frame at ``index`` (presentation order) as read-only ``uint8`` ``H x W x 3`` RGB."""
+        """The frame at ``index`` (presentation order) as read-only ``H x W x 3`` RGB (``uint8``;
+        ``uint16`` for a ``deep`` reader)."""
         with self._lock:
             count = len(self.frame_times)
             if not 0 <= index < count:
@@ -294,7 +327,7 @@ class VideoReader:
             for position, frame in self._decoder:
                 self._next_index = position + 1
                 if position >= index - 2:
-                    self._remember(position, self._image(frame))
+                    self._remember(position, frame)
                 if position >= index:
                     break
             else:
@@ -313,6 +346,11 @@ class VideoReader:
     def iter_small(self, start: int = 0, stop: int | None = None, size: int = 32):
         """Yield ``(index, uint8 size x size x 3 RGB)`` for ``start <= index < stop`` by one
         sequential decode, scaled by swscale (for scene-cut detection; rotation not applied)."""
+        for index, (small,) in self.iter_thumbnails(start, stop, (size,)):
+            yield index, small
+
+    def iter_thumbnails(self, start: int, stop: int | None, sizes: tuple[int, ...]):
+        """Yield ``(index, [uint8 s x s x 3 RGB for s in sizes])`` by one sequential decode."""
         stop = len(self.frame_times) if stop is None else min(stop, len(self.frame_times))
         with self._lock:
             self._decoder = None
@@ -321,13 +359,13 @@ class VideoReader:
                     if index >= stop:
                         break
                     if index >= start:
-                        yield index, self._small(frame, size)
+                        yield index, [self._small(frame, size) for size in sizes]
             finally:
                 self._decoder = None
 
     def _small(self, frame: av.VideoFrame, size: int) -> np.ndarray:
         try:
-            return frame.to_ndarray(width=size, height=size, format="rgb24")
+            return to_rgb(frame, self.colour, deep=False, size=(size, size))
         except (av.FFmpegError, ValueError, NotImplementedError) as err:
             raise MediaError(f"A frame of {self.path.name} ({frame.format.name}) cannot be converted to RGB.") from err
 
@@ -354,6 +392,7 @@ class VideoReader:
         with self._lock:
             self._decoder = None
             self._cache.clear()
+            self._sources.clear()
             if self._container is not None:
                 self._container.close()
                 self._container = None

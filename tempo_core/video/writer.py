@@ -12,8 +12,12 @@ Safety rules, all enforced here and in :mod:`tempo_core.video.output_paths`:
 * ``OSError`` while writing becomes :class:`OutputError` with one sentence (disk full, no
   permission, ...).
 
-Frames are ``uint8 H x W x 3`` RGB. FFV1 stores them as RGB (``bgr0``) and PNG as RGB, so
-both are lossless: a passed-through source frame reads back bit-exact.
+Frames are ``H x W x 3`` RGB (``uint8``, ``uint16`` or float in [0, 1]) or decoded source frames
+(``av.VideoFrame``, written without a round trip through RGB). Given the source's
+:class:`~tempo_core.video.colour.Colour`, the output keeps its matrix, range, primaries and
+transfer tags and, for HEVC / ProRes / FFV1, its bit depth (:func:`~tempo_core.video.colour.output_format`);
+FFV1 then stores the source's own pixel format, so a real frame passes unchanged. Without one,
+FFV1 stores RGB (``bgr0``) and PNG RGB: both lossless, a passed-through frame reads back bit-exact.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import numpy as np
 
 from tempo_core.errors import OutputError, describe
 from tempo_core.video import output_paths
+from tempo_core.video.colour import Colour, OutputFormat, from_rgb, output_format, rgb8, to_output, to_rgb
 from tempo_core.video.output_paths import shown
 
 
@@ -127,6 +132,7 @@ class VideoWriter:
         audio_source: copy the first audio stream of this file, from ``audio_start`` to
             ``audio_end`` seconds (pass ``None`` to write no audio).
         source: the video being read (defaults to ``audio_source``): never written or replaced.
+        colour: the source's colour (None: untagged 8-bit RGB frames, as before).
     """
 
     def __init__(
@@ -143,8 +149,10 @@ class VideoWriter:
         audio_start: float = 0.0,
         audio_end: float | None = None,
         source: str | Path | None = None,
+        colour: Colour | None = None,
     ) -> None:
         self.path = Path(path)
+        self.colour = colour or Colour(pix_fmt="rgb24", width=width, height=height)
         source = source if source is not None else audio_source
         check_output_path(self.path, codec, overwrite, source)
         self._overwrite = overwrite
@@ -183,10 +191,14 @@ class VideoWriter:
                 f"{spec.label} needs an even frame size; padded to {width}x{height} by repeating the edge pixels."
             )
         self._encoded_size = (width, height)
+        self.output = self._output_format(encoder)
         self._container = av.open(str(self._temp), "w")
         stream = self._container.add_stream(encoder, rate=self.rate)
-        stream.width, stream.height, stream.pix_fmt = width, height, spec.pix_fmt
-        stream.codec_context.time_base = 1 / self.rate
+        stream.width, stream.height, stream.pix_fmt = width, height, self.output.pix_fmt
+        context = stream.codec_context
+        context.time_base = 1 / self.rate
+        context.colorspace, context.color_range = self.output.matrix, self.output.range
+        context.color_primaries, context.color_trc = self.output.primaries, self.output.transfer
         options = {}
         if encoder == "libx264":
             options = {"crf": str(int(quality)), "preset": "medium"}
@@ -202,6 +214,17 @@ class VideoWriter:
             stream.codec_context.bit_rate = int(width * height * float(self.rate) * 0.2)
         stream.options = options
         self._video = stream
+
+    def _output_format(self, encoder: str) -> OutputFormat:
+        """The pixel format and tags to write (an 8-bit fallback encoder stays 8-bit)."""
+        formats = {f.name for f in av.codec.Codec(encoder, "w").video_formats or ()}
+        out, notes = output_format(self.codec, self.colour, self.spec.pix_fmt, formats if encoder == "ffv1" else set())
+        if out.pix_fmt not in formats:
+            out = OutputFormat(self.spec.pix_fmt, out.matrix, out.primaries, out.transfer, out.range)
+        if self.colour.is_rgb and not out.is_rgb:
+            out = OutputFormat(out.pix_fmt, 2, out.primaries, out.transfer, 0)  # RGB source: untagged YUV
+        self.notes.extend(notes)
+        return out
 
     def _open_audio(self, source: Path, start: float, end: float | None) -> None:
         try:
@@ -230,10 +253,12 @@ class VideoWriter:
         self.audio = "copied"
 
     # ------------------------------------------------------------------ writing
-    def write(self, image: np.ndarray) -> None:
-        """Append one ``uint8 H x W x 3`` RGB frame."""
-        if image.shape[:2] != (self._size[1], self._size[0]):
-            raise ValueError(f"frame of size {image.shape[1]}x{image.shape[0]}, expected {self._size}")
+    def write(self, image: np.ndarray | av.VideoFrame) -> None:
+        """Append one ``H x W x 3`` RGB frame (``uint8``, ``uint16`` or float in [0, 1]) or one
+        decoded source frame of the output's size."""
+        shape = (image.height, image.width) if isinstance(image, av.VideoFrame) else image.shape[:2]
+        if shape != (self._size[1], self._size[0]):
+            raise ValueError(f"frame of size {shape[1]}x{shape[0]}, expected {self._size}")
         try:
             if self.codec == "png":
                 self._write_png(image)
@@ -243,17 +268,26 @@ class VideoWriter:
             raise output_error(err, self.path) from None
         self.frames_written += 1
 
-    def _write_png(self, image: np.ndarray) -> None:
+    def _write_png(self, image: np.ndarray | av.VideoFrame) -> None:
         from PIL import Image
 
+        if isinstance(image, av.VideoFrame):
+            image = to_rgb(image, self.colour, deep=False)
+        else:
+            image = rgb8(image)
         Image.fromarray(image, "RGB").save(self._temp / f"frame_{self.frames_written:06d}.png", compress_level=3)
 
-    def _write_video(self, image: np.ndarray) -> None:
+    def _write_video(self, image: np.ndarray | av.VideoFrame) -> None:
         width, height = self._encoded_size
-        if image.shape[1] != width or image.shape[0] != height:
-            pad = ((0, height - image.shape[0]), (0, width - image.shape[1]), (0, 0))
-            image = np.pad(image, pad, mode="edge")
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        if isinstance(image, av.VideoFrame) and (image.width, image.height) == (width, height):
+            frame = to_output(image, self.colour, self.output)
+        else:
+            if isinstance(image, av.VideoFrame):
+                image = to_rgb(image, self.colour, deep=True)
+            if image.shape[1] != width or image.shape[0] != height:
+                pad = ((0, height - image.shape[0]), (0, width - image.shape[1]), (0, 0))
+                image = np.pad(image, pad, mode="edge")
+            frame = from_rgb(image, self.colour, self.output)
         frame.pts = self.frames_written
         frame.time_base = 1 / self.rate
         for packet in self._video.encode(frame):
