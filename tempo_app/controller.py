@@ -5,7 +5,9 @@ The clip's ``VideoReader`` is opened here (to index the clip and check it), on a
 :class:`ClipOpener` thread when the user opens it (:meth:`AppController.open_clip_in_background`),
 and then handed over to the display's frame thread, which alone reads and closes it.
 Problems come out of the ``error`` signal as one sentence; the window shows them as dialogs
-(the ``--screenshot`` runner prints them instead).
+(the ``--screenshot`` runner prints them instead). The confidence track
+(:class:`tempo_app.confidence_track.ConfidenceTrack`) gathers the score of every full-size frame
+the viewer synthesizes and of every frame an export of the clip synthesized.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 
 from tempo_app.clip_opener import ClipOpener
+from tempo_app.confidence_track import ConfidenceTrack
 from tempo_app.display import DisplayController
 from tempo_app.errors import user_message
 from tempo_app.export_job import ExportJob, SpeedProbe
@@ -37,8 +40,10 @@ from tempo_app.thumbnails import ThumbnailLoader
 from tempo_app.view_state import ViewState
 
 if TYPE_CHECKING:  # keeps start-up light: tempo_core loads PyAV and torch
+    from tempo_app.display_frames import DisplayFrame
     from tempo_core.video.engine import ExportSettings
     from tempo_core.video.reader import VideoReader
+    from tempo_core.video.report import ExportReport
 
 # How long closing the app waits for a clip still being indexed (a scan cannot be interrupted).
 OPENER_GRACE_MS = 5000
@@ -58,6 +63,7 @@ class AppController(QObject):
     thumbnail = Signal(int, object)  # frame index, QImage
     thumbnails_reset = Signal()
     recent_files_changed = Signal(list)
+    confidence_changed = Signal()  # the confidence track gained or lost scores
 
     def __init__(
         self,
@@ -76,6 +82,7 @@ class AppController(QObject):
             self.session, self.model, self.worker, preview_max_side=preview_max_side, parent=self
         )
         self.playback = Playback(self.session, self)
+        self.confidence = ConfidenceTrack()
         self.thumbnail_loader: ThumbnailLoader | None = None
         self.cut_scanner: SceneCutScanner | None = None
         self.export_job: ExportJob | None = None
@@ -86,6 +93,8 @@ class AppController(QObject):
         self.worker.model_failed.connect(self._on_model_failed)
         self.display.error.connect(self.error)
         self.display.status.connect(self.status_message)
+        self.display.frame_ready.connect(self._score_shown_frame)
+        self.session.clip_changed.connect(self._clear_confidence)
         self.model.spec = ModelSpec(None, settings.device, settings.precision)
 
     # ------------------------------------------------------------ lifecycle
@@ -290,9 +299,71 @@ class AppController(QObject):
     def new_export(self, export_settings: ExportSettings) -> ExportJob:
         """An export job for the model thread: connect to its signals, then ``job.start()``."""
         job = ExportJob(export_settings, self.worker.submit, self)
+        job.reported.connect(self.show_report)
         self.export_job = job
         self.settings.set_last_folder("export", os.fspath(export_settings.output_path))
         return job
+
+    # ------------------------------------------------------- confidence track
+    def _clear_confidence(self) -> None:
+        self.confidence.clear()
+        self.confidence_changed.emit()
+
+    def _score_shown_frame(self, frame: DisplayFrame) -> None:
+        """Add the score of a full-size synthesized frame the viewer shows to the track."""
+        if frame.kind != "synthesized" or frame.confidence is None:
+            return
+        from tempo_core.frame_score import frame_score
+
+        if self.confidence.add_scrubbed(frame.time, float(frame_score(frame.confidence))):
+            self.confidence_changed.emit()
+
+    def show_report(self, report: ExportReport) -> bool:
+        """Show an export report's scores on the track, if it is a report of the open clip."""
+        if not self.session.has_clip or not _same_file(report.source, self.session.path):
+            self.error.emit(f"This export report is of {os.path.basename(report.source)}, not of the open clip.")
+            return False
+        count = self.confidence.load_report(report)
+        self.confidence_changed.emit()
+        doubtful = len([p for p in self.confidence.doubtful if p.origin == "export"])
+        self.status_message.emit(f"Export report: {count} synthesized frames scored, {doubtful} doubtful.")
+        return True
+
+    def load_report_file(self, path: str) -> bool:
+        """Read an export report (``OUTPUT.report.json``) and show it; one sentence on failure."""
+        from tempo_core.video.report import load_report
+
+        try:
+            report = load_report(path)
+        except Exception as error:
+            self.error.emit(user_message(error, f"Reading {os.path.basename(path)}"))
+            return False
+        return self.show_report(report)
+
+    def jump_to_doubtful(self, direction: int) -> bool:
+        """Put the playhead on the next (``direction`` > 0) or previous doubtful frame of the
+        track and open the confidence overlay there; False (and a status line) when none."""
+        playhead = self.session.playhead
+        point = (
+            self.confidence.next_doubtful(playhead) if direction > 0 else self.confidence.previous_doubtful(playhead)
+        )
+        if point is None:
+            where = "after" if direction > 0 else "before"
+            self.status_message.emit(f"No doubtful frame {where} {playhead:.3f} s on the confidence track.")
+            return False
+        self.playback.pause()
+        self.session.set_playhead(point.time)
+        self.view.set_overlay_enabled(True)
+        replaced = f", replaced by a {point.fallback} in the export" if point.fallback else ""
+        self.status_message.emit(f"Doubtful frame at {point.time:.3f} s: score {point.score:.2f}{replaced}.")
+        return True
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
 
 
 def open_viewer_reader(path: str) -> VideoReader:

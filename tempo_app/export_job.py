@@ -29,10 +29,13 @@ def _on_cpu(interpolator: Any) -> bool:
 
 
 class ExportJob(QObject):
-    """Runs :func:`tempo_core.video.engine.run_export` for ``settings``.
+    """Runs :func:`tempo_core.video.report.export_with_report` for ``settings``: the export and
+    its report (JSON sidecar and score plot beside the output; none is left when the export is
+    cancelled or fails), with the safety net below ``min_confidence`` when set.
 
     Exactly one of ``done(ExportResult)``, ``failed(str)`` or ``cancelled(str)`` is emitted,
-    after any number of ``progress(Progress)``. Connect to them *before* :meth:`start`, which
+    after any number of ``progress(Progress)``; ``reported(ExportReport)`` comes just before
+    ``done``. Connect to them *before* :meth:`start`, which
     hands the job to ``submit`` (the model worker's queue). :meth:`cancel` may be called from
     any thread; the model is checked before every encode and target time and, where the
     interpolator supports it, between the stages of a synthesis, and no file is left behind.
@@ -42,14 +45,22 @@ class ExportJob(QObject):
 
     progress = Signal(object)
     done = Signal(object)
+    reported = Signal(object)  # ExportReport, just before done
     failed = Signal(str)
     cancelled = Signal(str)
 
-    def __init__(self, settings: ExportSettings, submit: Submit, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        settings: ExportSettings,
+        submit: Submit,
+        parent: QObject | None = None,
+        min_confidence: float | None = None,
+    ) -> None:
         super().__init__(parent)
         from tempo_core.video.engine import CancelToken
 
         self.settings = settings
+        self.min_confidence = min_confidence
         self._submit = submit
         self.token = CancelToken()
         self.started_at: float | None = None
@@ -67,7 +78,7 @@ class ExportJob(QObject):
 
     def __call__(self, interpolator: Interpolator | None) -> None:
         from tempo_core.errors import Cancelled
-        from tempo_core.video.engine import run_export
+        from tempo_core.video.report import export_with_report
 
         self.started_at = time.monotonic()
         try:
@@ -80,7 +91,9 @@ class ExportJob(QObject):
             if _on_cpu(interpolator):
                 settings = dataclasses.replace(settings, batch_size=1)
             model = CancellableModel(interpolator, lambda: self.token.cancelled)
-            result = run_export(settings, model, progress=self.progress.emit, cancel=self.token)
+            exported = export_with_report(
+                settings, model, self.progress.emit, self.token, min_confidence=self.min_confidence
+            )
         except Cancelled as stop:
             self._finish()
             self.cancelled.emit(str(stop))
@@ -89,7 +102,8 @@ class ExportJob(QObject):
             self.failed.emit(user_message(error, "Exporting"))
         else:
             self._finish()
-            self.done.emit(result)
+            self.reported.emit(exported.report)
+            self.done.emit(exported.result)
 
     def _finish(self) -> None:
         self.finished_at = time.monotonic()

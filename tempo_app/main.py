@@ -1,6 +1,7 @@
 """Entry point of ``tempo-app``: the desktop app, or a scripted screenshot.
 
 tempo-app [CLIP] [--at SECONDS] [--anchors 2|4] [--overlay] [--compare off|split|side]
+          [--report OUT.report.json]
           [--checkpoint FILE] [--device cpu|cuda|mps] [--precision fp32|bf16|fp16]
           [--screenshot OUT.png [--size 1280x800]]
 """
@@ -27,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--anchors", type=int, choices=(2, 4), default=2, help="N nearest frames")
     parser.add_argument("--overlay", action="store_true", help="show the confidence overlay")
     parser.add_argument("--compare", choices=("off", "split", "side"), default="off")
+    parser.add_argument(
+        "--report", metavar="FILE.report.json", help="show an export report of CLIP on the timeline's confidence track"
+    )
     parser.add_argument("--checkpoint", help="model file (.safetensors); default: bundled model")
     parser.add_argument("--device", choices=("cpu", "cuda", "mps"), help="default: automatic")
     parser.add_argument("--precision", choices=PRECISIONS, help="default: last used, else fp32")
@@ -101,7 +105,10 @@ def main(argv: Sequence[str] | None = None, factory=None) -> int:
         else:
             window.show()
             controller.start(checkpoint=args.checkpoint)
-            if args.clip and controller.open_clip(args.clip) and args.at is not None:
+            opened = bool(args.clip) and controller.open_clip(args.clip)
+            if opened and args.report:
+                controller.load_report_file(args.report)
+            if opened and args.at is not None:
                 controller.session.set_playhead(args.at)
             controller.session.set_anchor_count(args.anchors)
             controller.view.set_overlay_enabled(args.overlay)
@@ -134,6 +141,7 @@ def _screenshot(controller, window, args) -> int:
         anchors=args.anchors,
         overlay=args.overlay,
         compare=args.compare,
+        report=args.report,
         checkpoint=args.checkpoint,
         width=width,
         height=height,

@@ -21,6 +21,7 @@ from tempo_app.widgets.timeline import TimelineWidget
 from tempo_app.widgets.viewer import ViewerWidget
 
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.mkv *.webm *.avi *.m4v *.mpg *.mts);;All files (*)"
+REPORT_FILTER = "TEMPO export reports (*.report.json);;All files (*)"
 
 
 class MainWindow(QMainWindow):
@@ -39,6 +40,7 @@ class MainWindow(QMainWindow):
         self.viewer = ViewerWidget(view, self)
         self.display_bar = DisplayBar(session, view, self)
         self.timeline = TimelineWidget(session, self)
+        self.timeline.set_confidence_track(controller.confidence)
         self.transport = TransportBar(session, controller.playback, self)
         central = QWidget(self)
         layout = QVBoxLayout(central)
@@ -57,6 +59,7 @@ class MainWindow(QMainWindow):
         controller.display.pending_changed.connect(self.viewer.set_pending)
         controller.thumbnail.connect(self.timeline.add_thumbnail)
         controller.thumbnails_reset.connect(self.timeline.clear_thumbnails)
+        controller.confidence_changed.connect(self.timeline.update)
         controller.error.connect(self._report_error)
         controller.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         controller.recent_files_changed.connect(self._fill_recent)
@@ -87,6 +90,7 @@ class MainWindow(QMainWindow):
         )
         self.export_action = self._action(file_menu, "&Export...", self.show_export, "Ctrl+E")
         self.export_action.setIcon(icon("export"))
+        self.report_action = self._action(file_menu, "Show export &report...", self.choose_report)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -119,6 +123,9 @@ class MainWindow(QMainWindow):
         for mode in COMPARE_MODES:
             self._action(view_menu, COMPARE_LABELS[mode], lambda _=False, m=mode: view.set_compare_mode(m))
         self._action(view_menu, "Fit to window", self.viewer.reset_zoom, "F")
+        view_menu.addSeparator()
+        self._action(view_menu, "Next doubtful frame", lambda: controller.jump_to_doubtful(+1), "D")
+        self._action(view_menu, "Previous doubtful frame", lambda: controller.jump_to_doubtful(-1), "Shift+D")
         view.changed.connect(lambda: self.overlay_action.setChecked(view.overlay_enabled))
 
         self.model_menu = ModelMenu(controller.model, lambda: controller.settings.last_folder("model"), self)
@@ -143,6 +150,13 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open a clip", folder, VIDEO_FILTER)
         if path:
             self.controller.open_clip_in_background(path)
+
+    def choose_report(self) -> None:
+        """Show the scores of an earlier export of this clip (its ``.report.json``) on the track."""
+        folder = self.controller.settings.last_folder("export")
+        path, _ = QFileDialog.getOpenFileName(self, "Show an export report", folder, REPORT_FILTER)
+        if path:
+            self.controller.load_report_file(path)
 
     def show_export(self) -> None:
         if not self.controller.session.has_clip:
@@ -183,6 +197,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(title)
         self.export_action.setEnabled(session.has_clip)
         self.close_clip_action.setEnabled(session.has_clip)
+        self.report_action.setEnabled(session.has_clip)
         if not session.has_clip:
             self.viewer.set_frame(None)
 

@@ -75,6 +75,7 @@ class ScreenshotJob:
     anchors: int = 2
     overlay: bool = False
     compare: str = "off"
+    report: str | None = None  # an export report to show on the confidence track
     checkpoint: str | None = None
     width: int = 1280
     height: int = 800
@@ -142,6 +143,8 @@ class ScreenshotRunner(QObject):
         job, controller = self.job, self.controller
         if not controller.open_clip(job.clip):
             return  # the error handler already ended the run
+        if job.report and not controller.load_report_file(job.report):
+            return  # likewise
         session = controller.session
         at = session.start_time if job.at is None else job.at
         if not session.start_time - 1e-9 <= at <= session.end_time + 1e-9:

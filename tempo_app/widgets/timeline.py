@@ -1,11 +1,12 @@
 """The timeline scrubber: thumbnails, a tick per real frame, a continuous playhead, anchors.
 
 Layout, top to bottom: the anchor lane (one tick per real frame; click a tick to pin or unpin
-it as an anchor; pinned anchors are filled, automatic ones outlined), the thumbnail strip and the
-time ruler; a scene cut is an orange bar between its two frames. Clicking or dragging anywhere
-below the anchor lane moves the playhead in continuous time (it snaps to a real frame within a
-few pixels). The export range (in/out points) is shown
-as a shaded band. The wheel zooms around the cursor; shift+wheel pans.
+it as an anchor; pinned anchors are filled, automatic ones outlined), the thumbnail strip, the
+confidence track (the score of every synthesized frame known, from an export report or from
+scrubbing: :mod:`tempo_app.widgets.confidence_track`) and the time ruler; a scene cut is an
+orange bar between its two frames. Clicking or dragging anywhere below the anchor lane moves the
+playhead in continuous time (it snaps to a real frame within a few pixels). The export range
+(in/out points) is shown as a shaded band. The wheel zooms around the cursor; shift+wheel pans.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPolygonF, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from tempo_app.confidence_track import ConfidenceTrack
 from tempo_app.session import SessionState
+from tempo_app.widgets.confidence_track import TRACK_HEIGHT, paint_track
 
 LANE_HEIGHT = 18
 THUMB_HEIGHT = 40
+TRACK_TOP = LANE_HEIGHT + THUMB_HEIGHT + 4  # the confidence track; its doubt marks in the gap
 RULER_HEIGHT = 18
 MARGIN = 10
 SNAP_PIXELS = 3
@@ -34,10 +38,11 @@ class TimelineWidget(QWidget):
         self.setObjectName("timeline")
         self.session = session
         self.thumbnails: dict[int, QImage] = {}
+        self.confidence_track: ConfidenceTrack | None = None
         self.view_start = 0.0
         self.view_end = 1.0
         self._dragging = False
-        self.setMinimumHeight(LANE_HEIGHT + THUMB_HEIGHT + RULER_HEIGHT + 12)
+        self.setMinimumHeight(TRACK_TOP + TRACK_HEIGHT + RULER_HEIGHT + 12)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         session.clip_changed.connect(self._on_clip_changed)
@@ -47,7 +52,12 @@ class TimelineWidget(QWidget):
         session.cuts_changed.connect(self.update)
 
     def sizeHint(self) -> QSize:
-        return QSize(800, LANE_HEIGHT + THUMB_HEIGHT + RULER_HEIGHT + 12)
+        return QSize(800, TRACK_TOP + TRACK_HEIGHT + RULER_HEIGHT + 12)
+
+    def set_confidence_track(self, track: ConfidenceTrack | None) -> None:
+        """Paint ``track`` under the thumbnails (call :meth:`update` when it changes)."""
+        self.confidence_track = track
+        self.update()
 
     # ------------------------------------------------------------ thumbnails
     def clear_thumbnails(self) -> None:
@@ -100,6 +110,7 @@ class TimelineWidget(QWidget):
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No clip")
             return
         self._paint_thumbnails(painter)
+        self._paint_track(painter)
         self._paint_range(painter)
         self._paint_ticks(painter)
         self._paint_anchors(painter)
@@ -119,6 +130,15 @@ class TimelineWidget(QWidget):
             width = image.width() if right is None else max(1.0, right - left)
             source = QRectF(0, 0, min(image.width(), width), image.height())
             painter.drawImage(QRectF(left, top, source.width(), THUMB_HEIGHT), image, source)
+        painter.restore()
+
+    def _paint_track(self, painter: QPainter) -> None:
+        lane = QRectF(MARGIN, TRACK_TOP, self.width() - 2 * MARGIN, TRACK_HEIGHT)
+        if self.confidence_track is None:
+            return
+        painter.save()
+        painter.setClipRect(QRectF(MARGIN, TRACK_TOP - 3, lane.width(), TRACK_HEIGHT + 3))
+        paint_track(painter, lane, self.confidence_track, self.time_to_x, (self.view_start, self.view_end))
         painter.restore()
 
     def _paint_range(self, painter: QPainter) -> None:
@@ -166,7 +186,7 @@ class TimelineWidget(QWidget):
             painter.drawLine(QPointF(x, LANE_HEIGHT), QPointF(x, LANE_HEIGHT + THUMB_HEIGHT))
 
     def _paint_ruler(self, painter: QPainter) -> None:
-        top = LANE_HEIGHT + THUMB_HEIGHT + 2
+        top = TRACK_TOP + TRACK_HEIGHT + 2
         painter.setPen(QColor("#8a909c"))
         span = self.view_end - self.view_start
         step = _nice_step(span / max(1, self.width() / 90))

@@ -1,0 +1,120 @@
+"""The confidence track: its state, its painting under the thumbnails, the doubtful-frame keys,
+scores from scrubbing and from an export run in the app."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtCore import Qt
+from tempo_app_helpers import CLIP_FPS, open_clip
+
+from tempo_app.confidence_track import DOUBTFUL_SCORE, ConfidenceTrack, TrackPoint
+from tempo_app.widgets.confidence_track import TRACK_HEIGHT, score_colour, track_bars
+from tempo_app.widgets.timeline import TRACK_TOP
+from tempo_core.video.engine import ExportSettings
+from tempo_core.video.report import ExportReport, FrameEntry
+
+STEP = 1.0 / CLIP_FPS
+
+
+def report_of(clip, scores: list[float], min_confidence: float | None = None) -> ExportReport:
+    """An export report of ``clip`` with one synthesized frame half-way between each pair."""
+    frames = []
+    for k, score in enumerate(scores):
+        time = (k + 0.5) * STEP
+        fallback = "blend" if min_confidence is not None and score < min_confidence else None
+        frames.append(
+            FrameEntry(
+                2 * k + 1, time, time, "synthesized", None, (k, k + 1), (k * STEP, (k + 1) * STEP), score, fallback
+            )
+        )
+    return ExportReport(str(clip), str(clip) + ".x2.mp4", 2 * CLIP_FPS, min_confidence, frames)
+
+
+def test_the_track_keeps_export_scores_over_scrubbed_ones_and_finds_doubtful_frames(clip):
+    track = ConfidenceTrack()
+    assert track.add_scrubbed(0.05, 0.9) and not track.add_scrubbed(0.05, 0.9)
+    assert track.add_scrubbed(0.42, 0.1)
+    assert track.load_report(report_of(clip, [0.2, 0.95, 0.3])) == 3
+    assert not track.add_scrubbed(0.05, 0.99)  # the export's score of that frame stays
+    assert [p.origin for p in track.points] == ["export", "export", "export", "scrub"]
+    assert [p.time for p in track.doubtful] == pytest.approx([0.05, 0.25, 0.42])
+    assert track.next_doubtful(0.05).time == pytest.approx(0.25)
+    assert track.previous_doubtful(0.25).time == pytest.approx(0.05)
+    assert track.next_doubtful(0.42) is None and track.previous_doubtful(0.05) is None
+    track.load_report(report_of(clip, [0.7, 0.95], min_confidence=0.8))
+    assert track.doubtful_below == 0.8 and len(track) == 3  # the previous export's scores gone
+    assert [(p.time, p.fallback) for p in track.doubtful] == [(0.05, "blend"), (0.42, None)]
+    track.clear()
+    assert len(track) == 0 and track.doubtful_below == DOUBTFUL_SCORE
+
+
+def test_colours_run_from_red_to_green_and_bars_share_the_space():
+    low, high = score_colour(0.0), score_colour(1.0)
+    assert low.red() > 200 and low.green() < 60 and high.green() > 180 and high.red() < 100
+    points = [TrackPoint(t, 0.5, "export") for t in (0.0, 1.0, 3.0)]
+    bars = track_bars(points, lambda t: 10 + 10 * t, 0, 100)
+    assert [(x0, x1) for x0, x1, _ in bars] == [(5, 15), (15, 30), (30, 50)]
+
+
+def lane_colour(timeline, time: float):
+    image = timeline.grab().toImage()
+    return image.pixelColor(round(timeline.time_to_x(time)), TRACK_TOP + TRACK_HEIGHT - 2)
+
+
+def test_the_timeline_shows_an_export_report_and_d_jumps_to_doubtful_frames(qtbot, window, clip, tmp_path):
+    open_clip(qtbot, window, clip)
+    controller, timeline = window.controller, window.timeline
+    sidecar = tmp_path / "clip.x2.mp4.report.json"
+    sidecar.write_text(json.dumps(report_of(clip, [0.9, 0.1, 0.95, 0.2, 0.9]).to_dict()))
+    assert controller.load_report_file(str(sidecar))
+    window.activateWindow()
+    qtbot.waitExposed(window)
+    red, green = lane_colour(timeline, 1.5 * STEP), lane_colour(timeline, 0.5 * STEP)
+    assert red.red() > 180 and red.green() < 90, red.name()
+    assert green.green() > 150 and green.red() < 120, green.name()
+    assert not controller.view.overlay_enabled
+    controller.session.set_playhead(0.0)
+    qtbot.keyClick(window, Qt.Key.Key_D)
+    assert controller.session.playhead == pytest.approx(1.5 * STEP) and controller.view.overlay_enabled
+    qtbot.keyClick(window, Qt.Key.Key_D)
+    assert controller.session.playhead == pytest.approx(3.5 * STEP)
+    qtbot.keyClick(window, Qt.Key.Key_D, Qt.KeyboardModifier.ShiftModifier)
+    assert controller.session.playhead == pytest.approx(1.5 * STEP)
+    with qtbot.waitSignal(controller.status_message, timeout=2000) as said:
+        controller.jump_to_doubtful(-1)
+    assert "No doubtful frame before" in said.args[0]
+
+
+def test_a_report_of_another_clip_is_refused(qtbot, window, clip, tmp_path, dialogs):
+    open_clip(qtbot, window, clip)
+    assert not window.controller.show_report(report_of(tmp_path / "other.mp4", [0.5]))
+    assert len(window.controller.confidence) == 0 and "not of the open clip" in dialogs[-1]
+    dialogs.clear()
+
+
+def test_frames_synthesized_while_scrubbing_are_scored(qtbot, window, clip):
+    open_clip(qtbot, window, clip)
+    controller = window.controller
+    with qtbot.waitSignal(controller.confidence_changed, timeout=30000):
+        controller.session.set_playhead(2.5 * STEP)
+    (point,) = controller.confidence.points
+    assert point.origin == "scrub" and point.time == pytest.approx(2.5 * STEP) and 0.0 <= point.score <= 1.0
+
+
+def test_an_export_in_the_app_fills_the_track_and_writes_the_report(qtbot, window, clip, tmp_path):
+    open_clip(qtbot, window, clip)
+    controller = window.controller
+    output = tmp_path / "x2.mkv"
+    job = controller.new_export(ExportSettings(clip, output, "factor", 2.0, codec="ffv1", scene_threshold=1.0))
+    with qtbot.waitSignal(job.done, timeout=60000):
+        job.start()
+    exported = [p for p in controller.confidence.points if p.origin == "export"]
+    assert exported and len(exported) == job_result_synthesized(output)
+    assert (tmp_path / "x2.mkv.report.json").exists() and (tmp_path / "x2.mkv.report.png").exists()
+
+
+def job_result_synthesized(output) -> int:
+    data = json.loads(output.with_name(output.name + ".report.json").read_text())
+    return sum(f["kind"] == "synthesized" for f in data["frames"])
