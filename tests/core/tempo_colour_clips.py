@@ -42,6 +42,15 @@ def picture(width: int, height: int, index: int, levels: int = 65535) -> np.ndar
     return (np.clip(image, 0, 1) * levels + 0.5).astype(np.uint16)
 
 
+def gradient(width: int, height: int, index: int) -> np.ndarray:
+    """``uint16 H x W x 3`` RGB: a smooth ramp through every row and column (thousands of levels
+    per channel, so an 8-bit step anywhere shows as at most 256), moving ``index`` pixels."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    ramp = ((yy * width + xx + index * 7) % (width * height)) / (width * height)
+    image = np.stack([0.1 + 0.8 * ramp, 0.9 - 0.7 * ramp, 0.3 + 0.4 * np.sin(ramp * 3.0) ** 2], axis=-1)
+    return (image * 65535 + 0.5).astype(np.uint16)
+
+
 def make_tagged_clip(
     path: Path,
     *,
@@ -53,8 +62,10 @@ def make_tagged_clip(
     primaries: int = 2,
     transfer: int = 2,
     colour_range: int = 0,
+    content=picture,
 ) -> Path:
-    """Write ``count`` frames of :func:`picture` encoded with ``encoder`` and tagged as given."""
+    """Write ``count`` frames of ``content`` (:func:`picture` or :func:`gradient`) encoded with
+    ``encoder`` and tagged as given."""
     width, height = size
     sws = SWS.get(matrix, Colorspace.ITU709 if width >= 1280 else Colorspace.ITU601)
     container = av.open(str(path), "w")
@@ -66,7 +77,7 @@ def make_tagged_clip(
     stream.options = dict(ENCODER_OPTIONS[encoder])
     full = ColorRange.JPEG if colour_range == 2 else ColorRange.MPEG
     for index in range(count):
-        rgb = av.VideoFrame.from_ndarray(picture(width, height, index), format="rgb48le")
+        rgb = av.VideoFrame.from_ndarray(content(width, height, index), format="rgb48le")
         frame = rgb.reformat(
             format=pix_fmt,
             src_colorspace=sws,
