@@ -15,6 +15,7 @@ from tempo_app.resources import icon
 from tempo_app.view_state import COMPARE_LABELS, COMPARE_MODES
 from tempo_app.widgets.controls import DisplayBar, TransportBar
 from tempo_app.widgets.export_dialog import ExportDialog
+from tempo_app.widgets.export_queue_panel import ExportQueuePanel
 from tempo_app.widgets.model_menu import ModelMenu
 from tempo_app.widgets.status_bar import TempoStatusBar
 from tempo_app.widgets.timeline import TimelineWidget
@@ -52,6 +53,9 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.transport)
         self.setCentralWidget(central)
         self.setStatusBar(TempoStatusBar(controller.model, self))
+        self.export_queue = ExportQueuePanel(session, controller.new_export, self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.export_queue)
+        self.export_queue.hide()
 
         self._build_menus()
         controller.display.frame_ready.connect(self.viewer.set_frame)
@@ -91,6 +95,9 @@ class MainWindow(QMainWindow):
         self.export_action = self._action(file_menu, "&Export...", self.show_export, "Ctrl+E")
         self.export_action.setIcon(icon("export"))
         self.report_action = self._action(file_menu, "Show export &report...", self.choose_report)
+        self.queue_action = self.export_queue.toggleViewAction()
+        self.queue_action.setShortcut("Ctrl+Shift+E")
+        file_menu.addAction(self.queue_action)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -214,6 +221,9 @@ class MainWindow(QMainWindow):
 
     # --------------------------------------------------------------- close
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.export_queue.confirm_close():  # exports queued: asks first
+            event.ignore()
+            return
         self.controller.settings.save_geometry(self)
         self.controller.settings.sync()
         self.hide()  # gone at once, even while the model finishes its current frame
