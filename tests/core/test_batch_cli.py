@@ -81,3 +81,11 @@ def test_output_names():
     assert output_name(Path("x/clip.mov"), "slowmo", 4, "prores") == "clip_slowmo4.mov"
     assert output_name(Path("clip.mp4"), "fps", 59.94, "hevc") == "clip_59.94fps.mp4"
     assert output_name(Path("clip.mp4"), "factor", 2, "png") == "clip_x2_frames"
+
+
+def test_a_batch_into_a_file_is_one_sentence(tmp_path, capsys):
+    clips = [make_clip(tmp_path / name, count=2, width=32, height=24) for name in ("a.mkv", "b.mkv")]
+    target = tmp_path / "taken.mp4"
+    target.write_bytes(b"x")
+    code, _, stderr = run(capsys, *clips, "-o", target, "--factor", "2")
+    assert code == 1 and "is a file; a batch writes into a folder." in stderr and target.read_bytes() == b"x"
