@@ -56,11 +56,40 @@ def draw_score_plot(report: ExportReport) -> Image.Image:
     for entry in report.replaced:
         x, y = axes.x(entry.time), axes.y(entry.score)
         draw.ellipse([x - 4, y - 4, x + 4, y + 4], fill=REPLACED)
+    rings = [(axes.x(f.time), axes.y(f.score)) for f in report.worst()]
+    placed = [(x - 8, y - 8, x + 8, y + 8) for x, y in rings]  # labels keep off every ring
     for entry in report.worst():
         x, y = axes.x(entry.time), axes.y(entry.score)
         draw.ellipse([x - 7, y - 7, x + 7, y + 7], outline=WORST, width=2)
-        draw.text((x + 8, max(axes.top, y - 14)), f"{entry.time:.2f}s", fill=WORST, font=font)
+        label = f"{entry.time:.2f}s"
+        box = _free_spot(draw, font, label, x, y, placed)
+        placed.append(box)
+        draw.text(box[:2], label, fill=WORST, font=font)
     return image
+
+
+def _free_spot(
+    draw: ImageDraw.ImageDraw,
+    font: ImageFont.ImageFont,
+    label: str,
+    x: float,
+    y: float,
+    placed: list[tuple[float, float, float, float]],
+) -> tuple[float, float, float, float]:
+    """Where ``label`` for the ring at ``(x, y)`` overlaps no label already ``placed``: right
+    or left of the ring, above or below it, then further down (its box ``(x0, y0, x1, y1)``)."""
+    left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
+    width, height = right - left, bottom - top
+    candidates = [(x + 9, y - 16), (x + 9, y + 6), (x - 9 - width, y - 16), (x - 9 - width, y + 6)]
+    candidates += [(x + 9, y + 6 + k * (height + 3)) for k in range(1, 6)]
+    box = (0.0, 0.0, 0.0, 0.0)
+    for cx, cy in candidates:
+        cx = min(max(cx, PAD_LEFT + 2), SIZE[0] - PAD_RIGHT - width - 2)
+        cy = min(max(cy, PAD_TOP + 2), SIZE[1] - PAD_BOTTOM - height - 4)
+        box = (cx, cy, cx + width, cy + height)
+        if not any(box[0] < b[2] + 2 and b[0] < box[2] + 2 and box[1] < b[3] + 2 and b[1] < box[3] + 2 for b in placed):
+            return box
+    return box
 
 
 def _frame(draw: ImageDraw.ImageDraw, axes: _Axes, font: ImageFont.ImageFont, report: ExportReport) -> None:
@@ -80,9 +109,9 @@ def _frame(draw: ImageDraw.ImageDraw, axes: _Axes, font: ImageFont.ImageFont, re
         for x in range(int(axes.left), int(axes.right), 12):
             draw.line([(x, y), (min(x + 6, axes.right), y)], fill=REPLACED, width=1)
     title = (
-        f"frame score (share of pixels with confidence >= {report.score_threshold:g}) along the source; "
-        f"red rings: the {len(report.worst())} worst"
+        f"frame score (share of pixels with confidence >= {report.score_threshold:g}) along the source. "
+        f"Red rings: the {len(report.worst())} worst"
     )
     if report.min_confidence is not None:
-        title += f"; orange: replaced below {report.min_confidence:g}"
+        title += f". Orange: replaced by the safety net (below {report.min_confidence:g})"
     draw.text((axes.left, 8), title, fill=TEXT, font=font)
