@@ -52,8 +52,11 @@ def available_memory() -> int:
 def export_bytes_per_pixel(anchors: int) -> int:
     """Bytes a pixel needs while exporting with ``anchors`` real frames per synthesized one:
     the reading working set, each anchor as float32 RGB three times (converted, stacked,
-    padded: 36 bytes), and the tiled blend's sums and the output frame (32 bytes)."""
-    return READ_BYTES_PER_PIXEL + 36 * int(anchors) + 32
+    padded: 36 bytes), the tiled blend's sums and the output frame (32 bytes), and what keeping
+    the source's depth adds (21 bytes): 16-bit RGB instead of 8-bit for the decoded copy and its
+    rotation (6), the decoded source frame kept for writing (3), the float RGB of a synthesized
+    frame (12)."""
+    return READ_BYTES_PER_PIXEL + 36 * int(anchors) + 32 + 21
 
 
 def _amount(size: float) -> str:
