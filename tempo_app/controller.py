@@ -342,7 +342,9 @@ class AppController(QObject):
 
     def jump_to_doubtful(self, direction: int) -> bool:
         """Put the playhead on the next (``direction`` > 0) or previous doubtful frame of the
-        track and open the confidence overlay there; False (and a status line) when none."""
+        track and open the confidence overlay there (its threshold raised to the score's own,
+        :data:`tempo_core.frame_score.SCORE_THRESHOLD`, if lower); False (and a status line)
+        when there is none."""
         playhead = self.session.playhead
         point = (
             self.confidence.next_doubtful(playhead) if direction > 0 else self.confidence.previous_doubtful(playhead)
@@ -351,8 +353,12 @@ class AppController(QObject):
             where = "after" if direction > 0 else "before"
             self.status_message.emit(f"No doubtful frame {where} {playhead:.3f} s on the confidence track.")
             return False
+        from tempo_core.frame_score import SCORE_THRESHOLD
+
         self.playback.pause()
         self.session.set_playhead(point.time)
+        # the overlay shows at least every pixel the score counted as untrusted
+        self.view.set_overlay_threshold(max(self.view.overlay_threshold, SCORE_THRESHOLD))
         self.view.set_overlay_enabled(True)
         replaced = f", replaced by a {point.fallback} in the export" if point.fallback else ""
         self.status_message.emit(f"Doubtful frame at {point.time:.3f} s: score {point.score:.2f}{replaced}.")

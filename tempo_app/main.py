@@ -1,7 +1,7 @@
 """Entry point of ``tempo-app``: the desktop app, or a scripted screenshot.
 
 tempo-app [CLIP] [--at SECONDS] [--anchors 2|4] [--overlay] [--compare off|split|side]
-          [--report OUT.report.json]
+          [--report OUT.report.json [--next-doubtful]]
           [--checkpoint FILE] [--device cpu|cuda|mps] [--precision fp32|bf16|fp16]
           [--screenshot OUT.png [--size 1280x800]]
 """
@@ -30,6 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--compare", choices=("off", "split", "side"), default="off")
     parser.add_argument(
         "--report", metavar="FILE.report.json", help="show an export report of CLIP on the timeline's confidence track"
+    )
+    parser.add_argument(
+        "--next-doubtful",
+        action="store_true",
+        help="go to the first doubtful frame after --at and open the overlay there (as the D key does)",
     )
     parser.add_argument("--checkpoint", help="model file (.safetensors); default: bundled model")
     parser.add_argument("--device", choices=("cpu", "cuda", "mps"), help="default: automatic")
@@ -110,6 +115,8 @@ def main(argv: Sequence[str] | None = None, factory=None) -> int:
                 controller.load_report_file(args.report)
             if opened and args.at is not None:
                 controller.session.set_playhead(args.at)
+            if opened and args.next_doubtful:
+                controller.jump_to_doubtful(+1)
             controller.session.set_anchor_count(args.anchors)
             controller.view.set_overlay_enabled(args.overlay)
             controller.view.set_compare_mode(args.compare)
@@ -142,6 +149,7 @@ def _screenshot(controller, window, args) -> int:
         overlay=args.overlay,
         compare=args.compare,
         report=args.report,
+        next_doubtful=args.next_doubtful,
         checkpoint=args.checkpoint,
         width=width,
         height=height,

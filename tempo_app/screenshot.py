@@ -76,6 +76,7 @@ class ScreenshotJob:
     overlay: bool = False
     compare: str = "off"
     report: str | None = None  # an export report to show on the confidence track
+    next_doubtful: bool = False  # then go to its first doubtful frame after ``at`` (the D key)
     checkpoint: str | None = None
     width: int = 1280
     height: int = 800
@@ -109,7 +110,7 @@ class ScreenshotRunner(QObject):
         controller.display.status.connect(self._on_synthesis_refused)
         QTimer.singleShot(round(job.timeout_s * 1000), self._on_timeout)
         controller.start(checkpoint=job.checkpoint)
-        if self._stage == "model":
+        if self._stage != "done":
             self._loop.exec()
         if self.message:
             print(f"tempo-app: {self.message}", file=sys.stderr)
@@ -137,7 +138,7 @@ class ScreenshotRunner(QObject):
             self._fail(model.problem or "No model could be loaded.")
             return
         self._stage = "clip"
-        self._open_clip()
+        QTimer.singleShot(0, self._open_clip)  # after the controller's own "model loaded" line
 
     def _open_clip(self) -> None:
         job, controller = self.job, self.controller
@@ -158,6 +159,9 @@ class ScreenshotRunner(QObject):
         session.set_anchor_count(job.anchors)
         self._stage = "frame"
         session.set_playhead(at)
+        if job.next_doubtful and not controller.jump_to_doubtful(+1):
+            self._fail(f"The confidence track has no doubtful frame after {at:g} s.")
+            return
         controller.display.update()
 
     def _on_synthesis_refused(self, message: str) -> None:

@@ -2,8 +2,10 @@
 
 Painted by :class:`tempo_app.widgets.timeline.TimelineWidget` into its track lane. Each scored
 frame (:class:`tempo_app.confidence_track.TrackPoint`) is a bar centred on its time, reaching
-half-way to its neighbours (at least 2 pixels wide), coloured by score from red (0) through
-amber to green (1); a doubtful frame also gets a red mark above its bar; frames of an export
+half-way to its neighbours (at least 2 pixels wide), coloured by score around the track's
+doubtful line: amber at the line, red a quarter below it, green a quarter above (scores of
+one clip often span only a few tenths, so a ramp over all of [0, 1] would paint them alike);
+a doubtful frame also gets a red mark above its bar; frames of an export
 are full height, frames only synthesized while scrubbing three quarters.
 """
 
@@ -18,12 +20,14 @@ from tempo_app.confidence_track import ConfidenceTrack, TrackPoint
 
 TRACK_HEIGHT = 10
 _STOPS = ((0.0, (214, 48, 49)), (0.5, (240, 173, 40)), (1.0, (76, 187, 96)))
+SPREAD = 0.25  # score distance from the doubtful line to full red / full green
 _EMPTY, _DOUBT = QColor("#2a2e36"), QColor("#ff4d4d")
 
 
-def score_colour(score: float) -> QColor:
-    """Red at 0, amber at 0.5, green at 1 (linear between)."""
-    score = min(max(float(score), 0.0), 1.0)
+def score_colour(score: float, line: float = 0.5) -> QColor:
+    """Amber at the doubtful ``line``, red at ``line - SPREAD`` and below, green at
+    ``line + SPREAD`` and above (linear between)."""
+    score = min(max(0.5 + (float(score) - line) / (2 * SPREAD), 0.0), 1.0)
     for (low, a), (high, b) in zip(_STOPS[:-1], _STOPS[1:], strict=True):
         if score <= high:
             w = (score - low) / (high - low)
@@ -67,7 +71,7 @@ def paint_track(
     for x0, x1, point in track_bars(points, time_to_x, lane.left(), lane.right()):
         height = lane.height() if point.origin == "export" else lane.height() * 0.75
         top = lane.bottom() - height
-        painter.fillRect(QRectF(x0, top, x1 - x0, height), score_colour(point.score))
+        painter.fillRect(QRectF(x0, top, x1 - x0, height), score_colour(point.score, track.doubtful_below))
         if track.is_doubtful(point):
             middle = (x0 + x1) / 2
             painter.fillRect(QRectF(middle - 1.5, lane.top() - 3, 3, 3), _DOUBT)

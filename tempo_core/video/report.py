@@ -147,7 +147,8 @@ def build_report(
                 held_time=None if record is None else record.held_time,
             )
         )
-    return ExportReport(str(settings.input_path), str(settings.output_path), rate, min_confidence, entries)
+    source = str(Path(settings.input_path).absolute())
+    return ExportReport(source, str(Path(settings.output_path).absolute()), rate, min_confidence, entries)
 
 
 def report_paths(output: str | Path) -> tuple[Path, Path]:

@@ -7,11 +7,15 @@ import json
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
 from tempo_app_helpers import CLIP_FPS, open_clip
 
 from tempo_app.confidence_track import DOUBTFUL_SCORE, ConfidenceTrack, TrackPoint
+from tempo_app.main import main
 from tempo_app.widgets.confidence_track import TRACK_HEIGHT, score_colour, track_bars
 from tempo_app.widgets.timeline import TRACK_TOP
+from tempo_core.checkpoint import save_weights
+from tempo_core.frame_score import SCORE_THRESHOLD
 from tempo_core.video.engine import ExportSettings
 from tempo_core.video.report import ExportReport, FrameEntry
 
@@ -53,6 +57,8 @@ def test_the_track_keeps_export_scores_over_scrubbed_ones_and_finds_doubtful_fra
 def test_colours_run_from_red_to_green_and_bars_share_the_space():
     low, high = score_colour(0.0), score_colour(1.0)
     assert low.red() > 200 and low.green() < 60 and high.green() > 180 and high.red() < 100
+    assert score_colour(0.8, line=0.8) == score_colour(0.5) != score_colour(0.8)  # amber at the line
+    assert score_colour(0.55, line=0.8) == low and score_colour(0.6, line=0.3) == high
     points = [TrackPoint(t, 0.5, "export") for t in (0.0, 1.0, 3.0)]
     bars = track_bars(points, lambda t: 10 + 10 * t, 0, 100)
     assert [(x0, x1) for x0, x1, _ in bars] == [(5, 15), (15, 30), (30, 50)]
@@ -78,6 +84,7 @@ def test_the_timeline_shows_an_export_report_and_d_jumps_to_doubtful_frames(qtbo
     controller.session.set_playhead(0.0)
     qtbot.keyClick(window, Qt.Key.Key_D)
     assert controller.session.playhead == pytest.approx(1.5 * STEP) and controller.view.overlay_enabled
+    assert controller.view.overlay_threshold == pytest.approx(SCORE_THRESHOLD)
     qtbot.keyClick(window, Qt.Key.Key_D)
     assert controller.session.playhead == pytest.approx(3.5 * STEP)
     qtbot.keyClick(window, Qt.Key.Key_D, Qt.KeyboardModifier.ShiftModifier)
@@ -118,3 +125,17 @@ def test_an_export_in_the_app_fills_the_track_and_writes_the_report(qtbot, windo
 def job_result_synthesized(output) -> int:
     data = json.loads(output.with_name(output.name + ".report.json").read_text())
     return sum(f["kind"] == "synthesized" for f in data["frames"])
+
+
+def test_the_scripted_screenshot_shows_a_report_at_its_first_doubtful_frame(qtbot, clip, tmp_path, tiny_model, capsys):
+    checkpoint = save_weights(tiny_model, tmp_path / "tiny.safetensors")
+    sidecar = tmp_path / "clip.report.json"
+    sidecar.write_text(json.dumps(report_of(clip, [0.9, 0.9, 0.2]).to_dict()))
+    shot = tmp_path / "shot.png"
+    args = [str(clip), "--report", str(sidecar), "--at", "0", "--next-doubtful", "--size", "800x600"]
+    assert main([*args, "--checkpoint", str(checkpoint), "--screenshot", str(shot)]) == 0
+    image = QImage(str(shot))
+    assert (image.width(), image.height()) == (800, 600)
+    sidecar.write_text(json.dumps(report_of(clip, [0.9]).to_dict()))
+    assert main([*args, "--checkpoint", str(checkpoint), "--screenshot", str(shot)]) == 1
+    assert "no doubtful frame after 0 s" in capsys.readouterr().err
