@@ -299,7 +299,7 @@ class AppController(QObject):
     def new_export(self, export_settings: ExportSettings) -> ExportJob:
         """An export job for the model thread: connect to its signals, then ``job.start()``."""
         job = ExportJob(export_settings, self.worker.submit, self)
-        job.reported.connect(self.show_report)
+        job.reported.connect(self._on_export_reported)
         self.export_job = job
         self.settings.set_last_folder("export", os.fspath(export_settings.output_path))
         return job
@@ -317,6 +317,11 @@ class AppController(QObject):
 
         if self.confidence.add_scrubbed(frame.time, float(frame_score(frame.confidence))):
             self.confidence_changed.emit()
+
+    def _on_export_reported(self, report: ExportReport) -> None:
+        """An export of the open clip fills the track; one of another file (the queue) does not."""
+        if self.session.has_clip and _same_file(report.source, self.session.path):
+            self.show_report(report)
 
     def show_report(self, report: ExportReport) -> bool:
         """Show an export report's scores on the track, if it is a report of the open clip."""

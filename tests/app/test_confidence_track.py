@@ -8,7 +8,7 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
-from tempo_app_helpers import CLIP_FPS, open_clip
+from tempo_app_helpers import CLIP_FPS, open_clip, write_clip
 
 from tempo_app.confidence_track import DOUBTFUL_SCORE, ConfidenceTrack, TrackPoint
 from tempo_app.main import main
@@ -110,7 +110,7 @@ def test_frames_synthesized_while_scrubbing_are_scored(qtbot, window, clip):
     assert point.origin == "scrub" and point.time == pytest.approx(2.5 * STEP) and 0.0 <= point.score <= 1.0
 
 
-def test_an_export_in_the_app_fills_the_track_and_writes_the_report(qtbot, window, clip, tmp_path):
+def test_an_export_in_the_app_fills_the_track_and_writes_the_report(qtbot, window, clip, tmp_path, dialogs):
     open_clip(qtbot, window, clip)
     controller = window.controller
     output = tmp_path / "x2.mkv"
@@ -120,6 +120,12 @@ def test_an_export_in_the_app_fills_the_track_and_writes_the_report(qtbot, windo
     exported = [p for p in controller.confidence.points if p.origin == "export"]
     assert exported and len(exported) == job_result_synthesized(output)
     assert (tmp_path / "x2.mkv.report.json").exists() and (tmp_path / "x2.mkv.report.png").exists()
+    other = write_clip(tmp_path / "other.mp4")  # an export of another file (the queue): no dialog
+    job = controller.new_export(ExportSettings(other, tmp_path / "o.mkv", "factor", 2.0, codec="ffv1"))
+    with qtbot.waitSignal(job.done, timeout=60000):
+        job.start()
+    assert [p for p in controller.confidence.points if p.origin == "export"] == exported
+    assert (tmp_path / "o.mkv.report.json").exists() and not dialogs
 
 
 def job_result_synthesized(output) -> int:
