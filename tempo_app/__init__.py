@@ -5,7 +5,8 @@ Structure (napari / superqt style):
 * State classes hold what the user is looking at and know nothing of widgets:
   :mod:`tempo_app.session` (clip, playhead, anchors and scene cuts by the export's own rule,
   in/out points), :mod:`tempo_app.view_state` (overlay and compare),
-  :mod:`tempo_app.model_state` (checkpoint, device, precision, measured speed).
+  :mod:`tempo_app.model_state` (checkpoint, device, precision, measured speed),
+  :mod:`tempo_app.confidence_track` (frame scores from an export report or from scrubbing).
 * Workers run off the UI thread and talk only through typed signals. The two long-lived ones are
   :class:`~tempo_app.latest_wins.LatestWinsThread` s (queued jobs, latest request wins):
   :mod:`tempo_app.model_worker` owns the model (synthesis, model loading, export and speed

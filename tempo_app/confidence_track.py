@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # keeps start-up light: tempo_core loads torch and PyAV
-    from tempo_core.video.report import ExportReport
+    from tempo_core.video.report_records import ExportReport
 
 DOUBTFUL_SCORE = 0.5
 TIME_DIGITS = 6  # times closer than a microsecond are the same frame

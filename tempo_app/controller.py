@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # keeps start-up light: tempo_core loads PyAV and torch
     from tempo_app.display_frames import DisplayFrame
     from tempo_core.video.engine import ExportSettings
     from tempo_core.video.reader import VideoReader
-    from tempo_core.video.report import ExportReport
+    from tempo_core.video.report_records import ExportReport
 
 # How long closing the app waits for a clip still being indexed (a scan cannot be interrupted).
 OPENER_GRACE_MS = 5000

@@ -10,6 +10,8 @@ shows and from which anchors; :mod:`.scenecut` finds the cuts that must never be
 across; :mod:`.writer` encodes H.264 / HEVC / ProRes / FFV1 / PNG behind a temporary name, in a
 place :mod:`.output_paths` allows (never the source, never a file the run did not create);
 :mod:`.pipeline` runs decoding, the model and encoding side by side; :mod:`.engine` plans and
-runs the whole export with progress and cancellation. Nothing here imports Qt; the network is
-reached only through an ``Interpolator``.
+runs the whole export with progress and cancellation; :mod:`.safety_net` scores every
+synthesized frame (and replaces the doubtful ones when asked) and :mod:`.report` writes the
+frame-by-frame report (:mod:`.report_records`) and its plot (:mod:`.report_plot`) beside
+the output. Nothing here imports Qt; the network is reached only through an ``Interpolator``.
 """

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from PIL import Image, ImageDraw, ImageFont
 
 if TYPE_CHECKING:
-    from tempo_core.video.report import ExportReport
+    from tempo_core.video.report_records import ExportReport
 
 SIZE = (960, 300)
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 48, 16, 28, 34
