@@ -131,8 +131,8 @@ def export_with_report(
     """:func:`~tempo_core.video.engine.run_export` with scores, the safety net below
     ``min_confidence`` (None: off) and, with ``report``, the sidecar and plot beside the output.
 
-    Raises what ``run_export`` raises (nothing is written then), or OutputError when the
-    report cannot be written (the video stays: it is complete)."""
+    Raises what ``run_export`` raises (nothing is written then). A report that cannot be written
+    is a note in the result (the video is complete and stays), and no part of it is left."""
     model = ScoringModel(interpolator, min_confidence)
     result = run_export(settings, model, progress=progress, cancel=cancel)
     if result.plan is None:
@@ -142,7 +142,12 @@ def export_with_report(
     if not report:
         remove_report(result.output_path)
         return ReportedExport(result, exported)
-    return ReportedExport(result, exported, write_report(exported, result.output_path))
+    try:
+        files = write_report(exported, result.output_path)
+    except OutputError as err:
+        result.notes.append(str(err))
+        return ReportedExport(result, exported)
+    return ReportedExport(result, exported, files)
 
 
 def summary_lines(exported: ReportedExport) -> list[str]:

@@ -82,6 +82,16 @@ def test_report_none_writes_nothing_and_clears_a_stale_one(tmp_path, interpolato
     assert not any(p.exists() for p in report_paths(output))
 
 
+def test_a_report_that_cannot_be_written_is_a_note_and_leaves_nothing(tmp_path, interpolator):
+    source = make_clip(tmp_path / "src.mkv", count=4, width=W, height=H)
+    output = tmp_path / "out.mkv"
+    report_paths(output)[0].mkdir()  # a folder where the sidecar should go
+    exported = export_with_report(settings(source, output), interpolator)
+    assert exported.files == () and output.exists()
+    assert any("export report could not be written" in note for note in exported.result.notes)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv", "out.mkv.report.json", "src.mkv"]
+
+
 class Failing:
     """Delegates to the interpolator; cancels or fails at the second synthesis."""
 
