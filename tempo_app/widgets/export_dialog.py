@@ -327,7 +327,8 @@ class ExportDialog(QDialog):
         self.open_folder_button.setEnabled(True)
         self.status_label.setText(
             f"Wrote {result.frames_written} frames ({result.synthesized} synthesized) to "
-            f"{result.output_path} in {result.seconds:.1f} s."
+            f"{result.output_path} in {result.seconds:.1f} s. Its report is beside it; the scores are on "
+            "the timeline's confidence track (D: next doubtful frame)."
         )
 
     def _on_failed(self, message: str) -> None:
