@@ -89,6 +89,28 @@ def neighbour_sum(values: torch.Tensor) -> torch.Tensor:
     return F.conv2d(padded, _ones_kernel(values.shape[1], values.device, values.dtype), groups=values.shape[1])
 
 
+CROSSED = [0, 1, 1, 0]  # (x, y) -> (x, y, y, x): each component beside the other's
+
+
+@functools.lru_cache(maxsize=16)
+def _crossed_kernel(weight: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """``[4, 2, 3, 3]``: ``weight`` times the 3 x 3 sums of the input channels ``CROSSED`` (shared)."""
+    with torch.inference_mode(False):
+        kernel = torch.zeros(4, 2, 3, 3, device=device, dtype=dtype)
+        for output, source in enumerate(CROSSED):
+            kernel[output, source] = weight
+        return kernel
+
+
+def crossed_neighbour_sums(values: torch.Tensor, weight: float) -> torch.Tensor:
+    """``[B, 2, h, w]`` -> ``[B, 4, h, w]``: ``weight`` times the 3 x 3 neighbour sums of (x, y, y, x)
+    (:func:`neighbour_sum`), in one convolution where :func:`sums_by_slices` says no."""
+    if sums_by_slices(values):
+        return neighbour_sum(values)[:, CROSSED] * weight
+    padded = F.pad(values, (1, 1, 1, 1), mode="replicate")
+    return F.conv2d(padded, _crossed_kernel(weight, values.device, values.dtype))
+
+
 @torch.no_grad()
 def median_filter(velocity: torch.Tensor, size: int) -> torch.Tensor:
     """``[B, 2, h, w]`` velocity with each component replaced by its ``size x size`` median.

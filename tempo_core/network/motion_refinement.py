@@ -17,7 +17,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from tempo_core.network.filters import box_mean, central_differences, image_gradients, median_filter, neighbour_sum
+from tempo_core.network.filters import (
+    CROSSED,
+    box_mean,
+    central_differences,
+    crossed_neighbour_sums,
+    image_gradients,
+    median_filter,
+    neighbour_sum,
+)
 from tempo_core.network.prior_config import PriorConfig
 from tempo_core.network.sampling import identity_grid, warp, xy_constant
 
@@ -139,7 +147,8 @@ def lucas_kanade_step(
     (:func:`local_global_system`) is the local (Lucas-Kanade) term; ``smoothness`` times the
     distance of ``v + d`` to its neighbours' mean is the global (Horn-Schunck) term that fills flat
     regions from their surroundings. ``smoothness_sweeps`` Jacobi sweeps of the per-pixel 2 x 2
-    system minimize the sum (Bruhn et al., "Lucas/Kanade meets Horn/Schunck", 2005). Float32.
+    system minimize the sum (Bruhn et al., "Lucas/Kanade meets Horn/Schunck", 2005). All inputs
+    float32 (the prior converts once, at its entry).
 
     Args:
         images: ``[B, N, C, h, w]`` (RGB in [0, 1], optionally with gradient channels);
@@ -148,7 +157,6 @@ def lucas_kanade_step(
     Returns:
         The step ``d``, each component clamped to ``[-lk_max_step, lk_max_step]``.
     """
-    images, velocity, dt, weights = images.float(), velocity.float(), dt.float(), weights.float()
     system = local_global_system(images, velocity, dt, weights, config)
     return _jacobi_sweeps(system, velocity, config)
 
@@ -163,26 +171,28 @@ def _jacobi_sweeps(system: torch.Tensor, velocity: torch.Tensor, config: PriorCo
     Returns:
         The step ``d [B, 2, h, w]``, clamped to ``[-lk_max_step, lk_max_step]`` after every sweep.
 
-    The neighbour mean is linear, so ``S (mean(v + d) - v) - b = S mean(d) + constant``; the 2 x 2
-    inverse is formed once and the first sweep (from ``d = 0``) needs no neighbour mean.
+    With ``A`` the 2 x 2 matrix plus ``S`` on its diagonal, a sweep is ``d = A^-1 (k + S mean(d))``:
+    the neighbour mean is linear, so ``S (mean(v + d) - v) - b = S mean(d) + k``. The inverse is
+    formed once, its entries laid out against the crossed components ``(x, y, y, x)``
+    (:func:`~tempo_core.network.filters.crossed_neighbour_sums`), so that a sweep is five tensor
+    operations: one convolution for the neighbour sums, one multiply-add, the sum of pairs, the
+    clamp (and the padding). The first sweep, from ``d = 0``, needs no neighbour sum.
     """
     smoothness, bound = config.smoothness, config.lk_max_step
-    diagonal = system[:, 0:5:4] + smoothness  # (xx, yy)
+    B, _, h, w = velocity.shape
+    diagonal = system[:, 0:5:4] + smoothness  # (xx + S, yy + S)
     off_diagonal, b = system[:, 1:2], system[:, 2:6:3]  # xy, (bx, by)
     inverse_determinant = (diagonal.prod(dim=1, keepdim=True) - off_diagonal.square()).reciprocal()
-    inverse_diagonal = diagonal.flip(1) * inverse_determinant  # (yy, xx) / det
-    inverse_off_diagonal = off_diagonal * inverse_determinant  # xy / det, subtracted
+    # d_x = ((yy + S) g_x - xy g_y) / det and d_y = ((xx + S) g_y - xy g_x) / det, for g in (x, y, y, x)
+    inverse = torch.cat([diagonal[:, 1:], -off_diagonal, diagonal[:, :1], -off_diagonal], dim=1)
+    inverse = inverse * inverse_determinant
     constant = torch.sub(neighbour_sum(velocity), velocity, alpha=9).mul_(smoothness / 9).sub_(b)
-    if config.smoothness_sweeps < 1:
-        return torch.zeros_like(velocity)
-
-    def sweep(rhs: torch.Tensor) -> torch.Tensor:
-        return torch.addcmul(inverse_diagonal * rhs, inverse_off_diagonal, rhs.flip(1), value=-1).clamp_(-bound, bound)
-
-    step = sweep(constant)  # from d = 0: no neighbour sum
+    start = inverse * constant[:, CROSSED]  # (B, 4, h, w): the pairs sum to A^-1 k
+    step = start.view(B, 2, 2, h, w).sum(dim=2).clamp_(-bound, bound)
     for _ in range(config.smoothness_sweeps - 1):
-        step = sweep(torch.add(constant, neighbour_sum(step), alpha=smoothness / 9))
-    return step
+        crossed = crossed_neighbour_sums(step, smoothness / 9)
+        step = torch.addcmul(start, inverse, crossed).view(B, 2, 2, h, w).sum(dim=2).clamp_(-bound, bound)
+    return step if config.smoothness_sweeps > 0 else torch.zeros_like(velocity)
 
 
 def polish(
@@ -201,7 +211,7 @@ def polish(
     Gradients flow through ``velocity`` unchanged (every update is added as a constant).
 
     Args:
-        images: ``[B, N, 3, h, w]`` in [0, 1]; velocity ``[B, 2, h, w]``; dt, weights ``[B, N]``;
+        images: ``[B, N, 3, h, w]`` in [0, 1]; velocity ``[B, 2, h, w]``; dt, weights ``[B, N]``; float32.
         features: :func:`with_gradient_channels` of ``images`` when the caller has it already.
     """
     if features is None:
@@ -229,15 +239,14 @@ def propagate(
     neighbours of a distance are compared at once (one look-up, one box mean).
 
     Args:
-        images: ``[B, N, 3, h, w]`` in [0, 1]; velocity ``[B, 2, h, w]``; dt, weights ``[B, N]``.
+        images: ``[B, N, 3, h, w]`` in [0, 1]; velocity ``[B, 2, h, w]``; dt, weights ``[B, N]``; float32.
     """
-    images, dt, weights = images.float(), dt.float(), weights.float()
     window = config.propagation_window
 
     def block_costs(candidates: torch.Tensor) -> torch.Tensor:
         return box_mean(candidate_costs(images, candidates, dt, weights), window)
 
-    best = velocity.float()
+    best = velocity
     best_cost = block_costs(best[:, None])
     h, w = best.shape[-2:]
     for distance in config.propagation_distances:
@@ -256,7 +265,7 @@ def propagate(
         costs = torch.cat([best_cost, block_costs(neighbours[:, 1:])], dim=1)  # (B, 5, h, w); ties keep the best
         best_cost, choice = costs.min(dim=1, keepdim=True)
         best = neighbours.gather(1, choice[:, :, None].expand(-1, -1, 2, -1, -1)).squeeze(1)
-    return best.to(velocity.dtype)
+    return best
 
 
 def polish_and_propagate(

@@ -44,7 +44,7 @@ class PriorConfig:
     full_size_iterations: int = 1
     lk_max_step: float = 1.0
     smoothness: float = 1e-2
-    smoothness_sweeps: int = 10
+    smoothness_sweeps: int = 5
     robust_scale: float = 0.05
     median_size: int = 5
     gradient_weight: float = 1.0
