@@ -116,7 +116,8 @@ def test_recent_real_frames_show_at_once(qtbot, window, clip, monkeypatch):
     session.step_frame(-1)  # no event loop in between: the picture must come from the LRU
     assert [(f.kind, f.frame_index) for f in shown] == [("real", 3)]
     session.step_frame(+1)
-    assert [f.frame_index for f in shown] == [3, 4] and spy.reads == []
+    # reads of other frames (the thumbnails, the cut scan, a read-ahead) may run meanwhile
+    assert [f.frame_index for f in shown] == [3, 4] and [r for r in spy.reads if r[2] in (3, 4)] == []
 
 
 def test_rapid_moves_end_on_the_last_positions_real_frame(qtbot, window, clip, monkeypatch):
