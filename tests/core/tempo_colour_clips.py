@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import numpy as np
@@ -155,3 +156,22 @@ def psnr16(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR in dB of two ``uint16`` RGB images (peak 65535)."""
     error = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float("inf") if error == 0 else float(10 * np.log10(65535.0**2 / error))
+
+
+class Blend:
+    """A stand-in model that blends its two anchors in float (uint16 RGB in, float RGB out)."""
+
+    tile = None
+
+    def encode(self, frames, timestamps, tile=None):
+        return [frame.astype(np.float32) / 65535.0 for frame in frames], list(timestamps)
+
+    def synthesize(self, encoded, target_times):
+        (first, second), (t0, t1) = encoded[0][:2], encoded[1][:2]
+        results = []
+        for time in target_times:
+            weight = (time - t0) / (t1 - t0)
+            rgb = ((1 - weight) * first + weight * second).astype(np.float32)
+            image = (rgb * 255).round().astype(np.uint8)
+            results.append(SimpleNamespace(rgb=rgb, image=image, confidence=np.ones(rgb.shape[:2], np.float32)))
+        return results

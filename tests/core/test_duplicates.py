@@ -8,10 +8,9 @@ The stand-in model is a plain blend of its two anchors.
 """
 
 from functools import partial
-from types import SimpleNamespace
 
 import numpy as np
-from tempo_colour_clips import make_tagged_clip, picture, psnr16
+from tempo_colour_clips import Blend, make_tagged_clip, picture, psnr16
 
 from tempo_core.commands.interpolate import result_lines
 from tempo_core.video.duplicates import MAX_RUN, find_repeats
@@ -19,24 +18,6 @@ from tempo_core.video.engine import ExportSettings, run_export
 from tempo_core.video.reader import VideoReader
 
 W, H, COUNT, STEP = 96, 64, 8, 1
-
-
-class Blend:
-    """A stand-in model: blends its two anchors in float (uint16 RGB in, float RGB out)."""
-
-    tile = None
-
-    def encode(self, frames, timestamps, tile=None):
-        return [frame.astype(np.float32) / 65535.0 for frame in frames], list(timestamps)
-
-    def synthesize(self, encoded, target_times):
-        (first, second), (t0, t1) = encoded[0][:2], encoded[1][:2]
-        results = []
-        for time in target_times:
-            weight = (time - t0) / (t1 - t0)
-            rgb = ((1 - weight) * first + weight * second).astype(np.float32)
-            results.append(SimpleNamespace(rgb=rgb, image=(rgb * 255).round().astype(np.uint8)))
-        return results
 
 
 def moving(width, height, index, hold=1):

@@ -7,36 +7,15 @@ reach FFV1 unchanged (the same YUV samples); H.264 stays 8-bit with a note; PQ a
 tags (with BT.2020 primaries and matrix) are carried through.
 """
 
-from types import SimpleNamespace
-
 import av
 import numpy as np
 import pytest
-from tempo_colour_clips import colour_of, gradient, make_tagged_clip
+from tempo_colour_clips import Blend, colour_of, gradient, make_tagged_clip
 
 from tempo_core.video.engine import ExportSettings, run_export
 from tempo_core.video.reader import VideoReader
 
 W, H = 128, 96
-
-
-class Blend:
-    """A stand-in model that blends its two anchors in float (uint16 RGB in, float RGB out)."""
-
-    tile = None
-
-    def encode(self, frames, timestamps, tile=None):
-        return [frame.astype(np.float32) / 65535.0 for frame in frames], list(timestamps)
-
-    def synthesize(self, encoded, target_times):
-        (first, second), (t0, t1) = encoded[0][:2], encoded[1][:2]
-        results = []
-        for time in target_times:
-            weight = (time - t0) / (t1 - t0)
-            rgb = ((1 - weight) * first + weight * second).astype(np.float32)
-            image = (rgb * 255).round().astype(np.uint8)
-            results.append(SimpleNamespace(rgb=rgb, image=image, confidence=np.ones(rgb.shape[:2], np.float32)))
-        return results
 
 
 def ten_bit_source(tmp_path, encoder="ffv1", **tags):
