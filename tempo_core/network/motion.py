@@ -78,14 +78,16 @@ def counting_observations(dt: torch.Tensor, config: PriorConfig | None = None) -
 
 def nearest_observations(dt: torch.Tensor, observations: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """``dt [B, N]`` and each ``[B, N, ...]`` of ``observations`` restricted to the ``MOST_OBSERVATIONS``
-    nearest, in time order (unchanged for N <= 3).
+    nearest, in time order (unchanged for N <= 2).
 
     With anchors evenly spaced no more than three count (:func:`counting_observations`); the
-    number is fixed, not read from the data, so that a synthesis never waits on the device.
+    number is fixed, not read from the data, so that a synthesis never waits on the device. Time
+    order makes the prior's sums over observations independent of the order the anchors came in.
     """
-    if dt.shape[1] <= MOST_OBSERVATIONS:
+    if dt.shape[1] <= 2:
         return dt, observations
-    kept = dt.abs().topk(MOST_OBSERVATIONS, dim=1, largest=False).indices.sort(dim=1).values
+    kept = dt.abs().topk(min(dt.shape[1], MOST_OBSERVATIONS), dim=1, largest=False).indices
+    kept = kept.gather(1, dt.gather(1, kept).argsort(dim=1))
     return dt.gather(1, kept), [take_observations(values, kept) for values in observations]
 
 
