@@ -24,6 +24,7 @@ from tempo_core.checkpoint import load_model
 from tempo_core.compiled_synthesis import CompiledSynthesis
 from tempo_core.errors import Cancelled, InputError, ModelError
 from tempo_core.network import REQUIRED_MULTIPLE, EncodedObservations, TempoNet
+from tempo_core.shared_motion import SharedMotion
 from tempo_core.tiling import tile_windows
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -232,11 +233,14 @@ class Interpolator:
         """
         check_times(anchors.timestamps[0].tolist(), target_times)
         check = cancel_check(should_cancel)
+        shared = None  # many targets between the same anchors: the motion search once per gap
+        if len(target_times) > 1 and anchors.encoded is not None and self.compiled is None:
+            shared = SharedMotion(self.model, anchors.encoded, anchors.timestamps[0].tolist())
         results = []
         for start in range(0, len(target_times), self.batch_size):
             chunk = [float(t) for t in target_times[start : start + self.batch_size]]
             check()
-            rgb, confidence = self._synthesize_with_fallback(anchors, chunk, check)
+            rgb, confidence = self._synthesize_with_fallback(anchors, chunk, check, shared)
             for i, time in enumerate(chunk):
                 exact = rgb[i, :, : anchors.height, : anchors.width].float().clamp(0, 1)
                 image = tensor_to_image(exact)
@@ -266,12 +270,18 @@ class Interpolator:
         cropped = {k: v[crop].float() for k, v in aux.items() if torch.is_tensor(v) and v.dim() == 4}
         return rgb[crop].float(), cropped
 
-    def _synthesize_with_fallback(self, anchors: EncodedAnchors, times: list[float], check: Callable[[], None]):
+    def _synthesize_with_fallback(
+        self,
+        anchors: EncodedAnchors,
+        times: list[float],
+        check: Callable[[], None],
+        shared: SharedMotion | None = None,
+    ):
         """Synthesize; after an out-of-memory error retry with smaller tiles, then say so plainly."""
         tile = anchors.tile if anchors.encoded is None else None
         for attempt in (tile, *(t for t in OOM_TILE_SIZES if tile is None or t < tile)):
             try:
-                return self._synthesize_batch(anchors, times, attempt, check)
+                return self._synthesize_batch(anchors, times, attempt, check, shared if attempt is None else None)
             except torch.OutOfMemoryError:
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
@@ -281,7 +291,12 @@ class Interpolator:
         )
 
     def _synthesize_batch(
-        self, anchors: EncodedAnchors, times: list[float], tile: int | None, check: Callable[[], None]
+        self,
+        anchors: EncodedAnchors,
+        times: list[float],
+        tile: int | None,
+        check: Callable[[], None],
+        shared: SharedMotion | None = None,
     ):
         target = torch.tensor(times, dtype=torch.float64, device=self.device)
         with torch.inference_mode(), self._autocast():
@@ -290,7 +305,10 @@ class Interpolator:
                     anchors.encoded or self.model.encode(anchors.frames, anchors.timestamps), len(times)
                 )
                 result = self.compiled(encoded, target) if self.compiled is not None else None
-                rgb, aux = result if result is not None else self.model.synthesize(encoded, target, check)
+                if result is None:
+                    motion = shared.for_times(times) if shared is not None else None
+                    result = self.model.synthesize(encoded, target, check, motion)
+                rgb, aux = result
                 check()  # the compiled graph runs in one piece: asked before and after it
                 return rgb.float(), aux["confidence"].float()
             return self._synthesize_tiled(anchors, target, tile, check)

@@ -22,10 +22,18 @@ from tempo_core.network.config import (
     tempo_tiny,
     tempo_xs,
 )
-from tempo_core.network.model import EncodedObservations, TempoNet, build_tempo, count_parameters, normalize_times
+from tempo_core.network.model import (
+    AnchorMotion,
+    EncodedObservations,
+    TempoNet,
+    build_tempo,
+    count_parameters,
+    normalize_times,
+)
 
 __all__ = [
     "REQUIRED_MULTIPLE",
+    "AnchorMotion",
     "EncodedObservations",
     "TempoConfig",
     "TempoNet",

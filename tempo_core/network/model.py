@@ -58,6 +58,25 @@ class EncodedObservations:
     span: torch.Tensor
 
 
+@dataclass
+class AnchorMotion:
+    """The motion prior of :meth:`TempoNet.anchor_motion`, at one reference time between anchors.
+
+    velocities: four ``[B, 2, H_s, W_s]`` (fine to coarse) and full: ``[B, 2, H, W]``, pixels of
+    their scale per unit of normalized time; reference: ``[B]`` normalized time.
+    """
+
+    velocities: list[torch.Tensor]
+    full: torch.Tensor
+    reference: torch.Tensor
+
+
+def retime(velocity: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """``[B, 2, h, w]`` velocity at time ``t`` -> at time ``t - shift`` (``shift [B]``, normalized),
+    assuming each point keeps its velocity: the point at ``p`` then was at ``p + v shift`` at ``t``."""
+    return warp(velocity, velocity * shift.view(-1, 1, 1, 1))
+
+
 def normalize_times(timestamps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``[B, N]`` timestamps -> normalized ``[B, N]``, center ``[B]``, span ``[B]``."""
     timestamps = timestamps.double()
@@ -127,12 +146,15 @@ class TempoNet(nn.Module):
         encoded: EncodedObservations,
         target_time: torch.Tensor,
         between_stages: Callable[[], None] | None = None,
+        motion: AnchorMotion | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Synthesize the frame at ``target_time`` ``[B]`` (same unit as the timestamps).
 
         ``between_stages`` (optional) is called after each stage: the prior's search, every
         attention scale, the decoder, the prior at full size, the pixel synthesis. It may raise to
-        stop the synthesis (the app's cancel); it must not touch the tensors.
+        stop the synthesis (the app's cancel); it must not touch the tensors. ``motion`` (optional,
+        from :meth:`anchor_motion`): the prior's velocities at a nearby reference time, re-timed to
+        the target (:func:`retime`) instead of searched again (slow motion: once per anchor gap).
 
         Returns:
             rgb ``[B, 3, H, W]`` in [0, 1] and ``aux`` with ``confidence`` ``[B, 1, H, W]`` in
@@ -150,7 +172,11 @@ class TempoNet(nn.Module):
         fused_pyramid: list[torch.Tensor] = [None] * 4  # type: ignore[list-item]
         skips: list[torch.Tensor] = [None] * 4  # type: ignore[list-item]
         checkpoint = between_stages or _no_check
-        velocities = self.motion_prior.velocities(encoded.image_pyramid, dt)
+        if motion is None:
+            velocities = self.motion_prior.velocities(encoded.image_pyramid, dt)
+        else:
+            shift = motion.reference - target
+            velocities = [retime(velocity, shift) for velocity in motion.velocities]
         checkpoint()
         fused, learned, state = None, None, None
         for scale in reversed(range(4)):
@@ -164,7 +190,10 @@ class TempoNet(nn.Module):
 
         decoded = self.decoder(fused_pyramid, skips)
         checkpoint()
-        fine_velocity = self.motion_prior.full_resolution(encoded.frames, dt, velocities[0])
+        if motion is None:
+            fine_velocity = self.motion_prior.full_resolution(encoded.frames, dt, velocities[0])
+        else:
+            fine_velocity = retime(motion.full, motion.reference - target)
         checkpoint()
         fine_prior = fine_velocity[:, None] * dt[:, :, None, None, None]  # (B, N, 2, H, W)
         observation_weights = self.motion_prior.observation_weights(dt)
@@ -185,6 +214,15 @@ class TempoNet(nn.Module):
             "motion_prior_full": fine_velocity,
         }
         return rgb, aux
+
+    def anchor_motion(self, encoded: EncodedObservations, reference_time: torch.Tensor) -> AnchorMotion:
+        """The motion prior at ``reference_time`` ``[B]`` (timestamps' unit), all scales and full size:
+        the part of a synthesis that :meth:`synthesize` can re-time to other targets nearby."""
+        reference = ((reference_time.double().view(-1) - encoded.center) / encoded.span).float()
+        dt = encoded.anchor_times - reference[:, None]
+        velocities = self.motion_prior.velocities(encoded.image_pyramid, dt)
+        full = self.motion_prior.full_resolution(encoded.frames, dt, velocities[0])
+        return AnchorMotion(velocities, full, reference)
 
     @staticmethod
     def _aligned_blend(features: torch.Tensor, prior: torch.Tensor, proximity: torch.Tensor) -> torch.Tensor:

@@ -213,3 +213,20 @@ def test_synthesize_is_one_graph_without_host_syncs():
             compiled_rgb, compiled_aux = compiled(encoded, target_time)
         torch.testing.assert_close(compiled_rgb, rgb, atol=1e-4, rtol=0)
         torch.testing.assert_close(compiled_aux["confidence"], aux["confidence"], atol=1e-4, rtol=0)
+
+
+def test_the_prior_re_timed_from_the_gap_middle_matches_at_the_middle_and_follows_motion(tiny):
+    images, times = sample(1, 2)
+    with torch.no_grad():
+        encoded = tiny.encode(images, times)
+        motion = tiny.anchor_motion(encoded, torch.tensor([0.5]))
+        searched, aux = tiny.synthesize(encoded, torch.tensor([0.5]))
+        shared, shared_aux = tiny.synthesize(encoded, torch.tensor([0.5]), motion=motion)
+        other, other_aux = tiny.synthesize(encoded, torch.tensor([0.25]), motion=motion)
+    torch.testing.assert_close(shared, searched, atol=1e-4, rtol=0)  # no shift: the same motion
+    assert other.shape == searched.shape and not torch.allclose(other, shared)
+    # a uniform motion re-timed is itself
+    uniform = torch.full((1, 2, 8, 8), 3.0)
+    from tempo_core.network.model import retime
+
+    torch.testing.assert_close(retime(uniform, torch.tensor([0.25])), uniform)
