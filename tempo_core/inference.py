@@ -306,7 +306,7 @@ class Interpolator:
                 )
                 result = self.compiled(encoded, target) if self.compiled is not None else None
                 if result is None:
-                    motion = shared.for_times(times) if shared is not None else None
+                    motion = shared.for_times(times, check) if shared is not None else None
                     result = self.model.synthesize(encoded, target, check, motion)
                 rgb, aux = result
                 check()  # the compiled graph runs in one piece: asked before and after it

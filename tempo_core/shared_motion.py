@@ -10,6 +10,8 @@ on training septuplets: ``python benchmarks/retime_study.py`` (docs/benchmarks.m
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from tempo_core.network import AnchorMotion, EncodedObservations, TempoNet
@@ -34,9 +36,10 @@ class SharedMotion:
                 return index
         return None
 
-    def for_times(self, times: list[float]) -> AnchorMotion | None:
+    def for_times(self, times: list[float], check: Callable[[], None] | None = None) -> AnchorMotion | None:
         """The motion for a batch of targets in one gap, expanded to the batch; None when they
-        span several gaps or lie outside the anchors (then each is searched as usual)."""
+        span several gaps or lie outside the anchors (then each is searched as usual). ``check``
+        is called between the stages of a search (the app's cancel)."""
         gaps = {self.gap(time) for time in times}
         if len(gaps) != 1 or None in gaps:
             return None
@@ -44,7 +47,7 @@ class SharedMotion:
         if gap not in self._by_gap:
             middle = (self.times[gap] + self.times[gap + 1]) / 2
             reference = torch.tensor([middle], dtype=torch.float64, device=self.encoded.frames.device)
-            self._by_gap[gap] = self.model.anchor_motion(self.encoded, reference)
+            self._by_gap[gap] = self.model.anchor_motion(self.encoded, reference, check)
         motion = self._by_gap[gap]
         count = len(times)
         if count == 1:

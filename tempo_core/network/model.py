@@ -215,12 +215,19 @@ class TempoNet(nn.Module):
         }
         return rgb, aux
 
-    def anchor_motion(self, encoded: EncodedObservations, reference_time: torch.Tensor) -> AnchorMotion:
+    def anchor_motion(
+        self,
+        encoded: EncodedObservations,
+        reference_time: torch.Tensor,
+        between_stages: Callable[[], None] | None = None,
+    ) -> AnchorMotion:
         """The motion prior at ``reference_time`` ``[B]`` (timestamps' unit), all scales and full size:
-        the part of a synthesis that :meth:`synthesize` can re-time to other targets nearby."""
+        the part of a synthesis that :meth:`synthesize` can re-time to other targets nearby.
+        ``between_stages`` as in :meth:`synthesize` (called between the search and the full size)."""
         reference = ((reference_time.double().view(-1) - encoded.center) / encoded.span).float()
         dt = encoded.anchor_times - reference[:, None]
         velocities = self.motion_prior.velocities(encoded.image_pyramid, dt)
+        (between_stages or _no_check)()
         full = self.motion_prior.full_resolution(encoded.frames, dt, velocities[0])
         return AnchorMotion(velocities, full, reference)
 

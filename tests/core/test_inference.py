@@ -42,10 +42,15 @@ def test_pil_grayscale_and_alpha_inputs(interpolator):
 def test_encode_once_many_targets_matches_single_calls(interpolator):
     anchors = frames(2, 64, 64)
     encoded = interpolator.encode(anchors, [0.0, 1.0])
+    for time in (0.25, 0.5, 0.75):  # one encoding, one target at a time: as a full pass
+        once = interpolator.synthesize(encoded, [time])[0]
+        single = interpolator.interpolate(anchors, [0.0, 1.0], time)
+        assert np.abs(single.image.astype(int) - once.image).max() <= 1
+    # many targets share the motion search of the gap's middle (re-timed off it): equal there
     many = interpolator.synthesize(encoded, [0.25, 0.5, 0.75])
-    for result in many:
-        single = interpolator.interpolate(anchors, [0.0, 1.0], result.time)
-        assert np.abs(single.image.astype(int) - result.image).max() <= 1
+    middle = interpolator.interpolate(anchors, [0.0, 1.0], 0.5)
+    assert [r.time for r in many] == [0.25, 0.5, 0.75]
+    assert np.abs(middle.image.astype(int) - many[1].image).max() <= 1
 
 
 def test_unsorted_anchor_times_are_fine(interpolator):
@@ -181,9 +186,9 @@ def test_slow_motion_searches_the_motion_once_per_anchor_gap(interpolator, monke
     calls = []
     original = interpolator.model.anchor_motion
 
-    def counted(encoded, reference_time):
+    def counted(encoded, reference_time, between_stages=None):
         calls.append(float(reference_time[0]))
-        return original(encoded, reference_time)
+        return original(encoded, reference_time, between_stages)
 
     monkeypatch.setattr(interpolator.model, "anchor_motion", counted)
     anchors = interpolator.encode(frames(3, 40, 60), [0.0, 1.0, 2.0])

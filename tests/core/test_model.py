@@ -192,6 +192,7 @@ def test_config_round_trip_and_unknown_keys():
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Dynamo detected a call to a `functools.lru_cache`")
 def test_synthesize_is_one_graph_without_host_syncs():
     # torch.compile(fullgraph=True) refuses any graph break: a .item(), a nonzero, a shape read
     # from the data or a Python branch on a tensor value would all fail here. Dynamo traces with
