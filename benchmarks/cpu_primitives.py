@@ -1,11 +1,12 @@
 """CPU time of two primitives of a synthesis, each against the PyTorch call it replaced.
 
-* Box means of the motion prior (:func:`tempo_core.network.filters.box_mean`: the Lucas-Kanade moments,
-  the block-matching and propagation costs, the 3 x 3 neighbour mean of the Jacobi sweeps)
-  against ``F.avg_pool2d``.
-* The local correlation (:func:`tempo_core.network.correlation.local_correlation`, which loops over
-  displacements on a CPU) against the unfold-and-einsum path it takes on a GPU: at inference,
-  and forward + backward at training shapes.
+* Box means of the motion prior (:func:`tempo_core.network.filters.box_mean`, running sums since
+  issue 18: the Lucas-Kanade moments, the block-matching and propagation costs; and the 3 x 3
+  neighbour sums of the Jacobi sweeps as shifted slices) against ``F.avg_pool2d``.
+* The local correlation (:func:`tempo_core.network.correlation.local_correlation`: without
+  gradients one tiled matrix product since issue 18, with gradients a loop over displacements on
+  a CPU) against the unfold-and-einsum path a GPU takes for training: at inference, and
+  forward + backward at training shapes. The figures in docs/benchmarks.md predate issue 18.
 
 Shapes are those of a 720p frame (1280 x 720, ``xs`` preset, N=2), and for training a batch of 4
 crops of 160 x 160 with N=4 (16 observations). Prints the median of
