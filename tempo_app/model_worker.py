@@ -26,6 +26,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from tempo_app.errors import is_out_of_memory, user_message
+from tempo_app.foreground import FOREGROUND
 from tempo_app.images import resize_rgb, scaled_size
 from tempo_app.latest_wins import LatestWinsThread
 from tempo_app.model_state import ModelInfo, ModelSpec
@@ -157,10 +158,11 @@ class ModelWorker(LatestWinsThread[SynthesisRequest]):
                 self.error.emit(request.request_id, NO_MODEL, False)
                 return
             started = time.perf_counter()
-            encoded = self._encode(request)
-            if self.superseded():
-                raise _Superseded
-            synthesis = self._interp.synthesize(encoded, [request.time])[0]
+            with FOREGROUND.busy():  # the thumbnails and the cut scan pause meanwhile
+                encoded = self._encode(request)
+                if self.superseded():
+                    raise _Superseded
+                synthesis = self._interp.synthesize(encoded, [request.time])[0]
             ms = (time.perf_counter() - started) * 1000.0
             self.processed_ids.append(request.request_id)
             image = np.ascontiguousarray(synthesis.image, dtype=np.uint8)

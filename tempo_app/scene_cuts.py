@@ -13,6 +13,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
 from tempo_app.errors import user_message
+from tempo_app.foreground import FOREGROUND
 
 
 class _Interrupted(Exception):
@@ -46,6 +47,7 @@ class SceneCutScanner(QThread):
 
     def _small_frames(self, reader) -> Iterator[np.ndarray]:
         for _, small in reader.iter_small():
+            FOREGROUND.wait_idle(self.isInterruptionRequested)
             if self.isInterruptionRequested():
                 raise _Interrupted
             yield small

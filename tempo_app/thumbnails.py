@@ -6,6 +6,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
 from tempo_app.errors import user_message
+from tempo_app.foreground import FOREGROUND
 from tempo_app.images import resize_rgb, to_qimage
 
 
@@ -46,6 +47,7 @@ class ThumbnailLoader(QThread):
         try:
             with VideoReader(self.path, cache_size=2) as reader:
                 for index in self.indices:
+                    FOREGROUND.wait_idle(self.isInterruptionRequested)
                     if self.isInterruptionRequested():
                         return
                     frame = reader.read_frame(index)
