@@ -32,8 +32,8 @@ MAX_CONFIG_CHARS = 4096
 # field: (low, high) inclusive; lists hold 4 such values. The presets sit well inside
 # (base_channels 16-80, temporal 16-96, depths 1-12, 2-8 heads). The largest network allowed
 # (every value at its maximum) has 210M parameters and took 3.5 s and 1.1 GB to build on this
-# 2-core CPU (`TempoNet(TempoConfig(96, 128, (16,) * 4, (16,) * 4, 16, 16, 6, 8))` under
-# /usr/bin/time); weights that do not match it are refused right after.
+# 2-core CPU (every field of CONFIG_LIMITS at its high end, built under /usr/bin/time);
+# weights that do not match it are refused right after.
 CONFIG_LIMITS: dict[str, tuple[float, float]] = {
     "base_channels": (1, 96),
     "temporal_channels": (1, 128),

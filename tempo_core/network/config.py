@@ -24,7 +24,7 @@ from typing import Any
 REQUIRED_MULTIPLE = 32
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TempoConfig:
     """Architecture hyper-parameters of a TEMPO network (see the module docstring)."""
 
@@ -76,27 +76,66 @@ class TempoConfig:
 
 def tempo_tiny() -> TempoConfig:
     """A few hundred thousand parameters: for tests and smoke runs."""
-    return TempoConfig(16, 16, (1, 1, 1, 1), (1, 1, 1, 1), 2, 2, 2, 2)
+    return TempoConfig(
+        base_channels=16,
+        temporal_channels=16,
+        encoder_depths=(1, 1, 1, 1),
+        decoder_depths=(1, 1, 1, 1),
+        attn_heads=2,
+        attn_points=2,
+        corr_levels=2,
+        corr_radius=2,
+    )
 
 
 def tempo_xs() -> TempoConfig:
     """Small and fast: the CPU-friendly size the default model is trained at."""
-    return TempoConfig(24, 32, (2, 2, 2, 2), (1, 1, 1, 1), 4, 4, 4, 3)
+    return TempoConfig(
+        base_channels=24,
+        temporal_channels=32,
+        encoder_depths=(2, 2, 2, 2),
+        decoder_depths=(1, 1, 1, 1),
+        attn_heads=4,
+        attn_points=4,
+        corr_levels=4,
+        corr_radius=3,
+    )
 
 
 def tempo_s() -> TempoConfig:
     """About 15M parameters."""
-    return TempoConfig(52, 64, (3, 3, 9, 3), (2, 2, 2, 2), 4, 4)
+    return TempoConfig(
+        base_channels=52,
+        temporal_channels=64,
+        encoder_depths=(3, 3, 9, 3),
+        decoder_depths=(2, 2, 2, 2),
+        attn_heads=4,
+        attn_points=4,
+    )
 
 
 def tempo_b() -> TempoConfig:
     """About 25M parameters: the seed description's default (``build_tempo()``)."""
-    return TempoConfig(64, 64, (3, 3, 9, 3), (3, 3, 3, 3), 4, 4)
+    return TempoConfig(
+        base_channels=64,
+        temporal_channels=64,
+        encoder_depths=(3, 3, 9, 3),
+        decoder_depths=(3, 3, 3, 3),
+        attn_heads=4,
+        attn_points=4,
+    )
 
 
 def tempo_l() -> TempoConfig:
     """About 40M parameters."""
-    return TempoConfig(80, 96, (3, 3, 12, 3), (3, 3, 3, 3), 8, 4)
+    return TempoConfig(
+        base_channels=80,
+        temporal_channels=96,
+        encoder_depths=(3, 3, 12, 3),
+        decoder_depths=(3, 3, 3, 3),
+        attn_heads=8,
+        attn_points=4,
+    )
 
 
 PRESETS: dict[str, Callable[[], TempoConfig]] = {
