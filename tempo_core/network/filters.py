@@ -41,14 +41,22 @@ def block_sum(padded: torch.Tensor, size: int) -> torch.Tensor:
     return total
 
 
-@functools.lru_cache(maxsize=64)
 def _inverse_block_count(length: int, size: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """``[length]`` 1 / (how many positions of a ``size``-long window centred on each position lie
-    within ``0 .. length - 1``). Shared: never modify it in place."""
+    within ``0 .. length - 1``)."""
+    position = torch.arange(length, device=device)
+    counts = (position + size // 2).clamp(max=length - 1) - (position - size // 2).clamp(min=0) + 1
+    return counts.to(dtype).reciprocal()
+
+
+@functools.lru_cache(maxsize=64)
+def _inverse_block_area(h: int, w: int, size: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """``[h, w]`` 1 / (how many pixels of each pixel's ``size x size`` block lie within the image),
+    as the product of the row and column counts' inverses. Made once per size and shared: never
+    modify it in place."""
     with torch.inference_mode(False):  # a normal tensor, usable later with autograd too
-        position = torch.arange(length, device=device)
-        counts = (position + size // 2).clamp(max=length - 1) - (position - size // 2).clamp(min=0) + 1
-        return counts.to(dtype).reciprocal()
+        rows = _inverse_block_count(h, size, device, dtype)
+        return rows[:, None] * _inverse_block_count(w, size, device, dtype)
 
 
 def box_mean(values: torch.Tensor, size: int) -> torch.Tensor:
@@ -56,7 +64,7 @@ def box_mean(values: torch.Tensor, size: int) -> torch.Tensor:
     block that reaches past the border averages the pixels it covers).
 
     Running sums: a cumulative sum down the rows, the difference of rows ``size`` apart, the same
-    along the columns. Seven operations and four additions per pixel for any size (a pooling call
+    along the columns. Six operations and four additions per pixel for any size (a pooling call
     costs ``size**2`` per pixel, shifted slices ``2 size`` operations).
     """
     if size == 1:
@@ -68,9 +76,7 @@ def box_mean(values: torch.Tensor, size: int) -> torch.Tensor:
     rows = running[..., size:, :] - running[..., :-size, :]
     running = rows.cumsum(dim=-1)
     sums = running[..., size:] - running[..., :-size]
-    inverse_rows = _inverse_block_count(h, size, values.device, values.dtype)
-    inverse_columns = _inverse_block_count(w, size, values.device, values.dtype)
-    return sums * (inverse_rows[:, None] * inverse_columns)
+    return sums * _inverse_block_area(h, w, size, values.device, values.dtype)
 
 
 @functools.lru_cache(maxsize=16)
@@ -126,8 +132,8 @@ def median_filter(velocity: torch.Tensor, size: int) -> torch.Tensor:
 
 def central_differences(images: torch.Tensor) -> torch.Tensor:
     """``[..., h, w]`` -> ``[..., 2, h, w]``: twice the central-difference gradient (x, y),
-    replicate at the border. Three operations and a stack."""
-    flat = images.flatten(0, -3).unsqueeze(1) if images.dim() > 2 else images[None, None]
+    replicate at the border. Three operations and a stack (``images`` contiguous: viewed, not copied)."""
+    flat = images.view(-1, 1, *images.shape[-2:])
     padded = F.pad(flat, (1, 1, 1, 1), mode="replicate")
     twice_x = padded[..., 1:-1, 2:] - padded[..., 1:-1, :-2]
     twice_y = padded[..., 2:, 1:-1] - padded[..., :-2, 1:-1]

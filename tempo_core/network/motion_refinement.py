@@ -33,7 +33,8 @@ from tempo_core.network.sampling import identity_grid, warp, xy_constant
 def look_up(images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
     """Observations ``[B, N, C, h, w]`` looked up at ``p + velocity [B, 2, h, w] * dt [B, N]``."""
     offsets = velocity[:, None] * dt[:, :, None, None, None]  # (B, N, 2, h, w)
-    return warp(images.flatten(0, 1), offsets.flatten(0, 1)).view(images.shape)
+    M = images.shape[0] * images.shape[1]
+    return warp(images.view(M, *images.shape[2:]), offsets.view(M, *offsets.shape[2:])).view(images.shape)
 
 
 def candidate_look_ups(images: torch.Tensor, candidates: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
@@ -102,14 +103,14 @@ def _weighted_moments(components: torch.Tensor, weights: torch.Tensor) -> tuple[
         ``c`` centred on the weighted mean over N; and ``[B, 1, h, w]`` the same for (residual,
         residual), the spread. For two observations ``c_0 = w_1 (Z_0 - Z_1)`` and
         ``c_1 = -w_0 (Z_0 - Z_1)``, so the sum is ``w_0 w_1`` times the product of the difference:
-        half the work, the same numbers up to rounding.
+        half the work, the same numbers up to rounding (all 3 x 3 products at once there: three
+        operations).
     """
     if components.shape[1] == 2:
         difference = components[:, 0] - components[:, 1]  # (B, C, 3, h, w)
         pair = (weights[:, 0] * weights[:, 1]).view(-1, 1, 1, 1, 1)
-        outer = (difference[:, :, :2, None] * difference[:, :, None]).sum(dim=1) * pair
-        spread = difference[:, :, 2:].square().sum(dim=1) * pair[..., 0]
-        return outer, spread
+        products = (difference[:, :, :, None] * difference[:, :, None]).sum(dim=1) * pair  # (B, 3, 3, h, w)
+        return products[:, :2], products[:, 2, 2:]
     centred = _centred(components, weights)
     weighted = centred * weights[:, :, None, None, None, None]
     outer = (weighted[:, :, :, :2, None] * centred[:, :, :, None]).sum(dim=(1, 2))
@@ -134,7 +135,8 @@ def local_global_system(
     components = torch.cat([central_differences(looked_up) * half_dt, looked_up.unsqueeze(3)], dim=3)
     outer, spread = _weighted_moments(components, weights)
     robust = (spread * config.robust_scale**-2 + 1).rsqrt()
-    return box_mean(outer.flatten(1, 2) * robust, config.lk_window)
+    B, _, _, h, w = outer.shape
+    return box_mean(outer.view(B, 6, h, w) * robust, config.lk_window)
 
 
 @torch.no_grad()
@@ -218,7 +220,8 @@ def polish(
         with torch.no_grad():
             features = with_gradient_channels(images.float(), config)
     for _ in range(config.lk_iterations if iterations is None else iterations):
-        velocity = velocity + lucas_kanade_step(features, velocity, dt, weights, config).to(velocity.dtype)
+        step = lucas_kanade_step(features, velocity, dt, weights, config)
+        velocity = velocity + (step if step.dtype == velocity.dtype else step.to(velocity.dtype))
     if median and config.median_size > 1:
         filtered = median_filter(velocity, config.median_size)
         velocity = velocity + (filtered - velocity.detach()).to(velocity.dtype)

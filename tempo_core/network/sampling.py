@@ -74,7 +74,8 @@ def warp(images: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     device, dtype = images.device, offsets.dtype
     scale = xy_constant(2.0 / width, 2.0 / height, device, dtype)  # pixels -> grid units
     grid = torch.addcmul(identity_grid(height, width, device, dtype), offsets.permute(0, 2, 3, 1), scale)
-    return F.grid_sample(images, grid.to(images.dtype), mode="bilinear", padding_mode="border", align_corners=False)
+    grid = grid if grid.dtype == images.dtype else grid.to(images.dtype)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
 def upsample_velocity(velocity: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
