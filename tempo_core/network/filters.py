@@ -99,6 +99,14 @@ CROSSED = [0, 1, 1, 0]  # (x, y) -> (x, y, y, x): each component beside the othe
 
 
 @functools.lru_cache(maxsize=16)
+def crossed_index(device: torch.device) -> torch.Tensor:
+    """``CROSSED`` as an index tensor on ``device`` (made once and shared: never modify it), so that
+    picking the crossed components is one ``index_select``, not a copy of the list and an index."""
+    with torch.inference_mode(False):
+        return torch.tensor(CROSSED, device=device)
+
+
+@functools.lru_cache(maxsize=16)
 def _crossed_kernel(weight: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """``[4, 2, 3, 3]``: ``weight`` times the 3 x 3 sums of the input channels ``CROSSED`` (shared)."""
     with torch.inference_mode(False):
@@ -112,7 +120,7 @@ def crossed_neighbour_sums(values: torch.Tensor, weight: float) -> torch.Tensor:
     """``[B, 2, h, w]`` -> ``[B, 4, h, w]``: ``weight`` times the 3 x 3 neighbour sums of (x, y, y, x)
     (:func:`neighbour_sum`), in one convolution where :func:`sums_by_slices` says no."""
     if sums_by_slices(values):
-        return neighbour_sum(values)[:, CROSSED] * weight
+        return neighbour_sum(values).index_select(1, crossed_index(values.device)) * weight
     padded = F.pad(values, (1, 1, 1, 1), mode="replicate")
     return F.conv2d(padded, _crossed_kernel(weight, values.device, values.dtype))
 

@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 
 from tempo_core.network.filters import (
-    CROSSED,
     box_mean,
     central_differences,
+    crossed_index,
     crossed_neighbour_sums,
     image_gradients,
     median_filter,
@@ -184,12 +184,14 @@ def _jacobi_sweeps(system: torch.Tensor, velocity: torch.Tensor, config: PriorCo
     B, _, h, w = velocity.shape
     diagonal = system[:, 0:5:4] + smoothness  # (xx + S, yy + S)
     off_diagonal, b = system[:, 1:2], system[:, 2:6:3]  # xy, (bx, by)
-    inverse_determinant = (diagonal.prod(dim=1, keepdim=True) - off_diagonal.square()).reciprocal()
+    negative_off_diagonal = off_diagonal.neg()
+    determinant = diagonal.prod(dim=1, keepdim=True) - off_diagonal.square()
     # d_x = ((yy + S) g_x - xy g_y) / det and d_y = ((xx + S) g_y - xy g_x) / det, for g in (x, y, y, x)
-    inverse = torch.cat([diagonal[:, 1:], -off_diagonal, diagonal[:, :1], -off_diagonal], dim=1)
-    inverse = inverse * inverse_determinant
+    inverse = torch.cat([diagonal[:, 1:], negative_off_diagonal, diagonal[:, :1], negative_off_diagonal], dim=1)
+    inverse = inverse * determinant.reciprocal()
     constant = torch.sub(neighbour_sum(velocity), velocity, alpha=9).mul_(smoothness / 9).sub_(b)
-    start = inverse * constant[:, CROSSED]  # (B, 4, h, w): the pairs sum to A^-1 k
+    crossed = constant.index_select(1, crossed_index(constant.device))
+    start = inverse * crossed  # (B, 4, h, w): the pairs sum to A^-1 k
     step = start.view(B, 2, 2, h, w).sum(dim=2).clamp_(-bound, bound)
     for _ in range(config.smoothness_sweeps - 1):
         crossed = crossed_neighbour_sums(step, smoothness / 9)

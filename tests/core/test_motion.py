@@ -222,7 +222,7 @@ def test_box_mean_made_first_under_inference_mode_still_serves_autograd():
     assert values.grad is not None and torch.isfinite(values.grad).all()
     # the cached counts themselves are normal tensors (an inference tensor cannot be saved for
     # backward by any later use that multiplies it with a tensor that needs a gradient)
-    cached = filters._inverse_block_count(11, 5, values.device, values.dtype)
+    cached = filters._inverse_block_area(11, 6, 5, values.device, values.dtype)
     assert not cached.is_inference()
 
 
