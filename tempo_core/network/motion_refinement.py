@@ -19,9 +19,9 @@ import torch.nn.functional as F
 
 from tempo_core.network.filters import (
     box_mean,
-    central_differences,
     crossed_index,
     crossed_neighbour_sums,
+    differences_and_values,
     image_gradients,
     median_filter,
     neighbour_sum,
@@ -132,7 +132,8 @@ def local_global_system(
     """
     looked_up = look_up(images, velocity, dt)  # (B, N, C, h, w)
     half_dt = (dt / 2)[:, :, None, None, None, None]  # central differences are twice the gradient
-    components = torch.cat([central_differences(looked_up) * half_dt, looked_up.unsqueeze(3)], dim=3)
+    components = differences_and_values(looked_up)  # (B, N, C, 3, h, w)
+    components[:, :, :, :2].mul_(half_dt)  # the Jacobians
     outer, spread = _weighted_moments(components, weights)
     robust = (spread * config.robust_scale**-2 + 1).rsqrt()
     B, _, _, h, w = outer.shape
