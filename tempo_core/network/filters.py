@@ -149,23 +149,24 @@ def central_differences(images: torch.Tensor) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=16)
-def _differences_and_value_kernel(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """``[3, 1, 3, 3]``: right minus left, below minus above, the centre (shared: never modify it)."""
+def _gradients_and_value_kernel(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """``[3, 1, 3, 3]``: half of right minus left, half of below minus above, the centre (shared:
+    never modify it)."""
     with torch.inference_mode(False):
         kernel = torch.zeros(3, 1, 3, 3, device=device, dtype=dtype)
-        kernel[0, 0, 1, 2], kernel[0, 0, 1, 0] = 1.0, -1.0
-        kernel[1, 0, 2, 1], kernel[1, 0, 0, 1] = 1.0, -1.0
+        kernel[0, 0, 1, 2], kernel[0, 0, 1, 0] = 0.5, -0.5
+        kernel[1, 0, 2, 1], kernel[1, 0, 0, 1] = 0.5, -0.5
         kernel[2, 0, 1, 1] = 1.0
         return kernel
 
 
-def differences_and_values(images: torch.Tensor) -> torch.Tensor:
-    """``[..., h, w]`` (contiguous) -> ``[..., 3, h, w]``: :func:`central_differences` (x, y) and the
-    values themselves, in one convolution (two operations with the padding; the same numbers: each
-    output is one difference or one value, the kernel's other weights are zeros)."""
+def gradients_and_values(images: torch.Tensor) -> torch.Tensor:
+    """``[..., h, w]`` (contiguous) -> ``[..., 3, h, w]``: the gradients of :func:`image_gradients`
+    (x, y) and the values themselves, in one convolution (two operations with the padding; the
+    same numbers: each output is one halved difference or one value, the other weights zeros)."""
     flat = images.view(-1, 1, *images.shape[-2:])
     padded = F.pad(flat, (1, 1, 1, 1), mode="replicate")
-    kernel = _differences_and_value_kernel(images.device, images.dtype)
+    kernel = _gradients_and_value_kernel(images.device, images.dtype)
     return F.conv2d(padded, kernel).view(*images.shape[:-2], 3, *images.shape[-2:])
 
 

@@ -21,7 +21,7 @@ from tempo_core.network.filters import (
     box_mean,
     crossed_index,
     crossed_neighbour_sums,
-    differences_and_values,
+    gradients_and_values,
     image_gradients,
     median_filter,
     neighbour_sum,
@@ -131,9 +131,8 @@ def local_global_system(
     :func:`lucas_kanade_step`.
     """
     looked_up = look_up(images, velocity, dt)  # (B, N, C, h, w)
-    half_dt = (dt / 2)[:, :, None, None, None, None]  # central differences are twice the gradient
-    components = differences_and_values(looked_up)  # (B, N, C, 3, h, w)
-    components[:, :, :, :2].mul_(half_dt)  # the Jacobians
+    components = gradients_and_values(looked_up)  # (B, N, C, 3, h, w)
+    components[:, :, :, :2].mul_(dt[:, :, None, None, None, None])  # the Jacobians
     outer, spread = _weighted_moments(components, weights)
     robust = (spread * config.robust_scale**-2 + 1).rsqrt()
     B, _, _, h, w = outer.shape
