@@ -19,6 +19,12 @@ PROXIMITY_SHARPNESS = 4.0
 OBSERVATION_SHARPNESS = 8.0
 
 
+def as_dtype(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``tensor`` in ``dtype``: the tensor itself when it is already (``.to`` would still dispatch an
+    operation; the prior and the warps ask hundreds of times per frame)."""
+    return tensor if tensor.dtype == dtype else tensor.to(dtype)
+
+
 def time_proximity(dt: torch.Tensor, sharpness: float) -> torch.Tensor:
     """``[B, N]`` weights (sum 1 over N) of observations at ``dt = t_i - t_target``: ``softmax(-sharpness |dt|)``."""
     return (-sharpness * dt.abs()).softmax(dim=1)
@@ -41,9 +47,10 @@ class SinusoidalTimeEncoding(nn.Module):
 
     def forward(self, times: torch.Tensor) -> torch.Tensor:
         """times: any shape ``S`` (normalized units) -> ``[*S, D]``."""
-        angles = times.float().unsqueeze(-1) * self.frequencies
-        features = torch.cat([times.float().unsqueeze(-1), angles.sin(), angles.cos()], dim=-1)
-        return self.mlp(features.to(self.mlp[0].weight.dtype))
+        times = as_dtype(times, torch.float32).unsqueeze(-1)
+        angles = times * self.frequencies
+        features = torch.cat([times, angles.sin(), angles.cos()], dim=-1)
+        return self.mlp(as_dtype(features, self.mlp[0].weight.dtype))
 
 
 class LayerNorm2d(nn.Module):

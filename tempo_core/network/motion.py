@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tempo_core.network.filters import box_mean
-from tempo_core.network.layers import time_proximity
+from tempo_core.network.layers import as_dtype, time_proximity
 from tempo_core.network.motion_refinement import candidate_costs, look_up, polish, polish_and_propagate
 from tempo_core.network.prior_config import PriorConfig
 from tempo_core.network.sampling import upsample_velocity
@@ -146,7 +146,7 @@ class BilateralMotionPrior(nn.Module):
         """The prior's time for the observations ``dt [B, K]`` (normalized): the unit ``[B, 1]``
         (:func:`pair_gap`, or 1 without ``pair_gap_units``), ``dt`` in that unit, and the weights
         ``[B, K]`` of :meth:`observation_weights` in that unit, zero for those that do not count."""
-        dt = dt.float()
+        dt = as_dtype(dt, torch.float32)
         unit = pair_gap(dt) if self.config.pair_gap_units else dt.new_ones(dt.shape[0], 1)
         unit_dt = dt / unit
         logits = (-self.config.observation_sharpness * unit_dt.abs()).masked_fill(
@@ -203,9 +203,9 @@ class BilateralMotionPrior(nn.Module):
         with torch.autocast(device_type=dt.device.type, enabled=False):
             unit, unit_dt, weights = self._prior_time(dt)
             for scale in reversed(range(len(pyramid))):
-                velocity = self.refine(scale, pyramid[scale].float(), unit_dt, weights, velocity)
+                velocity = self.refine(scale, as_dtype(pyramid[scale], torch.float32), unit_dt, weights, velocity)
                 velocities[scale] = velocity
-        return [(velocity / unit[:, :, None, None]).to(pyramid[0].dtype) for velocity in velocities]
+        return [as_dtype(velocity / unit[:, :, None, None], pyramid[0].dtype) for velocity in velocities]
 
     def full_resolution(self, frames: torch.Tensor, dt: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
         """Velocity ``[B, 2, H, W]`` (input pixels per unit time) from the 1/4-scale one.
@@ -219,13 +219,14 @@ class BilateralMotionPrior(nn.Module):
         dtype, (B, N, C, H, W) = frames.dtype, frames.shape
         with torch.autocast(device_type=dt.device.type, enabled=False):
             unit, dt, weights = self._prior_time(dt)
-            frames, velocity = frames.float(), velocity.float() * unit[:, :, None, None]
+            frames = as_dtype(frames, torch.float32)
+            velocity = as_dtype(velocity, torch.float32) * unit[:, :, None, None]
             half = F.avg_pool2d(frames.flatten(0, 1), 2).view(B, N, C, H // 2, W // 2)
             velocity = upsample_velocity(velocity, (H // 2, W // 2))
             velocity = polish_and_propagate(half, velocity, dt, weights, config)
             full = upsample_velocity(velocity, (H, W))
             full = polish(frames, full, dt, weights, config, iterations=config.full_size_iterations, median=False)
-            return (full / unit[:, :, None, None]).to(dtype)
+            return as_dtype(full / unit[:, :, None, None], dtype)
 
     @torch.no_grad()
     def synthesize_alone(self, frames: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:

@@ -26,6 +26,7 @@ from tempo_core.network.filters import (
     median_filter,
     neighbour_sum,
 )
+from tempo_core.network.layers import as_dtype
 from tempo_core.network.prior_config import PriorConfig
 from tempo_core.network.sampling import identity_grid, warp, xy_constant
 
@@ -220,13 +221,12 @@ def polish(
     """
     if features is None:
         with torch.no_grad():
-            features = with_gradient_channels(images.float(), config)
+            features = with_gradient_channels(as_dtype(images, torch.float32), config)
     for _ in range(config.lk_iterations if iterations is None else iterations):
-        step = lucas_kanade_step(features, velocity, dt, weights, config)
-        velocity = velocity + (step if step.dtype == velocity.dtype else step.to(velocity.dtype))
+        velocity = velocity + as_dtype(lucas_kanade_step(features, velocity, dt, weights, config), velocity.dtype)
     if median and config.median_size > 1:
         filtered = median_filter(velocity, config.median_size)
-        velocity = velocity + (filtered - velocity.detach()).to(velocity.dtype)
+        velocity = velocity + as_dtype(filtered - velocity.detach(), velocity.dtype)
     return velocity
 
 
@@ -281,7 +281,7 @@ def polish_and_propagate(
     Gradients flow through ``velocity`` unchanged. Shapes as in :func:`polish`.
     """
     with torch.no_grad():
-        features = with_gradient_channels(images.float(), config)
+        features = with_gradient_channels(as_dtype(images, torch.float32), config)
     velocity = polish(images, velocity, dt, weights, config, features=features)
     velocity = velocity + (propagate(images, velocity, dt, weights, config) - velocity.detach())
     return polish(images, velocity, dt, weights, config, iterations=1, median=False, features=features)

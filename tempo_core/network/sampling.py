@@ -13,6 +13,8 @@ import functools
 import torch
 import torch.nn.functional as F
 
+from tempo_core.network.layers import as_dtype
+
 
 def _pixel_centres(height: int, width: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """Pixel-centre coordinates ``[2, H, W]`` (x, y), made anew."""
@@ -74,8 +76,9 @@ def warp(images: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     device, dtype = images.device, offsets.dtype
     scale = xy_constant(2.0 / width, 2.0 / height, device, dtype)  # pixels -> grid units
     grid = torch.addcmul(identity_grid(height, width, device, dtype), offsets.permute(0, 2, 3, 1), scale)
-    grid = grid if grid.dtype == images.dtype else grid.to(images.dtype)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return F.grid_sample(
+        images, as_dtype(grid, images.dtype), mode="bilinear", padding_mode="border", align_corners=False
+    )
 
 
 def upsample_velocity(velocity: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from tempo_core.network.layers import as_dtype
 from tempo_core.network.sampling import base_grid, pixels_to_grid
 
 
@@ -55,7 +56,9 @@ def deformable_sample(values: torch.Tensor, offsets: torch.Tensor, weights: torc
         offsets, "b n h p two y x -> (b n h) two p y x"
     )  # (B*N*heads, 2, P, H, W)
     grid = pixels_to_grid(rearrange(coords, "m two p y x -> m (p y) x two"), H, W)
-    sampled = F.grid_sample(per_head, grid.to(values.dtype), mode="bilinear", padding_mode="zeros", align_corners=False)
+    sampled = F.grid_sample(
+        per_head, as_dtype(grid, values.dtype), mode="bilinear", padding_mode="zeros", align_corners=False
+    )
     sampled = rearrange(sampled, "(b n h) c (p y) x -> b n h p c y x", b=B, n=N, h=heads, p=points)
     fused = (sampled * weights.unsqueeze(4)).sum(dim=(1, 3))  # (B, heads, C/heads, H, W)
     return rearrange(fused, "b h c y x -> b (h c) y x")
