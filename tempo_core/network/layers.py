@@ -25,6 +25,12 @@ def as_dtype(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return tensor if tensor.dtype == dtype else tensor.to(dtype)
 
 
+def fold(tensor: torch.Tensor, dims: int = 2) -> torch.Tensor:
+    """``[D0, ..., D(dims-1), ...]`` -> ``[D0 * ... * D(dims-1), ...]`` as a view: no operation, and
+    an error (not a hidden copy) where the layout allows no view."""
+    return tensor.view(-1, *tensor.shape[dims:])
+
+
 def time_proximity(dt: torch.Tensor, sharpness: float) -> torch.Tensor:
     """``[B, N]`` weights (sum 1 over N) of observations at ``dt = t_i - t_target``: ``softmax(-sharpness |dt|)``."""
     return (-sharpness * dt.abs()).softmax(dim=1)

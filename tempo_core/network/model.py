@@ -32,7 +32,13 @@ from tempo_core.network.config import TempoConfig
 from tempo_core.network.correlation import correlation_channels, correlation_pyramid
 from tempo_core.network.decoder import NAFNetDecoder
 from tempo_core.network.encoder import ConvNeXtEncoder
-from tempo_core.network.layers import PROXIMITY_SHARPNESS, SinusoidalTimeEncoding, time_proximity, upsample2x
+from tempo_core.network.layers import (
+    PROXIMITY_SHARPNESS,
+    SinusoidalTimeEncoding,
+    fold,
+    time_proximity,
+    upsample2x,
+)
 from tempo_core.network.motion import BilateralMotionPrior, image_pyramid
 from tempo_core.network.sampling import warp
 from tempo_core.network.synthesis import PixelSynthesisHead
@@ -134,8 +140,8 @@ class TempoNet(nn.Module):
         """
         B, N, _, H, W = frames.shape
         anchor_times, center, span = normalize_times(timestamps)
-        condition = self.anchor_time_encoding(anchor_times).flatten(0, 1)  # (B*N, D)
-        pyramid = self.encoder(frames.flatten(0, 1), condition)
+        condition = fold(self.anchor_time_encoding(anchor_times))  # (B*N, D)
+        pyramid = self.encoder(fold(frames), condition)
         features = [f.view(B, N, *f.shape[1:]) for f in pyramid]
         keys = [proj(f).view(B, N, *f.shape[1:]) for proj, f in zip(self.key_projs, pyramid, strict=True)]
         pyramid_of_images = image_pyramid(frames)
@@ -234,7 +240,7 @@ class TempoNet(nn.Module):
     @staticmethod
     def _aligned_blend(features: torch.Tensor, prior: torch.Tensor, proximity: torch.Tensor) -> torch.Tensor:
         """Observations ``[B, N, C, h, w]`` moved along the prior and blended by proximity ``[B, N]``."""
-        aligned = warp(features.flatten(0, 1), prior.flatten(0, 1)).view(features.shape)
+        aligned = warp(fold(features), fold(prior)).view(features.shape)
         return (aligned * proximity[:, :, None, None, None]).sum(dim=1)
 
     def _attend(
@@ -266,10 +272,10 @@ class TempoNet(nn.Module):
             guidance = upsample2x(self.coarse_to_fine[scale](coarser_fused))
             query_input = torch.cat([blend, guidance], dim=1)
             guide = guide + 2.0 * F.interpolate(
-                coarser_learned.flatten(0, 3), size=(h, w), mode="bilinear", align_corners=False
+                fold(coarser_learned, 4), size=(h, w), mode="bilinear", align_corners=False
             ).view(*coarser_learned.shape[:5], h, w)
         query = self.query_projs[scale](query_input) + self.query_time[scale](target_embedding)[:, :, None, None]
-        aligned_keys = warp(keys.flatten(0, 1), prior.flatten(0, 1))
+        aligned_keys = warp(fold(keys), fold(prior))
         query_per_frame = query.unsqueeze(1).expand(B, N, C, h, w).flatten(0, 1)
         correlation = correlation_pyramid(
             query_per_frame, aligned_keys, self.config.corr_levels, self.config.corr_radius

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tempo_core.network.filters import box_mean
-from tempo_core.network.layers import as_dtype, time_proximity
+from tempo_core.network.layers import as_dtype, fold, time_proximity
 from tempo_core.network.motion_refinement import candidate_costs, look_up, polish, polish_and_propagate
 from tempo_core.network.prior_config import PriorConfig
 from tempo_core.network.sampling import upsample_velocity
@@ -110,7 +110,7 @@ def candidate_velocities(radius: int, device: torch.device, dtype: torch.dtype) 
 def image_pyramid(frames: torch.Tensor, scales: int = 4) -> list[torch.Tensor]:
     """Observations ``[B, N, 3, H, W]`` average-pooled to 1/4 ... 1/2**(scales+1), fine to coarse."""
     B, N = frames.shape[:2]
-    levels = [F.avg_pool2d(frames.flatten(0, 1), 2 ** (s + 2)) for s in range(scales)]
+    levels = [F.avg_pool2d(fold(frames), 2 ** (s + 2)) for s in range(scales)]
     return [level.view(B, N, *level.shape[1:]) for level in levels]
 
 
@@ -221,7 +221,7 @@ class BilateralMotionPrior(nn.Module):
             unit, dt, weights = self._prior_time(dt)
             frames = as_dtype(frames, torch.float32)
             velocity = as_dtype(velocity, torch.float32) * unit[:, :, None, None]
-            half = F.avg_pool2d(frames.flatten(0, 1), 2).view(B, N, C, H // 2, W // 2)
+            half = F.avg_pool2d(fold(frames), 2).view(B, N, C, H // 2, W // 2)
             velocity = upsample_velocity(velocity, (H // 2, W // 2))
             velocity = polish_and_propagate(half, velocity, dt, weights, config)
             full = upsample_velocity(velocity, (H, W))

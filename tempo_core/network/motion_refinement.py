@@ -26,7 +26,7 @@ from tempo_core.network.filters import (
     median_filter,
     neighbour_sum,
 )
-from tempo_core.network.layers import as_dtype
+from tempo_core.network.layers import as_dtype, fold
 from tempo_core.network.prior_config import PriorConfig
 from tempo_core.network.sampling import identity_grid, warp, xy_constant
 
@@ -34,8 +34,7 @@ from tempo_core.network.sampling import identity_grid, warp, xy_constant
 def look_up(images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
     """Observations ``[B, N, C, h, w]`` looked up at ``p + velocity [B, 2, h, w] * dt [B, N]``."""
     offsets = velocity[:, None] * dt[:, :, None, None, None]  # (B, N, 2, h, w)
-    M = images.shape[0] * images.shape[1]
-    return warp(images.view(M, *images.shape[2:]), offsets.view(M, *offsets.shape[2:])).view(images.shape)
+    return warp(fold(images), fold(offsets)).view(images.shape)
 
 
 def candidate_look_ups(images: torch.Tensor, candidates: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
@@ -47,7 +46,7 @@ def candidate_look_ups(images: torch.Tensor, candidates: torch.Tensor, dt: torch
     offsets = candidates[:, None] * dt[:, :, None, None, None, None]  # (B, N, K, 2, h, w)
     grid = torch.addcmul(identity_grid(h, w, images.device, candidates.dtype), offsets.permute(0, 1, 2, 4, 5, 3), scale)
     sampled = F.grid_sample(
-        images.flatten(0, 1),
+        fold(images),
         grid.reshape(B * N, K * h, w, 2),
         mode="bilinear",
         padding_mode="border",

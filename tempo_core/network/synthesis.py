@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tempo_core.network.layers import fold
 from tempo_core.network.sampling import upsample_velocity, warp
 from tempo_core.network.temporal_attention import AttentionState
 
@@ -110,15 +111,15 @@ class PixelSynthesisHead(nn.Module):
         B, N, _, H, W = frames.shape
         motion, frame_weights = condense_attention(state)
         h, w = motion.shape[-2:]
-        per_frame = torch.cat(
-            [decoded.unsqueeze(1).expand(B, N, -1, h, w), fine_features, motion / UPSCALE], dim=2
-        ).flatten(0, 1)
+        per_frame = fold(
+            torch.cat([decoded.unsqueeze(1).expand(B, N, -1, h, w), fine_features, motion / UPSCALE], dim=2)
+        )
         delta = self.refine(per_frame).view(B, N, 3, h, w)
-        learned = (motion + delta[:, :, :2] - prior).flatten(0, 1)
+        learned = fold(motion + delta[:, :, :2] - prior)
         logits = frame_weights.clamp_min(1e-6).log() + delta[:, :, 2] + observation_weights.log()[:, :, None, None]
         frame_weights = logits.softmax(dim=1)
 
-        full_motion = fine_prior.flatten(0, 1) + upsample_velocity(learned, (H, W))
-        warped = warp(frames.flatten(0, 1), full_motion).view(B, N, 3, H, W)
+        full_motion = fold(fine_prior) + upsample_velocity(learned, (H, W))
+        warped = warp(fold(frames), full_motion).view(B, N, 3, H, W)
         full_weights = F.interpolate(frame_weights, size=(H, W), mode="bilinear", align_corners=False)
         return warped, full_weights

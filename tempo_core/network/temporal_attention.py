@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from tempo_core.network.layers import as_dtype
+from tempo_core.network.layers import as_dtype, fold
 from tempo_core.network.sampling import base_grid, pixels_to_grid
 
 
@@ -163,8 +163,8 @@ class DeformableTemporalAttention(nn.Module):
         """
         B, N, C, H, W = features.shape
         per_frame_query = query.unsqueeze(1).expand(B, N, C, H, W)
-        context = torch.cat([per_frame_query, features, correlation], dim=2).flatten(0, 1)
-        hidden = self.context(context) + self.time_proj(dt_embedding).flatten(0, 1)[:, :, None, None]
+        context = fold(torch.cat([per_frame_query, features, correlation], dim=2))
+        hidden = self.context(context) + fold(self.time_proj(dt_embedding))[:, :, None, None]
         hidden = self.mixer(hidden)  # (B*N, hidden, H, W)
 
         raw_offsets = self.offset_head(hidden).view(B, N, self.heads, self.points, 2, H, W)
@@ -177,6 +177,6 @@ class DeformableTemporalAttention(nn.Module):
         weights = rearrange(logits, "b n h p y x -> b h (n p) y x").softmax(dim=2)
         weights = rearrange(weights, "b h (n p) y x -> b n h p y x", n=N)
 
-        values = self.value_proj(features.flatten(0, 1)).view(B, N, C, H, W)
+        values = self.value_proj(fold(features)).view(B, N, C, H, W)
         fused = self.out_proj(deformable_sample(values, offsets, weights))
         return fused, AttentionState(offsets, weights, normalized_entropy(weights))
