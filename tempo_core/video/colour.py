@@ -115,14 +115,8 @@ def _range(full: bool) -> ColorRange:
 
 def to_rgb(frame: av.VideoFrame, colour: Colour, *, deep: bool, size: tuple[int, int] | None = None) -> np.ndarray:
     """A decoded frame -> ``H x W x 3`` RGB, full range: ``uint16`` (0..65535) when ``deep``, else
-    ``uint8``. ``size`` (width, height) rescales. Uses the source's matrix and range.
-
-    The ``uint8`` image is the ``uint16`` one rounded by :func:`rgb8`, never swscale's direct 8-bit
-    path (which differs from it by about one level): the picture the app shows, the frames a PNG
-    export copies and the network's input then agree to the bit."""
-    if not deep:
-        return rgb8(to_rgb(frame, colour, deep=True, size=size))
-    options: dict = {"format": "rgb48le", "interpolation": INTERPOLATION}
+    ``uint8``. ``size`` (width, height) rescales. Uses the source's matrix and range."""
+    options: dict = {"format": "rgb48le" if deep else "rgb24", "interpolation": INTERPOLATION}
     if size is not None:
         options.update(width=size[0], height=size[1])
     if not colour.is_rgb:

@@ -247,8 +247,8 @@ def run_export(
     cancel = cancel or CancelToken()
     validate(settings)
     notes: list[str] = []
-    keep_source = settings.codec != "png"
-    with VideoReader(settings.input_path, cache_size=16, deep=True, keep_source=keep_source) as reader:
+    # real frames go to the writer as decoded; a PNG then converts them as the viewer does
+    with VideoReader(settings.input_path, cache_size=16, deep=True, keep_source=True) as reader:
         info = reader.info
         pixels = info.width * info.height
         check_frame_size(Path(info.path).name, info.width, info.height, export_bytes_per_pixel(settings.anchors))
