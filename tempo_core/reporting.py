@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tempo_core.errors import OutputError
+from tempo_core.errors import OutputError, describe
 
 
 class ProgressBar:
@@ -64,6 +64,6 @@ def write_json(path: str | Path, report: dict[str, Any]) -> None:
         temporary.write_text(json.dumps(_jsonable(report), indent=2, default=str) + "\n")
         os.replace(temporary, path)
     except OSError as err:
-        raise OutputError(f"Could not write {path} ({err.strerror or err}).") from None
+        raise OutputError(f"Could not write {path} ({describe(err)}).") from None
     finally:
         temporary.unlink(missing_ok=True)

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tempo_core.errors import InputError, OutputError
+from tempo_core.errors import InputError, OutputError, describe
 
 __all__ = ["BatchItem", "batch_outputs", "expand_inputs", "is_batch", "output_name", "summary_line"]
 
@@ -85,7 +85,7 @@ def batch_outputs(sources: list[Path], folder: Path, mode: str, value: float, co
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise OutputError(f"The output folder {folder} cannot be made ({err.strerror or err}).") from None
+        raise OutputError(f"The output folder {folder} cannot be made ({describe(err)}).") from None
     items: list[BatchItem] = []
     taken: set[str] = set()
     for source in sources:
