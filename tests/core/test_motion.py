@@ -252,4 +252,33 @@ def test_the_two_observation_moments_equal_the_general_ones():
     general = _weighted_moments(padded, torch.cat([weights, torch.zeros(2, 1)], dim=1))
     torch.testing.assert_close(outer, general[0], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(spread, general[1], atol=1e-5, rtol=1e-5)
-    assert outer.shape == (2, 2, 3, 6, 7) and spread.shape == (2, 1, 6, 7)
+    assert outer.shape == (2, 5, 6, 7) and spread.shape == (2, 1, 6, 7)
+
+
+@pytest.mark.parametrize("observations", [2, 3])
+def test_the_cpu_slice_paths_give_the_numbers_of_the_single_operation_paths(monkeypatch, observations):
+    # on a CPU's large maps the filters and products run as slices and per-pair sums (faster
+    # there); both paths must compute the same step
+    torch.manual_seed(1)
+    images = torch.rand(1, observations, 5, 20, 24)
+    velocity = torch.randn(1, 2, 20, 24)
+    dt = torch.tensor([[-0.5, 0.5, 1.5][:observations]])
+    weights = observation_weights(dt)
+    looked_up = torch.rand(2, observations, 5, 20, 24)
+    monkeypatch.setattr(filters, "SLICE_SUMS_FROM", 10**9)
+    single = (
+        filters.gradients_and_values(looked_up),
+        lucas_kanade_step(images, velocity, dt, weights, CONFIG),
+        _weighted_moments(filters.gradients_and_values(looked_up), weights[:1].expand(2, -1)),
+    )
+    monkeypatch.setattr(filters, "SLICE_SUMS_FROM", 0)
+    sliced = (
+        filters.gradients_and_values(looked_up),
+        lucas_kanade_step(images, velocity, dt, weights, CONFIG),
+        _weighted_moments(filters.gradients_and_values(looked_up), weights[:1].expand(2, -1)),
+    )
+    assert torch.equal(single[0], sliced[0])  # halving is exact: the same bits
+    torch.testing.assert_close(sliced[1], single[1], atol=1e-5, rtol=1e-5)
+    for one, other in zip(single[2], sliced[2], strict=True):
+        torch.testing.assert_close(other, one, atol=1e-5, rtol=1e-5)
+    assert single[1].abs().max() > 1e-3  # a real step, not zeros on both sides
