@@ -282,3 +282,16 @@ def test_the_cpu_slice_paths_give_the_numbers_of_the_single_operation_paths(monk
     for one, other in zip(single[2], sliced[2], strict=True):
         torch.testing.assert_close(other, one, atol=1e-5, rtol=1e-5)
     assert single[1].abs().max() > 1e-3  # a real step, not zeros on both sides
+
+
+def test_the_forgetful_median_is_the_median(monkeypatch):
+    torch.manual_seed(2)
+    for count in (1, 3, 9, 25):
+        values = [torch.randn(3, 4) for _ in range(count)]
+        assert torch.equal(filters.forgetful_median(values), torch.stack(values).median(dim=0).values), count
+    velocity = torch.randn(1, 2, 30, 40)
+    monkeypatch.setattr(filters, "SLICE_SUMS_FROM", 0)
+    sliced = median_filter(velocity, 5)
+    monkeypatch.setattr(filters, "SLICE_SUMS_FROM", 10**9)
+    assert torch.equal(sliced, median_filter(velocity, 5))
+    assert not torch.equal(sliced, velocity)
