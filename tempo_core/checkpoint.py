@@ -46,6 +46,12 @@ CONFIG_LIMITS: dict[str, tuple[float, float]] = {
     "offset_scale": (0.01, 64.0),
 }
 _REAL_FIELDS = ("offset_scale",)
+# Weights added to the network after model files were shipped, each with the value that leaves the
+# outputs exactly as they were without it. A file that lacks one (written before it existed) loads
+# with this value; ``tempo train --init_weights`` then trains it with the rest.
+#   confidence_disagreement: the weight of the look-ups' disagreement in the confidence logit
+#   (issue 21); 0 = the map of a model without it.
+NEUTRAL_WHEN_MISSING: dict[str, float] = {"confidence_disagreement": 0.0}
 
 
 def resources_dir() -> Path:
@@ -184,6 +190,17 @@ def load_state(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
+def with_neutral_defaults(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` plus the :data:`NEUTRAL_WHEN_MISSING` weights it lacks and ``expected`` (the
+    network's own state dict) has, each filled with its neutral value in the expected shape."""
+    added = {
+        name: torch.full_like(expected[name], value, dtype=torch.float32)
+        for name, value in NEUTRAL_WHEN_MISSING.items()
+        if name in expected and name not in state
+    }
+    return {**state, **added}
+
+
 def load_model(path: str | Path | None = None):
     """Build the network described by a model file and load its weights (eval mode, CPU).
 
@@ -199,8 +216,8 @@ def load_model(path: str | Path | None = None):
         model = TempoNet(config)
     except (ValueError, TypeError, RuntimeError, AssertionError) as err:
         raise ModelError(f"{path.name} describes a network TEMPO cannot build ({err}).") from None
-    state = load_state(path)
     expected = model.state_dict()
+    state = with_neutral_defaults(load_state(path), expected)
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:

@@ -15,7 +15,8 @@ Data flow (shapes for input ``[B, N, 3, H, W]``, scale s = 0..3 at ``1 / 2**(s+2
     v_full  = local-global polish(v_0, frames at 1/2, full size)  [B, 2, H, W]
     rgb, weights = pixel synthesis(frames, decoded, attention state at s=0,
                        base motion = v_full * dt_i + up(learned offsets at s=0))
-    confidence = sigmoid(a * (1 - entropy_0) + b + correction)
+    confidence = sigmoid(a * (1 - entropy_0) + b + correction + d * log(spread + floor))
+        (spread: how much the full-size look-ups disagree around their blend)
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ from tempo_core.network.motion import BilateralMotionPrior, image_pyramid
 from tempo_core.network.sampling import warp
 from tempo_core.network.synthesis import PixelSynthesisHead
 from tempo_core.network.temporal_attention import AttentionState, DeformableTemporalAttention
+
+# Added to the look-ups' spread (sum over RGB of a squared difference, [0, 3]) before its log: about
+# the spread of 2-3 levels of noise in 8-bit frames, so agreement within noise reads as agreement.
+DISAGREEMENT_FLOOR = 1e-3
 
 
 @dataclass
@@ -130,6 +135,9 @@ class TempoNet(nn.Module):
         # uniform attention (entropy 1) starts near 0.12, a single sharp match near 0.998.
         self.confidence_scale = nn.Parameter(torch.tensor(8.0))
         self.confidence_bias = nn.Parameter(torch.tensor(-2.0))
+        # Weight of log(spread + floor) (where the looked-up observations disagree) in the logit.
+        # 0 leaves the map as it was without it: the value a checkpoint from before it loads with.
+        self.confidence_disagreement = nn.Parameter(torch.tensor(0.0))
 
     def encode(self, frames: torch.Tensor, timestamps: torch.Tensor) -> EncodedObservations:
         """Encode N observations once.
@@ -165,6 +173,8 @@ class TempoNet(nn.Module):
         Returns:
             rgb ``[B, 3, H, W]`` in [0, 1] and ``aux`` with ``confidence`` ``[B, 1, H, W]`` in
             [0, 1], ``entropy`` ``[B, 1, H, W]`` (normalized attention entropy, finest scale),
+            ``disagreement`` ``[B, 1, H, W]`` in [log(1e-3), log(3 + 1e-3)] (log of the full-size
+            look-ups' spread around their blend plus :data:`DISAGREEMENT_FLOOR`),
             ``weights`` ``[B, N, H, W]`` (each observation's share of every pixel) and
             ``motion_prior`` ``[B, 2, H/4, W/4]`` (bilateral velocity, pixels per unit time at 1/4)
             and ``motion_prior_full`` ``[B, 2, H, W]`` (the same refined at full size, input pixels).
@@ -203,7 +213,7 @@ class TempoNet(nn.Module):
         checkpoint()
         fine_prior = fine_velocity[:, None] * dt[:, :, None, None, None]  # (B, N, 2, H, W)
         observation_weights = self.motion_prior.observation_weights(dt)
-        rgb, weights, confidence_correction = self.synthesis(
+        rgb, weights, confidence_correction, spread = self.synthesis(
             encoded.frames, decoded, encoded.features[0], state, prior, fine_prior, observation_weights
         )
         checkpoint()
@@ -211,10 +221,14 @@ class TempoNet(nn.Module):
         confidence_logit = self.confidence_scale * (1.0 - entropy) + self.confidence_bias
         # The correction comes out of a PixelShuffle(4), constant over 4x4 blocks (a grid in the map): smooth it.
         correction = F.interpolate(F.avg_pool2d(confidence_correction, 4), size=rgb.shape[-2:], mode="bilinear")
-        confidence = torch.sigmoid(confidence_logit + correction)
+        disagreement = (spread + DISAGREEMENT_FLOOR).log()
+        confidence = torch.sigmoid(
+            torch.addcmul(confidence_logit + correction, self.confidence_disagreement, disagreement)
+        )
         aux = {
             "confidence": confidence,
             "entropy": entropy,
+            "disagreement": disagreement,
             "weights": weights,
             "motion_prior": velocities[0],
             "motion_prior_full": fine_velocity,

@@ -6,7 +6,9 @@ motion vector and one weight per observation and refined by the decoder. The lea
 motion (what the attention added to the motion prior) is upsampled 4x and added to the prior's
 full-resolution motion; the result samples the *input pixels* at full resolution. Their weighted
 blend is the base image (the weights lean towards the observations nearest the target); the
-decoder adds a residual (zero at initialization) and a confidence correction.
+decoder adds a residual (zero at initialization) and a confidence correction. How much the
+looked-up observations disagree around their blend (:func:`observation_spread`) is returned too:
+where they agree after the final motion, the blend is likely right (photometric consistency).
 """
 
 from __future__ import annotations
@@ -34,6 +36,22 @@ def condense_attention(state: AttentionState) -> tuple[torch.Tensor, torch.Tenso
     frame_mass = weights.sum(dim=(2, 3))  # (B, N, h, w)
     motion = (state.offsets * weights.unsqueeze(4)).sum(dim=(2, 3)) / frame_mass.unsqueeze(2).clamp_min(1e-6)
     return motion, frame_mass / heads
+
+
+def observation_spread(look_ups: torch.Tensor, weights: torch.Tensor, blend: torch.Tensor) -> torch.Tensor:
+    """Weighted spread of the looked-up observations around their blend, summed over RGB.
+
+    Args:
+        look_ups: ``[B, N, 3, H, W]`` the observations sampled at the final motion, in [0, 1].
+        weights: ``[B, N, H, W]`` their blend weights (sum over N is 1).
+        blend: ``[B, 3, H, W]`` ``sum_n weights_n * look_ups_n``.
+
+    Returns:
+        ``[B, 1, H, W]`` in [0, 3]: ``sum_n weights_n * |look_ups_n - blend|^2``; 0 where every
+        observation shows the same colour, for N=2 ``w_0 w_1 |x_0 - x_1|^2``.
+    """
+    deviation = (look_ups - blend.unsqueeze(1)).square().sum(dim=2)  # (B, N, H, W)
+    return (deviation * weights).sum(dim=1, keepdim=True)
 
 
 class PixelSynthesisHead(nn.Module):
@@ -69,7 +87,7 @@ class PixelSynthesisHead(nn.Module):
         prior: torch.Tensor,
         fine_prior: torch.Tensor,
         observation_weights: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Synthesize the full-resolution frame.
 
         Args:
@@ -83,7 +101,8 @@ class PixelSynthesisHead(nn.Module):
 
         Returns:
             rgb ``[B, 3, H, W]`` in [0, 1], frame weights ``[B, N, H, W]``,
-            confidence logit correction ``[B, 1, H, W]``.
+            confidence logit correction ``[B, 1, H, W]`` and the look-ups' spread around the blend
+            ``[B, 1, H, W]`` in [0, 3] (:func:`observation_spread`).
         """
         warped, full_weights = self.look_ups(
             frames, decoded, fine_features, state, prior, fine_prior, observation_weights
@@ -91,7 +110,7 @@ class PixelSynthesisHead(nn.Module):
         blend = (warped * full_weights.unsqueeze(2)).sum(dim=1)
         residual = self.residual(decoded)  # (B, 4, H, W)
         rgb = (blend + residual[:, :3]).clamp(0.0, 1.0)
-        return rgb, full_weights, residual[:, 3:]
+        return rgb, full_weights, residual[:, 3:], observation_spread(warped, full_weights, blend)
 
     def look_ups(
         self,

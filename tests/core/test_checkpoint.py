@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import save_file
 
-from tempo_core.checkpoint import CONFIG_KEY, load_model, read_config, save_weights
+from tempo_core.checkpoint import CONFIG_KEY, NEUTRAL_WHEN_MISSING, load_model, read_config, save_weights
 from tempo_core.errors import ModelError
 from tempo_core.network import build_tempo
 from tempo_core.network.config import tempo_tiny
@@ -170,3 +170,24 @@ def test_fuzz_config_metadata_gives_a_sentence_or_a_working_model(model, tmp_pat
         return
     rgb = outputs(loaded)
     assert torch.isfinite(rgb).all() and rgb.min() >= 0 and rgb.max() <= 1
+
+
+def test_a_file_from_before_the_disagreement_weight_loads_with_the_neutral_value(model, tmp_path):
+    # issue 21: files written before confidence_disagreement existed load with 0 (the map they had)
+    with torch.no_grad():
+        model.confidence_disagreement.fill_(-1.5)
+    state = {k: v.contiguous() for k, v in model.state_dict().items() if k != "confidence_disagreement"}
+    path = tmp_path / "old.safetensors"
+    save_file(state, str(path), metadata={CONFIG_KEY: json.dumps(model.config.to_dict())})
+    loaded = load_model(path)
+    assert loaded.confidence_disagreement.item() == NEUTRAL_WHEN_MISSING["confidence_disagreement"] == 0.0
+    with torch.no_grad():
+        model.confidence_disagreement.zero_()
+    assert torch.equal(outputs(model), outputs(loaded))
+
+
+def test_a_file_with_the_disagreement_weight_keeps_it(model, tmp_path):
+    with torch.no_grad():
+        model.confidence_disagreement.fill_(-1.5)
+    loaded = load_model(save_weights(model, tmp_path / "new.safetensors"))
+    assert loaded.confidence_disagreement.item() == -1.5

@@ -231,3 +231,63 @@ def test_the_prior_re_timed_from_the_gap_middle_matches_at_the_middle_and_follow
     from tempo_core.network.model import retime
 
     torch.testing.assert_close(retime(uniform, torch.tensor([0.25])), uniform)
+
+
+def run_with_spread(model, images, times, spread_value: float | None):
+    """Forward pass; with ``spread_value`` the synthesis head's spread is replaced by that constant."""
+
+    def replace(_module, _args, output):
+        rgb, weights, correction, spread = output
+        return rgb, weights, correction, torch.full_like(spread, spread_value)
+
+    hook = model.synthesis.register_forward_hook(replace) if spread_value is not None else None
+    try:
+        with torch.no_grad():
+            return model(images, times, torch.tensor([0.5]))
+    finally:
+        if hook is not None:
+            hook.remove()
+
+
+def test_the_disagreement_leaves_the_map_unchanged_at_its_neutral_weight(tiny):
+    # issue 21: a fresh network (and an old checkpoint, loaded with 0) has the map it had before
+    assert build_tempo(tempo_tiny()).confidence_disagreement.item() == 0.0
+    images, times = sample(1, 2)
+    weight = tiny.confidence_disagreement.data.clone()
+    try:
+        tiny.confidence_disagreement.data.zero_()
+        rgb, aux = run_with_spread(tiny, images, times, None)
+        rgb_other, aux_other = run_with_spread(tiny, images, times, 2.5)
+        assert torch.equal(aux["confidence"], aux_other["confidence"])  # the input has no effect at 0
+        tiny.confidence_disagreement.data.fill_(-1.0)
+        rgb_weighted, aux_weighted = run_with_spread(tiny, images, times, 2.5)
+    finally:
+        tiny.confidence_disagreement.data.copy_(weight)
+    assert (aux_weighted["confidence"] < aux["confidence"]).all()  # large spread, negative weight
+    assert torch.equal(rgb, rgb_other) and torch.equal(rgb, rgb_weighted)  # never the colours
+
+
+def test_the_disagreement_is_high_where_the_looked_up_observations_differ():
+    # a white square appears on a flat grey frame: no motion can make the two look-ups agree there
+    model = build_tempo(tempo_tiny()).eval()
+    frames = torch.full((1, 2, 3, 64, 64), 0.3)
+    frames[0, 1, :, 24:40, 24:40] = 1.0
+    with torch.no_grad():
+        _, aux = model(frames, torch.tensor([[0.0, 1.0]]), torch.tensor([0.5]))
+    disagreement = aux["disagreement"][0, 0]
+    assert disagreement.shape == (64, 64)
+    assert disagreement[28:36, 28:36].min() > -1.5  # 0.25 * 3 * 0.7^2 = 0.37 at equal weights: log -1.0
+    assert disagreement[:12].max() < -6.8  # log(0 + 1e-3) = -6.91: the grey look-ups agree
+
+
+def test_observation_spread_is_the_weighted_spread_around_the_blend():
+    from tempo_core.network.synthesis import observation_spread
+
+    looked = torch.zeros(1, 2, 3, 4, 4)
+    looked[:, 1, :, :2] = 0.5  # the two observations differ by 0.5 in every channel of the top rows
+    weights = torch.full((1, 2, 4, 4), 0.5)
+    blend = (looked * weights.unsqueeze(2)).sum(dim=1)
+    spread = observation_spread(looked, weights, blend)
+    assert spread.shape == (1, 1, 4, 4)
+    assert torch.allclose(spread[0, 0, :2], torch.full((2, 4), 3 * 0.25 * 0.25))  # w0 w1 |x0 - x1|^2
+    assert torch.equal(spread[0, 0, 2:], torch.zeros(2, 4))
