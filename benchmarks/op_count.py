@@ -30,7 +30,7 @@ from tempo_core.inference import Interpolator
 
 METADATA_ONLY = (
     "view", "_unsafe_view", "reshape", "expand", "permute", "slice", "select", "unsqueeze",
-    "squeeze", "alias", "t", "transpose", "as_strided", "split", "unbind", "detach", "narrow",
+    "squeeze", "alias", "t", "transpose", "as_strided", "split", "unbind", "detach", "narrow", "unfold",
 )  # fmt: skip
 
 
