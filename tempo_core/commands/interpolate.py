@@ -64,7 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="h264",
         help="h264 (default), hevc, prores, ffv1 (lossless) or png (folder)",
     )
-    parser.add_argument("--crf", type=int, default=18, help="quality for h264/hevc, lower is better (default 18)")
+    parser.add_argument(
+        "--crf",
+        type=int,
+        default=18,
+        help="quality for h264/hevc, lower is better (default 18): each frame keeps the quality of a re-encode "
+        "of the source at this crf, so a higher frame rate makes a larger file",
+    )
     parser.add_argument("--checkpoint", default=None, help="model .safetensors file (default: the bundled model)")
     parser.add_argument("--device", default=None, help="cuda, cuda:1, mps or cpu (default: the best available)")
     parser.add_argument(

@@ -230,6 +230,7 @@ def _open_writer(
         audio_end=plan.end,
         source=settings.input_path,
         colour=colour,
+        source_rate=info.fps,
     )
 
 

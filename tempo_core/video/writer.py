@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import shutil
 from dataclasses import dataclass
@@ -57,6 +58,33 @@ CODECS: dict[str, CodecSpec] = {
 }
 
 _AUDIO_LEAD_S = 0.5  # mux audio this far ahead of the video to keep the file interleaved
+QCOMP = 0.6  # x264's and x265's default quantizer curve compression (--qcomp)
+_MAX_CRF = 51.0
+_FRAME_DURATION_S = (0.01, 1.0)  # x264's and x265's clip of a frame's duration in rate control
+
+
+def _clipped_duration(rate: Fraction | float) -> float:
+    """The duration (s) x264 / x265 rate control gives a frame at ``rate`` fps."""
+    low, high = _FRAME_DURATION_S
+    return min(max(1.0 / float(rate), low), high)
+
+
+def encoder_crf(crf: float, source_rate: Fraction | float | None, rate: Fraction | float) -> float:
+    """The crf to give x264 / x265 for frames at ``rate`` so that each keeps the quality ``crf``
+    gives it in a re-encode at ``source_rate`` (``None``: no source rate, ``crf`` unchanged).
+
+    Both rate controls spend bits per unit of time: a frame's complexity is divided by its
+    duration (clipped to 0.01 .. 1 s) and the quantizer scale follows complexity^(1 - qcomp), so
+    at twice the rate the quantizer rises by ``6 (1 - qcomp) = 2.4`` (6 QP double the scale).
+    Lowering the crf by ``6 (1 - qcomp) log2(ratio of the clipped durations)`` undoes it
+    (measured in ``benchmarks/crf_at_rate.py``); a lower output rate raises it. Rounded to 0.01,
+    within the encoders' 0 .. 51.
+    """
+    if source_rate is None or float(source_rate) <= 0 or float(rate) <= 0:
+        return float(crf)
+    ratio = _clipped_duration(source_rate) / _clipped_duration(rate)
+    offset = 6.0 * (1.0 - QCOMP) * math.log2(ratio)
+    return round(min(max(float(crf) - offset, 0.0), _MAX_CRF), 2)
 
 
 def _available(name: str) -> bool:
@@ -128,7 +156,12 @@ class VideoWriter:
         rate: output frame rate (a fraction: 60000/1001 stays exact).
         width, height: frame size; odd sizes are padded by one edge pixel for 4:2:0 codecs.
         codec: a key of :data:`CODECS`.
-        quality: CRF-like, lower is better (H.264/HEVC crf; ignored by lossless codecs).
+        quality: CRF-like, lower is better (H.264/HEVC crf; ignored by lossless codecs): the
+            quality each frame gets in a re-encode of the source at that crf. x264 and x265 spend
+            bits per second, so at a higher rate than ``source_rate`` they are given a lower crf
+            (:func:`encoder_crf`, stored in ``crf``): every frame keeps that quality and the file
+            is larger than a source-rate encode of the same frames.
+        source_rate: the source's frame rate (``None``: ``quality`` is passed unchanged).
         audio_source: copy the first audio stream of this file, from ``audio_start`` to
             ``audio_end`` seconds (pass ``None`` to write no audio).
         source: the video being read (defaults to ``audio_source``): never written or replaced.
@@ -150,6 +183,7 @@ class VideoWriter:
         audio_end: float | None = None,
         source: str | Path | None = None,
         colour: Colour | None = None,
+        source_rate: Fraction | float | None = None,
     ) -> None:
         self.path = Path(path)
         self.colour = colour or Colour(pix_fmt="rgb24", width=width, height=height)
@@ -161,6 +195,7 @@ class VideoWriter:
         self.spec = CODECS[codec]
         self.codec = codec
         self.rate = Fraction(rate)
+        self.crf: float | None = None  # the crf given to x264 / x265
         self.notes: list[str] = []
         self.audio = "none"
         self.frames_written = 0
@@ -173,12 +208,12 @@ class VideoWriter:
                 self._temp = _create_temp_folder(self.path)
             else:
                 self._temp = _create_temp_file(self.path)
-                self._open_video(width, height, quality)
+                self._open_video(width, height, encoder_crf(quality, source_rate, self.rate))
                 if audio_source is not None:
                     self._open_audio(Path(audio_source), audio_start, audio_end)
 
     # ------------------------------------------------------------------ setup
-    def _open_video(self, width: int, height: int, quality: int) -> None:
+    def _open_video(self, width: int, height: int, crf: float) -> None:
         spec = self.spec
         encoder = next((e for e in spec.encoders if _available(e)), None)
         if encoder is None:
@@ -200,14 +235,11 @@ class VideoWriter:
         context.colorspace, context.color_range = self.output.matrix, self.output.range
         context.color_primaries, context.color_trc = self.output.primaries, self.output.transfer
         options = {}
-        if encoder == "libx264":
-            options = {"crf": str(int(quality)), "preset": "medium"}
-        elif encoder == "libx265":
-            options = {
-                "crf": str(int(quality)),
-                "preset": "medium",
-                "x265-params": "log-level=error",
-            }
+        if encoder in ("libx264", "libx265"):
+            self.crf = crf
+            options = {"crf": f"{crf:g}", "preset": "medium"}
+            if encoder == "libx265":
+                options["x265-params"] = "log-level=error"
         elif encoder.startswith("prores"):
             options = {"profile": "3"}
         elif encoder == "mpeg4":

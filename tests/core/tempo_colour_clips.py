@@ -2,10 +2,11 @@
 
 :func:`make_tagged_clip` writes a small clip of smooth, saturated, textured frames (the kind of
 picture where a wrong matrix or range shows) converted to YUV with the matrix and range it is
-tagged with (untagged: the matrix players guess, BT.709 from 1280 wide, else BT.601).
+tagged with (untagged: the matrix players guess, BT.709 from 1280 wide, else BT.601), by default
+H.264 crf 12 (:data:`ENCODER_OPTIONS`), or lossless H.264 (:data:`LOSSLESS_H264`).
 :func:`plain_reencode` is what ``ffmpeg -i SRC -c:v ENCODER ...`` does: the decoded YUV frames go
-to the encoder unchanged, with the source's tags; the reference an export is measured against, on YUV samples
-(:func:`yuv_frames`, :func:`psnr8`).
+to the encoder unchanged at the source's rate, with the source's tags; the reference an export is
+measured against, on YUV samples (:func:`yuv_frames`, :func:`psnr8`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ ENCODER_OPTIONS = {
     "prores_ks": {"profile": "3"},
     "ffv1": {},
 }
+LOSSLESS_H264 = {"qp": "0", "preset": "medium"}  # x264 lossless: High 4:4:4 Predictive, 4:2:0 kept
 SWS = {1: Colorspace.ITU709, 5: Colorspace.ITU601, 6: Colorspace.ITU601, 9: Colorspace.BT2020}
 
 
@@ -64,9 +66,10 @@ def make_tagged_clip(
     transfer: int = 2,
     colour_range: int = 0,
     content=picture,
+    options: dict[str, str] | None = None,
 ) -> Path:
     """Write ``count`` frames of ``content`` (:func:`picture` or :func:`gradient`) encoded with
-    ``encoder`` and tagged as given."""
+    ``encoder`` (``options``, default :data:`ENCODER_OPTIONS`) and tagged as given."""
     width, height = size
     sws = SWS.get(matrix, Colorspace.ITU709 if width >= 1280 else Colorspace.ITU601)
     container = av.open(str(path), "w")
@@ -75,7 +78,7 @@ def make_tagged_clip(
     context = stream.codec_context
     context.colorspace, context.color_primaries, context.color_trc = matrix, primaries, transfer
     context.color_range = colour_range
-    stream.options = dict(ENCODER_OPTIONS[encoder])
+    stream.options = dict(ENCODER_OPTIONS[encoder] if options is None else options)
     full = ColorRange.JPEG if colour_range == 2 else ColorRange.MPEG
     for index in range(count):
         rgb = av.VideoFrame.from_ndarray(content(width, height, index), format="rgb48le")
@@ -99,9 +102,9 @@ def make_tagged_clip(
 
 
 def plain_reencode(source: Path, out: Path, encoder: str, pix_fmt: str, repeat: int = 1) -> Path:
-    """Re-encode ``source`` with ``encoder`` at the export's settings, YUV in, tags copied.
-    ``repeat`` > 1 shows every frame that many times at that many times the rate (``ffmpeg -r``
-    with frame duplication): the same output rate as a ``--factor`` export."""
+    """Re-encode ``source`` with ``encoder`` at the export's settings and the source's rate, YUV
+    in, tags copied: the reference of issue 20. ``repeat`` > 1 shows every frame that many times
+    at that many times the rate (``ffmpeg -r`` with frame duplication), for benchmarks."""
     with av.open(str(source)) as src:
         stream_in = src.streams.video[0]
         container = av.open(str(out), "w")
