@@ -24,6 +24,7 @@ from tempo_core.network.filters import (
     crossed_index,
     crossed_neighbour_sums,
     gradients_and_values,
+    halved_differences_into,
     image_gradients,
     median_filter,
     neighbour_sum,
@@ -140,10 +141,13 @@ def _pair_difference(looked_up: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
     ``[B, C, 3, h, w]`` (x-Jacobian, y-Jacobian, residual), what :func:`_weighted_moments` takes
     for N=2. The gradient is linear, so the Jacobians' difference ``dt_0 grad L_0 - dt_1 grad L_1``
     is the gradient of ``dt_0 L_0 - dt_1 L_1``: one gradient pass over C channels instead of 2 C
-    (the same numbers up to rounding). For the CPU's large maps, where the passes set the time.
+    (the same numbers up to rounding). For the CPU's large maps, where the passes set the time
+    (:func:`~tempo_core.network.filters.halved_differences_into`).
     """
     scaled = looked_up * dt[:, :, None, None, None]
-    components = gradients_and_values(scaled[:, 0] - scaled[:, 1])  # its third component is replaced
+    jacobian = scaled[:, 0] - scaled[:, 1]  # (B, C, h, w)
+    components = looked_up.new_empty(*jacobian.shape[:2], 3, *jacobian.shape[2:])
+    halved_differences_into(jacobian, components[:, :, 0], components[:, :, 1])
     torch.sub(looked_up[:, 0], looked_up[:, 1], out=components[:, :, 2])
     return components
 
