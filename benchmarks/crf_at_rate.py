@@ -21,6 +21,12 @@ compares them), the size in bytes, and the frame rate a player sees (the contain
 rate and the rate the decoder takes from the stream).
 
     .venv/bin/python benchmarks/crf_at_rate.py --frames 12 --width 1280
+
+Measured so (crf 12, 24 fps source): the same crf at 2x / 4x the rate costs 1.73 / 3.26 dB
+(x264) and 1.57 / 3.03 dB (x265); 8x costs what 100 fps does (durations are clipped at 0.01 s).
+With ``comp`` every rate, from 24 and from 60 fps, is within 0.01 dB of the source-rate encode
+and the same size; ``fps=`` changes nothing in x264 and makes x265 declare the source rate in the
+stream (a player would then show 24 fps), so it is not used.
 """
 
 from __future__ import annotations

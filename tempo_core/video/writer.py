@@ -18,6 +18,8 @@ Frames are ``H x W x 3`` RGB (``uint8``, ``uint16`` or float in [0, 1]) or decod
 transfer tags and, for HEVC / ProRes / FFV1, its bit depth (:func:`~tempo_core.video.colour.output_format`);
 FFV1 then stores the source's own pixel format, so a real frame passes unchanged. Without one,
 FFV1 stores RGB (``bgr0``) and PNG RGB: both lossless, a passed-through frame reads back bit-exact.
+Given the source's frame rate, x264 and x265 get the crf that keeps each frame at the quality
+the asked crf gives it at the source rate (:func:`encoder_crf`).
 """
 
 from __future__ import annotations

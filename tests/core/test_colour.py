@@ -6,22 +6,22 @@ limited, BT.709 full range, untagged SD and untagged 1280x720. Each goes through
 must decode (YUV samples, as ffmpeg's psnr filter compares them) within 1 dB of a plain re-encode
 of the same source at the same settings and the source's rate (YUV in, tags copied, what
 ``ffmpeg -c:v ENCODER -crf 12`` does), and the four colour tags must match. The plain re-encode
-gives 49 to 51 dB here; the YUV -> RGB -> YUV conversions alone give 27 to 28 dB with a wrong
-matrix, 30 to 32 dB with a wrong range and 39 to 41 dB through 8-bit RGB. x264 and x265 spend
-bits per second, so the export gives them the crf that keeps each frame's quality at the output
-rate (:func:`~tempo_core.video.writer.encoder_crf`, 9.6 for crf 12 at twice the rate; tested on
-its own below): without it the real frames lose 0 to 0.4 dB (H.264) and 0.3 to 0.9 dB (HEVC)
-here, where the in-between frames are exact, and 1.7 dB with the bundled model on street_fair
-(benchmarks/colour_export.py). The sources are lossless: x264 re-encoding its own crf 12 output
-at the same settings and frame types nearly reproduces it (59.5 dB on the SD clips here; on
-street_fair 51.3 dB, 48.5 dB with B-frames off), which no export with other frames in between
-can do and which has nothing to do with colour. Limited and unspecified range are the same thing for YUV
-(x265 writes "limited" for an untagged source).
+gives 49 to 51 dB here; the YUV -> RGB -> YUV conversions alone (measured once with PyAV) give
+about 28 dB with a wrong matrix, 31 dB with a wrong range and 40 dB through 8-bit RGB. x264 and
+x265 spend bits per second, so the export gives them the crf that keeps each frame's quality at
+the output rate (:func:`~tempo_core.video.writer.encoder_crf`, 9.6 for crf 12 at twice the rate;
+tested on its own below; it adds 1.7 dB to the real frames of an H.264 x2 export of street_fair:
+benchmarks/colour_export.py). The sources are lossless: x264 re-encoding its own crf 12 output
+at the same settings and frame types nearly reproduces it (street_fair: 51.34 dB, against 47.11
+for x265), which no export with other frames in between can do and which has nothing to do with
+colour. Limited and unspecified range are the same thing for YUV (x265 writes "limited" for an
+untagged source).
 """
 
 from fractions import Fraction
 from types import SimpleNamespace
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -114,19 +114,23 @@ def test_copied_frame_matches_a_plain_reencode_and_tags_match(tmp_path, true_mot
     assert "source colour" in capsys.readouterr().out
 
 
-RATES = [(["--slowmo", "2"], "12.0"), (["--factor", "2"], "9.6"), (["--factor", "4"], "7.2")]
+RATES = [(["--slowmo", "2"], "12.0", 24), (["--factor", "2"], "9.6", 48), (["--factor", "4"], "7.2", 96)]
 
 
-@pytest.mark.parametrize(("mode", "crf"), RATES)
-def test_x264_and_x265_get_the_crf_that_keeps_each_frame_at_the_output_rate(tmp_path, true_motion, mode, crf):
-    """crf 12 at 1x, 2x and 4x the source rate: x264 and x265 write the crf they were given into
-    the stream (their settings SEI); the user's crf is the quality of a re-encode at the source rate."""
+@pytest.mark.parametrize(("mode", "crf", "rate"), RATES)
+def test_x264_and_x265_get_the_crf_that_keeps_each_frame_at_the_output_rate(tmp_path, true_motion, mode, crf, rate):
+    """crf 12 at 1x, 2x and 4x the source rate (24 fps): x264 and x265 write the crf they were
+    given into the stream (their settings SEI), and the file and the stream declare the true
+    output rate; the user's crf is the quality of a re-encode at the source rate."""
     source = make_tagged_clip(tmp_path / "src.mp4")
     for codec, ext in (("h264", ".mp4"), ("hevc", ".mkv")):
         out = tmp_path / f"out_{codec}{ext}"
         argv = ["interpolate", str(source), "-o", str(out), *mode, "--crf", "12", "--codec", codec]
         assert main([*argv, "--quiet"]) == 0
         assert f" crf={crf}".encode() in out.read_bytes(), codec
+        with av.open(str(out)) as container:
+            stream = container.streams.video[0]
+            assert stream.average_rate == rate and stream.codec_context.framerate == rate, codec
 
 
 def test_encoder_crf_undoes_the_rate_in_x264_rate_control():
