@@ -2,8 +2,12 @@
 
 **Rebuild mode** (the default). The first ``--seconds`` of CLIP (an odd number of frames, so the
 range ends on a kept frame) are cut to every other frame: a half-rate source, written losslessly
-in a temporary folder before anything is timed (FFV1 in Matroska, the clip's own pixel format
-and colour tags, so a kept frame is bit-exact). Both methods turn it back into the clip's rate:
+in a temporary folder before anything is timed (FFV1 in AVI, the clip's own pixel format, so a
+kept frame is bit-exact; AVI's time base is the frame rate, so every timestamp is exact, where
+Matroska's milliseconds put frames up to 0.5 ms off and minterpolate then blends even the kept
+ones; AVI carries no colour tags, so every file of the rebuild is read with the same guess, the
+tags' own values for a BT.709 limited-range 720p clip). Both methods turn it back into the
+clip's rate:
 
 * TEMPO through :func:`tempo_core.video.engine.run_export` as ``tempo interpolate --factor 2``
   runs it (scene cuts, repeated frames, precision as the CLI; no report file): the bundled
@@ -123,13 +127,13 @@ def make_half_rate(clip: Path, seconds: float, folder: Path) -> HalfRate:
         if count < 3:
             raise SystemExit(f"{clip.name}: {seconds:g} s hold fewer than 3 frames; give more --seconds.")
         rate = reader.rate
-        write_lossless(reader, folder / "full_rate.mkv", range(count), rate)
-        write_lossless(reader, folder / "half_rate.mkv", range(0, count, 2), rate / 2)
-    with VideoReader(folder / "full_rate.mkv") as full:
+        write_lossless(reader, folder / "full_rate.avi", range(count), rate)
+        write_lossless(reader, folder / "half_rate.avi", range(0, count, 2), rate / 2)
+    with VideoReader(folder / "full_rate.avi") as full:
         truth = [image.copy() for _, image in full.iter_frames()]
-    with VideoReader(folder / "half_rate.mkv") as half:
+    with VideoReader(folder / "half_rate.avi") as half:
         start = float(half.frame_times[0])
-    return HalfRate(folder / "half_rate.mkv", truth, rate, start)
+    return HalfRate(folder / "half_rate.avi", truth, rate, start)
 
 
 def run_minterpolate(source: Path, out: Path, rate: Fraction, end: float | None, codec: str, crf: int) -> Run:
@@ -293,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> tuple[list[Run], list[Scores] | N
         torch.set_num_threads(args.threads)
     interpolator = load_interpolator(args)
     codec = args.codec if args.plain else "ffv1"
-    suffix = ".mp4" if codec in ("h264", "hevc") else ".mkv"
+    suffix = ".mp4" if codec in ("h264", "hevc") else ".avi" if codec == "ffv1" else ".mkv"
     with VideoReader(args.clip) as clip:
         print(describe_run(args, interpolator, clip) + f", outputs {codec}")
         end = float(clip.frame_times[0]) + args.seconds

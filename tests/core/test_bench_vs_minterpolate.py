@@ -35,9 +35,9 @@ def test_rebuild_mode_scores_both_methods_on_the_dropped_frames(tmp_path: Path, 
     tempo, minterpolate = scores
     assert sorted(tempo.between) == [1, 3, 5, 7, 9]
     assert set(minterpolate.between) <= {1, 3, 5, 7, 9} and 1 in minterpolate.between
-    # output frame k is clip frame k: TEMPO writes the kept frames losslessly as they are
+    # output frame k is clip frame k: both write the kept frames losslessly as they are
     assert sorted(tempo.kept) == [0, 2, 4, 6, 8, 10] and min(tempo.kept.values()) == 99.0
-    assert min(minterpolate.kept.values()) > 45.0
+    assert len(minterpolate.kept) >= 4 and min(minterpolate.kept.values()) == 99.0
     for method in scores:
         assert all(10.0 < value < 60.0 for value in method.between.values())
 
