@@ -72,7 +72,8 @@ MATCH_TOLERANCE = 0.1  # an output frame more than this many clip frames off a c
 
 @dataclass
 class Run:
-    """One method's output: ``times`` (s, on the source's timeline) of each frame written."""
+    """One method's output: frames written, wall and CPU seconds, and ``times`` (s, on the
+    source's timeline) of each frame written, in order."""
 
     name: str
     output: Path
@@ -104,7 +105,7 @@ class Scores:
 
 
 def write_lossless(reader: VideoReader, path: Path, indices: Sequence[int], rate: Fraction) -> None:
-    """Frames ``indices`` of ``reader`` as they are decoded (own pixel format, colour tags) to FFV1."""
+    """Frames ``indices`` of ``reader``, the decoded samples in their own pixel format, to FFV1."""
     info = reader.info
     writer = VideoWriter(path, rate=rate, width=info.width, height=info.height, codec="ffv1", colour=reader.colour)
     with writer:
