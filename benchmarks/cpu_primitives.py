@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from tempo_core.network.correlation import local_correlation, local_correlation_reference, unfolded_correlation
-from tempo_core.network.filters import block_sum, box_mean
+from tempo_core.network.filters import box_mean, replicate_sum3
 
 
 def median_ms(function: Callable[[], torch.Tensor], repeats: int) -> float:
@@ -69,10 +69,11 @@ def main() -> None:
             lambda values=values, size=size: F.avg_pool2d(values, size, 1, size // 2, count_include_pad=False),
             args.repeats,
         )
-    padded = F.pad(torch.rand(1, 2, 720, 1280), (1, 1, 1, 1), mode="replicate")
+    velocity = torch.rand(1, 2, 720, 1280)
+    padded = F.pad(velocity, (1, 1, 1, 1), mode="replicate")
     report(
         "Jacobi neighbour mean, full size, 3 x 3",
-        lambda: block_sum(padded, 3) / 9,
+        lambda: replicate_sum3(velocity) / 9,
         lambda: F.avg_pool2d(padded, 3, stride=1),
         args.repeats,
     )

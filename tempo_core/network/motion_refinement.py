@@ -245,18 +245,40 @@ def _jacobi_sweeps(system: torch.Tensor, velocity: torch.Tensor, config: PriorCo
     diagonal = system[:, 0:4:3] + smoothness  # (xx + S, yy + S)
     off_diagonal, b = system[:, 1:2], system[:, 2:5:2]  # xy, (bx, by)
     negative_off_diagonal = off_diagonal.neg()
-    determinant = diagonal.prod(dim=1, keepdim=True) - off_diagonal.square()
+    determinant = torch.addcmul(diagonal.prod(dim=1, keepdim=True), off_diagonal, negative_off_diagonal)
     # d_x = ((yy + S) g_x - xy g_y) / det and d_y = ((xx + S) g_y - xy g_x) / det, for g in (x, y, y, x)
     inverse = torch.cat([diagonal[:, 1:], negative_off_diagonal, diagonal[:, :1], negative_off_diagonal], dim=1)
-    inverse = inverse * determinant.reciprocal()
+    inverse = inverse.div_(determinant)
     constant = torch.sub(neighbour_sum(velocity), velocity, alpha=9).mul_(smoothness / 9).sub_(b)
     crossed = constant.index_select(1, crossed_index(constant.device))
     start = inverse * crossed  # (B, 4, h, w): the pairs sum to A^-1 k
-    step = start.view(B, 2, 2, h, w).sum(dim=2).clamp_(-bound, bound)
+    first = start.view(B, 2, 2, h, w).sum(dim=2)
+    step = first.clamp(-bound, bound)
+    if sums_by_slices(velocity):
+        return _sweeps_by_components(first, inverse * (smoothness / 9), step, config)
     for _ in range(config.smoothness_sweeps - 1):
         crossed = crossed_neighbour_sums(step, smoothness / 9)
         step = torch.addcmul(start, inverse, crossed).view(B, 2, 2, h, w).sum(dim=2).clamp_(-bound, bound)
     return step if config.smoothness_sweeps > 0 else torch.zeros_like(velocity)
+
+
+def _sweeps_by_components(
+    first: torch.Tensor, weighted_inverse: torch.Tensor, step: torch.Tensor, config: PriorConfig
+) -> torch.Tensor:
+    """The sweeps of :func:`_jacobi_sweeps` after the first, for a CPU's large maps: each component
+    of ``step [B, 2, h, w]`` as ``A^-1 k`` (``first [B, 2, h, w]``) plus two multiply-adds of the
+    neighbour sums (:func:`~tempo_core.network.filters.neighbour_sum`) with the inverse's entries
+    times ``S / 9`` (``weighted_inverse [B, 4, h, w]``, laid out against ``(x, y, y, x)``). Half
+    the passes over the maps of the crossed layout, which a CPU feels (not its operation count)."""
+    bound = config.lk_max_step
+    a, b, c, d = weighted_inverse.split(1, dim=1)  # step_x = a x + b y, step_y = c y + d x (plus first)
+    for _ in range(config.smoothness_sweeps - 1):
+        sums = neighbour_sum(step)  # read before step is overwritten
+        x, y = sums[:, 0:1], sums[:, 1:2]
+        torch.addcmul(first[:, 0:1], a, x, out=step[:, 0:1]).addcmul_(b, y)
+        torch.addcmul(first[:, 1:2], c, y, out=step[:, 1:2]).addcmul_(d, x)
+        step.clamp_(-bound, bound)
+    return step
 
 
 def polish(
