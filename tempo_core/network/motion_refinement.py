@@ -46,9 +46,10 @@ def candidate_look_ups(images: torch.Tensor, candidates: torch.Tensor, dt: torch
     velocities: ``[B, N, C, K, h, w]``, in one sampling call (the K grids stacked along the height)."""
     B, N, C, h, w = images.shape
     K = candidates.shape[1]
-    scale = xy_constant(2.0 / w, 2.0 / h, images.device, candidates.dtype)
-    offsets = candidates[:, None] * dt[:, :, None, None, None, None]  # (B, N, K, 2, h, w)
-    grid = torch.addcmul(identity_grid(h, w, images.device, candidates.dtype), offsets.permute(0, 1, 2, 4, 5, 3), scale)
+    steps = dt[:, :, None] * xy_constant(2.0 / w, 2.0 / h, images.device, candidates.dtype)  # (B, N, 2) grid units
+    along = candidates.permute(0, 1, 3, 4, 2)[:, None]  # (B, 1, K, h, w, 2)
+    identity = identity_grid(h, w, images.device, candidates.dtype)
+    grid = torch.addcmul(identity, along, steps[:, :, None, None, None])  # (B, N, K, h, w, 2) in the layout of identity
     sampled = F.grid_sample(
         fold(images),
         grid.reshape(B * N, K * h, w, 2),

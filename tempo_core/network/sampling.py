@@ -61,8 +61,9 @@ def identity_grid(height: int, width: int, device: torch.device, dtype: torch.dt
     Cached like :func:`base_grid`, so that :func:`warp` (hundreds per frame in the motion prior) is
     one operation before its sampling. A 4K frame's grids at all its scales hold about 90 MB.
     """
-    with torch.inference_mode(False):
-        return pixels_to_grid(_pixel_centres(height, width, device, dtype).permute(1, 2, 0), height, width)
+    with torch.inference_mode(False):  # contiguous: a sum with it comes out in grid_sample's layout
+        centres = _pixel_centres(height, width, device, dtype).permute(1, 2, 0).contiguous()
+        return pixels_to_grid(centres, height, width)
 
 
 def warp(images: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
