@@ -16,7 +16,9 @@ confidence, low percentiles of the map, and the share of pixels at or above a th
 
 Also reported: the PSNR of the blend of the two anchors against the truth (a reference that needs
 the truth, so no score can use it), the same correlations within each clip (the order an editor
-meets on one timeline), and the real PSNR of the training targets by band of the chosen score.
+meets on one timeline), the real PSNR of the training targets by band of the chosen score, and how
+well each map ranks its own pixels' errors (``metrics.confidence_quality``: Spearman of
+``1 - confidence`` with the per-pixel error, AUSE beside an uninformative map's; mean over targets).
 
     python benchmarks/confidence_ranking.py --data_root ../shared/data/train \
         --val ../shared/data/val/septuplets [--checkpoint FILE] [--records runs/conf_rank.pt]
@@ -33,7 +35,7 @@ import torch
 from motion_prior_study import video_windows
 
 from tempo_core.evaluation.evaluate import PROTOCOLS, TARGET_TIME, discover_samples, read_rgb
-from tempo_core.evaluation.metrics import psnr, spearman
+from tempo_core.evaluation.metrics import confidence_quality, psnr, spearman
 from tempo_core.frame_score import plain_blend, share_at_least
 from tempo_core.inference import Interpolator, tensor_to_image
 from tempo_core.training.clips import decode_video, find_clip_sources, list_images, read_image
@@ -76,8 +78,12 @@ def measure(interpolator: Interpolator, frames: np.ndarray, n: int) -> dict[str,
     image = tensor_to_image(rgb[0])
     confidence = aux["confidence"][0, 0].numpy()
     early, late = frames[2], frames[4]  # im3, im5: the pair around the target in both protocols
+    quality = confidence_quality(image, truth, confidence)
     return {
         "psnr": psnr(image, truth),
+        "pixel_spearman": quality["spearman"],
+        "pixel_ause": quality["ause"],
+        "pixel_ause_random": quality["ause_random"],
         "confidence": confidence.astype(np.float16),
         "anchor_psnr": psnr(early, late),
         "blend_psnr": psnr(plain_blend(early, late, 0.5), truth),
@@ -139,6 +145,22 @@ def table(data: dict[str, dict[int, list[dict[str, object]]]], chosen: str, per_
     return lines
 
 
+def pixel_lines(data: dict[str, dict[int, list[dict[str, object]]]]) -> list[str]:
+    """Markdown rows: per-pixel Spearman and AUSE of the maps (mean over targets), per split and N."""
+    lines = ["| split | N | targets | pixel Spearman | AUSE | AUSE of an uninformative map |", "|---" * 6 + "|"]
+    for split, by_n in data.items():
+        for n, records in by_n.items():
+            if records and "pixel_spearman" in records[0]:
+                values = [
+                    np.nanmean([r[key] for r in records])
+                    for key in ("pixel_spearman", "pixel_ause", "pixel_ause_random")
+                ]
+                lines.append(
+                    f"| {split} | {n} | {len(records)} | {values[0]:+.3f} | {values[1]:.3f} | {values[2]:.3f} |"
+                )
+    return lines
+
+
 def band_lines(records: list[dict[str, object]], chosen: str, edges: list[float]) -> list[str]:
     """Median and lowest real PSNR of the targets in each band of the chosen score (what a score means)."""
     score = candidates()[chosen]
@@ -190,6 +212,8 @@ def main() -> None:
     print("\n".join(table(data, chosen)))
     print("\nwithin each clip (training source or validation clip), mean over clips:")
     print("\n".join(table(data, chosen, per_clip=True)))
+    print("\nper-pixel ranking of the error by each map (mean over targets):")
+    print("\n".join(pixel_lines(data)))
     for n in (2, 4):
         print(f"\ntraining windows, N={n}, by score band:")
         print("\n".join(band_lines(data["train"][n], chosen, [0.5, 0.6, 0.7, 0.8, 0.9])))

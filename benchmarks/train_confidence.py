@@ -1,49 +1,62 @@
-"""Train only the confidence parameters of a model to predict its per-pixel error. Training data only.
+"""Fit only the confidence parameters of a model so its frame score ranks frames by error. Training data only.
 
-The map is ``sigmoid(scale * (1 - entropy) + bias + correction)`` (``TempoNet.synthesize``): the
-attention entropy at the finest scale, two scalars (``confidence_scale``, ``confidence_bias``) and a
-correction read from the last 1 x 1 convolution of the synthesis residual (its output channels
-48..63 become the fourth channel after the ``PixelShuffle(4)``; channels 0..47 are the colour
-residual and are left untouched), averaged per 4 x 4 block and upsampled bilinearly. Only those two
-scalars and those 16 rows (and biases) are trained, so the synthesized images stay bit-identical.
+The map is ``sigmoid(scale * (1 - entropy) + bias + correction + weight * disagreement)``
+(``TempoNet.synthesize``): the attention entropy at the finest scale, two scalars
+(``confidence_scale``, ``confidence_bias``), a correction read from the last 1 x 1 convolution of
+the synthesis residual (its output channels 48..63, the fourth channel after the
+``PixelShuffle(4)``, averaged per 4 x 4 block and upsampled bilinearly) and the disagreement of the
+full-size look-ups, ``log(spread + 1e-3)`` (``aux["disagreement"]``), with its weight
+``confidence_disagreement`` (0 in a model from before it). The script sets the weight and fits the
+two scalars; the correction rows and everything else stay, so the synthesized images stay
+bit-identical.
 
 1. **collect**: every training window of ``confidence_ranking.training_windows`` (N=2 and N=4, the
    ``tempo eval`` protocols) runs through the frozen model once; the input of that convolution
-   (``[24, H/4, W/4]``), the entropy (``[H, W]``) and the per-pixel error of the uint8 output
-   (``metrics.pixel_error``, ``[H, W]`` in [0, 1]) are cached. The script checks that its own
-   formula reproduces the model's map (to 1e-4) and stops if the network has changed it.
-2. **fit**: Adam on those parameters, the loss of ``tempo train`` (``losses.confidence_loss``: the
-   map should equal ``exp(-error / tau)``) for each ``--taus``. Every fourth source (sorted by
-   name) is held out; the tau whose map gives the best frame-level ranking there (Spearman of the
-   best ``share >= threshold`` score with the real PSNR, mean over N=2 and N=4) is refitted on
-   all sources.
-3. **write** ``--out``: the input model with only those parameters replaced (fp16 if ``--fp16``),
-   then check that it synthesizes bit-identical images on the first training windows.
+   (``[24, H/4, W/4]``), the entropy and the disagreement (``[H, W]``) and the per-pixel error of
+   the uint8 output (``metrics.pixel_error``, ``[H, W]`` in [0, 1]) are cached. The script checks
+   that its own formula reproduces the model's map (to 1e-4) and stops if the network has changed it.
+2. **fit**: for each disagreement weight of ``--weights`` and each tau of ``--taus``, ``scale`` and
+   ``bias`` minimise the loss of ``tempo train`` (``losses.confidence_loss``: the map should equal
+   ``exp(-error / tau)``) over every ``--pixel_step``-th pixel of the windows (L-BFGS, full batch).
+   The weight itself is not left to that loss: it calibrates pixels, and the weight it picks alone
+   (about -0.4 to -0.7 here) ranks frames less well than a larger one, which the ranking chooses.
+3. **choose** on held-out sources: the sources (sorted by name) are split into 4 folds (every
+   fourth source, from each of the first four); each fold is held out in turn and the fit is made
+   on the rest. The (weight, tau, frame score) with the best mean over the folds of the held-out
+   Spearman with the real PSNR (mean of N=2 and N=4; frame scores as in
+   ``confidence_ranking.candidates``) wins and is refitted on all sources.
+4. **write** ``--out``: the input model with only those three parameters replaced (fp16 if
+   ``--fp16``), then check that it synthesizes bit-identical images on the first training windows.
 
     python benchmarks/train_confidence.py --data_root ../shared/data/train --out runs/conf.safetensors \
         --fp16 [--checkpoint FILE] [--features runs/conf_features.pt]
+
+The validation figures come from ``confidence_ranking.py --checkpoint`` with the written file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from confidence_ranking import THRESHOLDS, rank, training_windows
+from confidence_ranking import candidates, rank, training_windows
 
 from tempo_core.checkpoint import default_model_path, load_model, read_metadata, save_weights
 from tempo_core.evaluation.evaluate import PROTOCOLS, TARGET_TIME
 from tempo_core.evaluation.metrics import pixel_error, psnr
-from tempo_core.frame_score import share_at_least
 from tempo_core.inference import Interpolator, tensor_to_image
 from tempo_core.network import TempoNet
 from tempo_core.training.losses import confidence_loss
 
 COLOUR_CHANNELS = 48  # 3 colour channels x 4 x 4 sub-pixels come first in the residual's last conv
+FOLDS = 4
+Sample = dict[str, object]
+Params = dict[str, torch.Tensor]
 
 
 def confidence_rows(model: TempoNet) -> torch.nn.Conv2d:
@@ -51,25 +64,30 @@ def confidence_rows(model: TempoNet) -> torch.nn.Conv2d:
     return model.synthesis.residual[-2]
 
 
-def confidence_from(params: dict[str, torch.Tensor], hidden: torch.Tensor, entropy: torch.Tensor) -> torch.Tensor:
-    """The model's confidence formula: ``hidden [B, C, h, w]``, ``entropy [B, 1, H, W]`` -> ``[B, 1, H, W]``."""
-    correction = F.pixel_shuffle(F.conv2d(hidden, params["rows_weight"], params["rows_bias"]), 4)
-    correction = F.interpolate(F.avg_pool2d(correction, 4), size=entropy.shape[-2:], mode="bilinear")
-    return torch.sigmoid(params["scale"] * (1.0 - entropy) + params["bias"] + correction)
-
-
-def model_params(model: TempoNet) -> dict[str, torch.Tensor]:
-    """The trainable copies: scale, bias and the confidence rows of :func:`confidence_rows`."""
+def correction_from(model: TempoNet, hidden: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """The confidence correction ``[B, 1, H, W]`` from the input ``[B, C, h, w]`` of :func:`confidence_rows`."""
     conv = confidence_rows(model)
+    rows = F.conv2d(hidden, conv.weight[COLOUR_CHANNELS:].float(), conv.bias[COLOUR_CHANNELS:].float())
+    return F.interpolate(F.avg_pool2d(F.pixel_shuffle(rows, 4), 4), size=size, mode="bilinear")
+
+
+def confidence_from(params: Params, sample: Sample) -> torch.Tensor:
+    """The model's confidence formula on a sample's cached inputs (``[B, 1, H, W]``, or ``[P]`` for
+    the pixel subsets of :func:`pixel_subset`)."""
+    logit = params["scale"] * sample["goodness"].float() + params["bias"] + sample["correction"].float()
+    return torch.sigmoid(logit + params["weight"] * sample["disagreement"].float())
+
+
+def model_params(model: TempoNet) -> Params:
+    """The parameters this script sets: scale, bias and the disagreement weight."""
     return {
         "scale": model.confidence_scale.detach().float().clone(),
         "bias": model.confidence_bias.detach().float().clone(),
-        "rows_weight": conv.weight[COLOUR_CHANNELS:].detach().float().clone(),
-        "rows_bias": conv.bias[COLOUR_CHANNELS:].detach().float().clone(),
+        "weight": model.confidence_disagreement.detach().float().clone(),
     }
 
 
-def collect(model: TempoNet, root: Path, per_video: int, strides: list[int]) -> list[dict[str, object]]:
+def collect(model: TempoNet, root: Path, per_video: int, strides: list[int]) -> list[Sample]:
     """Cached inputs of the confidence for every training window and N (see the module doc)."""
     interpolator = Interpolator(model, device="cpu")
     captured: list[torch.Tensor] = []
@@ -90,9 +108,10 @@ def collect(model: TempoNet, root: Path, per_video: int, strides: list[int]) -> 
                 sample = {"name": name, "source": name.split("/")[0], "n": n, "psnr": psnr(image, truth)}
                 sample["anchor_psnr"] = psnr(frames[2], frames[4])  # the motion proxy: im3 vs im5
                 sample["hidden"], sample["entropy"] = captured[-1].half(), aux["entropy"].half()
+                sample["disagreement"] = aux["disagreement"].half()
                 sample["error"] = torch.from_numpy(pixel_error(image, truth)).half()[None, None]
-                mine = confidence_from(params, captured[-1].float(), aux["entropy"])
-                if (mine - aux["confidence"]).abs().max() > 1e-4:
+                mine = confidence_from(params, with_terms(model, sample))
+                if (mine - aux["confidence"]).abs().max() > 1e-3:
                     raise SystemExit("The network computes its confidence differently now; update confidence_from.")
                 samples.append(sample)
             print(f"  {name}: PSNR N=2 {samples[-2]['psnr']:.2f}", flush=True)
@@ -101,36 +120,50 @@ def collect(model: TempoNet, root: Path, per_video: int, strides: list[int]) -> 
     return samples
 
 
-def fit(samples: list[dict[str, object]], start: dict[str, torch.Tensor], tau: float, epochs: int) -> dict:
-    """Adam on the confidence parameters, one sample per step, ``losses.confidence_loss``."""
-    params = {k: v.clone().requires_grad_(True) for k, v in start.items()}
-    optimizer = torch.optim.Adam(params.values(), lr=1e-2)
-    rng = np.random.default_rng(0)
-    for _ in range(epochs):
-        for index in rng.permutation(len(samples)):
-            sample = samples[index]
-            confidence = confidence_from(params, sample["hidden"].float(), sample["entropy"].float())
-            error = sample["error"].float()
-            # confidence_loss compares pred and target; give it the error as |pred - 0| (3 equal channels)
-            loss = confidence_loss(confidence, error.expand(-1, 3, -1, -1), torch.zeros_like(error), tau)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+def with_terms(model: TempoNet, sample: Sample) -> Sample:
+    """``sample`` with ``goodness`` (1 - entropy) and the model's ``correction`` added (``[1, 1, H, W]``)."""
+    entropy = sample["entropy"].float()
+    correction = correction_from(model, sample["hidden"].float(), tuple(entropy.shape[-2:]))
+    return {**sample, "goodness": 1.0 - entropy, "correction": correction}
+
+
+def pixel_subset(sample: Sample, step: int) -> Sample:
+    """Every ``step``-th pixel of a sample's maps, flattened to ``[P]`` (the rest of the sample kept)."""
+    maps = ("goodness", "correction", "disagreement", "error")
+    return {
+        **{k: v for k, v in sample.items() if k not in maps},
+        **{k: sample[k].float().flatten()[::step] for k in maps},
+    }
+
+
+def fit(samples: list[Sample], start: Params, weight: float, tau: float) -> Params:
+    """``scale`` and ``bias`` minimising ``losses.confidence_loss`` over the pixel subsets, ``weight`` fixed."""
+    joined = {k: torch.cat([s[k] for s in samples]) for k in ("goodness", "correction", "disagreement", "error")}
+    error = joined["error"][None, None, None].expand(1, 3, 1, -1)
+    params = {"scale": start["scale"].clone(), "bias": start["bias"].clone(), "weight": torch.tensor(weight)}
+    free = [params["scale"].requires_grad_(True), params["bias"].requires_grad_(True)]
+    optimizer = torch.optim.LBFGS(free, max_iter=100, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        confidence = confidence_from(params, joined)[None, None, None]
+        # confidence_loss compares pred and target; give it the error as |pred - 0| (3 equal channels)
+        loss = confidence_loss(confidence, error, torch.zeros_like(error), tau)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
     return {k: v.detach() for k, v in params.items()}
 
 
-def frame_ranking(samples: list[dict[str, object]], params: dict[str, torch.Tensor]) -> tuple[float, float]:
-    """Best mean Spearman (over N) of a ``share >= threshold`` score with the real PSNR, and its threshold."""
+def frame_scores(samples: list[Sample], params: Params) -> dict[str, list[float]]:
+    """Every candidate frame score (``confidence_ranking.candidates``) of every sample's map."""
     with torch.no_grad():
-        maps = [confidence_from(params, s["hidden"].float(), s["entropy"].float()) for s in samples]
-    best = (-2.0, 0.0)
-    for threshold in THRESHOLDS:
-        values = [float(share_at_least(m, threshold)) for m in maps]
-        best = max(best, (mean_over_n(samples, values), threshold))
-    return best
+        maps = [confidence_from(params, s).reshape(1, -1).numpy() for s in samples]  # [1, P]: an H x W map
+    return {name: [score(m) for m in maps] for name, score in candidates().items()}
 
 
-def mean_over_n(samples: list[dict[str, object]], values: list[float]) -> float:
+def mean_over_n(samples: list[Sample], values: list[float]) -> float:
     """Spearman of ``values`` with the real PSNR, within N=2 and within N=4, averaged."""
     rhos = []
     for n in (2, 4):
@@ -139,24 +172,67 @@ def mean_over_n(samples: list[dict[str, object]], values: list[float]) -> float:
     return float(np.mean(rhos))
 
 
-def describe(label: str, samples: list[dict[str, object]], params: dict[str, torch.Tensor]) -> str:
-    """One line: the map's best frame ranking on ``samples`` beside the anchor-difference proxy."""
-    spearman, threshold = frame_ranking(samples, params)
+def folds(samples: list[Sample]) -> list[set[str]]:
+    """The held-out source sets: every ``FOLDS``-th source (sorted by name), from each of the first ``FOLDS``."""
+    sources = sorted({s["source"] for s in samples})
+    return [set(sources[fold::FOLDS]) for fold in range(FOLDS)]
+
+
+def held_out_proxy(samples: list[Sample]) -> float:
+    """The anchor-difference proxy's Spearman on each fold's held-out sources, averaged (for comparison)."""
+    tests = [[s for s in samples if s["source"] in held] for held in folds(samples)]
+    return float(np.mean([mean_over_n(test, [s["anchor_psnr"] for s in test]) for test in tests]))
+
+
+def held_out_ranking(samples: list[Sample], start: Params, weight: float, tau: float) -> dict[str, float]:
+    """Per candidate frame score: mean over the folds of the held-out Spearman (fit on the other folds)."""
+    totals: dict[str, list[float]] = {}
+    for held in folds(samples):
+        params = fit([s for s in samples if s["source"] not in held], start, weight, tau)
+        test = [s for s in samples if s["source"] in held]
+        for name, values in frame_scores(test, params).items():
+            totals.setdefault(name, []).append(mean_over_n(test, values))
+    return {name: float(np.mean(values)) for name, values in totals.items()}
+
+
+def choose(samples: list[Sample], start: Params, weights: list[float], taus: list[float]) -> tuple[float, float, str]:
+    """The (weight, tau, frame score) with the best held-out ranking (module doc, step 3); prints each."""
+    best = (-2.0, 0.0, 0.0, "")
+    for weight in weights:
+        for tau in taus:
+            ranking = held_out_ranking(samples, start, weight, tau)
+            name = max(ranking, key=ranking.get)
+            print(f"weight {weight:+.2f} tau {tau}: held-out Spearman {ranking[name]:+.3f} ({name})", flush=True)
+            best = max(best, (ranking[name], weight, tau, name))
+    return best[1], best[2], best[3]
+
+
+def describe(label: str, samples: list[Sample], params: Params, score: str) -> str:
+    """One line: a frame score's ranking on ``samples`` beside the anchor-difference proxy."""
+    spearman = mean_over_n(samples, frame_scores(samples, params)[score])
     proxy = mean_over_n(samples, [s["anchor_psnr"] for s in samples])
-    return f"{label}: score Spearman {spearman:+.3f} (share >= {threshold:.2f}), anchor difference {proxy:+.3f}"
+    return f"{label}: {score} Spearman {spearman:+.3f}, anchor difference {proxy:+.3f}"
 
 
-def write(
-    model: TempoNet, params: dict[str, torch.Tensor], out: Path, fp16: bool, metadata: dict[str, str], note: dict
-) -> None:
+def write(model: TempoNet, params: Params, out: Path, fp16: bool, metadata: dict[str, str], note: dict) -> None:
     """Replace only the confidence parameters of ``model`` and save it (``metadata`` kept, ``note`` added)."""
     with torch.no_grad():
         model.confidence_scale.copy_(params["scale"])
         model.confidence_bias.copy_(params["bias"])
-        conv = confidence_rows(model)
-        conv.weight[COLOUR_CHANNELS:] = params["rows_weight"]
-        conv.bias[COLOUR_CHANNELS:] = params["rows_bias"]
+        model.confidence_disagreement.copy_(params["weight"])
     save_weights(model, out, fp16=fp16, metadata={**metadata, "tempo.confidence_training": json.dumps(note)})
+
+
+def cached(path: str | None, make: Callable[[], list[Sample]]) -> list[Sample]:
+    """The samples of the cache at ``path`` if it exists, else ``make()`` (saved there when given)."""
+    cache = Path(path) if path else None
+    if cache is not None and cache.exists():
+        return torch.load(cache, weights_only=False)
+    samples = make()
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(samples, cache)
+    return samples
 
 
 def main() -> None:
@@ -168,35 +244,28 @@ def main() -> None:
     parser.add_argument("--features", help="cache of the collected inputs (.pt): reused if it exists")
     parser.add_argument("--per_video", type=int, default=3)
     parser.add_argument("--strides", default="1,2,3")
-    parser.add_argument("--taus", default="0.01,0.02,0.05,0.1", help="error scales of the target to try")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--weights", default="0,-0.5,-1,-1.5,-2,-2.5", help="disagreement weights to try")
+    parser.add_argument("--taus", default="0.02,0.05,0.1", help="error scales of the loss's target to try")
+    parser.add_argument("--pixel_step", type=int, default=3, help="fit on every this-many-th pixel")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_model(args.checkpoint).float().eval()
-    cache = Path(args.features) if args.features else None
-    if cache is not None and cache.exists():
-        samples = torch.load(cache, weights_only=False)
-    else:
-        samples = collect(model, Path(args.data_root), args.per_video, [int(s) for s in args.strides.split(",")])
-        if cache is not None:
-            torch.save(samples, cache)
-    sources = sorted({s["source"] for s in samples})
-    held_out = set(sources[::4])
-    fit_set = [s for s in samples if s["source"] not in held_out]
-    test_set = [s for s in samples if s["source"] in held_out]
+    strides = [int(s) for s in args.strides.split(",")]
+    samples = cached(args.features, lambda: collect(model, Path(args.data_root), args.per_video, strides))
+    with torch.no_grad():
+        samples = [pixel_subset(with_terms(model, s), args.pixel_step) for s in samples]
     start = model_params(model)
-    print(f"held out: {', '.join(sorted(held_out))}; mean over N=2 and N=4")
-    print(describe("shipped map, held-out windows", test_set, start))
-    print(describe("shipped map, all training windows", samples, start))
-    results = {}
-    for tau in [float(t) for t in args.taus.split(",")]:
-        results[tau] = frame_ranking(test_set, fit(fit_set, start, tau, args.epochs))
-        print(f"tau {tau}: held-out windows: score Spearman {results[tau][0]:+.3f} (share >= {results[tau][1]:.2f})")
-    tau = max(results, key=lambda t: results[t][0])
-    final = fit(samples, start, tau, args.epochs)
-    print(describe(f"tau {tau} refitted on all, all training windows (fitted on them)", samples, final))
-    note = {"tau": tau, "epochs": args.epochs, "script": "benchmarks/train_confidence.py"}
+    print(f"{len(samples)} targets from {len({s['source'] for s in samples})} sources; mean over N=2 and N=4")
+    print(f"anchor difference, held-out sources: Spearman {held_out_proxy(samples):+.3f}")
+    weights = [float(w) for w in args.weights.split(",")]
+    weight, tau, score = choose(samples, start, weights, [float(t) for t in args.taus.split(",")])
+    final = fit(samples, start, weight, tau)
+    print(f"chosen: weight {weight:+.2f}, tau {tau}, frame score {score}; refitted on all: "
+          f"scale {float(final['scale']):.3f}, bias {float(final['bias']):.3f}")  # fmt: skip
+    print(describe("input model, all training windows", samples, start, score))
+    print(describe("refitted, all training windows (fitted on them)", samples, final, score))
+    note = {"weight": weight, "tau": tau, "score": score, "script": "benchmarks/train_confidence.py"}
     original = load_model(args.checkpoint).float().eval()
     write(model, final, Path(args.out), args.fp16, kept_metadata(args.checkpoint), note)
     check_images(original, Path(args.out), Path(args.data_root))

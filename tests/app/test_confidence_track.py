@@ -12,6 +12,7 @@ from tempo_app_helpers import CLIP_FPS, open_clip, write_clip
 
 from tempo_app.confidence_track import DOUBTFUL_SCORE, ConfidenceTrack, TrackPoint
 from tempo_app.main import main
+from tempo_app.view_state import DEFAULT_THRESHOLD
 from tempo_app.widgets.confidence_track import TRACK_HEIGHT, score_colour, track_bars
 from tempo_app.widgets.timeline import TRACK_TOP
 from tempo_core.checkpoint import save_weights
@@ -84,7 +85,8 @@ def test_the_timeline_shows_an_export_report_and_d_jumps_to_doubtful_frames(qtbo
     controller.session.set_playhead(0.0)
     qtbot.keyClick(window, Qt.Key.Key_D)
     assert controller.session.playhead == pytest.approx(1.5 * STEP) and controller.view.overlay_enabled
-    assert controller.view.overlay_threshold == pytest.approx(SCORE_THRESHOLD)
+    # raised to the score's threshold if that is higher than the overlay's default
+    assert controller.view.overlay_threshold == pytest.approx(max(DEFAULT_THRESHOLD, SCORE_THRESHOLD))
     qtbot.keyClick(window, Qt.Key.Key_D)
     assert controller.session.playhead == pytest.approx(3.5 * STEP)
     qtbot.keyClick(window, Qt.Key.Key_D, Qt.KeyboardModifier.ShiftModifier)

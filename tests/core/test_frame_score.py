@@ -104,3 +104,18 @@ def test_hold_must_win_by_the_margin() -> None:
     assert not prefers_hold({"hold": 6.0, "blend": 10.0}, margin=0.5)  # closer, but not by the margin
     assert prefers_hold({"hold": 6.0, "blend": 10.0}, margin=1.0)
     assert not prefers_hold({"hold": 0.0, "blend": 10.0}, margin=0.0)  # margin 0: never hold
+
+
+def test_the_shipped_model_scores_an_easy_pair_above_a_hard_one() -> None:
+    # issue 21: the same texture moving 3 pixels between the anchors (easy), and the same with the
+    # right half of the second anchor replaced by another texture (a change no motion explains)
+    from tempo_test_clips import as_uint8_images, moving_texture
+
+    from tempo_core.inference import Interpolator
+
+    easy = as_uint8_images(moving_texture(2, 96, 128, shift=6, seed=5))
+    hard = [easy[0], easy[1].copy()]
+    hard[1][:, 64:] = as_uint8_images(moving_texture(1, 96, 64, shift=0, seed=6))[0]
+    interpolator = Interpolator.from_checkpoint(None, device="cpu")
+    scores = [frame_score(interpolator.interpolate(pair, [0.0, 1.0], 0.5).confidence) for pair in (easy, hard)]
+    assert scores[0] > scores[1] + 0.2
