@@ -6,9 +6,11 @@ ranks the frames by how wrong they are. :func:`frame_score` is the share of pixe
 is at least :data:`SCORE_THRESHOLD`: 1.0 when every pixel is trusted, 0.0 when none is. The
 threshold was chosen among the mean, low percentiles and shares at other thresholds on windows cut
 from the training videos, and only then reported on validation (``benchmarks/confidence_ranking.py``,
-item 25 of resources/models/MODEL_CARD.md). It ranks frames by PSNR, but less well than the plain
-difference of the two anchors (a motion-size proxy): use it to order and flag frames, not as a
-promise of quality.
+item 25 of resources/models/MODEL_CARD.md). The map sees where the network's looked-up observations
+disagree (``aux["disagreement"]``); with it the score ranks the validation targets by PSNR better
+than the plain difference of the two anchors (a motion-size proxy), across clips. Within one clip
+the proxy is still as good or better at N=2: use the score to order and flag frames, not as a
+promise of quality. Most ordinary frames score above 0.9; the hard ones fall below.
 
 **Safety net.** When a synthesized frame scores below what the user accepts, it is replaced by one
 of two frames built from the real anchors around it: the nearest real frame held, or the plain
@@ -17,8 +19,9 @@ truth at export time, so :func:`choose_fallback` measures how far each candidate
 synthesized frame *where the network is confident* (the part of the synthesis most likely right;
 every pixel where no pixel is confident) and keeps the blend unless the held frame is closer by a
 margin (:data:`HOLD_MARGIN`, chosen on training windows with and without scene cuts by
-``benchmarks/fallback_choice.py``). On ordinary motion the blend is the better of the two for
-98 % of the training targets; where a scene changed (a cut the scene-cut detector missed) a held
+``benchmarks/fallback_choice.py``; with the map of issue 21 the grid's best is 1.0, by 0.04 dB,
+within noise, so 0.9 stays). On ordinary motion the blend is the better of the two for
+99 % of the training targets; where a scene changed (a cut the scene-cut detector missed) a held
 frame that the synthesis resembles beats a cross-fade (card item 25 has the figures).
 """
 
@@ -114,11 +117,11 @@ def bracketing_pair(times: list[float], target_time: float) -> tuple[int, int, f
 
 
 def prefers_hold(distances: dict[str, float], margin: float = HOLD_MARGIN) -> bool:
-    """Hold only when the held frame is clearly closer: ``hold < margin * blend`` (distances >= 0).
+    """Hold only when the held frame is closer by the margin: ``hold < margin * blend`` (distances >= 0).
 
     On ordinary motion the blend is the better fallback almost always (its errors are half-way
-    errors), so the hold has to win by a margin: the case it is for is a scene the network could
-    not follow (a missed cut), where the synthesis resembles one side and the blend cross-fades.
+    errors); the case the hold is for is a scene the network could not follow (a missed cut), where
+    the synthesis resembles one side and the blend cross-fades, so the hold has to win by a margin.
     """
     return distances["hold"] < margin * distances["blend"]
 

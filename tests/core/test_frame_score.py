@@ -107,7 +107,7 @@ def test_hold_must_win_by_the_margin() -> None:
 
 
 def test_the_shipped_model_scores_an_easy_pair_above_a_hard_one() -> None:
-    # issue 21: the same texture moving 3 pixels between the anchors (easy), and the same with the
+    # issue 21: the same texture moving 6 pixels between the anchors (easy), and the same with the
     # right half of the second anchor replaced by another texture (a change no motion explains)
     from tempo_test_clips import as_uint8_images, moving_texture
 
