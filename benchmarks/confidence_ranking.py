@@ -71,7 +71,7 @@ def measure(interpolator: Interpolator, frames: np.ndarray, n: int) -> dict[str,
     numbers, times, target_number = PROTOCOLS[("septuplet", n)]
     anchors = [frames[i - 1] for i in numbers]
     truth = frames[target_number - 1]
-    tensors = torch.from_numpy(np.stack(anchors)).permute(0, 3, 1, 2).float()[None] / 255
+    tensors = torch.from_numpy(np.stack(anchors)).permute(0, 3, 1, 2).contiguous().float()[None] / 255
     rgb, aux = interpolator.run_tensors(
         tensors, torch.tensor([times], dtype=torch.float64), torch.tensor([TARGET_TIME], dtype=torch.float64)
     )

@@ -97,7 +97,7 @@ def collect(model: TempoNet, root: Path, per_video: int, strides: list[int]) -> 
         for name, frames in training_windows(root, per_video, strides, 448):
             for n in (2, 4):
                 numbers, times, target_number = PROTOCOLS[("septuplet", n)]
-                anchors = torch.from_numpy(np.stack([frames[i - 1] for i in numbers])).permute(0, 3, 1, 2)
+                anchors = torch.from_numpy(np.stack([frames[i - 1] for i in numbers])).permute(0, 3, 1, 2).contiguous()
                 captured.clear()
                 rgb, aux = interpolator.run_tensors(
                     anchors.float()[None] / 255,
