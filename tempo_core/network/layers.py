@@ -69,9 +69,8 @@ class LayerNorm2d(nn.Module):
         self.bias = nn.Parameter(torch.zeros(channels)) if affine else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean = x.mean(1, keepdim=True)
-        var = (x - mean).pow(2).mean(1, keepdim=True)
-        x = (x - mean) * torch.rsqrt(var + self.eps)
+        centred = x - x.mean(1, keepdim=True)
+        x = centred * torch.rsqrt(centred.square().mean(1, keepdim=True) + self.eps)
         if self.weight is not None:
             x = x * self.weight[:, None, None] + self.bias[:, None, None]
         return x
@@ -111,7 +110,7 @@ class AdaLNZeroConvNeXtBlock(nn.Module):
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """x: ``[B, C, H, W]``; cond: ``[B, D]``."""
         shift, scale, gate = self.modulation(cond)[:, :, None, None].chunk(3, dim=1)
-        y = self.norm(self.dwconv(x)) * (1 + scale) + shift
+        y = torch.addcmul(shift, self.norm(self.dwconv(x)), 1 + scale)
         y = self.pw2(self.act(self.pw1(y)))
         return x + gate * y
 

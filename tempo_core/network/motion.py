@@ -108,9 +108,15 @@ def candidate_velocities(radius: int, device: torch.device, dtype: torch.dtype) 
 
 
 def image_pyramid(frames: torch.Tensor, scales: int = 4) -> list[torch.Tensor]:
-    """Observations ``[B, N, 3, H, W]`` average-pooled to 1/4 ... 1/2**(scales+1), fine to coarse."""
+    """Observations ``[B, N, 3, H, W]`` average-pooled to 1/4 ... 1/2**(scales+1), fine to coarse.
+
+    Each level is pooled from the one before it (H and W are multiples of ``2**(scales+1)``, so
+    the blocks nest and the means are the same up to rounding): one pass over the full frames.
+    """
     B, N = frames.shape[:2]
-    levels = [F.avg_pool2d(fold(frames), 2 ** (s + 2)) for s in range(scales)]
+    levels = [F.avg_pool2d(fold(frames), 4)]
+    for _ in range(scales - 1):
+        levels.append(F.avg_pool2d(levels[-1], 2))
     return [level.view(B, N, *level.shape[1:]) for level in levels]
 
 
