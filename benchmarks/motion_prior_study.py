@@ -15,7 +15,8 @@ Rows (mean PSNR over the septuplets, and with ``--ssim`` the mean SSIM, skimage7
 * ``prior, <change>``: the same with one field of the prior's ``PriorConfig`` changed (``--ablate``:
   each part of the local-global polish taken out in turn, the window and the smoothness changed,
   and time measured in normalized units instead of the bracketing pair's gap);
-* ``network``: the model given with ``--checkpoint`` (default: the bundled one).
+* ``network``: the model given with ``--checkpoint`` (default: the bundled one), and
+  ``network, <name>`` with each ``--try`` variant of its prior.
 
     python benchmarks/motion_prior_study.py --cache runs/cache [--checkpoint FILE] [--ablate]
         [--width 448] [--strides 1,2,3] [--per_video 3]
@@ -173,6 +174,10 @@ def main() -> None:
                 if not args.no_network:
                     output, _ = model(frames, times, torch.tensor([float(TARGET)]))
                     rows.setdefault(f"network N={n}", []).append(score(output, target))
+                    for name, changes in dict(parse_variant(text) for text in args.variants).items():
+                        with motion_settings(model, changes):
+                            output, _ = model(frames, times, torch.tensor([float(TARGET)]))
+                        rows.setdefault(f"network, {name} N={n}", []).append(score(output, target))
     print(f"{len(data)} septuplets from {args.cache} (strides {args.strides}, width {args.width or 'as cached'})")
     for name, values in rows.items():
         psnr_mean, ssim_mean = np.mean(values, axis=0)

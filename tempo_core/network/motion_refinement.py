@@ -96,11 +96,20 @@ def with_gradient_channels(images: torch.Tensor, config: PriorConfig) -> torch.T
     (times ``config.gradient_weight``).
 
     Matching the gradients too (gradient constancy) keeps the cost right where the brightness
-    changes between frames (light, exposure, shadows).
+    changes between frames (light, exposure, shadows). On a CPU's large maps the five channels are
+    written into one output (:func:`~tempo_core.network.filters.halved_differences_into`), not
+    padded, stacked and concatenated.
     """
-    grad_x, grad_y = image_gradients(images.mean(dim=-3, keepdim=True))
     weight = config.gradient_weight
-    return torch.cat([images, weight * grad_x, weight * grad_y], dim=-3)
+    if not sums_by_slices(images):
+        grad_x, grad_y = image_gradients(images.mean(dim=-3, keepdim=True))
+        return torch.cat([images, weight * grad_x, weight * grad_y], dim=-3)
+    channels = images.new_empty(*images.shape[:-3], 5, *images.shape[-2:])
+    channels[..., :3, :, :].copy_(images)
+    halved_differences_into(images.mean(dim=-3), channels[..., 3, :, :], channels[..., 4, :, :])
+    if weight != 1.0:
+        channels[..., 3:, :, :].mul_(weight)
+    return channels
 
 
 SYSTEM_PAIRS = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2))  # xx, xy, xb, yy, yb of (x-Jacobian, y-Jacobian, residual)

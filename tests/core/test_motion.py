@@ -296,3 +296,14 @@ def test_the_forgetful_median_is_the_median(monkeypatch):
     monkeypatch.setattr(filters, "SLICE_SUMS_FROM", 10**9)
     assert torch.equal(sliced, median_filter(velocity, 5))
     assert not torch.equal(sliced, velocity)
+
+
+def test_the_gradient_channels_are_the_same_on_the_cpu_slice_path(monkeypatch):
+    images = torch.rand(1, 2, 3, 20, 24)
+    config = dataclasses.replace(CONFIG, gradient_weight=0.5)
+    monkeypatch.setattr(filters, "SLICE_SUMS_FROM", 10**9)
+    single = with_gradient_channels(images, config)
+    monkeypatch.setattr(filters, "SLICE_SUMS_FROM", 0)
+    sliced = with_gradient_channels(images, config)
+    assert sliced.shape == (1, 2, 5, 20, 24) and torch.equal(sliced, single)
+    assert sliced[:, :, 3:].abs().max() > 0.01  # gradients, not zeros
