@@ -146,6 +146,7 @@ class TempoNet(nn.Module):
             frames: ``[B, N, 3, H, W]`` in [0, 1], H and W multiples of 32.
             timestamps: ``[B, N]`` in any unit, not all equal.
         """
+        frames = frames.contiguous()  # frames from HWC arrays are channels-last; the network's views need NCHW
         B, N, _, H, W = frames.shape
         anchor_times, center, span = normalize_times(timestamps)
         condition = fold(self.anchor_time_encoding(anchor_times))  # (B*N, D)

@@ -167,7 +167,9 @@ class BilateralMotionPrior(nn.Module):
         every candidate's cost (:func:`candidate_costs`, one look-up for all) averaged over a
         ``window`` block. ``features [B, N, C, h, w]``, ``dt``, ``weights [B, N]``."""
         candidates = candidate_velocities(self.radius, features.device, features.dtype)  # (K, 2)
-        velocities = center[:, None] + candidates[None, :, :, None, None]  # (B, K, 2, h, w)
+        # (B, K, 2, h, w), stored as (B, K, h, w, 2): the sampling grids' layout, built without a transpose
+        centre_last = center.permute(0, 2, 3, 1).contiguous()[:, None]  # (B, 1, h, w, 2)
+        velocities = (centre_last + candidates[None, :, None, None, :]).permute(0, 1, 4, 2, 3)
         costs = box_mean(candidate_costs(features, velocities, dt, weights), self.window)  # (B, K, h, w)
         soft_argmin = (costs / -self.log_temperature[scale].exp()).softmax(dim=1)
         return center + torch.einsum("bkyx,kc->bcyx", soft_argmin, candidates)

@@ -291,3 +291,16 @@ def test_observation_spread_is_the_weighted_spread_around_the_blend():
     assert spread.shape == (1, 1, 4, 4)
     assert torch.allclose(spread[0, 0, :2], torch.full((2, 4), 3 * 0.25 * 0.25))  # w0 w1 |x0 - x1|^2
     assert torch.equal(spread[0, 0, 2:], torch.zeros(2, 4))
+
+
+def test_frames_in_any_memory_layout_give_the_same_frame():
+    # frames made from HWC arrays (numpy, PIL) arrive channels-last; every view inside must still hold
+    torch.manual_seed(0)
+    model = build_tempo(tempo_tiny()).eval()
+    frames = torch.rand(1, 2, 64, 96, 3).permute(0, 1, 4, 2, 3)  # [B, N, 3, H, W], channels innermost
+    assert not frames.is_contiguous()
+    times, target = torch.tensor([[0.0, 1.0]]), torch.tensor([0.5])
+    with torch.no_grad():
+        rgb, _ = model(frames, times, target)
+        expected, _ = model(frames.contiguous(), times, target)
+    torch.testing.assert_close(rgb, expected)
