@@ -18,8 +18,7 @@ bit-identical.
 2. **fit**: for each disagreement weight of ``--weights`` and each tau of ``--taus``, ``scale`` and
    ``bias`` minimise the loss of ``tempo train`` (``losses.confidence_loss``: the map should equal
    ``exp(-error / tau)``) over every ``--pixel_step``-th pixel of the windows (L-BFGS, full batch).
-   The weight itself is not left to that loss: it calibrates pixels, and the weight it picks alone
-   (about -0.4 to -0.7 here) ranks frames less well than a larger one, which the ranking chooses.
+   The weight itself is not left to that loss, which calibrates pixels: the ranking chooses it.
 3. **choose** on held-out sources: the sources (sorted by name) are split into 4 folds (every
    fourth source, from each of the first four); each fold is held out in turn and the fit is made
    on the rest. The (weight, tau, frame score) with the best mean over the folds of the held-out
