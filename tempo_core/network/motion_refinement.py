@@ -43,16 +43,23 @@ def look_up(images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor) -> t
 
 def candidate_look_ups(images: torch.Tensor, candidates: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
     """Observations ``[B, N, C, h, w]`` looked up along each of ``candidates [B, K, 2, h, w]``
-    velocities: ``[B, N, C, K, h, w]``, in one sampling call (the K grids stacked along the height)."""
+    velocities: ``[B, N, C, K, h, w]``, in one sampling call (the K grids stacked along the height).
+
+    The grids are one multiply-add over rows of ``2 w`` interleaved (x, y) values: the candidates
+    in the grids' layout (a view when they are stored as ``[B, K, h, w, 2]``, as block matching
+    and propagation make them), the identity grid, and each observation's grid step repeated
+    along a row, so that the innermost loop runs over a whole row, not over one (x, y) pair.
+    """
     B, N, C, h, w = images.shape
     K = candidates.shape[1]
     steps = dt[:, :, None] * xy_constant(2.0 / w, 2.0 / h, images.device, candidates.dtype)  # (B, N, 2) grid units
-    along = candidates.permute(0, 1, 3, 4, 2)[:, None]  # (B, 1, K, h, w, 2)
-    identity = identity_grid(h, w, images.device, candidates.dtype)
-    grid = torch.addcmul(identity, along, steps[:, :, None, None, None])  # (B, N, K, h, w, 2) in the layout of identity
+    row_steps = steps[:, :, None, :].expand(B, N, w, 2).reshape(B, N, 1, 1, 2 * w)
+    along = candidates.permute(0, 1, 3, 4, 2).reshape(B, 1, K, h, 2 * w)
+    identity = identity_grid(h, w, images.device, candidates.dtype).view(h, 2 * w)
+    grid = torch.addcmul(identity, along, row_steps)  # (B, N, K, h, 2 w)
     sampled = F.grid_sample(
         fold(images),
-        grid.reshape(B * N, K * h, w, 2),
+        grid.view(B * N, K * h, w, 2),
         mode="bilinear",
         padding_mode="border",
         align_corners=False,
@@ -346,18 +353,18 @@ def propagate(
     best_cost = block_costs(best[:, None])
     h, w = best.shape[-2:]
     for distance in config.propagation_distances:
-        padded = F.pad(best, (distance,) * 4, mode="replicate")
+        padded = F.pad(best, (distance,) * 4, mode="replicate").permute(0, 2, 3, 1)  # (B, h + 2d, w + 2d, 2)
         d = distance
         neighbours = torch.stack(  # the current best, then the velocity of the pixel d to the left, right, above, below
             [
-                best,
-                padded[..., d : d + h, 0:w],
-                padded[..., d : d + h, 2 * d : 2 * d + w],
-                padded[..., 0:h, d : d + w],
-                padded[..., 2 * d : 2 * d + h, d : d + w],
+                padded[:, d : d + h, d : d + w],
+                padded[:, d : d + h, 0:w],
+                padded[:, d : d + h, 2 * d : 2 * d + w],
+                padded[:, 0:h, d : d + w],
+                padded[:, 2 * d : 2 * d + h, d : d + w],
             ],
             dim=1,
-        )  # (B, 5, 2, h, w)
+        ).permute(0, 1, 4, 2, 3)  # (B, 5, 2, h, w), stored as (B, 5, h, w, 2): the sampling grids' layout
         costs = torch.cat([best_cost, block_costs(neighbours[:, 1:])], dim=1)  # (B, 5, h, w); ties keep the best
         best_cost, choice = costs.min(dim=1, keepdim=True)
         best = neighbours.gather(1, choice[:, :, None].expand(-1, -1, 2, -1, -1)).squeeze(1)
