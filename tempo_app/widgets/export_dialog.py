@@ -135,7 +135,10 @@ class ExportDialog(QDialog):
         self.quality_box = QSpinBox(self)
         self.quality_box.setRange(0, 51)
         self.quality_box.setValue(18)
-        self.quality_box.setToolTip("CRF-like quality: lower is better and larger (18 is very good)")
+        self.quality_box.setToolTip(
+            "CRF-like quality: lower is better and larger (18 is very good). Each frame keeps the quality "
+            "of a re-encode of the source at this value, so a higher frame rate makes a larger file."
+        )
         self.range_box = QComboBox(self)
         self.range_box.addItem("Whole clip", "all")
         self.range_box.addItem("In to out points", "range")
