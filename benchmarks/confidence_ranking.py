@@ -216,7 +216,7 @@ def main() -> None:
     print("\n".join(pixel_lines(data)))
     for n in (2, 4):
         print(f"\ntraining windows, N={n}, by score band:")
-        print("\n".join(band_lines(data["train"][n], chosen, [0.5, 0.6, 0.7, 0.8, 0.9])))
+        print("\n".join(band_lines(data["train"][n], chosen, [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98])))
 
 
 if __name__ == "__main__":

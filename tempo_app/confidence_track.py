@@ -5,8 +5,9 @@ Qt-free. Scores come from two places: an export report (every synthesized frame 
 app synthesized while scrubbing (the full-size ones: a preview's map is of another size). A score
 is :func:`tempo_core.frame_score.frame_score` of the frame's confidence map, in [0, 1], higher is
 better. A frame is *doubtful* when its score is below :attr:`ConfidenceTrack.doubtful_below`:
-by default :data:`DOUBTFUL_SCORE`, fewer than half of its pixels trusted; an export with a
-safety net uses its ``min_confidence`` instead (the frames it replaced are the doubtful ones).
+by default :data:`tempo_core.frame_score.DOUBTFUL_SCORE` (0.9: most frames score above it, and the
+training targets below it are far worse, model card item 25); an export with a safety net uses its
+``min_confidence`` instead (the frames it replaced are the doubtful ones).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # keeps start-up light: tempo_core loads torch and PyAV
     from tempo_core.video.report_records import ExportReport
 
-DOUBTFUL_SCORE = 0.5
 TIME_DIGITS = 6  # times closer than a microsecond are the same frame
 
 
@@ -36,8 +36,8 @@ class TrackPoint:
 class ConfidenceTrack:
     """Scores by time; export scores replace scrubbed ones at the same time."""
 
-    def __init__(self, doubtful_below: float = DOUBTFUL_SCORE) -> None:
-        self.doubtful_below = doubtful_below
+    def __init__(self, doubtful_below: float | None = None) -> None:
+        self._doubtful_below = doubtful_below  # None: the frame score's DOUBTFUL_SCORE
         self.report_output: str | None = None  # the export whose report is shown, if any
         self._points: dict[float, TrackPoint] = {}
         self._times: list[float] = []  # sorted keys of _points
@@ -50,11 +50,20 @@ class ConfidenceTrack:
         """All points, earliest first."""
         return [self._points[t] for t in self._times]
 
+    @property
+    def doubtful_below(self) -> float:
+        """The doubtful line: the export's ``min_confidence``, else ``DOUBTFUL_SCORE``."""
+        if self._doubtful_below is None:
+            from tempo_core.frame_score import DOUBTFUL_SCORE  # loads torch: only once scores exist
+
+            self._doubtful_below = DOUBTFUL_SCORE
+        return self._doubtful_below
+
     def clear(self) -> None:
         self._points.clear()
         self._times.clear()
         self.report_output = None
-        self.doubtful_below = DOUBTFUL_SCORE
+        self._doubtful_below = None
 
     def add(self, point: TrackPoint) -> bool:
         """Add or replace the point at its time; False when nothing changed (a scrubbed score
@@ -81,7 +90,7 @@ class ConfidenceTrack:
         for frame in report.synthesized:
             self.add(TrackPoint(frame.time, float(frame.score), "export", frame.fallback))
         self.report_output = report.output
-        self.doubtful_below = DOUBTFUL_SCORE if report.min_confidence is None else float(report.min_confidence)
+        self._doubtful_below = None if report.min_confidence is None else float(report.min_confidence)
         return len(report.synthesized)
 
     def is_doubtful(self, point: TrackPoint) -> bool:

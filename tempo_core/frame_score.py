@@ -37,6 +37,10 @@ from tempo_core.errors import InputError
 
 SCORE_THRESHOLD = 0.2  # chosen on training windows (benchmarks/confidence_ranking.py, card item 25)
 HOLD_MARGIN = 0.9  # chosen on training windows (benchmarks/fallback_choice.py, card item 25)
+# A frame scoring below this is doubtful (the app's confidence track, D / Shift+D): on the training
+# windows (benchmarks/confidence_ranking.py, N=2) the score bands below 0.9 have median PSNRs of
+# 15.4-16.0 dB, those above 19.9-33.2 dB (card item 25).
+DOUBTFUL_SCORE = 0.9
 FallbackKind = Literal["hold", "blend"]
 
 

@@ -3,8 +3,9 @@
 Painted by :class:`tempo_app.widgets.timeline.TimelineWidget` into its track lane. Each scored
 frame (:class:`tempo_app.confidence_track.TrackPoint`) is a bar centred on its time, reaching
 half-way to its neighbours (at least 2 pixels wide), coloured by score around the track's
-doubtful line: amber at the line, red a quarter below it, green a quarter above (scores of
-one clip often span only a few tenths, so a ramp over all of [0, 1] would paint them alike);
+doubtful line: amber at the line, red a quarter below it, green a quarter above, or at 1 when the
+line is higher than 0.75 (the ramp then as steep below; scores of one clip often span only a few
+tenths, so a ramp over all of [0, 1] would paint them alike);
 a doubtful frame also gets a red mark above its bar; frames of an export
 are full height, frames only synthesized while scrubbing three quarters.
 """
@@ -21,13 +22,16 @@ from tempo_app.confidence_track import ConfidenceTrack, TrackPoint
 TRACK_HEIGHT = 10
 _STOPS = ((0.0, (214, 48, 49)), (0.5, (240, 173, 40)), (1.0, (76, 187, 96)))
 SPREAD = 0.25  # score distance from the doubtful line to full red / full green
+MIN_SPREAD = 0.02  # the ramp for a line at or near 1
 _EMPTY, _DOUBT = QColor("#2a2e36"), QColor("#ff4d4d")
 
 
 def score_colour(score: float, line: float = 0.5) -> QColor:
-    """Amber at the doubtful ``line``, red at ``line - SPREAD`` and below, green at
-    ``line + SPREAD`` and above (linear between)."""
-    score = min(max(0.5 + (float(score) - line) / (2 * SPREAD), 0.0), 1.0)
+    """Amber at the doubtful ``line``, red at ``line - spread`` and below, green at
+    ``line + spread`` and above (linear between); ``spread`` is ``SPREAD``, less when the line
+    is so high that green would lie above a score of 1."""
+    spread = min(SPREAD, max(1.0 - line, MIN_SPREAD))
+    score = min(max(0.5 + (float(score) - line) / (2 * spread), 0.0), 1.0)
     for (low, a), (high, b) in zip(_STOPS[:-1], _STOPS[1:], strict=True):
         if score <= high:
             w = (score - low) / (high - low)

@@ -4,19 +4,21 @@ scores from scrubbing and from an export run in the app."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from tempo_app_helpers import CLIP_FPS, open_clip, write_clip
 
-from tempo_app.confidence_track import DOUBTFUL_SCORE, ConfidenceTrack, TrackPoint
+from tempo_app.confidence_track import ConfidenceTrack, TrackPoint
 from tempo_app.main import main
 from tempo_app.view_state import DEFAULT_THRESHOLD
 from tempo_app.widgets.confidence_track import TRACK_HEIGHT, score_colour, track_bars
 from tempo_app.widgets.timeline import TRACK_TOP
 from tempo_core.checkpoint import save_weights
-from tempo_core.frame_score import SCORE_THRESHOLD
+from tempo_core.frame_score import DOUBTFUL_SCORE, SCORE_THRESHOLD
 from tempo_core.video.engine import ExportSettings
 from tempo_core.video.report import ExportReport, FrameEntry
 
@@ -39,9 +41,10 @@ def report_of(clip, scores: list[float], min_confidence: float | None = None) ->
 
 def test_the_track_keeps_export_scores_over_scrubbed_ones_and_finds_doubtful_frames(clip):
     track = ConfidenceTrack()
+    assert track.doubtful_below == DOUBTFUL_SCORE == 0.9  # the frame score's line (model card item 25)
     assert track.add_scrubbed(0.05, 0.9) and not track.add_scrubbed(0.05, 0.9)
     assert track.add_scrubbed(0.42, 0.1)
-    assert track.load_report(report_of(clip, [0.2, 0.95, 0.3])) == 3
+    assert track.load_report(report_of(clip, [0.2, 0.95, 0.85])) == 3
     assert not track.add_scrubbed(0.05, 0.99)  # the export's score of that frame stays
     assert [p.origin for p in track.points] == ["export", "export", "export", "scrub"]
     assert [p.time for p in track.doubtful] == pytest.approx([0.05, 0.25, 0.42])
@@ -55,11 +58,19 @@ def test_the_track_keeps_export_scores_over_scrubbed_ones_and_finds_doubtful_fra
     assert len(track) == 0 and track.doubtful_below == DOUBTFUL_SCORE
 
 
+def test_the_track_reads_the_doubtful_line_without_loading_torch_at_start_up():
+    code = "import sys, tempo_app.confidence_track as m; m.ConfidenceTrack(); assert 'torch' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
 def test_colours_run_from_red_to_green_and_bars_share_the_space():
     low, high = score_colour(0.0), score_colour(1.0)
     assert low.red() > 200 and low.green() < 60 and high.green() > 180 and high.red() < 100
     assert score_colour(0.8, line=0.8) == score_colour(0.5) != score_colour(0.8)  # amber at the line
     assert score_colour(0.55, line=0.8) == low and score_colour(0.6, line=0.3) == high
+    # a line near 1 (the default 0.9): green at 1, red as far below the line
+    assert score_colour(1.0, line=0.9) == high and score_colour(0.8, line=0.9) == low
+    assert score_colour(0.9, line=0.9) == score_colour(0.5)
     points = [TrackPoint(t, 0.5, "export") for t in (0.0, 1.0, 3.0)]
     bars = track_bars(points, lambda t: 10 + 10 * t, 0, 100)
     assert [(x0, x1) for x0, x1, _ in bars] == [(5, 15), (15, 30), (30, 50)]
@@ -74,7 +85,7 @@ def test_the_timeline_shows_an_export_report_and_d_jumps_to_doubtful_frames(qtbo
     open_clip(qtbot, window, clip)
     controller, timeline = window.controller, window.timeline
     sidecar = tmp_path / "clip.x2.mp4.report.json"
-    sidecar.write_text(json.dumps(report_of(clip, [0.9, 0.1, 0.95, 0.2, 0.9]).to_dict()))
+    sidecar.write_text(json.dumps(report_of(clip, [1.0, 0.1, 0.95, 0.85, 1.0]).to_dict()))
     assert controller.load_report_file(str(sidecar))
     window.activateWindow()
     qtbot.waitExposed(window)
@@ -138,12 +149,12 @@ def job_result_synthesized(output) -> int:
 def test_the_scripted_screenshot_shows_a_report_at_its_first_doubtful_frame(qtbot, clip, tmp_path, tiny_model, capsys):
     checkpoint = save_weights(tiny_model, tmp_path / "tiny.safetensors")
     sidecar = tmp_path / "clip.report.json"
-    sidecar.write_text(json.dumps(report_of(clip, [0.9, 0.9, 0.2]).to_dict()))
+    sidecar.write_text(json.dumps(report_of(clip, [0.95, 0.95, 0.2]).to_dict()))
     shot = tmp_path / "shot.png"
     args = [str(clip), "--report", str(sidecar), "--at", "0", "--next-doubtful", "--size", "800x600"]
     assert main([*args, "--checkpoint", str(checkpoint), "--screenshot", str(shot)]) == 0
     image = QImage(str(shot))
     assert (image.width(), image.height()) == (800, 600)
-    sidecar.write_text(json.dumps(report_of(clip, [0.9]).to_dict()))
+    sidecar.write_text(json.dumps(report_of(clip, [0.95]).to_dict()))
     assert main([*args, "--checkpoint", str(checkpoint), "--screenshot", str(shot)]) == 1
     assert "no doubtful frame after 0 s" in capsys.readouterr().err
