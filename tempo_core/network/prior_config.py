@@ -25,7 +25,7 @@ class PriorConfig:
         pair_gap_units: measure time in gaps of the bracketing pair (False: normalized time).
         lk_window: side of the block the local-global moments are averaged over (odd).
         lk_iterations: local-global steps per scale (1/32 to 1/4, and 1/2).
-        full_size_iterations: local-global steps at full size (no median there).
+        full_size_iterations: local-global steps at full size (no median there; card item 26).
         lk_max_step: bound of each component of one step (pixels per time unit).
         smoothness: weight of the neighbours' mean velocity (the global, Horn-Schunck term).
         smoothness_sweeps: Jacobi sweeps of the per-pixel 2 x 2 system per step.
