@@ -179,7 +179,7 @@ def test_one_interpolation_launches_few_operations():
     with torch.no_grad(), op_count.OperationCounter() as synthesis_ops:
         shipped.synthesize(anchors, [0.5])
     total = sum(encode_ops.by_line.values()) + sum(synthesis_ops.by_line.values())
-    assert 500 < total <= 3000  # issue 18; 2,944 measured (docs/benchmarks.md, "Operation counts")
+    assert 500 < total <= 3000  # issue 18; 2,924 measured (docs/benchmarks.md, "Operations per interpolation")
 
 
 def test_slow_motion_searches_the_motion_once_per_anchor_gap(interpolator, monkeypatch):
