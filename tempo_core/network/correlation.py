@@ -108,15 +108,18 @@ def local_correlation_reference(query: torch.Tensor, key: torch.Tensor, radius: 
     return torch.stack(volumes, dim=1) / channels**0.5
 
 
-def correlation_pyramid(query: torch.Tensor, key: torch.Tensor, levels: int, radius: int) -> torch.Tensor:
-    """Correlation volumes at ``levels`` pooling levels, upsampled to the query size.
+def correlation_levels(query: torch.Tensor, key: torch.Tensor, levels: int, radius: int) -> list[torch.Tensor]:
+    """Correlation volumes at ``levels`` pooling levels, each at its own (pooled) size.
 
     Args:
         query: ``[M, C, H, W]``.
         key: ``[M, C, H, W]``.
 
     Returns:
-        ``[M, levels * (2r+1)**2, H, W]``.
+        ``levels`` volumes ``[M, (2r+1)**2, H_l, W_l]``, level ``l`` pooled by ``2**l`` (ceil), or
+        to one pixel when the map is smaller than that. :func:`correlation_pyramid` upsamples them
+        to ``H x W`` and stacks them; the attention upsamples its 1 x 1 projection of each instead
+        (the same numbers: both steps are linear), a third of the work.
     """
     height, width = query.shape[-2:]
     volumes = []
@@ -126,11 +129,25 @@ def correlation_pyramid(query: torch.Tensor, key: torch.Tensor, levels: int, rad
             factor = max(1, min(height, width))
         q = F.avg_pool2d(query, factor, ceil_mode=True) if factor > 1 else query
         k = F.avg_pool2d(key, factor, ceil_mode=True) if factor > 1 else key
-        corr = local_correlation(q, k, radius)
-        if factor > 1:
-            corr = F.interpolate(corr, size=(height, width), mode="bilinear", align_corners=False)
-        volumes.append(corr)
+        volumes.append(local_correlation(q, k, radius))
+    return volumes
+
+
+def correlation_pyramid(query: torch.Tensor, key: torch.Tensor, levels: int, radius: int) -> torch.Tensor:
+    """Correlation volumes at ``levels`` pooling levels (:func:`correlation_levels`), upsampled to
+    the query size (bilinear) and stacked: ``[M, levels * (2r+1)**2, H, W]`` for ``[M, C, H, W]``
+    query and key."""
+    height, width = query.shape[-2:]
+    volumes = [
+        volume if volume.shape[-2:] == (height, width) else upsample_to(volume, (height, width))
+        for volume in correlation_levels(query, key, levels, radius)
+    ]
     return torch.cat(volumes, dim=1)
+
+
+def upsample_to(volume: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of ``[M, K, h, w]`` to ``size`` (the pyramid's upsampling)."""
+    return F.interpolate(volume, size=size, mode="bilinear", align_corners=False)
 
 
 def correlation_channels(levels: int, radius: int) -> int:

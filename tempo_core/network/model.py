@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tempo_core.network.config import TempoConfig
-from tempo_core.network.correlation import correlation_channels, correlation_pyramid
+from tempo_core.network.correlation import correlation_channels, correlation_levels
 from tempo_core.network.decoder import NAFNetDecoder
 from tempo_core.network.encoder import ConvNeXtEncoder
 from tempo_core.network.layers import (
@@ -292,9 +292,9 @@ class TempoNet(nn.Module):
         query = self.query_projs[scale](query_input) + self.query_time[scale](target_embedding)[:, :, None, None]
         aligned_keys = warp(fold(keys), fold(prior))
         query_per_frame = query.unsqueeze(1).expand(B, N, C, h, w).flatten(0, 1)
-        correlation = correlation_pyramid(
+        correlation = correlation_levels(
             query_per_frame, aligned_keys, self.config.corr_levels, self.config.corr_radius
-        ).view(B, N, -1, h, w)
+        )
         fused, state = self.attention[scale](query, features, correlation, dt, dt_embedding, guide)
         return query + fused, state, blend
 
