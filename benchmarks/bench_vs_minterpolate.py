@@ -38,8 +38,8 @@ the crf of a re-encode at the source rate for both), time only.
 
 CLIP defaults to ../shared/data/train/videos/dog.mp4 (1280x720, 29.97 fps; a training clip).
 One torch thread compares like with like (minterpolate runs on one core) and stays steady on a
-shared machine: two torch threads on two busy cores spent 383 CPU s on TEMPO's 29 frames where
-one thread spends about 90.
+shared machine: two torch threads on two busy cores (load 3.5-4, at c2497c1) spent 384 CPU s
+and 652 s wall on TEMPO's 29 frames, where one thread (at c840d86) spends 80-83 s.
 Prints one table: method, output frames, wall s and CPU s with their ratios to minterpolate's
 and, in rebuild mode, the in-between and kept frames' mean PSNR. Needs a constant-rate clip.
 """
