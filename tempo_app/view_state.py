@@ -8,8 +8,9 @@ from tempo_app.colormap import COLORMAPS
 
 COMPARE_MODES = ("off", "split", "side")
 COMPARE_LABELS = {"off": "Compare off", "split": "Split", "side": "Side by side"}
-# The bundled model's confidence is high almost everywhere (on bmx.mp4, frames 20-21 at 384 px,
-# a one-off probe gave a median of 0.75 and a 10th percentile of 0.50): below 0.5 is doubtful.
+# Pixels whose confidence is below this are painted as doubtful by the overlay (the user moves it
+# within THRESHOLD_RANGE). It is at least the frame score's pixel threshold
+# (tempo_core.frame_score.SCORE_THRESHOLD), so what the overlay marks includes what the score counts.
 DEFAULT_THRESHOLD = 0.5
 THRESHOLD_RANGE = (0.05, 0.95)
 
