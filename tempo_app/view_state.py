@@ -9,7 +9,7 @@ from tempo_app.colormap import COLORMAPS
 COMPARE_MODES = ("off", "split", "side")
 COMPARE_LABELS = {"off": "Compare off", "split": "Split", "side": "Side by side"}
 # Pixels whose confidence is below this are painted as doubtful by the overlay (the user moves it
-# within THRESHOLD_RANGE). It is at least the frame score's pixel threshold
+# within THRESHOLD_RANGE). The default is at least the frame score's pixel threshold
 # (tempo_core.frame_score.SCORE_THRESHOLD), so what the overlay marks includes what the score counts.
 DEFAULT_THRESHOLD = 0.5
 THRESHOLD_RANGE = (0.05, 0.95)
