@@ -1,9 +1,10 @@
 """The export report's plot: the frame score along the clip, the worst frames marked (PIL only).
 
-One point per synthesized frame at its source time (x) and score (y, 0 at the bottom, 1 at the
-top), joined by a line; real frames are short grey ticks along the bottom edge; the five worst
-frames are red rings labelled with their time; frames the safety net replaced are orange dots,
-and its threshold a dashed orange line.
+One point per synthesized frame at its source time (x) and score (y, 1 at the top; the bottom is
+0, or 0.5, 0.8 or 0.9 when every score and the safety net's threshold lie above it, so scores
+that bunch near 1 stay apart: :func:`axis_floor`), joined by a line; real frames are short grey
+ticks along the bottom edge; the five worst frames are red rings labelled with their time; frames
+the safety net replaced are orange dots, and its threshold a dashed orange line.
 """
 
 from __future__ import annotations
@@ -19,13 +20,21 @@ SIZE = (960, 300)
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 48, 16, 28, 34
 BACKGROUND, AXIS, GRID, TEXT = (255, 255, 255), (60, 60, 60), (225, 225, 225), (30, 30, 30)
 LINE, WORST, REPLACED, REAL = (40, 110, 200), (220, 30, 40), (240, 140, 20), (170, 170, 170)
+FLOORS = (0.9, 0.8, 0.5, 0.0)  # possible bottoms of the score axis, highest first
+
+
+def axis_floor(values: list[float]) -> float:
+    """The highest of :data:`FLOORS` at least 0.01 below every value (0 for none)."""
+    lowest = min(values, default=0.0)
+    return next(floor for floor in FLOORS if floor <= lowest - 0.01 or floor == 0.0)
 
 
 class _Axes:
     """Maps source time and score to pixels inside the plot area."""
 
-    def __init__(self, start: float, end: float) -> None:
+    def __init__(self, start: float, end: float, floor: float = 0.0) -> None:
         self.start, self.end = start, end if end > start else start + 1.0
+        self.floor = floor
         self.left, self.right = PAD_LEFT, SIZE[0] - PAD_RIGHT
         self.top, self.bottom = PAD_TOP, SIZE[1] - PAD_BOTTOM
 
@@ -33,7 +42,8 @@ class _Axes:
         return self.left + (time - self.start) / (self.end - self.start) * (self.right - self.left)
 
     def y(self, score: float) -> float:
-        return self.bottom - min(max(score, 0.0), 1.0) * (self.bottom - self.top)
+        height = min(max((score - self.floor) / (1.0 - self.floor), 0.0), 1.0)
+        return self.bottom - height * (self.bottom - self.top)
 
 
 def draw_score_plot(report: ExportReport) -> Image.Image:
@@ -42,7 +52,9 @@ def draw_score_plot(report: ExportReport) -> Image.Image:
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default()
     times = [f.time for f in report.frames] or [0.0, 1.0]
-    axes = _Axes(min(times), max(times))
+    scores = [f.score for f in report.synthesized]
+    threshold = [] if report.min_confidence is None else [report.min_confidence]
+    axes = _Axes(min(times), max(times), axis_floor(scores + threshold))
     _frame(draw, axes, font, report)
     for entry in report.frames:
         if entry.score is None:
@@ -94,10 +106,11 @@ def _free_spot(
 
 def _frame(draw: ImageDraw.ImageDraw, axes: _Axes, font: ImageFont.ImageFont, report: ExportReport) -> None:
     """Grid, axes, labels, the safety net's threshold and the title."""
-    for score in (0.0, 0.25, 0.5, 0.75, 1.0):
+    for k in range(5):
+        score = axes.floor + k * (1.0 - axes.floor) / 4
         y = axes.y(score)
         draw.line([(axes.left, y), (axes.right, y)], fill=GRID)
-        draw.text((6, y - 6), f"{score:.2f}", fill=TEXT, font=font)
+        draw.text((6, y - 6), f"{score:.3f}".rstrip("0").rstrip(".") if score else "0", fill=TEXT, font=font)
     draw.rectangle([axes.left, axes.top, axes.right, axes.bottom], outline=AXIS)
     for k in range(6):
         time = axes.start + k * (axes.end - axes.start) / 5
@@ -114,4 +127,6 @@ def _frame(draw: ImageDraw.ImageDraw, axes: _Axes, font: ImageFont.ImageFont, re
     )
     if report.min_confidence is not None:
         title += f". Orange: replaced by the safety net (below {report.min_confidence:g})"
+    if axes.floor > 0.0:
+        title += f". Axis from {axes.floor:g}"
     draw.text((axes.left, 8), title, fill=TEXT, font=font)

@@ -20,7 +20,7 @@ from tempo_core.frame_score import frame_score, plain_blend
 from tempo_core.inference import Interpolator
 from tempo_core.video.engine import CancelToken, ExportSettings
 from tempo_core.video.report import export_with_report, load_report, report_paths, summary_lines
-from tempo_core.video.report_plot import SIZE
+from tempo_core.video.report_plot import SIZE, _Axes, axis_floor
 from tempo_core.video.safety_net import ScoringModel, SynthesisRecord, check_min_confidence
 
 W, H = 32, 24
@@ -244,3 +244,15 @@ def test_the_cli_refuses_min_confidence_outside_0_1_before_loading_a_model(tmp_p
     code, _, err = cli(capsys, source, "-o", tmp_path / "o.mkv", "--factor", "2", "--min-confidence", "7")
     assert code != 0 and "--min-confidence must be a score between 0 and 1" in err
     assert not (tmp_path / "o.mkv").exists()
+
+
+def test_the_plot_axis_zooms_in_when_every_score_is_high():
+    # the shipped map's scores bunch near 1: from 0.9 up the axis keeps them apart
+    assert axis_floor([0.95, 0.99, 1.0]) == 0.9
+    assert axis_floor([0.95, 1.0, 0.85]) == 0.8  # the lowest score, or the safety net's threshold, decides
+    assert axis_floor([0.62, 1.0]) == 0.5
+    assert axis_floor([0.3, 1.0]) == 0.0 and axis_floor([]) == 0.0
+    zoomed, plain = _Axes(0.0, 1.0, axis_floor([0.95, 1.0])), _Axes(0.0, 1.0)
+    height = zoomed.bottom - zoomed.top
+    assert zoomed.y(0.95) - zoomed.y(1.0) == pytest.approx(height / 2)
+    assert plain.y(0.95) - plain.y(1.0) == pytest.approx(height * 0.05)
