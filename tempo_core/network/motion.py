@@ -234,8 +234,7 @@ class BilateralMotionPrior(nn.Module):
             velocity = upsample_velocity(velocity, (H // 2, W // 2))
             velocity = polish_and_propagate(half, velocity, dt, weights, config)
             full = upsample_velocity(velocity, (H, W))
-            if config.full_size_iterations > 0:
-                full = polish(frames, full, dt, weights, config, iterations=config.full_size_iterations, median=False)
+            full = polish(frames, full, dt, weights, config, iterations=config.full_size_iterations, median=False)
             return as_dtype(full / unit[:, :, None, None], dtype)
 
     @torch.no_grad()

@@ -257,6 +257,8 @@ def _jacobi_sweeps(system: torch.Tensor, velocity: torch.Tensor, config: PriorCo
     operations: one convolution for the neighbour sums, one multiply-add, the sum of pairs, the
     clamp (and the padding). The first sweep, from ``d = 0``, needs no neighbour sum.
     """
+    if config.smoothness_sweeps <= 0:
+        return torch.zeros_like(velocity)
     smoothness, bound = config.smoothness, config.lk_max_step
     B, _, h, w = velocity.shape
     diagonal = system[:, 0:4:3] + smoothness  # (xx + S, yy + S)
@@ -276,7 +278,7 @@ def _jacobi_sweeps(system: torch.Tensor, velocity: torch.Tensor, config: PriorCo
     for _ in range(config.smoothness_sweeps - 1):
         crossed = crossed_neighbour_sums(step, smoothness / 9)
         step = torch.addcmul(start, inverse, crossed).view(B, 2, 2, h, w).sum(dim=2).clamp_(-bound, bound)
-    return step if config.smoothness_sweeps > 0 else torch.zeros_like(velocity)
+    return step
 
 
 def _sweeps_by_components(
@@ -317,10 +319,11 @@ def polish(
         images: ``[B, N, 3, h, w]`` in [0, 1]; velocity ``[B, 2, h, w]``; dt, weights ``[B, N]``; float32.
         features: :func:`with_gradient_channels` of ``images`` when the caller has it already.
     """
-    if features is None:
+    steps = config.lk_iterations if iterations is None else iterations
+    if features is None and steps > 0:
         with torch.no_grad():
             features = with_gradient_channels(as_dtype(images, torch.float32), config)
-    for _ in range(config.lk_iterations if iterations is None else iterations):
+    for _ in range(steps):
         velocity = velocity + as_dtype(lucas_kanade_step(features, velocity, dt, weights, config), velocity.dtype)
     if median and config.median_size > 1:
         filtered = median_filter(velocity, config.median_size)

@@ -307,3 +307,15 @@ def test_the_gradient_channels_are_the_same_on_the_cpu_slice_path(monkeypatch):
     sliced = with_gradient_channels(images, config)
     assert sliced.shape == (1, 2, 5, 20, 24) and torch.equal(sliced, single)
     assert sliced[:, :, 3:].abs().max() > 0.01  # gradients, not zeros
+
+
+@pytest.mark.parametrize("slices_from", [0, 10**9])
+def test_no_jacobi_sweeps_is_no_step_on_either_path(monkeypatch, slices_from):
+    # the CPU's component sweeps and the single-operation sweeps agree on the edge case too
+    monkeypatch.setattr(filters, "SLICE_SUMS_FROM", slices_from)
+    images = shifted_texture((1.5, -0.5), [-0.5, 0.5], size=32)
+    config = dataclasses.replace(CONFIG, smoothness_sweeps=0)
+    step = lucas_kanade_step(
+        with_gradient_channels(images, config), torch.zeros(1, 2, 32, 32), PAIR, PAIR_WEIGHTS, config
+    )
+    assert torch.equal(step, torch.zeros(1, 2, 32, 32))
