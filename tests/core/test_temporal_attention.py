@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from tempo_core.network.correlation import (
+    correlation_levels,
     correlation_pyramid,
     local_correlation,
     local_correlation_reference,
@@ -13,7 +14,12 @@ from tempo_core.network.correlation import (
     unfolded_correlation,
 )
 from tempo_core.network.sampling import identity_grid, warp
-from tempo_core.network.temporal_attention import deformable_sample, deformable_sample_reference, normalized_entropy
+from tempo_core.network.temporal_attention import (
+    DeformableTemporalAttention,
+    deformable_sample,
+    deformable_sample_reference,
+    normalized_entropy,
+)
 
 
 def test_fast_deformable_sampling_matches_reference():
@@ -98,3 +104,21 @@ def test_warp_constants_are_made_once_and_work_with_autograd_after_inference_mod
     offsets = torch.full((1, 2, 8, 12), 0.5, requires_grad=True)
     warp(images, offsets).sum().backward()
     assert offsets.grad is not None and torch.isfinite(offsets.grad).all()
+
+
+def test_the_context_of_the_levels_is_the_convolution_of_the_stacked_pyramid():
+    # the attention projects each correlation level at its pooled size and upsamples the projection;
+    # both steps are linear, so it must equal the 1 x 1 convolution of the upsampled, stacked pyramid
+    torch.manual_seed(0)
+    B, N, C, H, W, radius = 1, 2, 8, 20, 28, 2
+    attention = DeformableTemporalAttention(C, 16, 4 * (2 * radius + 1) ** 2, heads=2, points=2, offset_scale=1.0)
+    query, features, keys = torch.randn(B, C, H, W), torch.randn(B, N, C, H, W), torch.randn(B * N, C, H, W)
+    per_frame_query = query[:, None].expand(B, N, C, H, W).flatten(0, 1)
+    with torch.no_grad():
+        context = attention._context(query, features, correlation_levels(per_frame_query, keys, 4, radius))
+        stacked = torch.cat(
+            [per_frame_query, features.flatten(0, 1), correlation_pyramid(per_frame_query, keys, 4, radius)], 1
+        )
+        expected = attention.context(stacked).view(B, N, -1, H, W)
+    torch.testing.assert_close(context, expected, atol=1e-4, rtol=1e-4)
+    assert expected.abs().max() > 0.1
