@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -34,6 +35,7 @@ from tempo_colour_clips import (  # noqa: E402
     ENCODER_OPTIONS,
     LOSSLESS_H264,
     colour_of,
+    encode_into,
     plain_reencode,
     psnr8,
     yuv_frames,
@@ -57,18 +59,18 @@ def make_source(path: Path, count: int, options: dict[str, str] = ENCODER_OPTION
     context.colorspace = context.color_primaries = context.color_trc = 1
     context.color_range = 1
     stream.options = dict(options)
-    for index, name in enumerate(sorted(FRAMES.glob("*.jpg"))[:count]):
-        image = np.asarray(Image.open(name).convert("RGB").resize((1280, 720), Image.Resampling.LANCZOS))
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(
-            format="yuv420p", src_colorspace=1, dst_colorspace=1, src_color_range=2, dst_color_range=1
-        )
-        frame.colorspace, frame.color_range, frame.color_primaries, frame.color_trc = 1, 1, 1, 1
-        frame.pts = index
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
+
+    def frames() -> Iterator[av.VideoFrame]:
+        for index, name in enumerate(sorted(FRAMES.glob("*.jpg"))[:count]):
+            image = np.asarray(Image.open(name).convert("RGB").resize((1280, 720), Image.Resampling.LANCZOS))
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(
+                format="yuv420p", src_colorspace=1, dst_colorspace=1, src_color_range=2, dst_color_range=1
+            )
+            frame.colorspace, frame.color_range, frame.color_primaries, frame.color_trc = 1, 1, 1, 1
+            frame.pts = index
+            yield frame
+
+    encode_into(container, stream, frames())
     return path
 
 

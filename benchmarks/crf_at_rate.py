@@ -44,6 +44,9 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "core"))
+
+from tempo_colour_clips import encode_into  # noqa: E402
 
 from tempo_core.video.writer import QCOMP, encoder_crf  # noqa: E402
 
@@ -75,14 +78,10 @@ def encode(path: Path, frames: list[av.VideoFrame], encoder: str, rate: Fraction
     stream.codec_context.time_base = 1 / rate
     stream.codec_context.colorspace, stream.codec_context.color_range = 1, 1
     stream.options = options
-    for index, source in enumerate(frames):
-        frame = source.reformat(format="yuv420p")
+    timed = [source.reformat(format="yuv420p") for source in frames]
+    for index, frame in enumerate(timed):
         frame.pts, frame.time_base, frame.pict_type = index, 1 / rate, 0
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
+    encode_into(container, stream, timed)
     return path
 
 

@@ -11,6 +11,7 @@ measured against, on YUV samples (:func:`yuv_frames`, :func:`psnr8`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
@@ -31,6 +32,18 @@ ENCODER_OPTIONS = {
 }
 LOSSLESS_H264 = {"qp": "0", "preset": "medium"}  # x264 lossless: High 4:4:4 Predictive, 4:2:0 kept
 SWS = {1: Colorspace.ITU709, 5: Colorspace.ITU601, 6: Colorspace.ITU601, 9: Colorspace.BT2020}
+
+
+def encode_into(
+    container: av.container.OutputContainer, stream: av.VideoStream, frames: Iterable[av.VideoFrame]
+) -> None:
+    """Encode ``frames`` (their ``pts`` set) with ``stream``, flush the encoder and close ``container``."""
+    for frame in frames:
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
 
 
 def picture(width: int, height: int, index: int, levels: int = 65535) -> np.ndarray:
@@ -82,24 +95,24 @@ def make_tagged_clip(
     context.color_range = colour_range
     stream.options = dict(ENCODER_OPTIONS[encoder] if options is None else options)
     full = ColorRange.JPEG if colour_range == 2 else ColorRange.MPEG
-    for index in range(count):
-        rgb = av.VideoFrame.from_ndarray(content(width, height, index), format="rgb48le")
-        frame = rgb.reformat(
-            format=pix_fmt,
-            src_colorspace=sws,
-            dst_colorspace=sws,
-            src_color_range=ColorRange.JPEG,
-            dst_color_range=full,
-            interpolation=Interpolation.BICUBIC | Interpolation.ACCURATE_RND,
-        )
-        frame.colorspace, frame.color_range = matrix, colour_range
-        frame.color_primaries, frame.color_trc = primaries, transfer
-        frame.pts = index
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
+
+    def frames() -> Iterator[av.VideoFrame]:
+        for index in range(count):
+            rgb = av.VideoFrame.from_ndarray(content(width, height, index), format="rgb48le")
+            frame = rgb.reformat(
+                format=pix_fmt,
+                src_colorspace=sws,
+                dst_colorspace=sws,
+                src_color_range=ColorRange.JPEG,
+                dst_color_range=full,
+                interpolation=Interpolation.BICUBIC | Interpolation.ACCURATE_RND,
+            )
+            frame.colorspace, frame.color_range = matrix, colour_range
+            frame.color_primaries, frame.color_trc = primaries, transfer
+            frame.pts = index
+            yield frame
+
+    encode_into(container, stream, frames())
     return path
 
 
@@ -118,16 +131,16 @@ def plain_reencode(source: Path, out: Path, encoder: str, pix_fmt: str, repeat: 
         for name in ("colorspace", "color_primaries", "color_trc", "color_range"):
             setattr(context, name, getattr(ctx_in, name))
         stream.options = dict(ENCODER_OPTIONS[encoder])
-        for index, frame in enumerate(src.decode(stream_in)):
-            if frame.format.name != pix_fmt:
-                frame = frame.reformat(format=pix_fmt)
-            for copy in range(repeat):
-                frame.pts, frame.time_base, frame.pict_type = index * repeat + copy, 1 / rate, 0
-                for packet in stream.encode(frame):
-                    container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-        container.close()
+
+        def frames() -> Iterator[av.VideoFrame]:
+            for index, frame in enumerate(src.decode(stream_in)):
+                if frame.format.name != pix_fmt:
+                    frame = frame.reformat(format=pix_fmt)
+                for copy in range(repeat):
+                    frame.pts, frame.time_base, frame.pict_type = index * repeat + copy, 1 / rate, 0
+                    yield frame
+
+        encode_into(container, stream, frames())
     return out
 
 
