@@ -26,6 +26,8 @@ class PriorConfig:
         lk_window: side of the block the local-global moments are averaged over (odd).
         lk_iterations: local-global steps per scale (1/32 to 1/4, and 1/2).
         full_size_iterations: local-global steps at full size (no median there; card item 26).
+        full_size_max_pixels: the full-size steps run on frames of at most this many pixels; a
+            larger frame takes the 1/2 size's velocity upsampled (as good there, card item 27).
         lk_max_step: bound of each component of one step (pixels per time unit).
         smoothness: weight of the neighbours' mean velocity (the global, Horn-Schunck term).
         smoothness_sweeps: Jacobi sweeps of the per-pixel 2 x 2 system per step.
@@ -42,6 +44,7 @@ class PriorConfig:
     lk_window: int = 7
     lk_iterations: int = 5
     full_size_iterations: int = 1
+    full_size_max_pixels: int = 300_000
     lk_max_step: float = 1.0
     smoothness: float = 1e-2
     smoothness_sweeps: int = 5

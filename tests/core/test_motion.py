@@ -319,3 +319,23 @@ def test_no_jacobi_sweeps_is_no_step_on_either_path(monkeypatch, slices_from):
         with_gradient_channels(images, config), torch.zeros(1, 2, 32, 32), PAIR, PAIR_WEIGHTS, config
     )
     assert torch.equal(step, torch.zeros(1, 2, 32, 32))
+
+
+def test_frames_above_the_pixel_budget_take_the_half_size_velocity_upsampled():
+    """``full_size_max_pixels``: a larger frame gets no full-size step, exactly as with
+    ``full_size_iterations=0``; a frame of that size or smaller gets it."""
+    frames = shifted_texture((3.2, -1.6), [-0.5, 0.5], size=64)
+    dt = torch.tensor([[-0.5, 0.5]])
+    prior = BilateralMotionPrior(radius=3)
+
+    def full_size(**changes) -> torch.Tensor:
+        prior.config = dataclasses.replace(CONFIG, **changes)
+        return prior.full_resolution(frames, dt, quarter)
+
+    with torch.no_grad():
+        quarter = prior.velocities(image_pyramid(frames), dt)[0]
+        at_budget = full_size(full_size_max_pixels=64 * 64)
+        over_budget = full_size(full_size_max_pixels=64 * 64 - 1)
+        no_step = full_size(full_size_iterations=0)
+    assert torch.equal(over_budget, no_step)
+    assert not torch.allclose(at_budget, no_step)
