@@ -17,6 +17,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from tempo_core.cpu_memory import keep_freed_memory
 from tempo_core.errors import InputError
 from tempo_core.inference import resolve_device
 
@@ -30,6 +31,8 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     need an index.
     """
     device = resolve_device(None) if name == "auto" else torch.device(name)
+    if device.type == "cpu":
+        keep_freed_memory()  # the training steps' tensors reuse freed memory (tempo_core/cpu_memory.py)
     if device.type == "cuda" and device.index is None:
         return torch.device("cuda", local_rank)
     return device
