@@ -117,18 +117,24 @@ def correlation_levels(query: torch.Tensor, key: torch.Tensor, levels: int, radi
 
     Returns:
         ``levels`` volumes ``[M, (2r+1)**2, H_l, W_l]``, level ``l`` pooled by ``2**l`` (ceil), or
-        to one pixel when the map is smaller than that. :func:`correlation_pyramid` upsamples them
-        to ``H x W`` and stacks them; the attention upsamples its 1 x 1 projection of each instead
-        (the same numbers: both steps are linear), a third of the work.
+        to one pixel when the map is smaller than that; where ``2**l`` divides the map, pooled
+        from level ``l - 1`` (the same means up to rounding, a fraction of the reads).
+        :func:`correlation_pyramid` upsamples them to ``H x W`` and stacks them; the attention
+        upsamples its 1 x 1 projection of each instead (the same numbers: both steps are linear),
+        a third of the work.
     """
     height, width = query.shape[-2:]
     volumes = []
+    q, k, pooled_by = query, key, 1
     for level in range(levels):
         factor = 2**level
         if level > 0 and min(height, width) // factor < 1:
             factor = max(1, min(height, width))
-        q = F.avg_pool2d(query, factor, ceil_mode=True) if factor > 1 else query
-        k = F.avg_pool2d(key, factor, ceil_mode=True) if factor > 1 else key
+        if factor == 2 * pooled_by and height % factor == 0 and width % factor == 0:
+            q, k = F.avg_pool2d(q, 2), F.avg_pool2d(k, 2)  # whole blocks: the level before, pooled again
+        elif factor > 1:
+            q, k = F.avg_pool2d(query, factor, ceil_mode=True), F.avg_pool2d(key, factor, ceil_mode=True)
+        pooled_by = factor
         volumes.append(local_correlation(q, k, radius))
     return volumes
 

@@ -48,8 +48,13 @@ def observation_spread(look_ups: torch.Tensor, weights: torch.Tensor, blend: tor
 
     Returns:
         ``[B, 1, H, W]`` in [0, 3]: ``sum_n weights_n * |look_ups_n - blend|^2``; 0 where every
-        observation shows the same colour, for N=2 ``w_0 w_1 |x_0 - x_1|^2``.
+        observation shows the same colour. For N=2 that is ``w_0 w_1 |x_0 - x_1|^2`` (the
+        deviations are ``w_1 (x_0 - x_1)`` and ``-w_0 (x_0 - x_1)``, the weights sum to 1), computed
+        so: half the passes over full-size maps, the same numbers up to rounding.
     """
+    if look_ups.shape[1] == 2:
+        difference = (look_ups[:, 0] - look_ups[:, 1]).square_().sum(dim=1, keepdim=True)  # (B, 1, H, W)
+        return difference.mul_(weights[:, :1]).mul_(weights[:, 1:])
     deviation = (look_ups - blend.unsqueeze(1)).square().sum(dim=2)  # (B, N, H, W)
     return (deviation * weights).sum(dim=1, keepdim=True)
 

@@ -158,8 +158,8 @@ class DeformableTemporalAttention(nn.Module):
             start += volume.shape[1]
             if part.shape[-2:] != (H, W):
                 part = upsample_to(part, (H, W))
-            per_frame = per_frame + part
-        return per_frame.view(B, N, -1, H, W) + from_query[:, None]
+            per_frame.add_(part)  # in place: no new map per level (autograd needs neither input of an add)
+        return per_frame.view(B, N, -1, H, W).add_(from_query[:, None])
 
     def forward(
         self,
@@ -185,7 +185,7 @@ class DeformableTemporalAttention(nn.Module):
             fused ``[B, C, H, W]`` and the :class:`AttentionState`.
         """
         B, N, C, H, W = features.shape
-        hidden = self._context(query, features, correlation) + self.time_proj(dt_embedding)[:, :, :, None, None]
+        hidden = self._context(query, features, correlation).add_(self.time_proj(dt_embedding)[:, :, :, None, None])
         hidden = self.mixer(fold(hidden))  # (B*N, hidden, H, W)
 
         raw_offsets = self.offset_head(hidden).view(B, N, self.heads, self.points, 2, H, W)

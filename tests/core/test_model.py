@@ -293,6 +293,18 @@ def test_observation_spread_is_the_weighted_spread_around_the_blend():
     assert torch.equal(spread[0, 0, 2:], torch.zeros(2, 4))
 
 
+@pytest.mark.parametrize("count", [2, 3])
+def test_observation_spread_of_random_look_ups_is_the_definition(count):
+    from tempo_core.network.synthesis import observation_spread
+
+    torch.manual_seed(count)
+    looked = torch.rand(2, count, 3, 5, 6)
+    weights = torch.rand(2, count, 5, 6).softmax(dim=1)
+    blend = (looked * weights.unsqueeze(2)).sum(dim=1)
+    definition = ((looked - blend.unsqueeze(1)).square().sum(dim=2) * weights).sum(dim=1, keepdim=True)
+    assert torch.allclose(observation_spread(looked, weights, blend), definition, atol=1e-6)
+
+
 def test_frames_in_any_memory_layout_give_the_same_frame():
     # frames made from HWC arrays (numpy, PIL) arrive channels-last; every view inside must still hold
     torch.manual_seed(0)

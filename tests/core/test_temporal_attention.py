@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from tempo_core.network.correlation import (
     correlation_levels,
@@ -122,3 +123,17 @@ def test_the_context_of_the_levels_is_the_convolution_of_the_stacked_pyramid():
         expected = attention.context(stacked).view(B, N, -1, H, W)
     torch.testing.assert_close(context, expected, atol=1e-4, rtol=1e-4)
     assert expected.abs().max() > 0.1
+
+
+@pytest.mark.parametrize("size", [(24, 40), (20, 36), (6, 10)])
+def test_correlation_levels_pool_each_level_from_the_full_map_up_to_rounding(size):
+    """Levels pooled from the level before (where the blocks divide the map) equal the direct
+    ceil-mode pooling of the full maps; (20, 36) divides by 4, not 8; (6, 10) ends at one pixel."""
+    torch.manual_seed(0)
+    query, key = torch.randn(2, 8, *size), torch.randn(2, 8, *size)
+    height, width = size
+    for level, volume in enumerate(correlation_levels(query, key, levels=4, radius=2)):
+        factor = 2**level if min(height, width) // 2**level >= 1 else min(height, width)
+        q = F.avg_pool2d(query, factor, ceil_mode=True) if factor > 1 else query
+        k = F.avg_pool2d(key, factor, ceil_mode=True) if factor > 1 else key
+        assert torch.allclose(volume, local_correlation(q, k, radius=2), atol=1e-5)
