@@ -117,6 +117,23 @@ class PixelSynthesisHead(nn.Module):
         rgb = (blend + residual[:, :3]).clamp(0.0, 1.0)
         return rgb, full_weights, residual[:, 3:], observation_spread(warped, full_weights, blend)
 
+    def _refine(self, decoded: torch.Tensor, fine_features: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+        """``self.refine`` of (decoded, features, motion / UPSCALE) per observation, ``[B*N, 3, h, w]``.
+
+        The first convolution is linear, so it is the sum of its parts: the decoder output's part
+        once for all N (it is the same for every observation), no concatenated copy. The same
+        numbers as the convolution of the concatenation, up to rounding
+        (tests/core/test_model.py)."""
+        B, N, C, h, w = fine_features.shape
+        first = self.refine[0]
+        weight = first.weight  # (C, 2 C + 2, 3, 3): decoded, features, motion
+        from_decoded = F.conv2d(decoded, weight[:, :C], padding=1)  # (B, C, h, w)
+        per_frame = F.conv2d(
+            fold(torch.cat([fine_features, motion / UPSCALE], dim=2)), weight[:, C:], first.bias, padding=1
+        )
+        per_frame = per_frame.view(B, N, C, h, w).add_(from_decoded[:, None])
+        return self.refine[1:](fold(per_frame))
+
     def look_ups(
         self,
         frames: torch.Tensor,
@@ -135,10 +152,7 @@ class PixelSynthesisHead(nn.Module):
         B, N, _, H, W = frames.shape
         motion, frame_weights = condense_attention(state)
         h, w = motion.shape[-2:]
-        per_frame = fold(
-            torch.cat([decoded.unsqueeze(1).expand(B, N, -1, h, w), fine_features, motion / UPSCALE], dim=2)
-        )
-        delta = self.refine(per_frame).view(B, N, 3, h, w)
+        delta = self._refine(decoded, fine_features, motion).view(B, N, 3, h, w)
         learned = fold(motion + delta[:, :, :2] - prior)
         logits = frame_weights.clamp_min(1e-6).log() + delta[:, :, 2] + observation_weights.log()[:, :, None, None]
         frame_weights = logits.softmax(dim=1)

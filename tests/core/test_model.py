@@ -316,3 +316,18 @@ def test_frames_in_any_memory_layout_give_the_same_frame():
         rgb, _ = model(frames, times, target)
         expected, _ = model(frames.contiguous(), times, target)
     torch.testing.assert_close(rgb, expected)
+
+
+def test_synthesis_refine_by_parts_equals_the_convolution_of_the_concatenation():
+    from tempo_core.network.synthesis import UPSCALE, PixelSynthesisHead
+
+    torch.manual_seed(0)
+    head = PixelSynthesisHead(8)
+    for layer in (head.refine[0], head.refine[2]):
+        torch.nn.init.normal_(layer.weight, std=0.2)
+        torch.nn.init.normal_(layer.bias, std=0.2)
+    B, N, h, w = 2, 3, 6, 10
+    decoded, features, motion = torch.randn(B, 8, h, w), torch.randn(B, N, 8, h, w), torch.randn(B, N, 2, h, w)
+    stacked = torch.cat([decoded.unsqueeze(1).expand(B, N, -1, h, w), features, motion / UPSCALE], dim=2)
+    expected = head.refine(stacked.flatten(0, 1))
+    assert torch.allclose(head._refine(decoded, features, motion), expected, atol=1e-5)
