@@ -5,8 +5,9 @@ One 720p synthesis allocates and frees several hundred tensors of 1-30 MB. glibc
 serves a block above its mmap threshold (128 KiB at start, raised only as such blocks are freed)
 with a new mapping, and gives freed memory at the top of its heap back to the system once more
 than the trim threshold (128 KiB) is free. Either way most of those tensors land on untouched
-pages, which the kernel faults in and zeroes one by one: about a tenth of a 720p frame's CPU time
-(``benchmarks/cpu_ab.py``, docs/benchmarks.md). :func:`keep_freed_memory` raises the mmap
+pages, which the kernel faults in and zeroes one by one: a tenth to a fifth of a 720p frame's CPU
+time, nothing measurable at 256p (same-session A/Bs with ``benchmarks/cpu_ab.py``,
+docs/benchmarks.md). :func:`keep_freed_memory` raises the mmap
 threshold to glibc's largest (32 MiB) and the trim threshold to 1 GiB, so freed blocks are reused
 and the next frame finds its pages already mapped. The price is memory kept by the process after
 a peak (up to the peak, at most about 1 GiB more than it holds in tensors), the trade that

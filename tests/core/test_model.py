@@ -331,3 +331,24 @@ def test_synthesis_refine_by_parts_equals_the_convolution_of_the_concatenation()
     stacked = torch.cat([decoded.unsqueeze(1).expand(B, N, -1, h, w), features, motion / UPSCALE], dim=2)
     expected = head.refine(stacked.flatten(0, 1))
     assert torch.allclose(head._refine(decoded, features, motion), expected, atol=1e-5)
+
+
+def test_observation_spread_closed_form_trains_as_the_definition():
+    """For N=2 the closed form holds on the simplex only; the weights come out of a softmax, whose
+    gradients see only directions along it, so the logits and look-ups get the same gradients."""
+    from tempo_core.network.synthesis import observation_spread
+
+    torch.manual_seed(0)
+    looked = torch.rand(1, 2, 3, 4, 5, requires_grad=True)
+    logits = torch.randn(1, 2, 4, 5, requires_grad=True)
+
+    def gradients(spread_of) -> tuple[torch.Tensor, torch.Tensor]:
+        weights = logits.softmax(dim=1)
+        blend = (looked * weights.unsqueeze(2)).sum(dim=1)
+        return torch.autograd.grad(spread_of(looked, weights, blend).sum(), (looked, logits))
+
+    def definition(x, w, b):
+        return ((x - b.unsqueeze(1)).square().sum(dim=2) * w).sum(dim=1, keepdim=True)
+
+    for fast, slow in zip(gradients(observation_spread), gradients(definition), strict=True):
+        assert torch.allclose(fast, slow, atol=1e-6)
