@@ -11,6 +11,7 @@ smaller tiles before it is reported).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -359,4 +360,8 @@ def expand_batch(encoded: EncodedObservations, count: int) -> EncodedObservation
         anchor_times=grow(encoded.anchor_times),
         center=grow(encoded.center),
         span=grow(encoded.span),
+        attention_inputs=None
+        if encoded.attention_inputs is None
+        else [dataclasses.replace(p, values=grow(p.values), context=grow(p.context)) for p in encoded.attention_inputs],
+        refine_input=None if encoded.refine_input is None else grow(encoded.refine_input),
     )

@@ -43,7 +43,7 @@ from tempo_core.network.layers import (
 from tempo_core.network.motion import BilateralMotionPrior, image_pyramid
 from tempo_core.network.sampling import warp
 from tempo_core.network.synthesis import PixelSynthesisHead
-from tempo_core.network.temporal_attention import AttentionState, DeformableTemporalAttention
+from tempo_core.network.temporal_attention import AttentionState, DeformableTemporalAttention, ProjectedFeatures
 
 # Added to the look-ups' spread (sum over RGB of a squared difference, [0, 3]) before its log: about
 # the spread of 2-3 levels of noise in 8-bit frames, so agreement within noise reads as agreement.
@@ -57,7 +57,11 @@ class EncodedObservations:
     frames: ``[B, N, 3, H, W]``; features: four ``[B, N, C_s, H_s, W_s]`` (fine to coarse);
     keys: the same shapes, projected for correlation; image_pyramid: four ``[B, N, 3, H_s, W_s]``
     (the frames average-pooled to each scale, for the motion prior); anchor_times: ``[B, N]`` normalized;
-    center, span: ``[B]`` (normalized time = (t - center) / span).
+    center, span: ``[B]`` (normalized time = (t - center) / span). attention_inputs: per scale, what
+    the attention takes from the features alone (:class:`ProjectedFeatures`); refine_input:
+    ``[B, N, C_0, H_0, W_0]``, the synthesis head's part of the finest features
+    (:meth:`PixelSynthesisHead.project_features`). Both are the same for every target time; None
+    makes :meth:`TempoNet.synthesize` compute them per call.
     """
 
     frames: torch.Tensor
@@ -67,6 +71,8 @@ class EncodedObservations:
     anchor_times: torch.Tensor
     center: torch.Tensor
     span: torch.Tensor
+    attention_inputs: list[ProjectedFeatures] | None = None
+    refine_input: torch.Tensor | None = None
 
 
 @dataclass
@@ -154,7 +160,12 @@ class TempoNet(nn.Module):
         features = [f.view(B, N, *f.shape[1:]) for f in pyramid]
         keys = [proj(f).view(B, N, *f.shape[1:]) for proj, f in zip(self.key_projs, pyramid, strict=True)]
         pyramid_of_images = image_pyramid(frames)
-        return EncodedObservations(frames, features, keys, pyramid_of_images, anchor_times, center, span)
+        # what does not depend on the target time, made once here rather than once per target
+        attention_inputs = [layer.project_features(f) for layer, f in zip(self.attention, features, strict=True)]
+        refine_input = self.synthesis.project_features(features[0])
+        return EncodedObservations(
+            frames, features, keys, pyramid_of_images, anchor_times, center, span, attention_inputs, refine_input
+        )
 
     def synthesize(
         self,
@@ -215,7 +226,14 @@ class TempoNet(nn.Module):
         fine_prior = fine_velocity[:, None] * dt[:, :, None, None, None]  # (B, N, 2, H, W)
         observation_weights = self.motion_prior.observation_weights(dt)
         rgb, weights, confidence_correction, spread = self.synthesis(
-            encoded.frames, decoded, encoded.features[0], state, prior, fine_prior, observation_weights
+            encoded.frames,
+            decoded,
+            encoded.features[0],
+            state,
+            prior,
+            fine_prior,
+            observation_weights,
+            encoded.refine_input,
         )
         checkpoint()
         entropy = F.interpolate(state.entropy, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
@@ -295,7 +313,8 @@ class TempoNet(nn.Module):
         correlation = correlation_levels(
             query_per_frame, aligned_keys, self.config.corr_levels, self.config.corr_radius
         )
-        fused, state = self.attention[scale](query, features, correlation, dt, dt_embedding, guide)
+        projected = encoded.attention_inputs[scale] if encoded.attention_inputs is not None else None
+        fused, state = self.attention[scale](query, features, correlation, dt, dt_embedding, guide, projected)
         return query + fused, state, blend
 
     def forward(

@@ -92,6 +92,7 @@ class PixelSynthesisHead(nn.Module):
         prior: torch.Tensor,
         fine_prior: torch.Tensor,
         observation_weights: torch.Tensor,
+        projected: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Synthesize the full-resolution frame.
 
@@ -103,6 +104,7 @@ class PixelSynthesisHead(nn.Module):
             prior: ``[B, N, 2, H/4, W/4]`` the motion prior's offsets at 1/4 (pixels at 1/4).
             fine_prior: ``[B, N, 2, H, W]`` the motion prior's offsets at full size (input pixels).
             observation_weights: ``[B, N]`` prior weights of the observations (sum 1).
+            projected: :meth:`project_features` of ``fine_features`` when the caller has it.
 
         Returns:
             rgb ``[B, 3, H, W]`` in [0, 1], frame weights ``[B, N, H, W]``,
@@ -110,28 +112,41 @@ class PixelSynthesisHead(nn.Module):
             ``[B, 1, H, W]`` in [0, 3] (:func:`observation_spread`).
         """
         warped, full_weights = self.look_ups(
-            frames, decoded, fine_features, state, prior, fine_prior, observation_weights
+            frames, decoded, fine_features, state, prior, fine_prior, observation_weights, projected
         )
         blend = (warped * full_weights.unsqueeze(2)).sum(dim=1)
         residual = self.residual(decoded)  # (B, 4, H, W)
         rgb = (blend + residual[:, :3]).clamp(0.0, 1.0)
         return rgb, full_weights, residual[:, 3:], observation_spread(warped, full_weights, blend)
 
-    def _refine(self, decoded: torch.Tensor, fine_features: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+    def project_features(self, fine_features: torch.Tensor) -> torch.Tensor:
+        """The features' part of the refine convolution, with its bias, ``[B, N, C, h, w]`` for
+        ``fine_features [B, N, C, h, w]``: the same for every target time, so
+        :meth:`TempoNet.encode` makes it once."""
+        B, N, C, h, w = fine_features.shape
+        first = self.refine[0]  # weight (C, 2 C + 2, 3, 3): decoded, features, motion
+        return F.conv2d(fold(fine_features), first.weight[:, C : 2 * C], first.bias, padding=1).view(B, N, C, h, w)
+
+    def _refine(
+        self,
+        decoded: torch.Tensor,
+        fine_features: torch.Tensor,
+        motion: torch.Tensor,
+        projected: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``self.refine`` of (decoded, features, motion / UPSCALE) per observation, ``[B*N, 3, h, w]``.
 
         The first convolution is linear, so it is the sum of its parts: the decoder output's part
-        once for all N (it is the same for every observation), no concatenated copy. The same
-        numbers as the convolution of the concatenation, up to rounding
+        once for all N (it is the same for every observation), the features' part from
+        ``projected`` (:meth:`project_features`, made here when None), no concatenated copy. The
+        same numbers as the convolution of the concatenation, up to rounding
         (tests/core/test_model.py)."""
         B, N, C, h, w = fine_features.shape
-        first = self.refine[0]
-        weight = first.weight  # (C, 2 C + 2, 3, 3): decoded, features, motion
+        weight = self.refine[0].weight
+        projected = projected if projected is not None else self.project_features(fine_features)
         from_decoded = F.conv2d(decoded, weight[:, :C], padding=1)  # (B, C, h, w)
-        per_frame = F.conv2d(
-            fold(torch.cat([fine_features, motion / UPSCALE], dim=2)), weight[:, C:], first.bias, padding=1
-        )
-        per_frame = per_frame.view(B, N, C, h, w).add_(from_decoded[:, None])
+        per_frame = F.conv2d(fold(motion / UPSCALE), weight[:, 2 * C :], padding=1).view(B, N, C, h, w)
+        per_frame = per_frame.add_(projected).add_(from_decoded[:, None])
         return self.refine[1:](fold(per_frame))
 
     def look_ups(
@@ -143,6 +158,7 @@ class PixelSynthesisHead(nn.Module):
         prior: torch.Tensor,
         fine_prior: torch.Tensor,
         observation_weights: torch.Tensor,
+        projected: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The observations sampled at full size and their blend weights (arguments as :meth:`forward`).
 
@@ -152,7 +168,7 @@ class PixelSynthesisHead(nn.Module):
         B, N, _, H, W = frames.shape
         motion, frame_weights = condense_attention(state)
         h, w = motion.shape[-2:]
-        delta = self._refine(decoded, fine_features, motion).view(B, N, 3, h, w)
+        delta = self._refine(decoded, fine_features, motion, projected).view(B, N, 3, h, w)
         learned = fold(motion + delta[:, :, :2] - prior)
         logits = frame_weights.clamp_min(1e-6).log() + delta[:, :, 2] + observation_weights.log()[:, :, None, None]
         frame_weights = logits.softmax(dim=1)

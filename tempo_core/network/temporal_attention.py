@@ -39,6 +39,19 @@ class AttentionState:
     entropy: torch.Tensor
 
 
+@dataclass
+class ProjectedFeatures:
+    """What one attention scale takes from the observations' features alone: the same for every
+    target time, so :meth:`TempoNet.encode` makes it once (slow motion then pays it once).
+
+    values: ``[B, N, C, H, W]`` the value projection; context: ``[B, N, hidden, H, W]`` the
+    features' part of the context convolution, with its bias.
+    """
+
+    values: torch.Tensor
+    context: torch.Tensor
+
+
 def deformable_sample(values: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Fast path: weighted sum of bilinear samples over observations, heads' points.
 
@@ -142,23 +155,38 @@ class DeformableTemporalAttention(nn.Module):
         with torch.no_grad():
             self.offset_head.bias.copy_(bias.flatten())
 
-    def _context(self, query: torch.Tensor, features: torch.Tensor, correlation: list[torch.Tensor]) -> torch.Tensor:
-        """The 1 x 1 context convolution of (query, features, correlation pyramid) per observation,
-        ``[B, N, hidden, H, W]``, as the sum of its parts: the query's once for all N, each
-        correlation level's at its own pooled size and then upsampled (the convolution and the
-        bilinear upsampling are both linear, so they commute), no concatenated copy. On a CPU a
-        third of the time of the convolution of the stacked, upsampled pyramid."""
+    def project_features(self, features: torch.Tensor) -> ProjectedFeatures:
+        """The target-independent part of this scale for ``features [B, N, C, H, W]``."""
         B, N, C, H, W = features.shape
+        folded = fold(features)
+        values = self.value_proj(folded).view(B, N, C, H, W)
+        context = F.conv2d(folded, self.context.weight[:, C : 2 * C], self.context.bias).view(B, N, -1, H, W)
+        return ProjectedFeatures(values, context)
+
+    def _context(
+        self, query: torch.Tensor, projected: ProjectedFeatures, correlation: list[torch.Tensor]
+    ) -> torch.Tensor:
+        """The 1 x 1 context convolution of (query, features, correlation pyramid) per observation,
+        ``[B, N, hidden, H, W]``, as the sum of its parts: the query's once for all N, the features'
+        from ``projected`` (:meth:`project_features`), each correlation level's at its own pooled size
+        and then upsampled (the convolution and the bilinear upsampling are both linear, so they
+        commute), no concatenated copy. On a CPU a third of the time of the convolution of the
+        stacked, upsampled pyramid."""
+        B, N, _, H, W = projected.context.shape
+        C = query.shape[1]
         weight = self.context.weight  # (hidden, 2 C + K, 1, 1): query, features, correlation levels
         from_query = F.conv2d(query, weight[:, :C])  # (B, hidden, H, W)
-        per_frame = F.conv2d(fold(features), weight[:, C : 2 * C], self.context.bias)
+        per_frame = fold(projected.context)  # shared by every target: never written to
         start = 2 * C
-        for volume in correlation:  # (B*N, K_l, H_l, W_l)
+        for level, volume in enumerate(correlation):  # (B*N, K_l, H_l, W_l)
             part = F.conv2d(volume, weight[:, start : start + volume.shape[1]])
             start += volume.shape[1]
             if part.shape[-2:] != (H, W):
                 part = upsample_to(part, (H, W))
-            per_frame.add_(part)  # in place: no new map per level (autograd needs neither input of an add)
+            # a new map once, then in place (autograd needs neither input of an add)
+            per_frame = part.add_(per_frame) if level == 0 else per_frame.add_(part)
+        if not correlation:
+            per_frame = per_frame.clone()
         return per_frame.view(B, N, -1, H, W).add_(from_query[:, None])
 
     def forward(
@@ -169,6 +197,7 @@ class DeformableTemporalAttention(nn.Module):
         dt: torch.Tensor,
         dt_embedding: torch.Tensor,
         guide_offsets: torch.Tensor | None = None,
+        projected: ProjectedFeatures | None = None,
     ) -> tuple[torch.Tensor, AttentionState]:
         """Fuse all observations at the target time.
 
@@ -180,12 +209,15 @@ class DeformableTemporalAttention(nn.Module):
             dt: ``[B, N]`` normalized ``t_i - t_target``.
             dt_embedding: ``[B, N, D]``.
             guide_offsets: ``[B, N, heads, points, 2, H, W]`` from the coarser scale, or None.
+            projected: :meth:`project_features` of ``features`` when the caller has it (made once
+                per encoding), else made here.
 
         Returns:
             fused ``[B, C, H, W]`` and the :class:`AttentionState`.
         """
         B, N, C, H, W = features.shape
-        hidden = self._context(query, features, correlation).add_(self.time_proj(dt_embedding)[:, :, :, None, None])
+        projected = projected if projected is not None else self.project_features(features)
+        hidden = self._context(query, projected, correlation).add_(self.time_proj(dt_embedding)[:, :, :, None, None])
         hidden = self.mixer(fold(hidden))  # (B*N, hidden, H, W)
 
         raw_offsets = self.offset_head(hidden).view(B, N, self.heads, self.points, 2, H, W)
@@ -198,6 +230,5 @@ class DeformableTemporalAttention(nn.Module):
         weights = rearrange(logits, "b n h p y x -> b h (n p) y x").softmax(dim=2)
         weights = rearrange(weights, "b h (n p) y x -> b n h p y x", n=N)
 
-        values = self.value_proj(fold(features)).view(B, N, C, H, W)
-        fused = self.out_proj(deformable_sample(values, offsets, weights))
+        fused = self.out_proj(deformable_sample(projected.values, offsets, weights))
         return fused, AttentionState(offsets, weights, normalized_entropy(weights))

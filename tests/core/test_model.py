@@ -352,3 +352,27 @@ def test_observation_spread_closed_form_trains_as_the_definition():
 
     for fast, slow in zip(gradients(observation_spread), gradients(definition), strict=True):
         assert torch.allclose(fast, slow, atol=1e-6)
+
+
+def test_target_independent_parts_are_made_once_and_never_written_to():
+    """``encode`` makes the attention's and the synthesis head's parts of the features once; a
+    synthesis uses them without changing them (the context adds in place), so every target from one
+    encoding matches a synthesis that makes them itself."""
+    torch.manual_seed(0)
+    model = build_tempo(tempo_tiny()).eval()
+    for parameter in model.parameters():  # zero-initialised heads would hide a wrong sum
+        if parameter.dim() > 1:
+            torch.nn.init.normal_(parameter, std=0.05)
+    frames, times = torch.rand(1, 2, 3, 64, 96), torch.tensor([[0.0, 1.0]])
+    with torch.no_grad():
+        encoded = model.encode(frames, times)
+        saved = [p.context.clone() for p in encoded.attention_inputs], encoded.refine_input.clone()
+        bare = dataclasses.replace(encoded, attention_inputs=None, refine_input=None)
+        for target in (0.25, 0.5, 0.75):
+            rgb, aux = model.synthesize(encoded, torch.tensor([target]))
+            expected_rgb, expected_aux = model.synthesize(bare, torch.tensor([target]))
+            assert torch.allclose(rgb, expected_rgb, atol=1e-6)
+            assert torch.allclose(aux["confidence"], expected_aux["confidence"], atol=1e-6)
+    for kept, now in zip(saved[0], encoded.attention_inputs, strict=True):
+        assert torch.equal(kept, now.context)
+    assert torch.equal(saved[1], encoded.refine_input)

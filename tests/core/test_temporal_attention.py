@@ -116,7 +116,8 @@ def test_the_context_of_the_levels_is_the_convolution_of_the_stacked_pyramid():
     query, features, keys = torch.randn(B, C, H, W), torch.randn(B, N, C, H, W), torch.randn(B * N, C, H, W)
     per_frame_query = query[:, None].expand(B, N, C, H, W).flatten(0, 1)
     with torch.no_grad():
-        context = attention._context(query, features, correlation_levels(per_frame_query, keys, 4, radius))
+        projected = attention.project_features(features)
+        context = attention._context(query, projected, correlation_levels(per_frame_query, keys, 4, radius))
         stacked = torch.cat(
             [per_frame_query, features.flatten(0, 1), correlation_pyramid(per_frame_query, keys, 4, radius)], 1
         )
