@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import torch
 
-from tempo_core.network import EncodedObservations, TempoNet
+from tempo_core.network import AnchorMotion, EncodedObservations, TempoNet
 
 log = logging.getLogger(__name__)
 
@@ -44,20 +44,23 @@ class CompiledSynthesis:
         self._synthesize: Callable | None = None
 
     def __call__(
-        self, encoded: EncodedObservations, target: torch.Tensor
+        self, encoded: EncodedObservations, target: torch.Tensor, motion: AnchorMotion | None = None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]] | None:
-        """``model.synthesize(encoded, target)`` through the compiled graph, or None after a failure."""
+        """``model.synthesize(encoded, target, motion=motion)`` through the compiled graph, or None
+        after a failure. With ``motion`` (slow motion: the prior searched once per anchor gap,
+        :class:`~tempo_core.shared_motion.SharedMotion`) the graph re-times it instead of searching:
+        a second graph per size."""
         if self.failed:
             return None
         if self._synthesize is None:
             self._synthesize = torch.compile(self.model.synthesize, fullgraph=True, dynamic=False, mode=self.mode)
         device_type = encoded.frames.device.type
         autocast = torch.is_autocast_enabled(device_type) and torch.get_autocast_dtype(device_type)
-        key = (tuple(encoded.frames.shape), tuple(target.shape), autocast)
+        key = (tuple(encoded.frames.shape), tuple(target.shape), autocast, motion is not None)
         if key not in self.sizes and len(self.sizes) >= torch._dynamo.config.recompile_limit:
             torch._dynamo.config.recompile_limit = len(self.sizes) + 8  # one graph per size: let it keep them
         try:
-            rgb, aux = self._synthesize(encoded, target)
+            rgb, aux = self._synthesize(encoded, target, None, motion)
         except torch.OutOfMemoryError:
             raise
         except Exception as err:  # a failed compilation must never lose the frame: eager from now on

@@ -238,7 +238,7 @@ class Interpolator:
         check_times(anchors.timestamps[0].tolist(), target_times)
         check = cancel_check(should_cancel)
         shared = None  # many targets between the same anchors: the motion search once per gap
-        if len(target_times) > 1 and anchors.encoded is not None and self.compiled is None:
+        if len(target_times) > 1 and anchors.encoded is not None:
             shared = SharedMotion(self.model, anchors.encoded, anchors.timestamps[0].tolist())
         results = []
         for start in range(0, len(target_times), self.batch_size):
@@ -308,9 +308,9 @@ class Interpolator:
                 encoded = expand_batch(
                     anchors.encoded or self.model.encode(anchors.frames, anchors.timestamps), len(times)
                 )
-                result = self.compiled(encoded, target) if self.compiled is not None else None
+                motion = shared.for_times(times, check) if shared is not None else None
+                result = self.compiled(encoded, target, motion) if self.compiled is not None else None
                 if result is None:
-                    motion = shared.for_times(times, check) if shared is not None else None
                     result = self.model.synthesize(encoded, target, check, motion)
                 rgb, aux = result
                 check()  # the compiled graph runs in one piece: asked before and after it

@@ -198,3 +198,30 @@ def test_slow_motion_searches_the_motion_once_per_anchor_gap(interpolator, monke
     single = interpolator.synthesize(anchors, [0.5])[0]  # one target: searched as always
     assert calls == [0.5, 1.5]
     assert abs(single.image.astype(int) - results[1].image.astype(int)).max() <= 1
+
+
+def test_the_compiled_path_takes_the_shared_motion_of_slow_motion(monkeypatch):
+    """Many targets between the same anchors: the compiled graph re-times the motion searched once
+    per gap, as the eager path does (a second graph per size), with the eager path's images. The
+    graph is traced with the ``eager`` backend here (inductor's C++ build takes minutes on a CPU)."""
+    compile_for_real = torch.compile
+
+    def traced(function, **_):
+        return compile_for_real(function, fullgraph=True, dynamic=False, backend="eager")
+
+    monkeypatch.setattr(torch, "compile", traced)
+    torch.manual_seed(0)
+    model = build_tempo(tempo_tiny()).eval()
+    images = frames(2, 64, 96)
+    targets = [0.25, 0.5, 0.75]
+    compiled = Interpolator(model, device="cpu", compiled=True)
+    eager = Interpolator(model, device="cpu", compiled=False)
+    fast = compiled.synthesize(compiled.encode(images, [0.0, 1.0]), targets)
+    slow = eager.synthesize(eager.encode(images, [0.0, 1.0]), targets)
+    assert not compiled.compiled.failed
+    assert {key[-1] for key in compiled.compiled.sizes} == {True}  # every target through the shared motion
+    for a, b in zip(fast, slow, strict=True):
+        assert np.abs(a.rgb - b.rgb).max() < 1e-4
+    single = compiled.interpolate(images, [0.0, 1.0], 0.5)  # one target: searched in the graph
+    assert {key[-1] for key in compiled.compiled.sizes} == {True, False}
+    assert np.abs(single.rgb - slow[1].rgb).max() < 1e-4  # at the gap's middle re-timing is the identity
