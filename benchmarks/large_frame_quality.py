@@ -33,6 +33,7 @@ from motion_prior_study import motion_settings, parse_variant  # noqa: E402
 
 from tempo_core.evaluation.metrics import psnr  # noqa: E402
 from tempo_core.inference import Interpolator  # noqa: E402
+from tempo_core.training.clips import list_images  # noqa: E402
 from tempo_core.video.reader import VideoReader  # noqa: E402
 
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "train" / "videos"
@@ -60,7 +61,7 @@ class ImageFolder:
     here: ``info.width``, ``frame_times`` (only its length counts) and ``read_frame``."""
 
     def __init__(self, folder: Path) -> None:
-        self.paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+        self.paths = list_images(folder)
         self.frame_times = np.arange(len(self.paths), dtype=np.float64)
         width = Image.open(self.paths[0]).width if self.paths else 0
         self.info = SimpleNamespace(width=width)

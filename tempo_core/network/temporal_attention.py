@@ -178,15 +178,13 @@ class DeformableTemporalAttention(nn.Module):
         from_query = F.conv2d(query, weight[:, :C])  # (B, hidden, H, W)
         per_frame = fold(projected.context)  # shared by every target: never written to
         start = 2 * C
-        for level, volume in enumerate(correlation):  # (B*N, K_l, H_l, W_l)
+        for level, volume in enumerate(correlation):  # (B*N, K_l, H_l, W_l); corr_levels >= 1 (TempoConfig)
             part = F.conv2d(volume, weight[:, start : start + volume.shape[1]])
             start += volume.shape[1]
             if part.shape[-2:] != (H, W):
                 part = upsample_to(part, (H, W))
             # a new map once, then in place (autograd needs neither input of an add)
             per_frame = part.add_(per_frame) if level == 0 else per_frame.add_(part)
-        if not correlation:
-            per_frame = per_frame.clone()
         return per_frame.view(B, N, -1, H, W).add_(from_query[:, None])
 
     def forward(
