@@ -8,7 +8,7 @@ encoding (``Interpolator.synthesize``: the motion searched once for the gap), an
 round's ratio is the x8 CPU time per synthesized frame over the mean of the two x2 runs around
 it; the median over ``--rounds`` is the figure to quote (issue 18 asks for at most 0.5), beside
 the ratio of the fastest x8 run to the fastest x2 run (what other jobs disturb least). Frames
-are smooth random images as in ``tempo bench`` (content does not change the cost).
+are ``tempo bench``'s smooth random images (content does not change the cost).
 
     PYTHONPATH=. python benchmarks/slowmo_ratio.py --sizes 854x480,1280x720 --rounds 5
 """
@@ -22,16 +22,10 @@ import time
 import numpy as np
 import torch
 
+from tempo_core.evaluation.bench import smooth_frames
 from tempo_core.inference import Interpolator
 
 TARGETS = [k / 8 for k in range(1, 8)]
-
-
-def smooth_frames(width: int, height: int) -> list[np.ndarray]:
-    """Two uint8 ``H x W x 3`` frames of 16-pixel random blocks (the cost does not see content)."""
-    rng = np.random.default_rng(0)
-    coarse = rng.integers(0, 256, size=(2, height // 16 + 1, width // 16 + 1, 3)).astype(np.uint8)
-    return [np.ascontiguousarray(np.repeat(np.repeat(c, 16, 0), 16, 1)[:height, :width]) for c in coarse]
 
 
 def cpu_seconds(work) -> float:
@@ -74,7 +68,7 @@ def main() -> None:
     print("size | x2 ms (median) | x8 ms per frame (median) | ratio median (range) | ratio of the fastest runs")
     for size in args.sizes.split(","):
         width, height = (int(v) for v in size.split("x"))
-        rows = ratios(interpolator, smooth_frames(width, height), args.rounds)
+        rows = ratios(interpolator, smooth_frames(2, width, height), args.rounds)
         one, slow, ratio = (statistics.median(column) for column in zip(*rows, strict=True))
         spread = [r for _, _, r in rows]
         fastest = min(s for _, s, _ in rows) / min(o for o, _, _ in rows)
