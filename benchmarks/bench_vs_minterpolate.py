@@ -234,8 +234,9 @@ def load_interpolator(args: argparse.Namespace) -> Interpolator:
     precision = args.precision or ("bf16" if device.type == "cuda" else "fp32")
     if args.preset:
         torch.manual_seed(0)
-        return Interpolator(build_tempo(preset_config(args.preset)), device=device, precision=precision)
-    return Interpolator.from_checkpoint(args.checkpoint, device=device, precision=precision)
+        model = build_tempo(preset_config(args.preset))
+        return Interpolator(model, device=device, precision=precision, scale=args.scale)
+    return Interpolator.from_checkpoint(args.checkpoint, device=device, precision=precision, scale=args.scale)
 
 
 def run_columns(run: Run, baseline: Run) -> str:
@@ -280,6 +281,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default=None)
     parser.add_argument("--precision", default=None)
     parser.add_argument("--anchors", type=int, default=2)
+    parser.add_argument("--scale", default="auto", help="processing scale as tempo interpolate's (auto, 1, 0.5)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     return parser.parse_args(argv)
 

@@ -73,6 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=Path, default=VIDEOS)
     parser.add_argument("--min_width", type=int, default=1280)
+    parser.add_argument("--max_width", type=int, default=100_000)
     parser.add_argument("--per_video", type=int, default=2)
     parser.add_argument("--strides", default="1,2")
     args = parser.parse_args()
@@ -81,7 +82,7 @@ def main() -> None:
     strides = [int(s) for s in args.strides.split(",")]
     scores: dict[str, list[float]] = {"full": [], "half": []}
     seconds: dict[str, list[float]] = {"full": [], "half": []}
-    for video, (first, truth, last) in triplets(args.videos, (args.min_width, 100_000), strides, args.per_video):
+    for video, (first, truth, last) in triplets(args.videos, (args.min_width, args.max_width), strides, args.per_video):
         with torch.inference_mode():
             for name in ("full", "half"):
                 began = time.process_time()

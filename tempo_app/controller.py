@@ -257,6 +257,11 @@ class AppController(QObject):
         """Synthesize in tiles (less GPU memory, a little slower) or whole frames."""
         self.load_model(replace(self.model.spec, tile=LOW_MEMORY_TILE if tiled else None))
 
+    def set_half_size(self, on: bool) -> None:
+        """Large frames (720p and up) through the network at half size (about 3x faster), or every
+        frame at full size."""
+        self.load_model(replace(self.model.spec, scale="auto" if on else "1"))
+
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.settings.device = info.spec.device  # remembered only once they worked
         self.settings.precision = info.spec.precision

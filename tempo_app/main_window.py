@@ -141,6 +141,7 @@ class MainWindow(QMainWindow):
         self.model_menu.device_chosen.connect(controller.set_device)
         self.model_menu.precision_chosen.connect(controller.set_precision)
         self.model_menu.tiling_chosen.connect(controller.set_tiling)
+        self.model_menu.half_size_chosen.connect(controller.set_half_size)
 
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About TEMPO", self._about)

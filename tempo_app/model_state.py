@@ -13,12 +13,15 @@ LOW_MEMORY_TILE = 512
 @dataclass(frozen=True)
 class ModelSpec:
     """What to load: ``path`` None means the bundled default; ``device`` None means automatic;
-    ``tile`` synthesizes in tiles of that many pixels a side (less GPU memory), None whole."""
+    ``tile`` synthesizes in tiles of that many pixels a side (less GPU memory), None whole;
+    ``scale`` is the processing scale (:mod:`tempo_core.processing_scale`): "auto" runs the
+    network at half size on frames of 720p and larger, "1" always at full size."""
 
     path: str | None = None
     device: str | None = None
     precision: str = "fp32"
     tile: int | None = None
+    scale: str = "auto"
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,9 @@ def default_factory(spec: ModelSpec) -> Interpolator:
     """Load ``spec`` with :meth:`tempo_core.inference.Interpolator.from_checkpoint`."""
     from tempo_core.inference import Interpolator
 
-    return Interpolator.from_checkpoint(spec.path, device=spec.device, precision=spec.precision, tile=spec.tile)
+    return Interpolator.from_checkpoint(
+        spec.path, device=spec.device, precision=spec.precision, tile=spec.tile, scale=spec.scale
+    )
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The inference wrapper: everything ``TempoNet.forward`` deliberately does not do.
 
-It validates anchors and times, converts uint8 images (numpy / PIL) to tensors and back, pads any
+It validates anchors and times, converts uint8 images (numpy / PIL) to tensors and back, runs the
+learned network on large frames at half size (:mod:`tempo_core.processing_scale`), pads any
 ``H x W`` to the network's multiple of 32 (replicate padding) and crops back, chooses the device
 (CUDA, then MPS, then CPU) and precision (fp32, or bf16 / fp16 autocast), runs under
 ``torch.inference_mode``, encodes anchors once for many target times, and tiles frames that do not
@@ -25,7 +26,14 @@ from tempo_core.checkpoint import load_model
 from tempo_core.compiled_synthesis import CompiledSynthesis
 from tempo_core.cpu_memory import keep_freed_memory
 from tempo_core.errors import Cancelled, InputError, ModelError
-from tempo_core.network import REQUIRED_MULTIPLE, EncodedObservations, TempoNet
+from tempo_core.network import REQUIRED_MULTIPLE, AnchorMotion, EncodedObservations, TempoNet
+from tempo_core.processing_scale import (
+    HALF_SIZE_MULTIPLE,
+    choose_scale,
+    halve,
+    prior_view,
+    synthesize_at_half_size,
+)
 from tempo_core.shared_motion import SharedMotion
 from tempo_core.tiling import tile_windows
 
@@ -48,7 +56,9 @@ class Synthesis:
 @dataclass
 class EncodedAnchors:
     """Anchors ready for synthesis. ``encoded`` is None when frames are synthesized in tiles of
-    ``tile`` pixels a side (None: whole frames)."""
+    ``tile`` pixels a side (None: whole frames). At half size (:mod:`tempo_core.processing_scale`)
+    ``full_frames`` holds the anchors at full size, padded to multiples of 64, ``frames`` the same
+    halved, and ``full_size`` (whole frames) what the motion prior reads (:func:`prior_view`)."""
 
     frames: torch.Tensor  # (1, N, 3, Hp, Wp) padded, on the device
     timestamps: torch.Tensor  # (1, N) float64
@@ -56,6 +66,8 @@ class EncodedAnchors:
     width: int
     encoded: EncodedObservations | None
     tile: int | None = None
+    full_frames: torch.Tensor | None = None  # (1, N, 3, 2 Hp, 2 Wp)
+    full_size: EncodedObservations | None = None
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -145,6 +157,8 @@ class Interpolator:
         compiled: run whole-frame syntheses as one compiled graph per frame size
             (:class:`CompiledSynthesis`; None: on CUDA only, where it removes the launch overhead
             of thousands of small operations; on a CPU compiling gains little and costs seconds).
+        scale: the processing scale (:func:`~tempo_core.processing_scale.choose_scale`): "auto"
+            (the network at half size on frames over 0.6 MP on a CPU), 1 or 0.5.
     """
 
     def __init__(
@@ -156,9 +170,12 @@ class Interpolator:
         tile_overlap: int = 32,
         batch_size: int | None = None,
         compiled: bool | None = None,
+        scale: str | float = "auto",
     ) -> None:
         if precision not in PRECISIONS:
             raise InputError(f"Unknown precision {precision!r}; choose fp32, bf16 or fp16.")
+        choose_scale(64, 64, scale)  # an unknown setting is refused now, not at the first frame
+        self.scale = scale
         self.device = resolve_device(device)
         if precision == "fp16" and self.device.type == "cpu":
             raise InputError("fp16 needs a GPU; on the CPU use fp32 or bf16.")
@@ -211,14 +228,22 @@ class Interpolator:
         height, width = frames.shape[-2:]
         if min(height, width) < 1:
             raise InputError("Frames must be at least 1 x 1 pixels.")
-        padded = pad_to_multiple(frames).to(self.device)
+        frames = frames.to(self.device)
+        full_frames = None
+        if choose_scale(height, width, self.scale, self.device.type) == 0.5:
+            full_frames = pad_to_multiple(frames, HALF_SIZE_MULTIPLE)
+            padded = halve(full_frames)
+        else:
+            padded = pad_to_multiple(frames)
         timestamps = timestamps.to(self.device)
         tile = self.tile if tile is None else int(tile)
-        encoded = None
+        encoded = full_size = None
         if not self._needs_tiles(padded, tile):
             with torch.inference_mode(), self._autocast():
                 encoded = self.model.encode(padded, timestamps)
-        return EncodedAnchors(padded, timestamps, height, width, encoded, tile if encoded is None else None)
+                full_size = prior_view(encoded, full_frames) if full_frames is not None else None
+        tile = tile if encoded is None else None
+        return EncodedAnchors(padded, timestamps, height, width, encoded, tile, full_frames, full_size)
 
     def _needs_tiles(self, padded: torch.Tensor, tile: int | None) -> bool:
         return tile is not None and max(padded.shape[-2:]) > tile
@@ -239,7 +264,8 @@ class Interpolator:
         check = cancel_check(should_cancel)
         shared = None  # many targets between the same anchors: the motion search once per gap
         if len(target_times) > 1 and anchors.encoded is not None:
-            shared = SharedMotion(self.model, anchors.encoded, anchors.timestamps[0].tolist())
+            prior_reads = anchors.full_size or anchors.encoded  # at half size: the full-size frames
+            shared = SharedMotion(self.model, prior_reads, anchors.timestamps[0].tolist())
         results = []
         for start in range(0, len(target_times), self.batch_size):
             chunk = [float(t) for t in target_times[start : start + self.batch_size]]
@@ -265,7 +291,8 @@ class Interpolator:
     def run_tensors(
         self, frames: torch.Tensor, timestamps: torch.Tensor, target_time: torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Tensor API, any H x W: ``[B, N, 3, H, W]``, ``[B, N]``, ``[B]`` -> (rgb, aux) cropped back."""
+        """Tensor API, any H x W: ``[B, N, 3, H, W]``, ``[B, N]``, ``[B]`` -> (rgb, aux) cropped back.
+        The whole network at the size given (no processing scale, no tiles)."""
         height, width = frames.shape[-2:]
         padded = pad_to_multiple(frames).to(self.device)
         with torch.inference_mode(), self._autocast():
@@ -305,31 +332,60 @@ class Interpolator:
         target = torch.tensor(times, dtype=torch.float64, device=self.device)
         with torch.inference_mode(), self._autocast():
             if tile is None:
-                encoded = expand_batch(
-                    anchors.encoded or self.model.encode(anchors.frames, anchors.timestamps), len(times)
-                )
                 motion = shared.for_times(times, check) if shared is not None else None
-                result = self.compiled(encoded, target, motion) if self.compiled is not None else None
-                if result is None:
-                    result = self.model.synthesize(encoded, target, check, motion)
-                rgb, aux = result
+                rgb, confidence = self._synthesize_window(
+                    anchors.encoded, anchors.full_size, target, check, motion, compiled=True
+                )
                 check()  # the compiled graph runs in one piece: asked before and after it
-                return rgb.float(), aux["confidence"].float()
+                return rgb.float(), confidence.float()
             return self._synthesize_tiled(anchors, target, tile, check)
 
+    def _synthesize_window(
+        self,
+        encoded: EncodedObservations,
+        full_size: EncodedObservations | None,
+        target: torch.Tensor,
+        check: Callable[[], None],
+        motion: AnchorMotion | None = None,
+        compiled: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """rgb ``[B, 3, H, W]`` and confidence ``[B, 1, H, W]`` of batch-1 anchors ``encoded`` at
+        ``target`` ``[B]``; at half size ``full_size`` is their :func:`prior_view` (H, W are then
+        its size). ``compiled``: through the compiled graph when the interpolator has one."""
+        count = target.shape[0]
+
+        def run(encoded: EncodedObservations, target: torch.Tensor, check, motion):
+            result = self.compiled(encoded, target, motion) if compiled and self.compiled is not None else None
+            return result if result is not None else self.model.synthesize(encoded, target, check, motion)
+
+        if full_size is not None:
+            return synthesize_at_half_size(
+                self.model, expand_batch(encoded, count), expand_batch(full_size, count), target, check, motion, run
+            )
+        rgb, aux = run(expand_batch(encoded, count), target, check, motion)
+        return rgb, aux["confidence"]
+
     def _synthesize_tiled(self, anchors: EncodedAnchors, target: torch.Tensor, tile: int, check: Callable[[], None]):
-        frames = anchors.frames
+        """Whole frames made tile by tile (each encoded on its own), blended with ramps across the
+        overlaps; at half size the tiles are cut from the full-size frames (twice the tile)."""
+        halved = anchors.full_frames is not None
+        frames = anchors.full_frames if halved else anchors.frames
+        factor = 2 if halved else 1
         height, width = frames.shape[-2:]
         count = target.shape[0]
         rgb_sum = frames.new_zeros(count, 3, height, width, dtype=torch.float32)
         conf_sum = frames.new_zeros(count, 1, height, width, dtype=torch.float32)
         weight_sum = frames.new_zeros(1, 1, height, width, dtype=torch.float32)
-        for window, ramp in tile_windows(height, width, tile, self.tile_overlap, REQUIRED_MULTIPLE, frames.device):
+        windows = tile_windows(
+            height, width, tile * factor, self.tile_overlap * factor, REQUIRED_MULTIPLE * factor, frames.device
+        )
+        for window, ramp in windows:
             crop = frames[..., window[0], window[1]]
-            encoded = self.model.encode(crop, anchors.timestamps)
-            rgb, aux = self.model.synthesize(expand_batch(encoded, count), target, check)
+            encoded = self.model.encode(halve(crop) if halved else crop, anchors.timestamps)
+            full_size = prior_view(encoded, crop) if halved else None
+            rgb, confidence = self._synthesize_window(encoded, full_size, target, check)
             rgb_sum[..., window[0], window[1]] += rgb.float() * ramp
-            conf_sum[..., window[0], window[1]] += aux["confidence"].float() * ramp
+            conf_sum[..., window[0], window[1]] += confidence.float() * ramp
             weight_sum[..., window[0], window[1]] += ramp
         return rgb_sum / weight_sum, conf_sum / weight_sum
 

@@ -24,6 +24,10 @@ DEVICE_LABELS = {
 NO_CUDA = "No CUDA GPU was found on this machine."
 NO_MPS = "No Apple GPU (Metal) was found on this machine."
 FP16_NEEDS_GPU = "fp16 needs a GPU; on the CPU use fp32 or bf16."
+HALF_SIZE_TIP = (
+    "Runs the network on large frames at half size and takes their pixels from the full-size frames: "
+    "about 3x faster, as good on most footage; off: every frame at full size."
+)
 
 
 def listed_devices() -> list[str | None]:
@@ -32,13 +36,14 @@ def listed_devices() -> list[str | None]:
 
 
 class ModelMenu(QMenu):
-    """Emits ``load_requested(ModelSpec)``, ``device_chosen(str | None)``, ``precision_chosen``
-    and ``tiling_chosen(bool)``; shows the model state's spec."""
+    """Emits ``load_requested(ModelSpec)``, ``device_chosen(str | None)``, ``precision_chosen``,
+    ``tiling_chosen(bool)`` and ``half_size_chosen(bool)``; shows the model state's spec."""
 
     load_requested = Signal(object)
     device_chosen = Signal(object)
     precision_chosen = Signal(str)
     tiling_chosen = Signal(bool)
+    half_size_chosen = Signal(bool)
 
     def __init__(self, model: ModelState, last_folder, parent: QWidget | None = None) -> None:
         super().__init__("&Model", parent)
@@ -77,6 +82,10 @@ class ModelMenu(QMenu):
         self.tile_action = self.addAction("Synthesize in &tiles (less GPU memory)")
         self.tile_action.setCheckable(True)
         self.tile_action.triggered.connect(self.tiling_chosen)
+        self.half_size_action = self.addAction("&Half-size network on 720p and larger (faster)")
+        self.half_size_action.setCheckable(True)
+        self.half_size_action.setToolTip(HALF_SIZE_TIP)
+        self.half_size_action.triggered.connect(self.half_size_chosen)
         model.changed.connect(self._sync)
         self._sync()
 
@@ -93,9 +102,10 @@ class ModelMenu(QMenu):
         action.setChecked(True)
         self.precision_actions.get(spec.precision, self.precision_actions["fp32"]).setChecked(True)
         self.tile_action.setChecked(spec.tile is not None)
+        self.half_size_action.setChecked(spec.scale == "auto")
         busy = self.model.loading
         items = (self.load_action, self.default_action, self.device_menu, self.precision_menu)
-        for item in (*items, self.tile_action):
+        for item in (*items, self.tile_action, self.half_size_action):
             item.setEnabled(not busy)
         for device, device_action in self.device_actions.items():
             device_action.setEnabled(device is None or device in self.present)

@@ -59,6 +59,7 @@ import numpy as np
 import torch
 
 from tempo_core.errors import InputError
+from tempo_core.processing_scale import SCALE_CHOICES
 from tempo_core.reporting import write_json
 
 NAMED_SIZES = {"256p": (456, 256), "480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
@@ -239,6 +240,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="the synthesis as one compiled graph per size, or eager (auto: compiled on CUDA)",
     )
+    parser.add_argument(
+        "--scale",
+        choices=SCALE_CHOICES,
+        default="auto",
+        help="processing scale as tempo interpolate's (auto: half size for frames over 0.6 megapixels)",
+    )
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
 
 
@@ -255,7 +262,9 @@ def _build_interpolator(args: argparse.Namespace):
         model = load_model(args.checkpoint)
         name = str(args.checkpoint or default_model_path())
     compiled = {"auto": None, "eager": False, "compiled": True}[args.engine]
-    interpolator = Interpolator(model, device=args.device, precision=args.precision, tile=args.tile, compiled=compiled)
+    interpolator = Interpolator(
+        model, device=args.device, precision=args.precision, tile=args.tile, compiled=compiled, scale=args.scale
+    )
     return interpolator, name
 
 
@@ -284,7 +293,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"device: {interpolator.device_name} ({interpolator.device.type}), {args.precision}, "
         f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
-        f"{'compiled' if interpolator.compiled is not None else 'eager'} synthesis; "
+        f"{'compiled' if interpolator.compiled is not None else 'eager'} synthesis, processing scale {args.scale}; "
         f"warm-up {args.warmup}, median of {args.repeats}"
     )
     memory_kind = PeakMemory(interpolator.device).kind
@@ -322,6 +331,7 @@ def run(args: argparse.Namespace) -> int:
             "device": interpolator.device.type,
             "device_name": interpolator.device_name,
             "precision": args.precision,
+            "scale": args.scale,
             "engine": "compiled" if interpolator.compiled is not None else "eager",
             "threads": torch.get_num_threads(),
             "model": model_name,

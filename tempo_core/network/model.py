@@ -102,6 +102,11 @@ def normalize_times(timestamps: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     return ((timestamps - center[:, None]) / span[:, None]).float(), center, span
 
 
+def normalized_time(encoded: EncodedObservations, time: torch.Tensor) -> torch.Tensor:
+    """``[B]`` times in the timestamps' unit -> normalized as the encoding's anchor times, ``[B]``."""
+    return ((time.double().view(-1) - encoded.center) / encoded.span).float()
+
+
 class TempoNet(nn.Module):
     """The TEMPO network. ``forward`` is pure: inputs must be multiples of 32 in H and W.
 
@@ -187,11 +192,14 @@ class TempoNet(nn.Module):
             [0, 1], ``entropy`` ``[B, 1, H, W]`` (normalized attention entropy, finest scale),
             ``disagreement`` ``[B, 1, H, W]`` in [log(1e-3), log(3 + 1e-3)] (log of the full-size
             look-ups' spread around their blend plus :data:`DISAGREEMENT_FLOOR`),
-            ``weights`` ``[B, N, H, W]`` (each observation's share of every pixel) and
+            ``weights`` ``[B, N, H, W]`` (each observation's share of every pixel), ``offsets``
+            ``[B, N, 2, H, W]`` (where each observation's pixels were looked up, input pixels) and
+            ``residual`` ``[B, 3, H, W]`` (the decoder's addition to their blend: rgb is
+            ``sum_n weights_n * look-up_n + residual``, clamped to [0, 1]),
             ``motion_prior`` ``[B, 2, H/4, W/4]`` (bilateral velocity, pixels per unit time at 1/4)
             and ``motion_prior_full`` ``[B, 2, H, W]`` (the same refined at full size, input pixels).
         """
-        target = ((target_time.double().view(-1) - encoded.center) / encoded.span).float()  # (B,)
+        target = normalized_time(encoded, target_time)  # (B,)
         dt = encoded.anchor_times - target[:, None]  # (B, N)
         proximity = time_proximity(dt, PROXIMITY_SHARPNESS)  # (B, N)
         dt_embedding = self.delta_time_encoding(dt)  # (B, N, D)
@@ -225,7 +233,7 @@ class TempoNet(nn.Module):
         checkpoint()
         fine_prior = fine_velocity[:, None] * dt[:, :, None, None, None]  # (B, N, 2, H, W)
         observation_weights = self.motion_prior.observation_weights(dt)
-        rgb, weights, confidence_correction, spread = self.synthesis(
+        pixels = self.synthesis(
             encoded.frames,
             decoded,
             encoded.features[0],
@@ -236,11 +244,12 @@ class TempoNet(nn.Module):
             encoded.refine_input,
         )
         checkpoint()
-        entropy = F.interpolate(state.entropy, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
+        size = pixels.rgb.shape[-2:]
+        entropy = F.interpolate(state.entropy, size=size, mode="bilinear", align_corners=False)
         confidence_logit = self.confidence_scale * (1.0 - entropy) + self.confidence_bias
         # The correction comes out of a PixelShuffle(4), constant over 4x4 blocks (a grid in the map): smooth it.
-        correction = F.interpolate(F.avg_pool2d(confidence_correction, 4), size=rgb.shape[-2:], mode="bilinear")
-        disagreement = (spread + DISAGREEMENT_FLOOR).log()
+        correction = F.interpolate(F.avg_pool2d(pixels.confidence_correction, 4), size=size, mode="bilinear")
+        disagreement = (pixels.spread + DISAGREEMENT_FLOOR).log()
         confidence = torch.sigmoid(
             torch.addcmul(confidence_logit + correction, self.confidence_disagreement, disagreement)
         )
@@ -248,11 +257,13 @@ class TempoNet(nn.Module):
             "confidence": confidence,
             "entropy": entropy,
             "disagreement": disagreement,
-            "weights": weights,
+            "weights": pixels.weights,
+            "offsets": pixels.offsets,
+            "residual": pixels.residual,
             "motion_prior": velocities[0],
             "motion_prior_full": fine_velocity,
         }
-        return rgb, aux
+        return pixels.rgb, aux
 
     def anchor_motion(
         self,
@@ -263,7 +274,7 @@ class TempoNet(nn.Module):
         """The motion prior at ``reference_time`` ``[B]`` (timestamps' unit), all scales and full size:
         the part of a synthesis that :meth:`synthesize` can re-time to other targets nearby.
         ``between_stages`` as in :meth:`synthesize` (called between the search and the full size)."""
-        reference = ((reference_time.double().view(-1) - encoded.center) / encoded.span).float()
+        reference = normalized_time(encoded, reference_time)
         dt = encoded.anchor_times - reference[:, None]
         velocities = self.motion_prior.velocities(encoded.image_pyramid, dt)
         (between_stages or _no_check)()

@@ -43,7 +43,7 @@ from torch import nn
 
 from tempo_core.network.filters import box_mean
 from tempo_core.network.layers import as_dtype, fold, time_proximity
-from tempo_core.network.motion_refinement import candidate_costs, look_up, polish, polish_and_propagate
+from tempo_core.network.motion_refinement import candidate_costs, look_up, polish, polish_and_propagate, propagate
 from tempo_core.network.prior_config import PriorConfig
 from tempo_core.network.sampling import upsample_velocity
 
@@ -221,8 +221,10 @@ class BilateralMotionPrior(nn.Module):
         :func:`polish_and_propagate` at 1/2, upsampled, then ``full_size_iterations`` steps without the
         median at full size on ``frames`` ``[B, N, 3, H, W]`` (more gained nothing measurable; none
         lost 0.05 dB on validation at 448 x 256, card item 26), on frames of at most
-        ``full_size_max_pixels`` (0.3 MP): on larger ones (480p to 1080p) the step changed PSNR by
-        0.01 dB or less and took a tenth of the time (card item 27).
+        ``full_size_max_pixels`` (0.3 MP). On larger ones (480p to 1080p) the full-size step changed
+        PSNR by 0.01 dB or less and took a tenth of the time (card item 27). On frames over
+        ``large_frame_pixels`` (720p and up) the 1/2 size is ``large_half_size_iterations`` steps
+        and a propagation over ``large_propagation_distances`` (card item 29).
         Velocities per unit of ``dt``, time units and float32 inside as in :meth:`velocities`.
         """
         config = self.config
@@ -234,7 +236,12 @@ class BilateralMotionPrior(nn.Module):
             velocity = as_dtype(velocity, torch.float32) * unit[:, :, None, None]
             half = F.avg_pool2d(fold(frames), 2).view(B, N, C, H // 2, W // 2)
             velocity = upsample_velocity(velocity, (H // 2, W // 2))
-            velocity = polish_and_propagate(half, velocity, dt, weights, config)
+            large = H * W > config.large_frame_pixels and config.large_half_size_iterations is not None
+            if not large:
+                velocity = polish_and_propagate(half, velocity, dt, weights, config)
+            else:
+                velocity = polish(half, velocity, dt, weights, config, config.large_half_size_iterations, median=False)
+                velocity = propagate(half, velocity, dt, weights, config, config.large_propagation_distances)
             full = upsample_velocity(velocity, (H, W))
             if H * W <= config.full_size_max_pixels:
                 full = polish(frames, full, dt, weights, config, iterations=config.full_size_iterations, median=False)

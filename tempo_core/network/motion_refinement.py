@@ -333,7 +333,12 @@ def polish(
 
 @torch.no_grad()
 def propagate(
-    images: torch.Tensor, velocity: torch.Tensor, dt: torch.Tensor, weights: torch.Tensor, config: PriorConfig
+    images: torch.Tensor,
+    velocity: torch.Tensor,
+    dt: torch.Tensor,
+    weights: torch.Tensor,
+    config: PriorConfig,
+    distances: tuple[int, ...] | None = None,
 ) -> torch.Tensor:
     """PatchMatch-style propagation: every pixel may take a neighbour's velocity.
 
@@ -346,6 +351,7 @@ def propagate(
 
     Args:
         images: ``[B, N, 3, h, w]`` in [0, 1]; velocity ``[B, 2, h, w]``; dt, weights ``[B, N]``; float32.
+        distances: far to near (None: ``config.propagation_distances``).
     """
     window = config.propagation_window
 
@@ -355,7 +361,7 @@ def propagate(
     best = velocity
     best_cost = block_costs(best[:, None])
     h, w = best.shape[-2:]
-    for distance in config.propagation_distances:
+    for distance in distances or config.propagation_distances:
         padded = F.pad(best, (distance,) * 4, mode="replicate").permute(0, 2, 3, 1)  # (B, h + 2d, w + 2d, 2)
         d = distance
         neighbours = torch.stack(  # the current best, then the velocity of the pixel d to the left, right, above, below

@@ -28,6 +28,13 @@ class PriorConfig:
         full_size_iterations: local-global steps at full size (no median there; card item 26).
         full_size_max_pixels: the full-size steps run on frames of at most this many pixels; a
             larger frame takes the 1/2 size's velocity upsampled (as good there, card item 27).
+        large_frame_pixels: frames of more pixels than this (720p and up) take a cheaper 1/2
+            size (card item 29: measured where the network runs at half size on them and the prior
+            on the full-size frames; at 480p it lost up to 0.7 dB with the whole network).
+        large_half_size_iterations: on such a frame, the local-global steps at 1/2 size before its
+            propagation, with no median and no step after; None: the 1/2 size of the smaller
+            frames (``lk_iterations``, the median, propagation, one step).
+        large_propagation_distances: the propagation distances at 1/2 size on such a frame.
         lk_max_step: bound of each component of one step (pixels per time unit).
         smoothness: weight of the neighbours' mean velocity (the global, Horn-Schunck term).
         smoothness_sweeps: Jacobi sweeps of the per-pixel 2 x 2 system per step.
@@ -45,6 +52,9 @@ class PriorConfig:
     lk_iterations: int = 5
     full_size_iterations: int = 1
     full_size_max_pixels: int = 300_000
+    large_frame_pixels: int = 600_000
+    large_half_size_iterations: int | None = 1
+    large_propagation_distances: tuple[int, ...] = (4, 2, 1)
     lk_max_step: float = 1.0
     smoothness: float = 1e-2
     smoothness_sweeps: int = 5

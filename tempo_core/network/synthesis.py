@@ -13,6 +13,8 @@ where they agree after the final motion, the blend is likely right (photometric 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -59,6 +61,23 @@ def observation_spread(look_ups: torch.Tensor, weights: torch.Tensor, blend: tor
     return (deviation * weights).sum(dim=1, keepdim=True)
 
 
+class PixelSynthesis(NamedTuple):
+    """What :class:`PixelSynthesisHead` makes, all at full size (``H x W``).
+
+    rgb ``[B, 3, H, W]`` in [0, 1]: ``blend + residual`` clamped; weights ``[B, N, H, W]`` (sum over
+    N is 1); offsets ``[B, N, 2, H, W]``: where each observation was looked up (x, y, input pixels);
+    residual ``[B, 3, H, W]``: what the decoder adds to the blend; confidence_correction
+    ``[B, 1, H, W]`` (a logit); spread ``[B, 1, H, W]`` in [0, 3] (:func:`observation_spread`).
+    """
+
+    rgb: torch.Tensor
+    weights: torch.Tensor
+    offsets: torch.Tensor
+    residual: torch.Tensor
+    confidence_correction: torch.Tensor
+    spread: torch.Tensor
+
+
 class PixelSynthesisHead(nn.Module):
     """Refines per-observation motion and weight, samples input pixels, adds a residual.
 
@@ -93,7 +112,7 @@ class PixelSynthesisHead(nn.Module):
         fine_prior: torch.Tensor,
         observation_weights: torch.Tensor,
         projected: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    ) -> PixelSynthesis:
         """Synthesize the full-resolution frame.
 
         Args:
@@ -107,17 +126,16 @@ class PixelSynthesisHead(nn.Module):
             projected: :meth:`project_features` of ``fine_features`` when the caller has it.
 
         Returns:
-            rgb ``[B, 3, H, W]`` in [0, 1], frame weights ``[B, N, H, W]``,
-            confidence logit correction ``[B, 1, H, W]`` and the look-ups' spread around the blend
-            ``[B, 1, H, W]`` in [0, 3] (:func:`observation_spread`).
+            a :class:`PixelSynthesis`.
         """
-        warped, full_weights = self.look_ups(
+        warped, full_weights, offsets = self.look_ups(
             frames, decoded, fine_features, state, prior, fine_prior, observation_weights, projected
         )
         blend = (warped * full_weights.unsqueeze(2)).sum(dim=1)
         residual = self.residual(decoded)  # (B, 4, H, W)
         rgb = (blend + residual[:, :3]).clamp(0.0, 1.0)
-        return rgb, full_weights, residual[:, 3:], observation_spread(warped, full_weights, blend)
+        spread = observation_spread(warped, full_weights, blend)
+        return PixelSynthesis(rgb, full_weights, offsets, residual[:, :3], residual[:, 3:], spread)
 
     def project_features(self, fine_features: torch.Tensor) -> torch.Tensor:
         """The features' part of the refine convolution, with its bias, ``[B, N, C, h, w]`` for
@@ -159,11 +177,12 @@ class PixelSynthesisHead(nn.Module):
         fine_prior: torch.Tensor,
         observation_weights: torch.Tensor,
         projected: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The observations sampled at full size and their blend weights (arguments as :meth:`forward`).
 
         Returns:
-            look-ups ``[B, N, 3, H, W]`` in [0, 1] and weights ``[B, N, H, W]`` (sum over N is 1).
+            look-ups ``[B, N, 3, H, W]`` in [0, 1], weights ``[B, N, H, W]`` (sum over N is 1) and
+            the offsets they were looked up at ``[B, N, 2, H, W]`` (x, y, input pixels).
         """
         B, N, _, H, W = frames.shape
         motion, frame_weights = condense_attention(state)
@@ -176,4 +195,4 @@ class PixelSynthesisHead(nn.Module):
         full_motion = fold(fine_prior) + upsample_velocity(learned, (H, W))
         warped = warp(fold(frames), full_motion).view(B, N, 3, H, W)
         full_weights = F.interpolate(frame_weights, size=(H, W), mode="bilinear", align_corners=False)
-        return warped, full_weights
+        return warped, full_weights, full_motion.view(B, N, 2, H, W)

@@ -42,7 +42,7 @@ def tiny_factory(tiny_model):
     """A model factory for the worker: the tiny preset on the CPU, whatever the spec says."""
 
     def factory(spec):
-        interpolator = Interpolator(tiny_model, device="cpu", precision=spec.precision)
+        interpolator = Interpolator(tiny_model, device="cpu", precision=spec.precision, scale=spec.scale)
         interpolator.name = "tiny (test)"
         return interpolator
 

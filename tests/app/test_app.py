@@ -359,6 +359,11 @@ def test_model_menu_precision_and_device(qtbot, window, settings, dialogs):
     with qtbot.waitSignal(controller.worker.model_loaded, timeout=30000):
         menu.tile_action.trigger()
     assert controller.model.info.spec.tile == 512 and menu.tile_action.isChecked()
+    assert menu.half_size_action.isChecked() and controller.model.info.spec.scale == "auto"
+    with qtbot.waitSignal(controller.worker.model_loaded, timeout=30000):
+        menu.half_size_action.trigger()
+    assert controller.model.info.spec.scale == "1" and not menu.half_size_action.isChecked()
+    assert controller.worker._interp.scale == "1"  # the loaded interpolator runs every frame at full size
     assert dialogs == []
 
 

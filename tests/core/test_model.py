@@ -237,8 +237,7 @@ def run_with_spread(model, images, times, spread_value: float | None):
     """Forward pass; with ``spread_value`` the synthesis head's spread is replaced by that constant."""
 
     def replace(_module, _args, output):
-        rgb, weights, correction, spread = output
-        return rgb, weights, correction, torch.full_like(spread, spread_value)
+        return output._replace(spread=torch.full_like(output.spread, spread_value))
 
     hook = model.synthesis.register_forward_hook(replace) if spread_value is not None else None
     try:

@@ -323,7 +323,8 @@ def test_no_jacobi_sweeps_is_no_step_on_either_path(monkeypatch, slices_from):
 
 def test_frames_above_the_pixel_budget_take_the_half_size_velocity_upsampled():
     """``full_size_max_pixels``: a larger frame gets no full-size step, exactly as with
-    ``full_size_iterations=0``; a frame of that size or smaller gets it."""
+    ``full_size_iterations=0``; a frame of that size or smaller gets it. ``large_frame_pixels``: a
+    larger frame gets the cheaper 1/2 size."""
     frames = shifted_texture((3.2, -1.6), [-0.5, 0.5], size=64)
     dt = torch.tensor([[-0.5, 0.5]])
     prior = BilateralMotionPrior(radius=3)
@@ -337,5 +338,12 @@ def test_frames_above_the_pixel_budget_take_the_half_size_velocity_upsampled():
         at_budget = full_size(full_size_max_pixels=64 * 64)
         over_budget = full_size(full_size_max_pixels=64 * 64 - 1)
         no_step = full_size(full_size_iterations=0)
+        cheaper_half_size = full_size(full_size_max_pixels=64 * 64 - 1, large_frame_pixels=64 * 64 - 1)
+        assert torch.equal(full_size(large_frame_pixels=64 * 64), at_budget)  # not over it: unchanged
     assert torch.equal(over_budget, no_step)
     assert not torch.allclose(at_budget, no_step)
+    # a larger frame's cheaper 1/2 size (one step, a short propagation) finds the motion as well
+    truth = torch.tensor([3.2, -1.6]).view(1, 2, 1, 1)
+    error = {name: (v - truth)[..., 8:-8, 8:-8].abs().mean().item() for name, v in
+             (("full", no_step), ("cheaper", cheaper_half_size))}
+    assert error["cheaper"] < 0.1 and error["cheaper"] < error["full"] + 0.02, error

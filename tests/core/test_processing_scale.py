@@ -1,0 +1,139 @@
+"""Large frames through the network at half size, their pixels looked up at full size."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from tempo_test_clips import as_uint8_images, moving_texture
+
+from tempo_core.errors import InputError
+from tempo_core.evaluation.metrics import psnr
+from tempo_core.inference import Interpolator
+from tempo_core.network import AnchorMotion
+from tempo_core.processing_scale import choose_scale, finish_at_full_size, halve, halve_motion
+
+
+def test_auto_halves_720p_and_larger_on_a_cpu_only():
+    assert choose_scale(720, 1280) == 0.5 and choose_scale(1080, 1920) == 0.5
+    assert choose_scale(540, 960) == 1.0 and choose_scale(480, 854) == 1.0 and choose_scale(256, 448) == 1.0
+    assert choose_scale(1080, 1920, "auto", "cuda") == 1.0  # a GPU's time is its launches, not its pixels
+    assert choose_scale(720, 1280, "1") == 1.0 and choose_scale(240, 320, 0.5) == 0.5
+
+
+def test_an_unknown_scale_is_refused_plainly(interpolator):
+    with pytest.raises(InputError, match="processing scale"):
+        choose_scale(100, 100, "0.3")
+    with pytest.raises(InputError, match="choose auto, 1 or 0.5"):
+        Interpolator(interpolator.model, device="cpu", scale="half")
+
+
+def test_halve_takes_the_mean_of_every_two_by_two_block():
+    frames = torch.arange(2 * 3 * 4 * 6, dtype=torch.float32).view(1, 2, 3, 4, 6)
+    halved = halve(frames)
+    assert halved.shape == (1, 2, 3, 2, 3)
+    torch.testing.assert_close(halved[..., 1, 2], frames[..., 2:4, 4:6].mean(dim=(-2, -1)))
+
+
+def test_the_full_size_prior_becomes_the_half_size_prior():
+    """A uniform motion of u full-size pixels per unit time is u / 2**(s + 2) at the full size's
+    scale s and u / 2 at the half size: every scale and the full size keep their meaning."""
+    u = 12.0
+    full = AnchorMotion(
+        [torch.full((1, 2, 64 // 2**s, 96 // 2**s), u / 2 ** (s + 2)) for s in range(4)],
+        torch.full((1, 2, 256, 384), u),
+        torch.tensor([0.0]),
+    )
+    halved = halve_motion(full)
+    for s, velocity in enumerate(halved.velocities):
+        assert velocity.shape[-2:] == (32 // 2**s, 48 // 2**s)
+        torch.testing.assert_close(velocity, torch.full_like(velocity, u / 2 / 2 ** (s + 2)))
+    assert halved.full.shape[-2:] == (128, 192)
+    torch.testing.assert_close(halved.full, torch.full_like(halved.full, u / 2))
+
+
+def half_size_aux(learned_x: float = 0.0, prior_x: float = 0.0) -> dict[str, torch.Tensor]:
+    """A half-size (8 x 16) synthesis that shows the first anchor, its look-ups at ``prior_x``
+    times dt plus ``learned_x`` half-size pixels, with confidence 0.7."""
+    dt = torch.tensor([-0.5, 0.5]).view(1, 2, 1, 1, 1)
+    weights = torch.zeros(1, 2, 8, 16)
+    weights[:, 0] = 1.0
+    velocity = torch.zeros(1, 2, 8, 16)
+    velocity[:, 0] = prior_x
+    offsets = velocity[:, None] * dt
+    offsets[:, :, 0] += learned_x
+    return {
+        "offsets": offsets,
+        "motion_prior_full": velocity,
+        "weights": weights,
+        "residual": torch.zeros(1, 3, 8, 16),
+        "confidence": torch.full((1, 1, 8, 16), 0.7),
+    }
+
+
+def test_the_last_look_ups_are_made_at_full_size():
+    torch.manual_seed(0)
+    frames = torch.rand(1, 2, 3, 16, 32)  # noise: detail that no half-size image holds
+    dt = torch.tensor([[-0.5, 0.5]])
+    still = torch.zeros(1, 2, 16, 32)
+    rgb, confidence = finish_at_full_size(frames, half_size_aux(), still, dt)
+    assert rgb.shape == (1, 3, 16, 32) and confidence.shape == (1, 1, 16, 32)
+    torch.testing.assert_close(rgb, frames[:, 0])
+    torch.testing.assert_close(confidence, torch.full_like(confidence, 0.7))
+    doubled, _ = finish_at_full_size(frames, half_size_aux(learned_x=1.0), still, dt)
+    torch.testing.assert_close(doubled[..., :-2], frames[:, 0, :, :, 2:])  # 1 half-size pixel is 2 here
+    # the half-size prior is replaced by the full-size one: -4 px per unit time at dt -0.5 is 2 px right
+    velocity = torch.zeros(1, 2, 16, 32)
+    velocity[:, 0] = -4.0
+    replaced, _ = finish_at_full_size(frames, half_size_aux(prior_x=5.0), velocity, dt)
+    torch.testing.assert_close(replaced[..., :-2], frames[:, 0, :, :, 2:])
+    with_residual = half_size_aux()
+    with_residual["residual"] += 2.0
+    brightened, _ = finish_at_full_size(frames, with_residual, still, dt)
+    assert torch.equal(brightened, torch.ones_like(brightened))  # added, then clamped to [0, 1]
+
+
+def frames_of(count: int, height: int, width: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(count)]
+
+
+def test_half_size_processing_gives_full_size_frames_of_any_size(interpolator):
+    anchors = frames_of(3, 75, 101)
+    halving = Interpolator(interpolator.model, device="cpu", scale=0.5)
+    result = halving.interpolate(anchors, [0.0, 1.0, 2.0], 0.5)
+    assert result.image.shape == (75, 101, 3) and result.confidence.shape == (75, 101)
+    assert 0 <= result.confidence.min() and result.confidence.max() <= 1
+    encoded = halving.encode(anchors, [0.0, 1.0, 2.0])
+    assert encoded.full_frames.shape[-2:] == (128, 128) and encoded.frames.shape[-2:] == (64, 64)
+
+
+def test_at_half_size_the_prior_searches_the_full_size_frames(interpolator, monkeypatch):
+    prior = interpolator.model.motion_prior
+    searched, original = [], prior.velocities
+    monkeypatch.setattr(prior, "velocities", lambda pyramid, dt: searched.append(pyramid[0].shape[-2:]) or original(pyramid, dt))
+    Interpolator(interpolator.model, device="cpu", scale=0.5).interpolate(frames_of(2, 100, 150), [0.0, 1.0], 0.5)
+    assert searched == [(128 // 4, 192 // 4)]  # 100 x 150 padded to 128 x 192, its 1/4 scale
+
+
+def test_half_size_slow_motion_and_tiles_match_single_whole_frames(interpolator):
+    anchors = as_uint8_images(moving_texture(2, 150, 200, shift=6, mode="bilinear"))
+    halving = Interpolator(interpolator.model, device="cpu", scale=0.5)
+    whole = halving.interpolate(anchors, [0.0, 1.0], 0.5)
+    many = halving.synthesize(halving.encode(anchors, [0.0, 1.0]), [0.25, 0.5, 0.75])
+    assert np.abs(many[1].image.astype(int) - whole.image).max() <= 1
+    tiled = Interpolator(interpolator.model, device="cpu", scale=0.5, tile=64, tile_overlap=32)
+    assert tiled.encode(anchors, [0.0, 1.0]).tile == 64
+    assert np.abs(tiled.interpolate(anchors, [0.0, 1.0], 0.5).image.astype(int) - whole.image).mean() < 2.0
+
+
+def test_the_bundled_model_at_half_size_keeps_the_detail_of_still_frames():
+    """Two identical anchors: the frame between them is the anchor, fine detail included; the
+    half-size frame upsampled would lose it."""
+    texture = moving_texture(1, 96, 160, shift=0, cell=4, mode="bilinear", seed=1)  # detail at 4 pixels
+    anchor = as_uint8_images(texture)[0]
+    result = Interpolator.from_checkpoint(None, device="cpu", scale=0.5).interpolate([anchor, anchor], [0.0, 1.0], 0.5)
+    halved = halve(texture[0])
+    upsampled = F.interpolate(halved, scale_factor=2.0, mode="bilinear", align_corners=False)
+    blurred = as_uint8_images(upsampled[None])[0]
+    assert psnr(result.image, anchor) > 33.0  # 36.6 at 59dc0a0; 41.4 at full size, 28.2 blurred
+    assert psnr(result.image, anchor) > psnr(blurred, anchor) + 5.0
