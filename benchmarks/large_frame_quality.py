@@ -5,14 +5,17 @@ the motion prior's finest steps cost the most. This scores x2 triplets cut from 
 videos at their own size (no resize: frames k and k + 2s in, k + s the target, s in ``--strides``),
 ``--per_video`` evenly spaced windows per video and stride, within the middle 70 % of each video,
 for the shipped prior and each ``--try`` variant of its :class:`PriorConfig` (written as in
-``motion_prior_study.py``: ``"name:field=value;field=value"``). Training data only: the choices
-it compares are design choices.
+``motion_prior_study.py``: ``"name:field=value;field=value"``; the field ``scale`` sets the
+processing scale instead, ``"whole network:scale=1"``). Training data only: the choices it
+compares are design choices.
 
 Prints, per variant, the mean PSNR over the triplets (and per video), the mean difference to the
 shipped prior with its spread, and the median CPU time of one ``Interpolator.interpolate``::
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/large_frame_quality.py \
         --try "full-size step:full_size_max_pixels=1000000000" [--min_width 1280] [--max_width W] [--strides 1,2]
+    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/large_frame_quality.py --per_video 2 \
+        --try "whole network:scale=1" --try "old 1/2 size:large_half_size_iterations=None"
 """
 
 from __future__ import annotations
@@ -96,7 +99,9 @@ def main() -> None:
     for video, (first, truth, last) in triplets(args.videos, (args.min_width, args.max_width), strides, args.per_video):
         videos.append(video)
         for name, changes in variants:
-            with motion_settings(interpolator.model, changes):
+            prior_changes = {field: value for field, value in changes.items() if field != "scale"}
+            interpolator.scale = changes.get("scale", "auto")  # the processing scale: "scale=1" is a variant too
+            with motion_settings(interpolator.model, prior_changes):
                 began = time.process_time()
                 image = interpolator.interpolate([first, last], [0.0, 1.0], 0.5).image
                 seconds[name].append(time.process_time() - began)
