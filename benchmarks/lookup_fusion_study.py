@@ -102,7 +102,7 @@ class ShippedParts:
     def __call__(self, window: torch.Tensor, n: int) -> dict[str, torch.Tensor]:
         times = torch.tensor([ANCHORS[n]], dtype=torch.float32)
         rgb, _ = self.model(window[ANCHORS[n]][None], times, torch.tensor([3.0]))
-        looked, weights, _ = self.model.synthesis.look_ups(*self.inputs)
+        looked, weights = self.model.synthesis.look_ups(*self.inputs)
         residual = self.model.synthesis.residual(self.inputs[1])[:, :3]
         return {
             "looked": looked[0].half(),

@@ -3,10 +3,10 @@
 On a 720p frame a synthesis costs what its maps weigh: every stage grows with the pixels. Its
 quality, though, comes mostly from two parameter-free parts: the motion prior (the look-ups'
 offsets are its velocity plus a small learned correction) and the last look-ups of the input
-pixels. Measured on 720p training frames (docs/benchmarks.md, "Processing scale"): the network
+pixels. Measured on 720p training frames (resources/models/MODEL_CARD.md, item 29): the network
 at half size with the prior searched on the full-size frames and the look-ups made at full size
-scores what the whole network at full size scores, where the whole synthesis at half size
-(prior included) lost up to 0.9 dB on fine motion (a dog's fur).
+scores within a few hundredths of a dB of the whole network, where the whole synthesis at half
+size (prior included) lost up to 0.9 dB on fine motion (a dog's fur).
 
 So at half size (:func:`choose_scale`) a synthesis is:
 
@@ -14,9 +14,11 @@ So at half size (:func:`choose_scale`) a synthesis is:
    target time or, for slow motion, once per anchor gap and re-timed;
 2. the network on the anchors halved (:func:`halve`), given that motion (:func:`halve_motion`:
    its 1/8 to 1/64 scales are the half-size frames' 1/4 to 1/32), not searching its own;
-3. :func:`finish_at_full_size`: the full-size velocity plus the network's learned correction
-   (doubled), the full-size anchors looked up there and blended with the network's weights, its
-   residual added; weights, residual and confidence upsampled 2x.
+3. :func:`finish_at_full_size`: the full-size anchors looked up along the prior's full-size
+   velocity and blended with the network's weights, its residual added (weights, residual and
+   confidence upsampled 2x). The network's learned offset correction is left out: on real frames
+   it changed nothing measurable, and doubled with the size it blurred still, finely textured
+   frames.
 
 It is RIFE's "scale" setting (apps built on it offer 0.5 for large frames); here ``"auto"``
 chooses it from the frame size and the device: on a CPU the pixels set the time, on a GPU the
@@ -36,7 +38,7 @@ from tempo_core.network import AnchorMotion, EncodedObservations, TempoNet
 from tempo_core.network.layers import fold
 from tempo_core.network.model import normalized_time, retime
 from tempo_core.network.motion import image_pyramid
-from tempo_core.network.sampling import upsample_velocity, warp
+from tempo_core.network.sampling import warp
 
 # Under "auto" on a CPU, frames with more pixels than this are processed at half size: 1024 x 576
 # and smaller keep the whole network at full size (at 480p the half-size network lost up to 1.6 dB
@@ -98,18 +100,16 @@ def finish_at_full_size(
 
     Args:
         frames: ``[B, N, 3, H, W]`` full-size anchors in [0, 1] (B may be an expanded 1).
-        aux: the half-size synthesis' ``offsets [B, N, 2, H/2, W/2]``, ``motion_prior_full
-            [B, 2, H/2, W/2]`` (half-size pixels), ``weights``, ``residual``, ``confidence``.
+        aux: the half-size synthesis' ``weights [B, N, H/2, W/2]``, ``residual [B, 3, H/2, W/2]``
+            and ``confidence [B, 1, H/2, W/2]``.
         velocity: ``[B, 2, H, W]`` the prior's full-size velocity at the target (pixels per unit
             of normalized time); dt: ``[B, N]`` anchor minus target time, normalized.
 
     Returns:
         rgb ``[B, 3, H, W]`` and confidence ``[B, 1, H, W]``, both in [0, 1].
     """
-    B, N, C, H, W = aux["offsets"].shape[0], *frames.shape[1:]
-    dt = dt[:, :, None, None, None].float()
-    learned = aux["offsets"].float() - aux["motion_prior_full"][:, None].float() * dt  # (B, N, 2, h, w)
-    offsets = upsample_velocity(fold(learned), (H, W)).view(B, N, 2, H, W).addcmul_(velocity[:, None].float(), dt)
+    B, (N, C, H, W) = velocity.shape[0], frames.shape[1:]
+    offsets = velocity[:, None].float() * dt[:, :, None, None, None].float()  # (B, N, 2, H, W)
     look_ups = warp(fold(frames.expand(B, -1, -1, -1, -1)), fold(offsets)).view(B, N, C, H, W)
     rgb = (look_ups * _double(aux["weights"]).unsqueeze(2)).sum(dim=1).add_(_double(aux["residual"]))
     return rgb.clamp_(0.0, 1.0), _double(aux["confidence"]).clamp_(0.0, 1.0)

@@ -192,10 +192,9 @@ class TempoNet(nn.Module):
             [0, 1], ``entropy`` ``[B, 1, H, W]`` (normalized attention entropy, finest scale),
             ``disagreement`` ``[B, 1, H, W]`` in [log(1e-3), log(3 + 1e-3)] (log of the full-size
             look-ups' spread around their blend plus :data:`DISAGREEMENT_FLOOR`),
-            ``weights`` ``[B, N, H, W]`` (each observation's share of every pixel), ``offsets``
-            ``[B, N, 2, H, W]`` (where each observation's pixels were looked up, input pixels) and
-            ``residual`` ``[B, 3, H, W]`` (the decoder's addition to their blend: rgb is
-            ``sum_n weights_n * look-up_n + residual``, clamped to [0, 1]),
+            ``weights`` ``[B, N, H, W]`` (each observation's share of every pixel), ``residual``
+            ``[B, 3, H, W]`` (the decoder's addition to their blend: rgb is ``sum_n weights_n *
+            look-up_n + residual``, clamped to [0, 1]),
             ``motion_prior`` ``[B, 2, H/4, W/4]`` (bilateral velocity, pixels per unit time at 1/4)
             and ``motion_prior_full`` ``[B, 2, H, W]`` (the same refined at full size, input pixels).
         """
@@ -258,7 +257,6 @@ class TempoNet(nn.Module):
             "entropy": entropy,
             "disagreement": disagreement,
             "weights": pixels.weights,
-            "offsets": pixels.offsets,
             "residual": pixels.residual,
             "motion_prior": velocities[0],
             "motion_prior_full": fine_velocity,

@@ -65,14 +65,12 @@ class PixelSynthesis(NamedTuple):
     """What :class:`PixelSynthesisHead` makes, all at full size (``H x W``).
 
     rgb ``[B, 3, H, W]`` in [0, 1]: ``blend + residual`` clamped; weights ``[B, N, H, W]`` (sum over
-    N is 1); offsets ``[B, N, 2, H, W]``: where each observation was looked up (x, y, input pixels);
-    residual ``[B, 3, H, W]``: what the decoder adds to the blend; confidence_correction
+    N is 1); residual ``[B, 3, H, W]``: what the decoder adds to the blend; confidence_correction
     ``[B, 1, H, W]`` (a logit); spread ``[B, 1, H, W]`` in [0, 3] (:func:`observation_spread`).
     """
 
     rgb: torch.Tensor
     weights: torch.Tensor
-    offsets: torch.Tensor
     residual: torch.Tensor
     confidence_correction: torch.Tensor
     spread: torch.Tensor
@@ -128,14 +126,14 @@ class PixelSynthesisHead(nn.Module):
         Returns:
             a :class:`PixelSynthesis`.
         """
-        warped, full_weights, offsets = self.look_ups(
+        warped, full_weights = self.look_ups(
             frames, decoded, fine_features, state, prior, fine_prior, observation_weights, projected
         )
         blend = (warped * full_weights.unsqueeze(2)).sum(dim=1)
         residual = self.residual(decoded)  # (B, 4, H, W)
         rgb = (blend + residual[:, :3]).clamp(0.0, 1.0)
         spread = observation_spread(warped, full_weights, blend)
-        return PixelSynthesis(rgb, full_weights, offsets, residual[:, :3], residual[:, 3:], spread)
+        return PixelSynthesis(rgb, full_weights, residual[:, :3], residual[:, 3:], spread)
 
     def project_features(self, fine_features: torch.Tensor) -> torch.Tensor:
         """The features' part of the refine convolution, with its bias, ``[B, N, C, h, w]`` for
@@ -177,12 +175,11 @@ class PixelSynthesisHead(nn.Module):
         fine_prior: torch.Tensor,
         observation_weights: torch.Tensor,
         projected: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The observations sampled at full size and their blend weights (arguments as :meth:`forward`).
 
         Returns:
-            look-ups ``[B, N, 3, H, W]`` in [0, 1], weights ``[B, N, H, W]`` (sum over N is 1) and
-            the offsets they were looked up at ``[B, N, 2, H, W]`` (x, y, input pixels).
+            look-ups ``[B, N, 3, H, W]`` in [0, 1] and weights ``[B, N, H, W]`` (sum over N is 1).
         """
         B, N, _, H, W = frames.shape
         motion, frame_weights = condense_attention(state)
@@ -195,4 +192,4 @@ class PixelSynthesisHead(nn.Module):
         full_motion = fold(fine_prior) + upsample_velocity(learned, (H, W))
         warped = warp(fold(frames), full_motion).view(B, N, 3, H, W)
         full_weights = F.interpolate(frame_weights, size=(H, W), mode="bilinear", align_corners=False)
-        return warped, full_weights, full_motion.view(B, N, 2, H, W)
+        return warped, full_weights
