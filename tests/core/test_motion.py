@@ -344,6 +344,8 @@ def test_frames_above_the_pixel_budget_take_the_half_size_velocity_upsampled():
     assert not torch.allclose(at_budget, no_step)
     # a larger frame's cheaper 1/2 size (one step, a short propagation) finds the motion as well
     truth = torch.tensor([3.2, -1.6]).view(1, 2, 1, 1)
-    error = {name: (v - truth)[..., 8:-8, 8:-8].abs().mean().item() for name, v in
-             (("full", no_step), ("cheaper", cheaper_half_size))}
+    error = {
+        name: (v - truth)[..., 8:-8, 8:-8].abs().mean().item()
+        for name, v in (("full", no_step), ("cheaper", cheaper_half_size))
+    }
     assert error["cheaper"] < 0.1 and error["cheaper"] < error["full"] + 0.02, error

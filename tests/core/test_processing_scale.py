@@ -95,7 +95,9 @@ def test_half_size_processing_gives_full_size_frames_of_any_size(interpolator):
 def test_at_half_size_the_prior_searches_the_full_size_frames(interpolator, monkeypatch):
     prior = interpolator.model.motion_prior
     searched, original = [], prior.velocities
-    monkeypatch.setattr(prior, "velocities", lambda pyramid, dt: searched.append(pyramid[0].shape[-2:]) or original(pyramid, dt))
+    monkeypatch.setattr(
+        prior, "velocities", lambda pyramid, dt: searched.append(pyramid[0].shape[-2:]) or original(pyramid, dt)
+    )
     Interpolator(interpolator.model, device="cpu", scale=0.5).interpolate(frames_of(2, 100, 150), [0.0, 1.0], 0.5)
     assert searched == [(128 // 4, 192 // 4)]  # 100 x 150 padded to 128 x 192, its 1/4 scale
 
@@ -133,7 +135,9 @@ def test_the_compiled_graph_runs_the_half_size_network_with_the_full_size_motion
 
     compile_for_real = torch.compile
     monkeypatch.setattr(
-        torch, "compile", lambda function, **_: compile_for_real(function, fullgraph=True, dynamic=False, backend="eager")
+        torch,
+        "compile",
+        lambda function, **_: compile_for_real(function, fullgraph=True, dynamic=False, backend="eager"),
     )
     torch.manual_seed(0)
     model = build_tempo(tempo_tiny()).eval()
