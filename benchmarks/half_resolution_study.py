@@ -13,7 +13,9 @@ k + s the target, s = 1, 2), without changing the product:
   residual redone on the full-size anchors.
 
 Prints the mean PSNR of both, their difference per triplet, and the median CPU time of one frame
-(encode + synthesize, one thread)::
+(encode + synthesize, one thread). This is the record of model card item 28; the product's
+processing scale (item 29, ``tempo_core/processing_scale.py``) keeps the prior and the look-ups at
+full size; "full" here is the whole network at full size (``scale=1``)::
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/half_resolution_study.py [--per_video 2]
 """
@@ -77,7 +79,7 @@ def main() -> None:
     parser.add_argument("--per_video", type=int, default=2)
     parser.add_argument("--strides", default="1,2")
     args = parser.parse_args()
-    interpolator = Interpolator.from_checkpoint(None, device="cpu")
+    interpolator = Interpolator.from_checkpoint(None, device="cpu", scale=1)
     model = interpolator.model
     strides = [int(s) for s in args.strides.split(",")]
     scores: dict[str, list[float]] = {"full": [], "half": []}

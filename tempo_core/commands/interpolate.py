@@ -97,8 +97,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--scale",
         choices=SCALE_CHOICES,
         default="auto",
-        help="processing scale: 0.5 runs the network on frames at half size and looks their pixels up at full "
-        "size (about 3x faster); auto (default) does so for frames over 0.6 megapixels (720p and larger)",
+        help="processing scale: 0.5 runs the learned network on the frames halved, the motion search and the "
+        "pixels staying at full size (about 2x faster at 720p); auto (default): on a CPU for frames over "
+        "0.6 megapixels (720p and larger); 1: the whole network at full size",
     )
     parser.add_argument(
         "--keep-duplicates",

@@ -351,7 +351,7 @@ def propagate(
 
     Args:
         images: ``[B, N, 3, h, w]`` in [0, 1]; velocity ``[B, 2, h, w]``; dt, weights ``[B, N]``; float32.
-        distances: far to near (None: ``config.propagation_distances``).
+        distances: far to near (None: ``config.propagation_distances``; empty: none).
     """
     window = config.propagation_window
 
@@ -361,7 +361,7 @@ def propagate(
     best = velocity
     best_cost = block_costs(best[:, None])
     h, w = best.shape[-2:]
-    for distance in distances or config.propagation_distances:
+    for distance in config.propagation_distances if distances is None else distances:
         padded = F.pad(best, (distance,) * 4, mode="replicate").permute(0, 2, 3, 1)  # (B, h + 2d, w + 2d, 2)
         d = distance
         neighbours = torch.stack(  # the current best, then the velocity of the pixel d to the left, right, above, below

@@ -156,6 +156,8 @@ def test_propagation_replaces_a_wrong_region_by_its_neighbours_motion():
     velocity[..., 24:36, 20:32] = torch.tensor([-3.0, 2.0]).view(1, 2, 1, 1)  # a wrong 12 x 12 region
     propagated = propagate(frames, velocity, dt, PAIR_WEIGHTS, CONFIG)
     assert torch.equal(propagated, true_velocity.expand(1, 2, 64, 64))
+    assert torch.equal(propagate(frames, velocity, dt, PAIR_WEIGHTS, CONFIG, distances=(8, 4, 2, 1)), propagated)
+    assert torch.equal(propagate(frames, velocity, dt, PAIR_WEIGHTS, CONFIG, distances=()), velocity)  # none
 
 
 def test_prior_reaches_as_far_between_the_bracketing_pair_with_four_observations():
