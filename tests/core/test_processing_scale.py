@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from tempo_test_clips import as_uint8_images, moving_texture
 
-from tempo_core.errors import InputError
+from tempo_core.errors import Cancelled, InputError
 from tempo_core.evaluation.metrics import psnr
 from tempo_core.inference import Interpolator
 from tempo_core.network import AnchorMotion
@@ -150,3 +150,16 @@ def test_the_compiled_graph_runs_the_half_size_network_with_the_full_size_motion
     assert {key[-1] for key in compiled.compiled.sizes} == {True}  # given the motion, never searching
     assert {key[0][-2:] for key in compiled.compiled.sizes} == {(32, 64)}  # the halved frames, padded
     assert np.abs(fast.rgb - slow.rgb).max() < 1e-4
+
+
+def test_a_cancel_stops_a_half_size_synthesis_between_its_stages(interpolator):
+    halving = Interpolator(interpolator.model, device="cpu", scale=0.5)
+    anchors = halving.encode(frames_of(2, 60, 100), [0.0, 1.0])
+    asked: list[int] = []
+    halving.synthesize(anchors, [0.5], lambda: asked.append(1) and False)
+    stages = len(asked)  # the full-size prior's search and 1/2 size, each attention scale, ...
+    assert stages >= 8
+    asked.clear()
+    with pytest.raises(Cancelled):
+        halving.synthesize(anchors, [0.5], lambda: asked.append(1) or len(asked) >= 3)
+    assert len(asked) == 3  # stopped at the third stage, not after the frame
