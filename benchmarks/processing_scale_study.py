@@ -44,9 +44,8 @@ import tempo_core.network.synthesis as synthesis  # noqa: E402
 import tempo_core.processing_scale as processing_scale  # noqa: E402
 from tempo_core.evaluation.metrics import psnr  # noqa: E402
 from tempo_core.inference import Interpolator  # noqa: E402
-from tempo_core.network.layers import fold  # noqa: E402
+from tempo_core.network.layers import fold, upsample2x  # noqa: E402
 from tempo_core.network.sampling import upsample_velocity, warp  # noqa: E402
-from tempo_core.processing_scale import _double as double  # noqa: E402
 from tempo_core.video.reader import VideoReader  # noqa: E402
 
 PRIOR_VARIANTS = {
@@ -84,8 +83,8 @@ def with_learned_correction(interpolator: Interpolator) -> Callable:
         learned = recorded[-1].view(B, N, 2, H // 2, W // 2) - aux["motion_prior_full"][:, None] * dt5
         offsets = velocity[:, None] * dt5 + upsample_velocity(fold(learned), (H, W)).view(B, N, 2, H, W)
         look_ups = warp(fold(frames.expand(B, -1, -1, -1, -1)), fold(offsets)).view(B, N, C, H, W)
-        rgb = (look_ups * double(aux["weights"]).unsqueeze(2)).sum(dim=1) + double(aux["residual"])
-        return rgb.clamp(0, 1), double(aux["confidence"])
+        rgb = (look_ups * upsample2x(aux["weights"]).unsqueeze(2)).sum(dim=1) + upsample2x(aux["residual"])
+        return rgb.clamp(0, 1), upsample2x(aux["confidence"])
 
     def run(first, last):
         shipped_finish = processing_scale.finish_at_full_size

@@ -236,12 +236,11 @@ class BilateralMotionPrior(nn.Module):
             velocity = as_dtype(velocity, torch.float32) * unit[:, :, None, None]
             half = F.avg_pool2d(fold(frames), 2).view(B, N, C, H // 2, W // 2)
             velocity = upsample_velocity(velocity, (H // 2, W // 2))
-            large = H * W > config.large_frame_pixels and config.large_half_size_iterations is not None
-            if not large:
-                velocity = polish_and_propagate(half, velocity, dt, weights, config)
-            else:
+            if H * W > config.large_frame_pixels and config.large_half_size_iterations is not None:
                 velocity = polish(half, velocity, dt, weights, config, config.large_half_size_iterations, median=False)
                 velocity = propagate(half, velocity, dt, weights, config, config.large_propagation_distances)
+            else:
+                velocity = polish_and_propagate(half, velocity, dt, weights, config)
             full = upsample_velocity(velocity, (H, W))
             if H * W <= config.full_size_max_pixels:
                 full = polish(frames, full, dt, weights, config, iterations=config.full_size_iterations, median=False)
