@@ -14,7 +14,7 @@ k + s the target, s = 1, 2), without changing the product:
 
 Prints the mean PSNR of both, their difference per triplet, and the median CPU time of one frame
 (encode + synthesize, one thread). This is the record of model card item 28; the product's
-processing scale (item 29, ``tempo_core/processing_scale.py``) keeps the prior and the look-ups at
+processing scale (item 29, ``tempo_core/inference/half_size.py``) keeps the prior and the look-ups at
 full size; "full" here is the whole network at full size (``scale=1``)::
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/half_resolution_study.py [--per_video 2]

@@ -2,7 +2,7 @@
 
 On a CPU, frames over 0.6 MP run the learned network on the anchors halved, the motion prior on
 the full-size anchors, and the last look-ups at full size along the prior's velocity alone
-(:mod:`tempo_core.processing_scale`). This scores, on training data only, that design against
+(:mod:`tempo_core.inference.half_size`). This scores, on training data only, that design against
 the alternatives it was chosen over:
 
 * **whole network**: ``--scale 1``;
@@ -41,7 +41,7 @@ from motion_prior_study import motion_settings  # noqa: E402
 from tempo_test_clips import as_uint8_images, moving_texture  # noqa: E402
 
 import tempo_core.network.synthesis as synthesis  # noqa: E402
-import tempo_core.processing_scale as processing_scale  # noqa: E402
+import tempo_core.inference.half_size as processing_scale  # noqa: E402
 from tempo_core.evaluation.metrics import psnr  # noqa: E402
 from tempo_core.inference import Interpolator  # noqa: E402
 from tempo_core.network.layers import fold, upsample2x  # noqa: E402

@@ -18,7 +18,7 @@ Structure (napari / superqt style):
   :mod:`tempo_app.widgets` observe state and write back through setters;
   :mod:`tempo_app.main_window` only composes and wires.
 * Qt-free helpers: :mod:`tempo_app.colormap` (the doubt overlay), :mod:`tempo_app.export_estimate`
-  (frames and time before an export), :mod:`tempo_app.cancellable` (cancel inside a synthesis),
+  (frames and time before an export),
   :mod:`tempo_app.platform_check` (one sentence when Qt's platform plugin cannot start).
 
 Every :class:`~tempo_core.video.reader.VideoReader` is used by one thread only: each worker opens

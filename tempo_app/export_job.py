@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
-from tempo_app.cancellable import CancellableModel
 from tempo_app.errors import user_message
 from tempo_app.model_worker import NO_MODEL
 
@@ -90,9 +89,8 @@ class ExportJob(QObject):
             settings = self.settings
             if _on_cpu(interpolator):
                 settings = dataclasses.replace(settings, batch_size=1)
-            model = CancellableModel(interpolator, lambda: self.token.cancelled)
             exported = export_with_report(
-                settings, model, self.progress.emit, self.token, min_confidence=self.min_confidence
+                settings, interpolator, self.progress.emit, self.token, min_confidence=self.min_confidence
             )
         except Cancelled as stop:
             self._finish()

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-PRECISIONS = ("fp32", "bf16", "fp16")
+from tempo_core.inference.settings import PRECISION_NAMES
+
+PRECISIONS = PRECISION_NAMES  # the one list, from the runtime
 LOW_MEMORY_TILE = 512
 
 
@@ -14,7 +16,7 @@ LOW_MEMORY_TILE = 512
 class ModelSpec:
     """What to load: ``path`` None means the bundled default; ``device`` None means automatic;
     ``tile`` synthesizes in tiles of that many pixels a side (less GPU memory), None whole;
-    ``scale`` is the processing scale (:mod:`tempo_core.processing_scale`): "auto" runs the
+    ``scale`` is the processing scale (:mod:`tempo_core.inference.half_size`): "auto" runs the
     network at half size on frames of 720p and larger, "1" always at full size."""
 
     path: str | None = None

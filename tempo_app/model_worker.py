@@ -30,7 +30,7 @@ from tempo_app.foreground import FOREGROUND
 from tempo_app.images import resize_rgb, scaled_size
 from tempo_app.latest_wins import LatestWinsThread
 from tempo_app.model_state import ModelInfo, ModelSpec
-from tempo_core.errors import InputError
+from tempo_core.errors import Cancelled, InputError
 
 if TYPE_CHECKING:  # keeps start-up light: these load torch and PyAV
     from tempo_core.inference import EncodedAnchors, Interpolator
@@ -123,7 +123,7 @@ class ModelWorker(LatestWinsThread[SynthesisRequest]):
             self.request_finished.emit(dropped.request_id)
 
     def stop(self, timeout_ms: int = 30000) -> bool:
-        """Stop after the current job (a model call cannot be interrupted); True when stopped."""
+        """Stop after the current job (a synthesis stops between its stages); True when stopped."""
         self.request_stop()
         return self.wait(timeout_ms)
 
@@ -164,13 +164,14 @@ class ModelWorker(LatestWinsThread[SynthesisRequest]):
                 encoded = self._encode(request)
                 if self.superseded():
                     raise _Superseded
-                synthesis = self._interp.synthesize(encoded, [request.time])[0]
+                # a newer request (the user scrubbed on) stops this one between its stages
+                synthesis = self._interp.synthesize(encoded, [request.time], should_cancel=self.superseded)[0]
             ms = (time.perf_counter() - started) * 1000.0
             self.processed_ids.append(request.request_id)
             image = np.ascontiguousarray(synthesis.image, dtype=np.uint8)
             confidence = np.asarray(synthesis.confidence, dtype=np.float32)
             self.result.emit(SynthesisResult(request, image, confidence, ms, self._generation))
-        except _Superseded:
+        except (_Superseded, Cancelled):
             pass
         except Exception as error:
             if is_out_of_memory(error):

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from tempo_core.commands.batch import BatchItem, batch_outputs, expand_inputs, is_batch, summary_line
 from tempo_core.errors import Cancelled, TempoError
-from tempo_core.processing_scale import SCALE_CHOICES
+from tempo_core.inference.settings import PRECISION_NAMES, SCALE_CHOICES
 from tempo_core.video.engine import CancelToken, ExportResult, ExportSettings, Progress, validate
 from tempo_core.video.reader import check_video_header
 from tempo_core.video.report import export_with_report, summary_lines
@@ -76,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cuda, cuda:1, mps or cpu (default: the best available)")
     parser.add_argument(
         "--precision",
-        choices=("fp32", "bf16", "fp16"),
+        choices=PRECISION_NAMES,
         default=None,
         help="default bf16 on CUDA, else fp32",
     )

@@ -59,7 +59,7 @@ import numpy as np
 import torch
 
 from tempo_core.errors import InputError
-from tempo_core.processing_scale import SCALE_CHOICES
+from tempo_core.inference.settings import PRECISION_NAMES, SCALE_CHOICES
 from tempo_core.reporting import write_json
 
 NAMED_SIZES = {"256p": (456, 256), "480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
@@ -225,7 +225,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from tempo_core.network import preset_names
 
     parser.add_argument("--device", default=None, help="cpu or cuda (default: the best present)")
-    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
+    parser.add_argument("--precision", choices=PRECISION_NAMES, default="fp32")
     parser.add_argument("--preset", choices=preset_names(), default=None, help="time a network of this size")
     parser.add_argument("--checkpoint", default=None, help="time this model file instead")
     parser.add_argument("--sizes", default="256p,480p,720p,1080p", help="comma separated: 256p, ..., 1080p, WxH")

@@ -84,6 +84,7 @@ from tempo_core.evaluation.targets import (
     incomplete_line,
     protocol,
 )
+from tempo_core.inference.settings import PRECISION_NAMES
 from tempo_core.reporting import ProgressBar, write_json
 
 __all__ = [
@@ -274,7 +275,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--baseline-only", action="store_true", help="score only the baseline (no model)")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best)")
-    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
+    parser.add_argument("--precision", choices=PRECISION_NAMES, default="fp32")
     parser.add_argument("--tile", type=int, default=None, help="synthesize in tiles of this size")
     parser.add_argument("--limit", type=int, default=0, help="only the first K targets")
     parser.add_argument(

@@ -6,7 +6,9 @@ hyper-parameters and presets), :mod:`.layers` (time encoding, ConvNeXt and NAFNe
 volume that guides the offsets), :mod:`.motion` (the parameter-free motion prior),
 :mod:`.temporal_attention` (deformable sampling over all observations and the confidence),
 :mod:`.decoder` (NAFNet with encoder skips), :mod:`.synthesis` (the last full-resolution
-sampling of the input pixels) and :mod:`.model` (``TempoNet``, which ties them together).
+sampling of the input pixels), :mod:`.model` (``TempoNet``, which ties them together) and
+:mod:`.half_size` (the network's side of large frames: the learned part on the anchors halved,
+the prior and the last look-ups at full size).
 This package imports nothing from video, training, evaluation or the commands; code outside
 it uses only the names exported here.
 """
@@ -22,6 +24,7 @@ from tempo_core.network.config import (
     tempo_tiny,
     tempo_xs,
 )
+from tempo_core.network.half_size import finish_half_size_synthesis, halve, halve_motion, prior_view
 from tempo_core.network.model import (
     AnchorMotion,
     EncodedObservations,
@@ -39,9 +42,13 @@ __all__ = [
     "TempoNet",
     "build_tempo",
     "count_parameters",
+    "finish_half_size_synthesis",
+    "halve",
+    "halve_motion",
     "normalize_times",
     "preset_config",
     "preset_names",
+    "prior_view",
     "tempo_b",
     "tempo_l",
     "tempo_s",

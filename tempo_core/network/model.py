@@ -21,6 +21,7 @@ Data flow (shapes for input ``[B, N, 3, H, W]``, scale s = 0..3 at ``1 / 2**(s+2
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -74,6 +75,29 @@ class EncodedObservations:
     attention_inputs: list[ProjectedFeatures] | None = None
     refine_input: torch.Tensor | None = None
 
+    def expand(self, count: int) -> EncodedObservations:
+        """This batch-1 encoding repeated ``count`` times without copying (many target times)."""
+        if count == 1:
+            return self
+
+        def grow(tensor: torch.Tensor) -> torch.Tensor:
+            return tensor.expand(count, *tensor.shape[1:])
+
+        attention = self.attention_inputs
+        return EncodedObservations(
+            frames=grow(self.frames),
+            features=[grow(f) for f in self.features],
+            keys=[grow(k) for k in self.keys],
+            image_pyramid=[grow(level) for level in self.image_pyramid],
+            anchor_times=grow(self.anchor_times),
+            center=grow(self.center),
+            span=grow(self.span),
+            attention_inputs=None
+            if attention is None
+            else [dataclasses.replace(p, values=grow(p.values), context=grow(p.context)) for p in attention],
+            refine_input=None if self.refine_input is None else grow(self.refine_input),
+        )
+
 
 @dataclass
 class AnchorMotion:
@@ -86,6 +110,16 @@ class AnchorMotion:
     velocities: list[torch.Tensor]
     full: torch.Tensor
     reference: torch.Tensor
+
+    def expand(self, count: int) -> AnchorMotion:
+        """This batch-1 motion repeated ``count`` times without copying (many target times)."""
+        if count == 1:
+            return self
+        return AnchorMotion(
+            [velocity.expand(count, *velocity.shape[1:]) for velocity in self.velocities],
+            self.full.expand(count, *self.full.shape[1:]),
+            self.reference.expand(count),
+        )
 
 
 def retime(velocity: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tempo_core.frame_sizes import LARGE_FRAME_PIXELS, PRIOR_FULL_SIZE_MAX_PIXELS
 from tempo_core.network.layers import OBSERVATION_SHARPNESS
 
 
@@ -51,8 +52,8 @@ class PriorConfig:
     lk_window: int = 7
     lk_iterations: int = 5
     full_size_iterations: int = 1
-    full_size_max_pixels: int = 300_000
-    large_frame_pixels: int = 600_000
+    full_size_max_pixels: int = PRIOR_FULL_SIZE_MAX_PIXELS
+    large_frame_pixels: int = LARGE_FRAME_PIXELS
     large_half_size_iterations: int | None = 1
     large_propagation_distances: tuple[int, ...] = (4, 2, 1)
     lk_max_step: float = 1.0

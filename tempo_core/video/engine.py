@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from tempo_core.errors import Cancelled, InputError
+from tempo_core.frame_sizes import EXPORT_TILING_PIXELS
 from tempo_core.video.colour import Colour
 from tempo_core.video.duplicates import THUMB_SIZE, RepeatFinder, plan_without_repeats, repeats_replaced
 from tempo_core.video.limits import check_frame_size, check_output_frames, export_bytes_per_pixel
@@ -49,7 +50,7 @@ __all__ = [
     "validate",
 ]
 
-LARGE_FRAME_PIXELS = 3840 * 2160  # above this, synthesize in tiles unless a tile size is given
+LARGE_FRAME_PIXELS = EXPORT_TILING_PIXELS  # above this, synthesize in tiles unless a tile size is given
 AUTO_TILE = 1024
 _QUEUE_DEPTH = 3
 

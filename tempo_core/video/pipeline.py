@@ -67,7 +67,12 @@ class FrameModel(Protocol):
 
     def encode(self, frames: Sequence[np.ndarray], timestamps: Sequence[float], tile: int | None = None) -> Any: ...
 
-    def synthesize(self, anchors: Any, target_times: Sequence[float]) -> Sequence[Synthesized]: ...
+    def synthesize(
+        self, anchors: Any, target_times: Sequence[float], should_cancel: Callable[[], bool] | None = None
+    ) -> Sequence[Synthesized]:
+        """Syntheses at ``target_times``; ``should_cancel`` is asked between the stages of each
+        synthesis, which stops with :class:`~tempo_core.errors.Cancelled` once it answers True."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,10 @@ class ExportPipeline:
             raise MediaError("The export stopped before every frame was written.")
         self._report()
 
+    def _cancelled(self) -> bool:
+        """The user's cancel, asked by the model between the stages of a synthesis."""
+        return self.cancel.cancelled
+
     # ------------------------------------------------------------------ stages
     def _guarded(self, stage: Callable[[], None]) -> Callable[[], None]:
         def body() -> None:
@@ -211,7 +220,7 @@ class ExportPipeline:
                     anchor_times = [float(self.reader.frame_times[i]) for i in job.sources]
                     encoded = self.model.encode(frames, anchor_times, tile=self.tile)
                     encoded_key = job.sources
-                syntheses = self.model.synthesize(encoded, list(job.times))
+                syntheses = self.model.synthesize(encoded, list(job.times), should_cancel=self._cancelled)
                 images = [_best_image(s) for s in syntheses]
             if self.on_job is not None:
                 self.on_job(job, syntheses)

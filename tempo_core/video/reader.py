@@ -27,6 +27,7 @@ import av
 import numpy as np
 
 from tempo_core.errors import MediaError, describe
+from tempo_core.frame_sizes import DECODE_FRAME_THREADS_MAX_PIXELS
 from tempo_core.video.colour import Colour, to_rgb
 from tempo_core.video.colour import describe as describe_colour
 from tempo_core.video.limits import check_frame_size, check_source_frames
@@ -37,7 +38,7 @@ from tempo_core.video.timestamps import repair_times
 __all__ = ["VideoInfo", "VideoReader", "check_video_header", "display_rotation", "probe", "rotate_upright"]
 
 _SEEK_AHEAD_LIMIT = 48  # decode forward instead of seeking when the target is this close
-_FRAME_THREADS_MAX_PIXELS = 3840 * 2160  # larger frames decode with slice threads (no frame queue)
+_FRAME_THREADS_MAX_PIXELS = DECODE_FRAME_THREADS_MAX_PIXELS  # larger: slice threads (no frame queue)
 
 
 @dataclass(frozen=True)

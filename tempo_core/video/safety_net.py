@@ -16,7 +16,7 @@ Anchors may come as ``uint8`` or ``uint16`` RGB (a deep export); the fallback ch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ import numpy as np
 
 from tempo_core.errors import InputError
 from tempo_core.frame_score import FallbackKind, bracketing_pair, choose_fallback, frame_score
+from tempo_core.inference.images import to_uint8, to_unit_float
 
 
 @dataclass
@@ -57,22 +58,6 @@ def check_min_confidence(value: float | None) -> None:
         raise InputError(f"--min-confidence must be a score between 0 and 1, not {value:g}.")
 
 
-def to_unit(image: np.ndarray) -> np.ndarray:
-    """RGB ``[H, W, 3]`` (uint8, uint16 or float in [0, 1]) as float32 in [0, 1]."""
-    if image.dtype == np.uint8:
-        return image.astype(np.float32) / 255.0
-    if image.dtype == np.uint16:
-        return image.astype(np.float32) / 65535.0
-    return np.clip(image.astype(np.float32), 0.0, 1.0)
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """RGB ``[H, W, 3]`` (uint8, uint16 or float in [0, 1]) as uint8, rounded."""
-    if image.dtype == np.uint8:
-        return image
-    return np.clip(np.rint(to_unit(image) * 255.0), 0, 255).astype(np.uint8)
-
-
 class ScoringModel:
     """Forwards to ``model`` (an Interpolator or a wrapper of one), scoring every synthesis.
 
@@ -102,9 +87,11 @@ class ScoringModel:
         self._anchors = (encoded, list(frames), [float(t) for t in timestamps])
         return encoded
 
-    def synthesize(self, anchors: Any, target_times: Sequence[float], **kwargs: Any) -> list[Any]:
+    def synthesize(
+        self, anchors: Any, target_times: Sequence[float], should_cancel: Callable[[], bool] | None = None
+    ) -> list[Any]:
         """The model's syntheses, each scored; those below ``min_confidence`` replaced."""
-        results = list(self._model.synthesize(anchors, target_times, **kwargs))
+        results = list(self._model.synthesize(anchors, target_times, should_cancel=should_cancel))
         known = self._anchors is not None and self._anchors[0] is anchors
         anchor_times = tuple(self._anchors[2]) if known else ()
         written: list[Any] = []
@@ -138,6 +125,6 @@ class ScoringModel:
     ) -> np.ndarray:
         """The fallback at the anchors' own depth, float32 ``[H, W, 3]`` in [0, 1]."""
         if kind == "hold":
-            return to_unit(frames[held])
+            return to_unit_float(frames[held])
         early, late, weight = bracketing_pair(times, time)
-        return (1.0 - weight) * to_unit(frames[early]) + weight * to_unit(frames[late])
+        return (1.0 - weight) * to_unit_float(frames[early]) + weight * to_unit_float(frames[late])

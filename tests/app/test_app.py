@@ -281,7 +281,7 @@ def test_gpu_out_of_memory_becomes_advice(qtbot, window, clip, tiny_factory, dia
         def encode(self, frames, times):
             return self.inner.encode(frames, times)
 
-        def synthesize(self, encoded, times):
+        def synthesize(self, encoded, times, should_cancel=None):
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     controller = window.controller

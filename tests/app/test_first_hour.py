@@ -15,13 +15,11 @@ from PIL import Image
 from tempo_app_helpers import CLIP_FRAMES, open_clip, write_clip_with_cut
 
 from tempo_app import platform_check
-from tempo_app.cancellable import CancellableModel
 from tempo_app.model_state import ModelState
 from tempo_app.resources import ICONS, style_sheet
 from tempo_app.session import SessionState
 from tempo_app.widgets import model_menu
 from tempo_app.widgets.controls import position_text
-from tempo_core.errors import Cancelled
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -134,53 +132,6 @@ def test_export_dialog_shows_the_work_before_it_starts(qtbot, window, clip):
     window.export_dialog.close()
 
 
-class _StagedModel:
-    """An interpolator whose synthesis has three stages and checks ``should_cancel`` between."""
-
-    def __init__(self, cancel_at_stage: int, inner: bool = True) -> None:
-        self.stages: list[int] = []
-        self.cancel_at_stage = cancel_at_stage
-        self.cancelled = False
-        if not inner:
-            self.synthesize = self._synthesize_plain
-
-    def encode(self, frames, timestamps):
-        return "encoded"
-
-    def synthesize(self, anchors, target_times, should_cancel=None):
-        out = []
-        for _ in target_times:
-            for stage in range(3):
-                self._stage(stage)
-                if should_cancel is not None and should_cancel():
-                    raise Cancelled()
-            out.append("frame")
-        return out
-
-    def _synthesize_plain(self, anchors, target_times):
-        for stage in range(3):
-            self._stage(stage)
-        return ["frame" for _ in target_times]
-
-    def _stage(self, stage: int) -> None:
-        self.stages.append(stage)
-        if len(self.stages) == self.cancel_at_stage:
-            self.cancelled = True
-
-
-def test_cancel_is_checked_between_the_stages_of_a_synthesis():
-    model = _StagedModel(cancel_at_stage=2)
-    wrapped = CancellableModel(model, lambda: model.cancelled)
-    with pytest.raises(Cancelled):
-        wrapped.synthesize(wrapped.encode([], []), [0.25, 0.5, 0.75])
-    assert model.stages == [0, 1]  # stopped inside the first frame, not after three frames
-    plain = _StagedModel(cancel_at_stage=2, inner=False)  # an interpolator without should_cancel
-    wrapped = CancellableModel(plain, lambda: plain.cancelled)
-    with pytest.raises(Cancelled):
-        wrapped.synthesize("encoded", [0.25, 0.5, 0.75])
-    assert plain.stages == [0, 1, 2]  # one target time at a time: stopped after the first
-
-
 # ------------------------------------------------------------------------------- 5. menus
 def test_menus_reflect_a_machine_without_gpu(qtbot, monkeypatch):
     monkeypatch.setattr(model_menu, "available_devices", lambda: ["cpu"])
@@ -286,33 +237,6 @@ def test_app_without_a_usable_display_prints_one_sentence():
     assert len(lines) == 1 and lines[0].startswith("tempo-app: the Qt platform plugin cannot start")
     assert "libxcb-cursor0" in lines[0] or "libxcb-" in lines[0]
     assert "Reinstalling" not in done.stderr
-
-
-def test_the_export_hands_the_cancel_check_to_the_interpolator(tiny_factory, monkeypatch):
-    """With the real interpolator the check runs inside one synthesis: a Cancel that comes after
-    the synthesis began stops it before its last stage."""
-    from tempo_app.cancellable import accepts_should_cancel
-    from tempo_app.model_state import ModelSpec
-
-    interpolator = tiny_factory(ModelSpec())
-    assert accepts_should_cancel(interpolator.synthesize)
-    asked: list[int] = []
-
-    def is_cancelled() -> bool:
-        asked.append(1)
-        return len(asked) > 3  # three checks pass (before the call, before the batch, one stage)
-
-    rng = np.random.default_rng(0)
-    frames = [rng.integers(0, 256, (32, 48, 3), dtype=np.uint8) for _ in range(2)]
-    import tempo_core.inference as inference
-
-    finished: list[int] = []
-    to_image = inference.tensor_to_image
-    monkeypatch.setattr(inference, "tensor_to_image", lambda rgb: finished.append(1) or to_image(rgb))
-    wrapped = CancellableModel(interpolator, is_cancelled)
-    with pytest.raises(Cancelled):
-        wrapped.synthesize(wrapped.encode(frames, [0.0, 1.0]), [0.5])
-    assert len(asked) == 4 and finished == []  # stopped between two stages, no frame made
 
 
 def test_a_quick_decode_or_preview_does_not_dim_the_picture(qtbot):

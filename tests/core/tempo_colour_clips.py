@@ -184,7 +184,7 @@ class Blend:
     def encode(self, frames, timestamps, tile=None):
         return [frame.astype(np.float32) / 65535.0 for frame in frames], list(timestamps)
 
-    def synthesize(self, encoded, target_times):
+    def synthesize(self, encoded, target_times, should_cancel=None):
         (first, second), (t0, t1) = encoded[0][:2], encoded[1][:2]
         results = []
         for time in target_times:

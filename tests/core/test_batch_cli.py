@@ -22,7 +22,7 @@ class Blend:
     def encode(self, frames, timestamps, tile=None):
         return [frame.astype(np.float32) / 65535.0 for frame in frames]
 
-    def synthesize(self, encoded, target_times):
+    def synthesize(self, encoded, target_times, should_cancel=None):
         rgb = (encoded[0] + encoded[1]) / 2
         ones = np.ones(rgb.shape[:2], np.float32)
         image = (rgb * 255).astype(np.uint8)

@@ -64,7 +64,7 @@ class TrueMotion:
     def encode(self, frames, timestamps, tile=None):
         return frames[0].shape[:2], timestamps
 
-    def synthesize(self, encoded, target_times):
+    def synthesize(self, encoded, target_times, should_cancel=None):
         (height, width), _ = encoded
         results = []
         for time in target_times:

@@ -14,6 +14,7 @@ import pytest
 from tempo_test_clips import frame_image, frame_number, make_clip
 
 from tempo_core.errors import Cancelled, ModelError, OutputError
+from tempo_core.inference import Synthesis
 from tempo_core.video.engine import CancelToken, ExportSettings, make_jobs, run_export
 from tempo_core.video.output_paths import MARKER
 from tempo_core.video.reader import VideoReader, probe
@@ -43,7 +44,7 @@ class Recording:
         self._tile = tile
         return self.inner.encode(frames, timestamps, tile=tile)
 
-    def synthesize(self, encoded, target_times):
+    def synthesize(self, encoded, target_times, should_cancel=None):
         if self.fail_after is not None and len(self.calls) >= self.fail_after:
             raise ModelError("The model failed (test).")
         self.calls.append((self._anchor_times, list(target_times)))
@@ -269,3 +270,60 @@ def test_decode_and_write_run_beside_the_model(tmp_path, interpolator):
     run_export(ExportSettings(source, tmp_path / "o.mkv", "factor", 2, codec="ffv1"), recorder)
     assert all({"tempo-decode", "tempo-write"} <= names for names in recorder.threads[:1])
     assert not any(t.name.startswith("tempo-") for t in threading.enumerate())
+
+
+class StagedModel:
+    """A model whose synthesis has three stages and asks ``should_cancel`` after each; the
+    token is cancelled (by the test) when stage ``cancel_at_stage`` (1-based) has run."""
+
+    def __init__(self, token: CancelToken, cancel_at_stage: int) -> None:
+        self.token, self.cancel_at_stage = token, cancel_at_stage
+        self.stages = 0
+        self.frames_made = 0
+
+    def encode(self, frames, timestamps, tile=None):
+        return list(frames)
+
+    def synthesize(self, encoded, target_times, should_cancel=None):
+        assert should_cancel is not None, "the pipeline hands its cancel to the model"
+        made = []
+        for time in target_times:
+            for _ in range(3):
+                self.stages += 1
+                if self.stages == self.cancel_at_stage:
+                    self.token.cancel()
+                if should_cancel():
+                    raise Cancelled()
+            self.frames_made += 1
+            made.append(Synthesis(encoded[0], np.ones(encoded[0].shape[:2], np.float32), time))
+        return made
+
+
+def test_the_pipeline_hands_its_cancel_into_one_synthesis(tmp_path):
+    """One cancellation contract: a cancel during a job of several targets stops the synthesis
+    between two stages of its first target (not after the job), and nothing is left."""
+    source = clip(tmp_path, count=3)
+    out = tmp_path / "x8.mkv"
+    token = CancelToken()
+    model = StagedModel(token, cancel_at_stage=2)
+    with pytest.raises(Cancelled):
+        run_export(ExportSettings(source, out, "factor", 8, codec="ffv1", batch_size=8), model, cancel=token)
+    assert model.stages == 2 and model.frames_made == 0
+    assert not out.exists() and not leftovers(tmp_path)
+
+
+def test_a_cancel_stops_the_real_interpolator_between_stages(interpolator):
+    """The interpolator asks ``should_cancel`` between the stages of one synthesis: a cancel
+    that comes after the synthesis began stops it before a frame is made."""
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (32, 48, 3), dtype=np.uint8) for _ in range(2)]
+    anchors = interpolator.encode(frames, [0.0, 1.0])
+    asked: list[int] = []
+
+    def should_cancel() -> bool:
+        asked.append(1)
+        return len(asked) > 2  # two checks pass (before the batch, after the prior)
+
+    with pytest.raises(Cancelled):
+        interpolator.synthesize(anchors, [0.25, 0.5, 0.75], should_cancel=should_cancel)
+    assert len(asked) == 3

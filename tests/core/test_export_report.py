@@ -102,7 +102,7 @@ class Failing:
     def encode(self, frames, timestamps, tile=None):
         return self.inner.encode(frames, timestamps, tile=tile)
 
-    def synthesize(self, encoded, target_times):
+    def synthesize(self, encoded, target_times, should_cancel=None):
         self.calls += 1
         if self.calls == 2:
             if self.token is None:
@@ -165,7 +165,7 @@ class Scripted:
     def encode(self, frames, timestamps, tile=None):
         return [np.asarray(f) for f in frames], list(timestamps)
 
-    def synthesize(self, encoded, target_times):
+    def synthesize(self, encoded, target_times, should_cancel=None):
         frames, times = encoded
         out = []
         for time in target_times:

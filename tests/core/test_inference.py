@@ -10,7 +10,7 @@ from tempo_core.errors import InputError
 from tempo_core.inference import Interpolator, pad_to_multiple
 from tempo_core.network import build_tempo
 from tempo_core.network.config import tempo_tiny
-from tempo_core.tiling import tile_windows
+from tempo_core.inference.tiling import tile_windows
 
 
 def frames(count: int, height: int = 190, width: int = 250):

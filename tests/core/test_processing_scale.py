@@ -10,7 +10,10 @@ from tempo_core.errors import Cancelled, InputError
 from tempo_core.evaluation.metrics import psnr
 from tempo_core.inference import Interpolator
 from tempo_core.network import AnchorMotion
-from tempo_core.processing_scale import choose_scale, finish_at_full_size, halve, halve_motion
+from tempo_core.inference.anchors import HalfSize, Tiled
+from tempo_core.inference.half_size import choose_scale
+from tempo_core.network import halve, halve_motion
+from tempo_core.network.half_size import finish_at_full_size
 
 
 def test_auto_halves_720p_and_larger_on_a_cpu_only():
@@ -89,7 +92,9 @@ def test_half_size_processing_gives_full_size_frames_of_any_size(interpolator):
     assert result.image.shape == (75, 101, 3) and result.confidence.shape == (75, 101)
     assert 0 <= result.confidence.min() and result.confidence.max() <= 1
     encoded = halving.encode(anchors, [0.0, 1.0, 2.0])
-    assert encoded.full_frames.shape[-2:] == (128, 128) and encoded.frames.shape[-2:] == (64, 64)
+    assert isinstance(encoded.strategy, HalfSize) and encoded.halved
+    assert encoded.frames.shape[-2:] == (128, 128) and encoded.strategy.encoded.frames.shape[-2:] == (64, 64)
+    assert encoded.strategy.full_size.frames is encoded.frames
 
 
 def test_at_half_size_the_prior_searches_the_full_size_frames(interpolator, monkeypatch):
@@ -109,7 +114,7 @@ def test_half_size_slow_motion_and_tiles_match_single_whole_frames(interpolator)
     many = halving.synthesize(halving.encode(anchors, [0.0, 1.0]), [0.25, 0.5, 0.75])
     assert np.abs(many[1].image.astype(int) - whole.image).max() <= 1
     tiled = Interpolator(interpolator.model, device="cpu", scale=0.5, tile=64, tile_overlap=32)
-    assert tiled.encode(anchors, [0.0, 1.0]).tile == 64
+    assert tiled.encode(anchors, [0.0, 1.0]).strategy == Tiled(64, halved=True)
     assert np.abs(tiled.interpolate(anchors, [0.0, 1.0], 0.5).image.astype(int) - whole.image).mean() < 2.0
 
 

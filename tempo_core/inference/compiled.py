@@ -48,7 +48,7 @@ class CompiledSynthesis:
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]] | None:
         """``model.synthesize(encoded, target, motion=motion)`` through the compiled graph, or None
         after a failure. With ``motion`` (slow motion: the prior searched once per anchor gap,
-        :class:`~tempo_core.shared_motion.SharedMotion`) the graph re-times it instead of searching:
+        :class:`~tempo_core.inference.shared_motion.SharedMotion`) the graph re-times it instead of searching:
         a second graph per size."""
         if self.failed:
             return None

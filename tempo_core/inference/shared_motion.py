@@ -48,12 +48,4 @@ class SharedMotion:
             middle = (self.times[gap] + self.times[gap + 1]) / 2
             reference = torch.tensor([middle], dtype=torch.float64, device=self.encoded.frames.device)
             self._by_gap[gap] = self.model.anchor_motion(self.encoded, reference, check)
-        motion = self._by_gap[gap]
-        count = len(times)
-        if count == 1:
-            return motion
-        return AnchorMotion(
-            [velocity.expand(count, *velocity.shape[1:]) for velocity in motion.velocities],
-            motion.full.expand(count, *motion.full.shape[1:]),
-            motion.reference.expand(count),
-        )
+        return self._by_gap[gap].expand(len(times))

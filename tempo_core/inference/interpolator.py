@@ -1,18 +1,16 @@
 """The inference wrapper: everything ``TempoNet.forward`` deliberately does not do.
 
-It validates anchors and times, converts uint8 images (numpy / PIL) to tensors and back, runs the
-learned network on large frames at half size (:mod:`tempo_core.processing_scale`), pads any
-``H x W`` to the network's multiple of 32 (replicate padding) and crops back, chooses the device
-(CUDA, then MPS, then CPU) and precision (fp32, or bf16 / fp16 autocast), runs under
-``torch.inference_mode``, encodes anchors once for many target times, and tiles frames that do not
-fit in memory (overlapping tiles blended with linear ramps; an out-of-memory error retries with
-smaller tiles before it is reported).
+It validates anchors and times, converts images to tensors and back (:mod:`.images`), chooses the
+device and precision (:mod:`.device`), pads any ``H x W`` to the network's multiple and crops
+back, runs under ``torch.inference_mode``, encodes anchors once for many target times with one of
+three strategies (:mod:`.anchors`: whole frame, half size for large frames, tiles), shares the
+motion search between targets of one anchor gap (:mod:`.shared_motion`), runs whole frames
+through a compiled graph where that pays (:mod:`.compiled`), and after an out-of-memory error
+retries with smaller tiles before it says so plainly.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,26 +18,28 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from tempo_core.checkpoint import load_model
-from tempo_core.compiled_synthesis import CompiledSynthesis
 from tempo_core.cpu_memory import keep_freed_memory
 from tempo_core.errors import Cancelled, InputError, ModelError
-from tempo_core.network import REQUIRED_MULTIPLE, AnchorMotion, EncodedObservations, TempoNet
-from tempo_core.processing_scale import (
-    HALF_SIZE_MULTIPLE,
-    choose_scale,
+from tempo_core.inference.anchors import EncodedAnchors, HalfSize, Tiled, WholeFrame
+from tempo_core.inference.compiled import CompiledSynthesis
+from tempo_core.inference.device import autocast, check_precision, device_description, resolve_device
+from tempo_core.inference.half_size import choose_scale
+from tempo_core.inference.images import image_to_tensor, pad_to_multiple, tensor_to_image
+from tempo_core.inference.settings import HALF_SIZE_MULTIPLE, MAX_EXTRAPOLATION_SPANS, OOM_TILE_SIZES
+from tempo_core.inference.shared_motion import SharedMotion
+from tempo_core.inference.tiling import tile_windows
+from tempo_core.network import (
+    REQUIRED_MULTIPLE,
+    AnchorMotion,
+    EncodedObservations,
+    TempoNet,
+    finish_half_size_synthesis,
     halve,
+    halve_motion,
     prior_view,
-    synthesize_at_half_size,
 )
-from tempo_core.shared_motion import SharedMotion
-from tempo_core.tiling import tile_windows
-
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-MAX_EXTRAPOLATION_SPANS = 2.0  # a target may lie at most this many anchor spans outside them
-OOM_TILE_SIZES = (512, 256)
 
 
 @dataclass
@@ -51,67 +51,6 @@ class Synthesis:
     confidence: np.ndarray
     time: float
     rgb: np.ndarray | None = None
-
-
-@dataclass
-class EncodedAnchors:
-    """Anchors ready for synthesis. ``encoded`` is None when frames are synthesized in tiles of
-    ``tile`` pixels a side (None: whole frames). At half size (:mod:`tempo_core.processing_scale`)
-    ``full_frames`` holds the anchors at full size, padded to multiples of 64, ``frames`` the same
-    halved, and ``full_size`` (whole frames) what the motion prior reads (:func:`prior_view`)."""
-
-    frames: torch.Tensor  # (1, N, 3, Hp, Wp) padded, on the device
-    timestamps: torch.Tensor  # (1, N) float64
-    height: int
-    width: int
-    encoded: EncodedObservations | None
-    tile: int | None = None
-    full_frames: torch.Tensor | None = None  # (1, N, 3, 2 Hp, 2 Wp)
-    full_size: EncodedObservations | None = None
-
-
-def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """``None``/"auto" -> CUDA if present, else MPS, else CPU; otherwise the named device."""
-    if device is None or str(device) == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("CUDA was requested but no CUDA GPU is available; use --device cpu.")
-    return resolved
-
-
-def device_description(device: torch.device) -> str:
-    """A human name for a device: the GPU's name, or "CPU"."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return "Apple GPU (MPS)" if device.type == "mps" else "CPU"
-
-
-def image_to_tensor(image) -> torch.Tensor:
-    """uint8 ``[H, W]``, ``[H, W, 3|4]`` numpy array or PIL image -> float ``[3, H, W]`` in [0, 1]."""
-    if hasattr(image, "convert"):  # PIL
-        image = np.asarray(image.convert("RGB"))
-    array = np.asarray(image)
-    if array.ndim == 2:
-        array = np.repeat(array[:, :, None], 3, axis=2)
-    if array.ndim != 3 or array.shape[2] not in (3, 4):
-        raise InputError(f"A frame must be an RGB image; got an array of shape {array.shape}.")
-    if array.dtype == np.uint16:
-        scaled = array[:, :, :3].astype(np.float32) / 65535.0
-    elif array.dtype == np.uint8:
-        scaled = array[:, :, :3].astype(np.float32) / 255.0
-    else:
-        scaled = np.clip(array[:, :, :3].astype(np.float32), 0.0, 1.0)
-    return torch.from_numpy(np.ascontiguousarray(scaled)).permute(2, 0, 1)
-
-
-def tensor_to_image(rgb: torch.Tensor) -> np.ndarray:
-    """float ``[3, H, W]`` in [0, 1] -> uint8 ``[H, W, 3]`` (rounded)."""
-    return (rgb.float().clamp(0, 1) * 255.0).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
 def check_times(timestamps: Sequence[float], target_times: Sequence[float] = ()) -> None:
@@ -133,23 +72,12 @@ def check_times(timestamps: Sequence[float], target_times: Sequence[float] = ())
             )
 
 
-def pad_to_multiple(frames: torch.Tensor, multiple: int = REQUIRED_MULTIPLE) -> torch.Tensor:
-    """``[..., H, W]`` -> replicate-padded to multiples of ``multiple`` (bottom / right)."""
-    height, width = frames.shape[-2:]
-    pad_h, pad_w = (-height) % multiple, (-width) % multiple
-    if not pad_h and not pad_w:
-        return frames
-    flat = frames.reshape(-1, *frames.shape[-3:])
-    padded = F.pad(flat, (0, pad_w, 0, pad_h), mode="replicate")
-    return padded.reshape(*frames.shape[:-2], height + pad_h, width + pad_w)
-
-
 class Interpolator:
     """Runs a :class:`TempoNet` on real images.
 
     Args:
         model: the network (moved to ``device``, put in eval mode).
-        device: see :func:`resolve_device`.
+        device: see :func:`~tempo_core.inference.device.resolve_device`.
         precision: "fp32", "bf16" or "fp16" (autocast; fp16 only on CUDA / MPS).
         tile: synthesize in tiles of at most this many pixels a side (None: whole frames).
         tile_overlap: pixels shared by neighbouring tiles.
@@ -157,8 +85,11 @@ class Interpolator:
         compiled: run whole-frame syntheses as one compiled graph per frame size
             (:class:`CompiledSynthesis`; None: on CUDA only, where it removes the launch overhead
             of thousands of small operations; on a CPU compiling gains little and costs seconds).
-        scale: the processing scale (:func:`~tempo_core.processing_scale.choose_scale`): "auto"
+        scale: the processing scale (:func:`~tempo_core.inference.half_size.choose_scale`): "auto"
             (the network at half size on frames over 0.6 MP on a CPU), 1 or 0.5.
+
+    ``tile`` and ``scale`` may be changed between encodes (the app's menu does, without reloading
+    the weights); anchors keep the strategy they were encoded with.
     """
 
     def __init__(
@@ -172,13 +103,10 @@ class Interpolator:
         compiled: bool | None = None,
         scale: str | float = "auto",
     ) -> None:
-        if precision not in PRECISIONS:
-            raise InputError(f"Unknown precision {precision!r}; choose fp32, bf16 or fp16.")
         choose_scale(64, 64, scale)  # an unknown setting is refused now, not at the first frame
         self.scale = scale
         self.device = resolve_device(device)
-        if precision == "fp16" and self.device.type == "cpu":
-            raise InputError("fp16 needs a GPU; on the CPU use fp32 or bf16.")
+        check_precision(precision, self.device)
         if self.device.type == "cpu":
             keep_freed_memory()  # a 720p synthesis spent a tenth to a fifth of its CPU time on fresh pages
         self.model = model.to(self.device).eval()
@@ -204,14 +132,9 @@ class Interpolator:
     def device_name(self) -> str:
         return device_description(self.device)
 
-    def _autocast(self):
-        if self.precision == "fp32":
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=PRECISIONS[self.precision])
-
     def encode(self, frames: Sequence, timestamps: Sequence[float], tile: int | None = None) -> EncodedAnchors:
-        """Encode anchor images (uint8 arrays or PIL images, all the same size) once. ``tile``:
-        synthesize these anchors in tiles of that many pixels a side (None: ``self.tile``)."""
+        """Encode anchor images (uint8 / uint16 arrays or PIL images, all the same size) once.
+        ``tile``: synthesize these anchors in tiles of that many pixels a side (None: ``self.tile``)."""
         check_times(timestamps)
         tensors = [image_to_tensor(frame) for frame in frames]
         if len(tensors) != len(timestamps):
@@ -228,25 +151,22 @@ class Interpolator:
         height, width = frames.shape[-2:]
         if min(height, width) < 1:
             raise InputError("Frames must be at least 1 x 1 pixels.")
-        frames = frames.to(self.device)
-        full_frames = None
-        if choose_scale(height, width, self.scale, self.device.type) == 0.5:
-            full_frames = pad_to_multiple(frames, HALF_SIZE_MULTIPLE)
-            padded = halve(full_frames)
-        else:
-            padded = pad_to_multiple(frames)
+        times = tuple(float(t) for t in timestamps[0].tolist())  # once here, never per synthesis
+        halved = choose_scale(height, width, self.scale, self.device.type) == 0.5
+        frames = pad_to_multiple(frames.to(self.device), HALF_SIZE_MULTIPLE if halved else REQUIRED_MULTIPLE)
         timestamps = timestamps.to(self.device)
         tile = self.tile if tile is None else int(tile)
-        encoded = full_size = None
-        if not self._needs_tiles(padded, tile):
-            with torch.inference_mode(), self._autocast():
-                encoded = self.model.encode(padded, timestamps)
-                full_size = prior_view(encoded, full_frames) if full_frames is not None else None
-        tile = tile if encoded is None else None
-        return EncodedAnchors(padded, timestamps, height, width, encoded, tile, full_frames, full_size)
-
-    def _needs_tiles(self, padded: torch.Tensor, tile: int | None) -> bool:
-        return tile is not None and max(padded.shape[-2:]) > tile
+        network_side = max(frames.shape[-2:]) // (2 if halved else 1)
+        if tile is not None and network_side > tile:
+            strategy = Tiled(tile, halved)
+        else:
+            with torch.inference_mode(), autocast(self.device, self.precision):
+                if halved:
+                    encoded = self.model.encode(halve(frames), timestamps)
+                    strategy = HalfSize(encoded, prior_view(encoded, frames))
+                else:
+                    strategy = WholeFrame(self.model.encode(frames, timestamps))
+        return EncodedAnchors(frames, timestamps, times, height, width, strategy)
 
     def synthesize(
         self,
@@ -260,12 +180,11 @@ class Interpolator:
         attention scale, the decoder, the pixel synthesis; on a CPU at 720p well under 2 s apart);
         when it answers True the synthesis stops with :class:`tempo_core.errors.Cancelled`.
         """
-        check_times(anchors.timestamps[0].tolist(), target_times)
+        check_times(anchors.times, target_times)
         check = cancel_check(should_cancel)
         shared = None  # many targets between the same anchors: the motion search once per gap
-        if len(target_times) > 1 and anchors.encoded is not None:
-            prior_reads = anchors.full_size or anchors.encoded  # at half size: the full-size frames
-            shared = SharedMotion(self.model, prior_reads, anchors.timestamps[0].tolist())
+        if len(target_times) > 1 and not isinstance(anchors.strategy, Tiled):
+            shared = SharedMotion(self.model, anchors.strategy.prior_reads, list(anchors.times))
         results = []
         for start in range(0, len(target_times), self.batch_size):
             chunk = [float(t) for t in target_times[start : start + self.batch_size]]
@@ -295,7 +214,7 @@ class Interpolator:
         The whole network at the size given (no processing scale, no tiles)."""
         height, width = frames.shape[-2:]
         padded = pad_to_multiple(frames).to(self.device)
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), autocast(self.device, self.precision):
             rgb, aux = self.model(padded, timestamps.to(self.device), target_time.to(self.device))
         crop = (..., slice(0, height), slice(0, width))
         cropped = {k: v[crop].float() for k, v in aux.items() if torch.is_tensor(v) and v.dim() == 4}
@@ -307,12 +226,12 @@ class Interpolator:
         times: list[float],
         check: Callable[[], None],
         shared: SharedMotion | None = None,
-    ):
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Synthesize; after an out-of-memory error retry with smaller tiles, then say so plainly."""
-        tile = anchors.tile if anchors.encoded is None else None
+        tile = anchors.strategy.tile if isinstance(anchors.strategy, Tiled) else None
         for attempt in (tile, *(t for t in OOM_TILE_SIZES if tile is None or t < tile)):
             try:
-                return self._synthesize_batch(anchors, times, attempt, check, shared if attempt is None else None)
+                return self._synthesize_batch(anchors, times, attempt, check, shared)
             except torch.OutOfMemoryError:
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
@@ -328,17 +247,31 @@ class Interpolator:
         tile: int | None,
         check: Callable[[], None],
         shared: SharedMotion | None = None,
-    ):
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """rgb ``[B, 3, Hp, Wp]`` and confidence ``[B, 1, Hp, Wp]`` (float32) at ``times``, whole
+        (``tile`` None: the anchors' own strategy) or in tiles of ``tile`` network pixels."""
         target = torch.tensor(times, dtype=torch.float64, device=self.device)
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), autocast(self.device, self.precision):
             if tile is None:
+                strategy = anchors.strategy
                 motion = shared.for_times(times, check) if shared is not None else None
-                rgb, confidence = self._synthesize_window(
-                    anchors.encoded, anchors.full_size, target, check, motion, compiled=True
-                )
+                full_size = strategy.full_size if isinstance(strategy, HalfSize) else None
+                rgb, confidence = self._synthesize_window(strategy.encoded, full_size, target, check, motion, True)
                 check()  # the compiled graph runs in one piece: asked before and after it
                 return rgb.float(), confidence.float()
             return self._synthesize_tiled(anchors, target, tile, check)
+
+    def _run_network(
+        self,
+        encoded: EncodedObservations,
+        target: torch.Tensor,
+        check: Callable[[], None],
+        motion: AnchorMotion | None,
+        compiled: bool,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``model.synthesize``, through the compiled graph when asked and the interpolator has one."""
+        result = self.compiled(encoded, target, motion) if compiled and self.compiled is not None else None
+        return result if result is not None else self.model.synthesize(encoded, target, check, motion)
 
     def _synthesize_window(
         self,
@@ -350,26 +283,27 @@ class Interpolator:
         compiled: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """rgb ``[B, 3, H, W]`` and confidence ``[B, 1, H, W]`` of batch-1 anchors ``encoded`` at
-        ``target`` ``[B]``; at half size ``full_size`` is their :func:`prior_view` (H, W are then
-        its size). ``compiled``: through the compiled graph when the interpolator has one."""
+        ``target`` ``[B]``. At half size ``full_size`` is their ``prior_view`` (H, W are then its
+        size): the prior searches it (unless ``motion`` is given), the network runs on ``encoded``
+        with that motion halved, and the last look-ups read the full-size anchors."""
         count = target.shape[0]
+        encoded = encoded.expand(count)
+        if full_size is None:
+            rgb, aux = self._run_network(encoded, target, check, motion, compiled)
+            return rgb, aux["confidence"]
+        full_size = full_size.expand(count)
+        if motion is None:
+            motion = self.model.anchor_motion(full_size, target, check)
+            check()
+        _, aux = self._run_network(encoded, target, check, halve_motion(motion), compiled)
+        return finish_half_size_synthesis(encoded, full_size, target, motion, aux)
 
-        def run(encoded: EncodedObservations, target: torch.Tensor, check, motion):
-            result = self.compiled(encoded, target, motion) if compiled and self.compiled is not None else None
-            return result if result is not None else self.model.synthesize(encoded, target, check, motion)
-
-        if full_size is not None:
-            return synthesize_at_half_size(
-                self.model, expand_batch(encoded, count), expand_batch(full_size, count), target, check, motion, run
-            )
-        rgb, aux = run(expand_batch(encoded, count), target, check, motion)
-        return rgb, aux["confidence"]
-
-    def _synthesize_tiled(self, anchors: EncodedAnchors, target: torch.Tensor, tile: int, check: Callable[[], None]):
+    def _synthesize_tiled(
+        self, anchors: EncodedAnchors, target: torch.Tensor, tile: int, check: Callable[[], None]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Whole frames made tile by tile (each encoded on its own), blended with ramps across the
         overlaps; at half size the tiles are cut from the full-size frames (twice the tile)."""
-        halved = anchors.full_frames is not None
-        frames = anchors.full_frames if halved else anchors.frames
+        frames, halved = anchors.frames, anchors.halved
         factor = 2 if halved else 1
         height, width = frames.shape[-2:]
         count = target.shape[0]
@@ -398,26 +332,3 @@ def cancel_check(should_cancel: Callable[[], bool] | None) -> Callable[[], None]
             raise Cancelled()
 
     return check
-
-
-def expand_batch(encoded: EncodedObservations, count: int) -> EncodedObservations:
-    """Repeat a batch-1 encoding ``count`` times without copying (for many target times)."""
-    if count == 1:
-        return encoded
-
-    def grow(tensor: torch.Tensor) -> torch.Tensor:
-        return tensor.expand(count, *tensor.shape[1:])
-
-    return EncodedObservations(
-        frames=grow(encoded.frames),
-        features=[grow(f) for f in encoded.features],
-        keys=[grow(k) for k in encoded.keys],
-        image_pyramid=[grow(level) for level in encoded.image_pyramid],
-        anchor_times=grow(encoded.anchor_times),
-        center=grow(encoded.center),
-        span=grow(encoded.span),
-        attention_inputs=None
-        if encoded.attention_inputs is None
-        else [dataclasses.replace(p, values=grow(p.values), context=grow(p.context)) for p in encoded.attention_inputs],
-        refine_input=None if encoded.refine_input is None else grow(encoded.refine_input),
-    )

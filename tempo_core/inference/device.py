@@ -1,0 +1,53 @@
+"""Device and precision: which processor runs the network, and in which number format.
+
+``PRECISION_NAMES`` is the one list of precisions the CLI, the app and the wrapper offer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from tempo_core.errors import InputError
+from tempo_core.inference.settings import PRECISION_NAMES
+
+PRECISIONS: dict[str, torch.dtype] = dict(
+    zip(PRECISION_NAMES, (torch.float32, torch.bfloat16, torch.float16), strict=True)
+)
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """``None``/"auto" -> CUDA if present, else MPS, else CPU; otherwise the named device."""
+    if device is None or str(device) == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("CUDA was requested but no CUDA GPU is available; use --device cpu.")
+    return resolved
+
+
+def device_description(device: torch.device) -> str:
+    """A human name for a device: the GPU's name, or "CPU"."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return "Apple GPU (MPS)" if device.type == "mps" else "CPU"
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    """Refuse a precision that is unknown or that ``device`` cannot run, with one sentence."""
+    if precision not in PRECISIONS:
+        raise InputError(f"Unknown precision {precision!r}; choose {', '.join(PRECISION_NAMES)}.")
+    if precision == "fp16" and device.type == "cpu":
+        raise InputError("fp16 needs a GPU; on the CPU use fp32 or bf16.")
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """The autocast context for ``precision`` on ``device`` (none for fp32)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=PRECISIONS[precision])
