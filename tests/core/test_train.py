@@ -108,15 +108,8 @@ def test_stop_and_resume_equals_uninterrupted_run(tmp_path, frames):
     whole = load(tmp_path / "runs" / "whole" / "checkpoints" / "latest.pt")
     parts = load(tmp_path / "runs" / "parts" / "checkpoints" / "latest.pt")
     assert whole["step"] == parts["step"] == 5 and whole["epoch"] == parts["epoch"] == 1
-    assert (
-        not torch.equal(
-            stopped["model"]["head.weight"]
-            if "head.weight" in stopped["model"]
-            else next(iter(stopped["model"].values())),
-            next(iter(parts["model"].values())),
-        )
-        or True
-    )
+    # the resumed run trained on: its weights moved away from the stopped run's
+    assert any(not torch.equal(stopped["model"][key], value) for key, value in parts["model"].items())
     for weights in ("model", "ema"):
         for key, value in whole[weights].items():
             torch.testing.assert_close(parts[weights][key], value, rtol=0, atol=0, msg=key)
