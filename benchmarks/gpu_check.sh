@@ -1,31 +1,31 @@
 #!/usr/bin/env bash
-# One command for a short GPU loan (issue 18, item 5): installs what is missing, then runs
-# benchmarks/gpu_check.py (CUDA tests, eager vs compiled bench, 60 s of training) and prints one table.
+# A GPU loan's one prepared call (issue 31): runs benchmarks/gpu_check.py and writes one table.
+# Works from any working directory, on a bare image: a Python with torch, numpy, pillow,
+# safetensors and einops (OpenCV and pytest used when present; PyAV and PySide6 not needed).
+# Nothing is installed: a missing package is named and the check stops before any work.
 #
-#   bash benchmarks/gpu_check.sh                 # on the GPU machine, under 8 minutes
-#   bash benchmarks/gpu_check.sh --device cpu    # here: the same steps, shrunk to about a minute
+#   python benchmarks/gpu_check.py --prepare      # here, once: datasets/gpu_check (~31 MB)
+#   bash benchmarks/gpu_check.sh                  # on the GPU machine (carry datasets/gpu_check), < 9 min
+#   bash benchmarks/gpu_check.sh --device cpu     # the rehearsal, here
+# Options (passed on): --device cuda|cpu, --budget S, --train_seconds S, --data DIR, --out DIR.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-DEVICE=cuda
-BUDGET=420
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --device) DEVICE="$2"; shift 2 ;;
-    --budget) BUDGET="$2"; shift 2 ;;
-    *) echo "unknown argument $1 (use --device cuda|cpu, --budget SECONDS)" >&2; exit 2 ;;
-  esac
-done
-if [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=$(command -v python3 || command -v python); fi
-if ! "$PY" -c "import torch" 2>/dev/null; then
-  "$PY" -m pip install -q torch || { echo "torch is missing and could not be installed" >&2; exit 1; }
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# the script runs with benchmarks/ first on its path: the repository must be on it too
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONUNBUFFERED=1
+if [ -n "${PYTHON:-}" ]; then PY="$PYTHON"
+elif [ -x .venv/bin/python ]; then PY=.venv/bin/python
+else PY=$(command -v python3 || command -v python || true); fi
+if [ -z "$PY" ]; then echo "gpu_check: no python3 on PATH" >&2; exit 1; fi
+missing=$("$PY" - <<'PYEOF'
+import importlib.util
+need = {"torch": "torch", "numpy": "numpy", "PIL": "pillow", "safetensors": "safetensors", "einops": "einops"}
+print(" ".join(name for module, name in need.items() if importlib.util.find_spec(module) is None))
+PYEOF
+)
+if [ -n "$missing" ]; then
+  echo "gpu_check: $PY lacks $missing; this check installs nothing" >&2
+  exit 1
 fi
-for module in numpy einops safetensors av PIL pytest; do
-  if ! "$PY" -c "import $module" 2>/dev/null; then
-    package=$module; [ "$module" = PIL ] && package=pillow
-    "$PY" -m pip install -q "$package" || echo "could not install $package" >&2
-  fi
-done
-if ! "$PY" -c "import tempo_core" 2>/dev/null; then
-  "$PY" -m pip install -q --no-deps -e . 2>/dev/null || export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-fi
-exec "$PY" benchmarks/gpu_check.py --device "$DEVICE" --budget "$BUDGET"
+exec "$PY" benchmarks/gpu_check.py "$@"

@@ -21,35 +21,9 @@ import argparse
 from multiprocessing import Pool
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from tempo_core.errors import InputError, MediaError
 from tempo_core.training import clips
-
-
-def decode_with_opencv(path: Path, max_side: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Every frame of ``path``: uint8 RGB ``[T, H, W, 3]`` and times in seconds ``[T]`` (as PyAV's)."""
-    capture = cv2.VideoCapture(str(path))
-    capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # as clips.decode_video: the display orientation
-    rate = capture.get(cv2.CAP_PROP_FPS) or 25.0
-    frames, times = [], []
-    while True:
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        times.append(capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
-        height, width = bgr.shape[:2]
-        if max_side and max(width, height) > max_side:
-            bgr = cv2.resize(bgr, clips.fit_size(width, height, max_side), interpolation=cv2.INTER_AREA)
-        frames.append(np.ascontiguousarray(bgr[..., ::-1]))
-    capture.release()
-    if len(frames) < 3:
-        raise MediaError(f"OpenCV decoded {len(frames)} frames of {path}; it cannot be used for training.")
-    times_arr = np.asarray(times, np.float64)
-    if np.any(np.diff(times_arr) <= 0):  # no usable timestamps: the nominal rate, as PyAV's decode
-        times_arr = np.arange(len(frames), dtype=np.float64) / rate
-    return np.stack(frames), times_arr
+from tempo_core.training.cv2_video import decode_video_cv2 as decode_with_opencv
 
 
 def fill_one(job: tuple[Path, Path, int]) -> str:

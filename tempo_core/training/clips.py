@@ -116,7 +116,12 @@ def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
 def decode_video(path: Path, max_side: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Decode every frame of a video: uint8 ``[T, H, W, 3]`` (display orientation: rotation metadata
     applied, as :class:`tempo_core.video.reader.VideoReader` does) and PTS seconds ``[T]``."""
-    import av
+    try:
+        import av
+    except ImportError:  # no PyAV (the lent GPU machines): OpenCV decodes it the same way
+        from tempo_core.training.cv2_video import decode_video_cv2
+
+        return decode_video_cv2(path, max_side)
 
     from tempo_core.video.reader import display_rotation, rotate_upright
 
