@@ -254,7 +254,7 @@ def build_train_dataset(
         return WindowDataset(clips, n_frames, crop, max_stride, augment, slots_per_clip="one")
     if layout != "clips":
         raise InputError(f"Unknown data layout {layout!r}; choose one of {', '.join(LAYOUTS)}.")
-    sources = find_clip_sources(root)
+    sources = find_clip_sources(root, log)
     if not sources:
         raise InputError(f"No videos or frame folders were found in {root}.")
     clips, problems = readable_clips(sources, cache_dir, max_side, log)

@@ -28,6 +28,7 @@ import numpy as np
 
 from tempo_core.errors import MediaError, describe
 from tempo_core.frame_sizes import DECODE_FRAME_THREADS_MAX_PIXELS
+from tempo_core.local_files import ffmpeg_url
 from tempo_core.video.colour import Colour, to_rgb
 from tempo_core.video.colour import describe as describe_colour
 from tempo_core.video.limits import check_frame_size, check_source_frames
@@ -128,7 +129,7 @@ class VideoReader:
 
     # ------------------------------------------------------------------ indexing
     def _open(self) -> None:
-        self._container = av.open(str(self.path), metadata_errors="ignore")
+        self._container = av.open(ffmpeg_url(self.path), metadata_errors="ignore")
         self._stream = video_stream(self.path, self._container)
         context = self._stream.codec_context
         large = context.width * context.height > _FRAME_THREADS_MAX_PIXELS
@@ -256,7 +257,7 @@ class VideoReader:
                 container.seek(0, backward=True, any_frame=False)
         except av.FFmpegError:  # not seekable: start over from a fresh demuxer
             container.close()
-            self._container = container = av.open(str(self.path), metadata_errors="ignore")
+            self._container = container = av.open(ffmpeg_url(self.path), metadata_errors="ignore")
             self._stream = stream = container.streams.video[0]
         stream.codec_context.flush_buffers()
         counter = 0

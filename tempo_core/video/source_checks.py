@@ -1,6 +1,7 @@
 """What a source file must pass before anything is decoded, from its header alone.
 
-A missing, empty or folder path; a still image (FFmpeg's ``*_pipe`` image demuxers, a one-frame
+A missing, empty or folder path, a named pipe or device (:mod:`tempo_core.local_files`: opening
+one would block); a still image (FFmpeg's ``*_pipe`` image demuxers, a one-frame
 GIF is caught after indexing by the reader); no video stream; an unknown codec; and a frame size
 beyond :mod:`tempo_core.video.limits`, read from the container header or, for YUV4MPEG2, from
 the text header before FFmpeg sees the file (FFmpeg refuses a huge y4m size with a misleading
@@ -14,6 +15,7 @@ from pathlib import Path
 import av
 
 from tempo_core.errors import MediaError, describe
+from tempo_core.local_files import ffmpeg_url, open_regular, special_file_kind
 from tempo_core.video.limits import MAX_SIDE, check_frame_size
 
 
@@ -39,7 +41,7 @@ def check_video_header(path: str | Path) -> None:
     path = Path(path)
     check_path(path)
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        with av.open(ffmpeg_url(path), metadata_errors="ignore") as container:
             video_stream(path, container)
     except (av.FFmpegError, OSError, ValueError, IndexError, KeyError, TypeError) as err:
         raise MediaError(f"{path.name} is not a video file TEMPO can read ({describe(err)}).") from None
@@ -51,11 +53,14 @@ def _image_format(names: str) -> bool:
 
 
 def check_path(path: Path) -> None:
-    """Refuse a missing, folder or empty path, and a YUV4MPEG2 header naming a size beyond the limits."""
+    """Refuse a missing, folder, pipe, device or empty path, and a YUV4MPEG2 header naming a size beyond the limits."""
     if not path.exists():
         raise MediaError(f"The file {path} does not exist.")
     if path.is_dir():
         raise MediaError(f"{path} is a folder, not a video file.")
+    kind = special_file_kind(path)
+    if kind is not None:  # opening a pipe would wait for a writer, past Ctrl-C
+        raise MediaError(f"{path} is {kind}, not a video file.")
     if path.stat().st_size == 0:
         raise MediaError(f"The file {path} is empty.")
     _check_y4m_header(path)
@@ -63,8 +68,11 @@ def check_path(path: Path) -> None:
 
 def _check_y4m_header(path: Path) -> None:
     """A YUV4MPEG2 header names the frame size in plain text: check it before FFmpeg allocates."""
-    with open(path, "rb") as handle:
-        head = handle.read(256)
+    try:
+        with open_regular(path) as handle:
+            head = handle.read(256)
+    except OSError as err:
+        raise MediaError(f"{path.name} cannot be read ({describe(err)}).") from None
     if not head.startswith(b"YUV4MPEG2 "):
         return
     fields = {token[:1]: token[1:] for token in head.split(b"\n")[0].split(b" ")[1:] if token}

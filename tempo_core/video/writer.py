@@ -37,6 +37,7 @@ import av
 import numpy as np
 
 from tempo_core.errors import OutputError, describe
+from tempo_core.local_files import ffmpeg_url
 from tempo_core.video import output_paths
 from tempo_core.video.colour import Colour, OutputFormat, from_rgb, output_format, rgb8, to_output, to_rgb
 from tempo_core.video.output_paths import shown
@@ -229,7 +230,7 @@ class VideoWriter:
             )
         self._encoded_size = (width, height)
         self.output = self._output_format(encoder)
-        self._container = av.open(str(self._temp), "w")
+        self._container = av.open(ffmpeg_url(self._temp), "w")
         stream = self._container.add_stream(encoder, rate=self.rate)
         stream.width, stream.height, stream.pix_fmt = width, height, self.output.pix_fmt
         context = stream.codec_context
@@ -262,7 +263,7 @@ class VideoWriter:
 
     def _open_audio(self, source: Path, start: float, end: float | None) -> None:
         try:
-            audio_in = av.open(str(source), metadata_errors="ignore")
+            audio_in = av.open(ffmpeg_url(source), metadata_errors="ignore")
         except (av.FFmpegError, OSError):
             return
         if not audio_in.streams.audio:
