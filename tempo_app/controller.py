@@ -110,6 +110,7 @@ class AppController(QObject):
     def shutdown(self) -> bool:
         """Stop everything; False when a thread is still busy after the grace period."""
         self.playback.pause()
+        background = [t for t in (self.thumbnail_loader, self.cut_scanner) if t is not None]
         self._stop_thumbnails()
         self._stop_cut_scan()
         self.opener = None  # a clip still being indexed is closed when it arrives
@@ -118,7 +119,8 @@ class AppController(QObject):
         frames_stopped = self.display.shutdown()  # closes the clip's reader on its thread
         stopped = self.worker.stop()
         openers_stopped = all(opener.wait(OPENER_GRACE_MS) for opener in list(self._openers))
-        return stopped and frames_stopped and openers_stopped
+        background_stopped = all(thread.wait(OPENER_GRACE_MS) for thread in background)  # closing: may wait
+        return stopped and frames_stopped and openers_stopped and background_stopped
 
     def threads_running(self) -> bool:
         """A worker thread is still running (after :meth:`shutdown` gave up waiting for it)."""
@@ -178,6 +180,7 @@ class AppController(QObject):
         """Make the opened ``reader`` the current clip (it goes to the frame thread)."""
         frame_times, info = reader.frame_times, reader.info
         self.playback.pause()
+        background = [t for t in (self.thumbnail_loader, self.cut_scanner) if t is not None]
         self._stop_thumbnails()
         self._stop_cut_scan()
         self.display.set_reader(reader)  # the frame thread closes the previous clip's reader
@@ -193,6 +196,7 @@ class AppController(QObject):
         if not self.session.has_clip:
             return
         self.playback.pause()
+        background = [t for t in (self.thumbnail_loader, self.cut_scanner) if t is not None]
         self._stop_thumbnails()
         self._stop_cut_scan()
         self.display.set_reader(None)

@@ -52,6 +52,6 @@ class SceneCutScanner(QThread):
                 raise _Interrupted
             yield small
 
-    def cancel(self, wait_ms: int = 5000) -> None:
+    def cancel(self) -> None:
+        """Ask the thread to stop at its next check; returns at once (never waits on the UI thread)."""
         self.requestInterruption()
-        self.wait(wait_ms)

@@ -58,6 +58,6 @@ class ThumbnailLoader(QThread):
         except Exception as error:  # thumbnails are a nicety: report, never crash
             self.error.emit(user_message(error, "Decoding thumbnails"))
 
-    def cancel(self, wait_ms: int = 5000) -> None:
+    def cancel(self) -> None:
+        """Ask the thread to stop at its next check; returns at once (never waits on the UI thread)."""
         self.requestInterruption()
-        self.wait(wait_ms)
