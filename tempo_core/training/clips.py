@@ -306,8 +306,8 @@ class _SourceWalk:
             )
         if self.log is not None and self.folders % SCAN_PROGRESS_EVERY == 0:
             self.log(
-                f"data: looking for clips under {self.root}: {self.folders:,} folders so far, "
-                f"{len(self.sources)} clips found"
+                f"data: looking for clips under {self.root}: {self.folders:,} folders looked at, "
+                f"clips found: {len(self.sources)}"
             )
 
 

@@ -253,3 +253,53 @@ def test_vimeo_sequences_lacking_images_are_skipped_with_a_warning(tmp_path):
         (folder / "im1.png").unlink()
     with pytest.raises(InputError, match="None of the 3 sequences"):
         build_train_dataset(sep, n_frames=(2,), crop=32, log=lambda *_: None)
+
+
+def test_a_symlink_loop_in_the_data_root_ends_and_each_clip_counts_once(tmp_path):
+    """Issue 28 item 5: a data root with ``a -> .`` (and a clip linked under a second name)."""
+    root = tmp_path / "data"
+    root.mkdir()
+    encode_clip(root / "take.mp4", count=8)
+    write_frames(root / "frames" / "street", 5)
+    (root / "a").symlink_to(".")  # the loop
+    (root / "frames" / "up").symlink_to("..")  # a loop one level down
+    (root / "same.mp4").symlink_to("take.mp4")  # one clip, two names
+    (root / "street_again").symlink_to("frames/street")
+    sources = find_clip_sources(root)
+    assert sources == [root / "frames" / "street", root / "same.mp4"]
+    ds = build_train_dataset(root, crop=32, cache_dir=tmp_path / "c", log=lambda *_: None)
+    assert len(ds.clips) == 2 and len(ds) == 5 + 8
+
+
+def test_a_huge_data_root_says_how_far_it_got_and_stops(tmp_path, monkeypatch):
+    """``--data_root /`` printed nothing for a minute: the walk now reports progress every
+    SCAN_PROGRESS_EVERY folders and stops past MAX_SCAN_FOLDERS with a sentence."""
+    from tempo_core.training import clips
+
+    monkeypatch.setattr(clips, "MAX_SCAN_FOLDERS", 7)
+    monkeypatch.setattr(clips, "SCAN_PROGRESS_EVERY", 3)
+    root = tmp_path / "everything"
+    for i in range(4):
+        (root / f"d{i}" / "sub").mkdir(parents=True)
+    encode_clip(root / "d0" / "clip.mp4", count=4)
+    lines: list[str] = []
+    with pytest.raises(InputError, match=r"holds more than 7 folders; TEMPO stopped looking for clips there"):
+        build_train_dataset(root, crop=32, log=lines.append)
+    assert lines[:2] == [
+        f"data: looking for clips under {root}: 3 folders looked at, clips found: 1",
+        f"data: looking for clips under {root}: 6 folders looked at, clips found: 1",
+    ]
+
+
+def test_pipes_in_the_data_root_are_passed_over_and_a_pipe_root_is_refused(tmp_path):
+    """A FIFO named like a video (or given as --data_root) would block the walk forever."""
+    from fifo_guard import guarded_fifo
+
+    root = tmp_path / "data"
+    write_frames(root / "street", 4)
+    with guarded_fifo(root / "live.mp4"), guarded_fifo(root / "street" / "00009.png"):
+        assert find_clip_sources(root) == [root / "street"]
+        ds = build_train_dataset(root, crop=32, log=lambda *_: None)
+        assert len(ds) == 4
+    with guarded_fifo(tmp_path / "pipe.mp4") as pipe, pytest.raises(InputError, match=r"is a named pipe \(FIFO\)"):
+        build_train_dataset(pipe, crop=32, log=lambda *_: None)
