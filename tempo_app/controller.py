@@ -180,7 +180,6 @@ class AppController(QObject):
         """Make the opened ``reader`` the current clip (it goes to the frame thread)."""
         frame_times, info = reader.frame_times, reader.info
         self.playback.pause()
-        background = [t for t in (self.thumbnail_loader, self.cut_scanner) if t is not None]
         self._stop_thumbnails()
         self._stop_cut_scan()
         self.display.set_reader(reader)  # the frame thread closes the previous clip's reader
@@ -196,7 +195,6 @@ class AppController(QObject):
         if not self.session.has_clip:
             return
         self.playback.pause()
-        background = [t for t in (self.thumbnail_loader, self.cut_scanner) if t is not None]
         self._stop_thumbnails()
         self._stop_cut_scan()
         self.display.set_reader(None)
@@ -259,12 +257,17 @@ class AppController(QObject):
 
     def set_tiling(self, tiled: bool) -> None:
         """Synthesize in tiles (less GPU memory, a little slower) or whole frames."""
-        self.load_model(replace(self.model.spec, tile=LOW_MEMORY_TILE if tiled else None))
+        self._change_processing(replace(self.model.spec, tile=LOW_MEMORY_TILE if tiled else None))
 
     def set_half_size(self, on: bool) -> None:
         """On a CPU, large frames (720p and up) through the learned network at half size (about 2x
         faster), or every frame through the whole network at full size."""
-        self.load_model(replace(self.model.spec, scale="auto" if on else "1"))
+        self._change_processing(replace(self.model.spec, scale="auto" if on else "1"))
+
+    def _change_processing(self, spec: ModelSpec) -> None:
+        """Tiles and the processing scale change how the loaded weights run: no reload."""
+        self.model.set_loading(spec)
+        self.worker.change_processing(spec)
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.settings.device = info.spec.device  # remembered only once they worked

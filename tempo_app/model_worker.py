@@ -112,6 +112,11 @@ class ModelWorker(LatestWinsThread[SynthesisRequest]):
     def load_model(self, spec: ModelSpec, startup: bool = False) -> None:
         self.queue_job(partial(self._load, spec, startup))
 
+    def change_processing(self, spec: ModelSpec) -> None:
+        """Apply ``spec``'s tile and processing scale to the loaded interpolator, without reloading
+        its weights (a full load when none is loaded); ``model_loaded`` then reports the new spec."""
+        self.queue_job(partial(self._change_processing, spec))
+
     def submit(self, task: Task) -> None:
         """Run ``task(interpolator_or_None)`` on this thread after the queued work."""
         self.queue_job(partial(self._run_task, task))
@@ -143,6 +148,19 @@ class ModelWorker(LatestWinsThread[SynthesisRequest]):
         self._interp = interp
         self._generation += 1
         self._encoded_key = self._encoded = None
+        self._announce(interp, spec)
+
+    def _change_processing(self, spec: ModelSpec) -> None:
+        interp = self._interp
+        if interp is None or not hasattr(interp, "scale"):
+            self._load(spec, startup=False)
+            return
+        interp.tile, interp.scale = spec.tile, spec.scale
+        self._generation += 1  # frames made with the old settings are no longer this model's
+        self._encoded_key = self._encoded = None  # anchors keep the strategy they were encoded with
+        self._announce(interp, spec)
+
+    def _announce(self, interp: Interpolator, spec: ModelSpec) -> None:
         name = getattr(interp, "name", None) or (Path(spec.path).name if spec.path else "default")
         device_name = str(getattr(interp, "device_name", None) or getattr(interp, "device", "cpu"))
         precision = str(getattr(interp, "precision", spec.precision))

@@ -356,14 +356,16 @@ def test_model_menu_precision_and_device(qtbot, window, settings, dialogs):
     assert window.statusBar().findChild(QLabel, "device_label").text() == "Device: CPU"
     assert not menu.precision_actions["fp16"].isEnabled()  # the CPU is chosen: no fp16
     assert not menu.tile_action.isChecked()
+    loaded = controller.worker._interp
     with qtbot.waitSignal(controller.worker.model_loaded, timeout=30000):
         menu.tile_action.trigger()
+    assert controller.worker._interp is loaded and loaded.tile == 512  # the same weights, not reloaded
     assert controller.model.info.spec.tile == 512 and menu.tile_action.isChecked()
     assert menu.half_size_action.isChecked() and controller.model.info.spec.scale == "auto"
     with qtbot.waitSignal(controller.worker.model_loaded, timeout=30000):
         menu.half_size_action.trigger()
     assert controller.model.info.spec.scale == "1" and not menu.half_size_action.isChecked()
-    assert controller.worker._interp.scale == "1"  # the loaded interpolator runs every frame at full size
+    assert controller.worker._interp is loaded and loaded.scale == "1"  # every frame at full size, no reload
     assert dialogs == []
 
 
