@@ -6,7 +6,8 @@ goes through these checks first, and a refusal is one sentence naming the limit:
 
 * a frame side at most :data:`MAX_SIDE` pixels and at most :data:`MAX_PIXELS` pixels (16K UHD);
 * a frame whose working set (:data:`READ_BYTES_PER_PIXEL` to open and show it,
-  :func:`export_bytes_per_pixel` to interpolate it) fits in the memory available now;
+  :func:`export_bytes_per_pixel` to interpolate it) fits in the memory this process may still
+  use (:func:`tempo_core.memory_budget.available_memory`: cgroup limits included);
 * at most :data:`MAX_SOURCE_FRAMES` frames indexed in a source and :data:`MAX_OUTPUT_FRAMES`
   frames planned for one output.
 
@@ -15,9 +16,8 @@ goes through these checks first, and a refusal is one sentence naming the limit:
 
 from __future__ import annotations
 
-import os
-
 from tempo_core.errors import InputError, MediaError
+from tempo_core.memory_budget import available_memory
 
 MAX_SIDE = 16384
 MAX_PIXELS = 15360 * 8640  # 16K UHD, the largest video format in use
@@ -28,25 +28,6 @@ MAX_OUTPUT_FRAMES = 2_000_000
 # Opening and showing a clip: decoded frames held by the decoder (4 bytes a pixel, a few of
 # them), the RGB copy and its rotation (3 + 3), the cache's minimum frame (3).
 READ_BYTES_PER_PIXEL = 32
-_FALLBACK_MEMORY = 8 * 2**30
-
-
-def available_memory() -> int:
-    """Bytes of memory available now (``MemAvailable`` on Linux; half the RAM elsewhere)."""
-    override = os.environ.get("TEMPO_MEMORY_BYTES")
-    if override:
-        return int(override)
-    try:
-        with open("/proc/meminfo", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
-    except (AttributeError, ValueError, OSError):
-        return _FALLBACK_MEMORY
 
 
 def export_bytes_per_pixel(anchors: int) -> int:
