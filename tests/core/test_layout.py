@@ -150,3 +150,54 @@ def test_every_subpackage_says_what_it_holds():
     for init in (ROOT / "tempo_core").glob("*/__init__.py"):
         doc = ast.get_docstring(ast.parse(init.read_text()))
         assert doc and len(doc.split()) >= 25, f"{init.parent.name} needs a docstring paragraph"
+
+
+# Every module of both packages in one layer, lowest first; a module may import its own layer and
+# the ones below it. A new module must be placed here (the test names it), so the rule covers all.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    (
+        "tempo_core.errors",
+        "tempo_core.frame_sizes",
+        "tempo_core.local_files",
+        "tempo_core.memory_budget",
+        "tempo_core.model_header",
+    ),
+    ("tempo_core.network",),
+    ("tempo_core.checkpoint", "tempo_core.cpu_memory", "tempo_core.frame_score", "tempo_core.reporting"),
+    ("tempo_core.inference",),
+    ("tempo_core.video",),
+    ("tempo_core.training", "tempo_core.evaluation"),
+    ("tempo_core.commands", "tempo_core.__main__", "tempo_core"),
+    ("tempo_app",),
+)
+
+
+EXACT_NAMES = {"tempo_core", "tempo_core.__main__"}  # these name one module, not a subtree
+
+
+def layer_of(module: str) -> int | None:
+    """The index in :data:`LAYERS` of the most specific prefix naming ``module``."""
+    best: tuple[int, int] | None = None
+    for index, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            inside = module == prefix or (prefix not in EXACT_NAMES and module.startswith(prefix + "."))
+            if inside and (best is None or len(prefix) > best[1]):
+                best = (index, len(prefix))
+    return None if best is None else best[0]
+
+
+def test_every_module_has_a_layer_and_imports_only_its_own_or_lower_ones():
+    graph = import_graph()
+    unplaced = sorted(m for m in graph if layer_of(m) is None)
+    assert not unplaced, f"place these modules in LAYERS: {unplaced}"
+    upward = sorted(
+        f"{module} imports {dep}" for module, deps in graph.items() for dep in deps if layer_of(dep) > layer_of(module)
+    )
+    assert not upward
+
+
+def test_a_new_module_outside_the_layers_is_named():
+    assert layer_of("tempo_core.something_new") is None and layer_of("tempo_core.video.new") == layer_of(
+        "tempo_core.video"
+    )
+    assert layer_of("tempo_core") == layer_of("tempo_core.commands") > layer_of("tempo_core.inference.images")
