@@ -33,6 +33,7 @@ class BatchItem:
     output: Path
     status: str = "pending"
     message: str = ""
+    inputs: tuple[Path, ...] = ()  # the batch's other clips: never written
 
 
 def expand_inputs(inputs: list[str]) -> list[Path]:

@@ -12,8 +12,10 @@ Colour tags, bit depth (HEVC, ProRes, FFV1) and the copied real frames are kept;
 
 A progress line shows frames done, speed and time left. Ctrl-C (SIGINT) and SIGTERM cancel
 cleanly: nothing is left behind, exit code 130 or 143 (128 + the signal number). A run killed
-outright leaves hidden ``.NAME.tempo-<pid>-<hex>.partial`` files that the next run writing in
-that folder removes. The exit code is 0 only when the output was written.
+outright leaves a hidden ``.tempo-<pid>-<hex>.partial`` folder (marked as TEMPO's) that the
+next run writing in that folder removes. No file is written over an input of the run (the
+source, a batch's other clips), and none that exists without ``--overwrite`` (the report's
+too). The exit code is 0 only when the output was written.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from tempo_core.errors import Cancelled, TempoError
 from tempo_core.inference.settings import PRECISION_NAMES, SCALE_CHOICES
 from tempo_core.video.engine import CancelToken, ExportResult, ExportSettings, Progress, validate
 from tempo_core.video.reader import check_video_header
-from tempo_core.video.report import export_with_report, summary_lines
+from tempo_core.video.report import check_report_targets, export_with_report, summary_lines
 from tempo_core.video.safety_net import check_min_confidence
 from tempo_core.video.scenecut import DEFAULT_THRESHOLD
 from tempo_core.video.writer import CODECS
@@ -125,8 +127,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress line")
 
 
-def settings_from_args(args: argparse.Namespace, source: str | Path, output: str | Path) -> ExportSettings:
-    """The export settings for one ``source`` -> ``output`` pair."""
+def settings_from_args(
+    args: argparse.Namespace, source: str | Path, output: str | Path, inputs: tuple[Path, ...] = ()
+) -> ExportSettings:
+    """The export settings for one ``source`` -> ``output`` pair; ``inputs``: the batch's other
+    clips (never written)."""
     mode, value = _mode(args)
     return ExportSettings(
         input_path=source,
@@ -143,6 +148,7 @@ def settings_from_args(args: argparse.Namespace, source: str | Path, output: str
         batch_size=args.batch_size,
         tile=args.tile,
         keep_duplicates=args.keep_duplicates,
+        inputs=tuple(inputs),
     )
 
 
@@ -229,6 +235,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_batch(args)
     settings = settings_from_args(args, args.inputs[0], args.output)
     validate(settings)  # cheap refusals (existing output, bad folder) before loading the model
+    check_report_targets(settings, args.report == "json")  # the report's names, checked as the video's
     check_video_header(settings.input_path)  # and a source that cannot be read, from its header
     token = CancelToken()
     with StopSignals(token) as signals:
@@ -255,10 +262,14 @@ def _run_batch(args: argparse.Namespace) -> int:
     """Export every clip of a batch with one model; go on after a failure (see batch.py)."""
     sources = expand_inputs(args.inputs)
     items = batch_outputs(sources, Path(args.output), *_mode(args), args.codec)
+    for item in items:  # every output checked against every input before anything is written
+        _check_batch_item(args, item, tuple(sources))
     token = CancelToken()
     with StopSignals(token) as signals:
-        interpolator = load_interpolator(args)
+        interpolator = load_interpolator(args) if any(item.status == "pending" for item in items) else None
         for number, item in enumerate(items, 1):
+            if item.status != "pending":
+                continue
             if token.cancelled:
                 item.status = "not started"
                 continue
@@ -272,11 +283,25 @@ def _run_batch(args: argparse.Namespace) -> int:
     return 1 if any(item.status != "ok" for item in items) else 0
 
 
+def _check_batch_item(args: argparse.Namespace, item: BatchItem, sources: tuple[Path, ...]) -> None:
+    """Refuse, before the model loads, an item whose output or report would be the source,
+    another clip of the batch, or an existing file without --overwrite: it is listed FAILED."""
+    item.inputs = tuple(source for source in sources if source != item.source)
+    try:
+        settings = settings_from_args(args, item.source, item.output, item.inputs)
+        validate(settings)
+        check_report_targets(settings, args.report == "json")
+    except TempoError as err:
+        item.status, item.message = "failed", str(err)
+        print(f"tempo interpolate: {item.source.name}: {item.message}", file=sys.stderr)
+
+
 def _batch_item(args: argparse.Namespace, item: BatchItem, interpolator, token: CancelToken) -> None:
     line = ProgressLine(enabled=not args.quiet)
     try:
-        settings = settings_from_args(args, item.source, item.output)
+        settings = settings_from_args(args, item.source, item.output, item.inputs)
         validate(settings)
+        check_report_targets(settings, args.report == "json")
         check_video_header(settings.input_path)
         result = export_with_report(
             settings, interpolator, line, token, report=args.report == "json", min_confidence=args.min_confidence

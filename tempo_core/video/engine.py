@@ -31,6 +31,7 @@ from tempo_core.frame_sizes import EXPORT_TILING_PIXELS
 from tempo_core.video.colour import Colour
 from tempo_core.video.duplicates import THUMB_SIZE, RepeatFinder, plan_without_repeats, repeats_replaced
 from tempo_core.video.limits import check_frame_size, check_output_frames, export_bytes_per_pixel
+from tempo_core.video.output_paths import check_not_an_input
 from tempo_core.video.pipeline import CancelToken, ExportPipeline, FrameModel, Job, Progress, Synthesized, make_jobs
 from tempo_core.video.reader import VideoInfo, VideoReader
 from tempo_core.video.scenecut import DEFAULT_THRESHOLD, cut_scores, detect_cuts
@@ -61,7 +62,8 @@ class ExportSettings:
     x K) or "times" (explicit source ``times`` written at ``value`` fps). ``start``/``end`` in
     source seconds. ``quality`` is CRF-like (lower is better). ``scene_threshold`` >= 1 turns
     scene-cut detection off. ``tile`` forces tiled synthesis of that many pixels a side.
-    ``keep_duplicates`` treats repeated frames as real frames (no duplicate detection)."""
+    ``keep_duplicates`` treats repeated frames as real frames (no duplicate detection).
+    ``inputs``: the run's other inputs (a batch's other clips), never written or replaced."""
 
     input_path: str | Path
     output_path: str | Path
@@ -78,6 +80,7 @@ class ExportSettings:
     tile: int | None = None
     times: tuple[float, ...] | None = None
     keep_duplicates: bool = False
+    inputs: tuple[str | Path, ...] = ()
 
 
 @dataclass
@@ -108,6 +111,7 @@ def validate(settings: ExportSettings) -> None:
     if settings.tile is not None and settings.tile < 1:
         raise InputError(f"The tile size must be a positive number of pixels, not {settings.tile}.")
     check_output_path(Path(settings.output_path), settings.codec, settings.overwrite, Path(settings.input_path))
+    check_not_an_input(settings.output_path, settings.inputs)
 
 
 def detect_scene_cuts(

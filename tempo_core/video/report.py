@@ -12,16 +12,19 @@ in a :class:`~tempo_core.video.safety_net.ScoringModel` (scores, and the safety 
 * ``OUTPUT.report.png``: the score along the clip, worst frames marked
   (:mod:`tempo_core.video.report_plot`).
 
-Both are written to hidden temporary names and renamed into place only after the export
-succeeded, so a cancelled or failed export leaves neither. An export without a report removes
-the sidecars an earlier export left beside the same output (they describe a file now replaced).
+Both go through the safe-output path (:mod:`tempo_core.video.output_paths`), as the video does:
+checked before the export starts (:func:`check_report_targets`: never the source or another
+input, never a file already there without ``overwrite``), written to hidden temporary names and
+moved into place only after the export succeeded, so a cancelled or failed export leaves
+neither, and a report that cannot be written leaves what was at those names as it was. An export
+without a report touches no sidecar: one an earlier export left is kept, with a note. A name too
+long for its sidecar (over 255 bytes with ``.report.json``) gets no report, with a note.
 The records themselves (:class:`FrameEntry`, :class:`ExportReport`) and reading a sidecar back
 (:func:`load_report`) live in :mod:`tempo_core.video.report_records`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -30,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from tempo_core.errors import OutputError, describe
+from tempo_core.video import output_paths
 from tempo_core.video.engine import CancelToken, ExportResult, ExportSettings, Progress, run_export
-from tempo_core.video.output_paths import temporary_name
 from tempo_core.video.report_plot import draw_score_plot
 from tempo_core.video.report_records import ExportReport, FrameEntry, load_report, report_from_dict
 from tempo_core.video.safety_net import ScoringModel, SynthesisRecord
@@ -41,6 +44,7 @@ __all__ = [
     "ExportReport",
     "FrameEntry",
     "ReportedExport",
+    "check_report_targets",
     "export_with_report",
     "load_report",
     "report_from_dict",
@@ -84,30 +88,63 @@ def report_paths(output: str | Path) -> tuple[Path, Path]:
     return path.with_name(path.name + JSON_SUFFIX), path.with_name(path.name + PLOT_SUFFIX)
 
 
-def write_report(report: ExportReport, output: str | Path) -> tuple[Path, Path]:
-    """Write the JSON sidecar and the plot beside ``output``, each atomically; on failure
-    neither is left and :class:`OutputError` says why."""
-    targets = report_paths(output)
-    temps = [temporary_name(target) for target in targets]
+def _name_max(folder: Path) -> int:
     try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):
+        return 255
+
+
+def reportable(output: str | Path) -> bool:
+    """False when a sidecar's name would be longer than the folder allows (a 250-byte output name)."""
+    path = Path(output)
+    limit = _name_max(path.absolute().parent if path.absolute().parent.is_dir() else Path("."))
+    return all(len(os.fsencode(target.name)) <= limit for target in report_paths(path))
+
+
+def check_report_targets(settings: ExportSettings, report: bool = True) -> None:
+    """Refuse, before the export starts, report names that are the source or another input of
+    the run, a folder, a link leading nowhere, or an existing file without ``--overwrite``."""
+    if not report or not reportable(settings.output_path):
+        return
+    for target in report_paths(settings.output_path):
+        output_paths.check_file_target(
+            target,
+            overwrite=settings.overwrite,
+            inputs=settings.inputs,
+            source=settings.input_path,
+            what="export report",
+            hint="pass --overwrite to replace it, or --report none",
+        )
+
+
+def write_report(
+    report: ExportReport,
+    output: str | Path,
+    *,
+    overwrite: bool = False,
+    expected: tuple[output_paths.Identity | None, ...] | None = None,
+) -> tuple[Path, Path]:
+    """Write the JSON sidecar and the plot beside ``output``, each to a temporary name then moved
+    into place (:func:`~tempo_core.video.output_paths.place`): what is at those names is
+    replaced only with ``overwrite`` and only when it is what was there at the start
+    (``expected``; default: now). On failure the temporaries go, whatever was at the names
+    stays, and :class:`OutputError` says why."""
+    targets = report_paths(output)
+    expected = expected or tuple(output_paths.identity(target) for target in targets)
+    temps: list[Path] = []
+    try:
+        temps = [output_paths.create_staged_file(target) for target in targets]
         temps[0].write_text(json.dumps(report.to_dict(), indent=1) + "\n", encoding="utf-8")
         draw_score_plot(report).save(temps[1], format="PNG")
-        for temp, target in zip(temps, targets, strict=True):
-            os.replace(temp, target)
+        for temp, target, was in zip(temps, targets, expected, strict=True):
+            output_paths.place(temp, target, overwrite=overwrite, expected=was)
     except OSError as err:
-        for path in (*temps, *targets):
-            with contextlib.suppress(OSError):
-                path.unlink(missing_ok=True)
         raise OutputError(f"The export report could not be written beside {output}: {describe(err)}.") from None
+    finally:
+        for temp in temps:
+            output_paths.discard(temp)
     return targets
-
-
-def remove_report(output: str | Path) -> None:
-    """Remove the sidecars beside ``output`` (an earlier export's), if any."""
-    for path in report_paths(output):
-        with contextlib.suppress(OSError):
-            if path.is_file():
-                path.unlink()
 
 
 @dataclass
@@ -131,8 +168,13 @@ def export_with_report(
     """:func:`~tempo_core.video.engine.run_export` with scores, the safety net below
     ``min_confidence`` (None: off) and, with ``report``, the sidecar and plot beside the output.
 
-    Raises what ``run_export`` raises (nothing is written then). A report that cannot be written
-    is a note in the result (the video is complete and stays), and no part of it is left."""
+    Raises what ``run_export`` raises (nothing is written then), and :class:`OutputError` before
+    the export starts for report names it must not write (:func:`check_report_targets`). A
+    report that cannot be written is a note in the result (the video is complete and stays),
+    and what was at its names stays as it was."""
+    check_report_targets(settings, report)
+    targets = report_paths(settings.output_path)
+    expected = tuple(output_paths.identity(target) for target in targets)
     model = ScoringModel(interpolator, min_confidence)
     result = run_export(settings, model, progress=progress, cancel=cancel)
     if result.plan is None:
@@ -140,10 +182,18 @@ def export_with_report(
     exported = build_report(settings, result.plan, model.records, min_confidence)
     exported.output = str(result.output_path)
     if not report:
-        remove_report(result.output_path)
+        if any(os.path.lexists(target) for target in targets):
+            result.notes.append(
+                f"{targets[0].name} beside the output is an earlier export's report and was left as it was."
+            )
+        return ReportedExport(result, exported)
+    if not reportable(result.output_path):
+        result.notes.append(
+            f"No export report was written: {targets[0].name[:40]}... would be a name longer than the folder allows."
+        )
         return ReportedExport(result, exported)
     try:
-        files = write_report(exported, result.output_path)
+        files = write_report(exported, result.output_path, overwrite=settings.overwrite, expected=expected)
     except OutputError as err:
         result.notes.append(str(err))
         return ReportedExport(result, exported)

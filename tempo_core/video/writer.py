@@ -28,7 +28,6 @@ import contextlib
 import errno
 import math
 import os
-import shutil
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -99,23 +98,13 @@ def _available(name: str) -> bool:
 
 
 def _create_temp_file(path: Path) -> Path:
-    """An empty hidden file beside ``path`` with the usual (umask) permissions."""
-    for _ in range(100):
-        temp = output_paths.temporary_name(path)
-        try:
-            os.close(os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-            return temp
-        except FileExistsError:
-            continue
-    raise OutputError(f"Could not create a temporary file in {path.parent}.")
+    """An empty file in a hidden staging folder beside ``path`` (see :mod:`.output_paths`)."""
+    return output_paths.create_staged_file(path)
 
 
 def _create_temp_folder(path: Path) -> Path:
     """An empty hidden folder beside ``path`` (umask permissions) holding the TEMPO marker."""
-    temp = output_paths.temporary_name(path)
-    os.mkdir(temp)
-    output_paths.mark_as_tempo_folder(temp)
-    return temp
+    return output_paths.create_temp_folder(path)
 
 
 def output_error(err: Exception, path: Path) -> OutputError:
@@ -398,10 +387,7 @@ class VideoWriter:
             self._container = None
         temp = getattr(self, "_temp", None)
         if temp is not None and not self._finished:
-            if temp.is_dir():
-                shutil.rmtree(temp, ignore_errors=True)
-            else:
-                temp.unlink(missing_ok=True)
+            output_paths.discard(temp)
 
     def __enter__(self) -> VideoWriter:
         return self

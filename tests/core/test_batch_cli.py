@@ -89,3 +89,29 @@ def test_a_batch_into_a_file_is_one_sentence(tmp_path, capsys):
     target.write_bytes(b"x")
     code, _, stderr = run(capsys, *clips, "-o", target, "--factor", "2")
     assert code == 1 and "is a file; a batch writes into a folder." in stderr and target.read_bytes() == b"x"
+
+
+def test_overwrite_never_replaces_another_input_of_the_batch(tmp_path, capsys, monkeypatch):
+    # issue 28, item 2: the exact commands that destroyed an input, then processed the replacement
+    shots, out = tmp_path / "shots", tmp_path / "out"
+    shots.mkdir()
+    out.mkdir()
+    take = make_clip(shots / "take.mp4", count=3, width=32, height=24, codec="libx264")
+    earlier = make_clip(out / "take_x2.mp4", count=4, width=32, height=24, codec="libx264")
+    kept = earlier.read_bytes()
+    code, stdout, stderr = run(capsys, take, earlier, "-o", f"{out}/", "--factor", "2", "--overwrite")
+    assert code == 1 and earlier.read_bytes() == kept
+    lines = stdout.strip().splitlines()
+    assert lines[0].startswith("FAILED") and "take.mp4: The output" in lines[0] and "another input" in lines[0]
+    assert lines[1].startswith("ok") and probe(out / "take_x2_x2.mp4").frame_count == 8  # from the original
+    assert "Traceback" not in stderr
+    here = tmp_path / "here"
+    here.mkdir()
+    make_clip(here / "a.mp4", count=3, width=32, height=24, codec="libx264")
+    make_clip(here / "a_x2.mp4", count=5, width=32, height=24, codec="libx264")
+    before = (here / "a_x2.mp4").read_bytes()
+    monkeypatch.chdir(here)
+    code, stdout, _ = run(capsys, ".", "-o", ".", "--factor", "2", "--overwrite")
+    assert code == 1 and (here / "a_x2.mp4").read_bytes() == before
+    assert [line.split()[0] for line in stdout.strip().splitlines()] == ["FAILED", "ok"]
+    assert probe(here / "a_x2_x2.mp4").frame_count == 10

@@ -15,7 +15,7 @@ from PIL import Image
 from tempo_test_clips import frame_image, make_clip
 
 from tempo_core.commands.cli import main
-from tempo_core.errors import Cancelled, InputError, ModelError
+from tempo_core.errors import Cancelled, InputError, ModelError, OutputError
 from tempo_core.frame_score import frame_score, plain_blend
 from tempo_core.inference import Interpolator
 from tempo_core.video.engine import CancelToken, ExportSettings
@@ -72,24 +72,45 @@ def test_every_export_writes_a_sidecar_and_a_plot(tmp_path, interpolator):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
 
 
-def test_report_none_writes_nothing_and_clears_a_stale_one(tmp_path, interpolator):
+def test_report_none_writes_nothing_and_keeps_an_earlier_report(tmp_path, interpolator):
     source = make_clip(tmp_path / "src.mkv", count=4, width=W, height=H)
     output = tmp_path / "out.mkv"
     export_with_report(settings(source, output), interpolator)
-    assert all(p.exists() for p in report_paths(output))
+    before = [p.read_bytes() for p in report_paths(output)]
     exported = export_with_report(settings(source, output, overwrite=True), interpolator, report=False)
     assert exported.files == () and exported.report.synthesized
-    assert not any(p.exists() for p in report_paths(output))
+    assert [p.read_bytes() for p in report_paths(output)] == before  # issue 28: never deleted
+    assert any("earlier export's report and was left as it was" in note for note in exported.result.notes)
 
 
-def test_a_report_that_cannot_be_written_is_a_note_and_leaves_nothing(tmp_path, interpolator):
+def test_a_report_that_cannot_be_written_is_a_note_and_keeps_what_was_there(tmp_path, interpolator, monkeypatch):
+    source = make_clip(tmp_path / "src.mkv", count=4, width=W, height=H)
+    output = tmp_path / "out.mkv"
+    for path in report_paths(output):
+        path.write_bytes(b"the user's own " + path.name.encode())
+    names = sorted(p.name for p in tmp_path.iterdir())
+
+    def disk_full(*args, **kw):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("tempo_core.video.report.draw_score_plot", disk_full)
+    exported = export_with_report(settings(source, output, overwrite=True), interpolator)
+    assert exported.files == () and output.exists()
+    assert any("export report could not be written" in note for note in exported.result.notes)
+    assert [p.read_bytes() for p in report_paths(output)] == [
+        b"the user's own out.mkv.report.json",
+        b"the user's own out.mkv.report.png",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({*names, "out.mkv"})
+
+
+def test_a_folder_at_a_report_name_is_refused_before_the_export(tmp_path, interpolator):
     source = make_clip(tmp_path / "src.mkv", count=4, width=W, height=H)
     output = tmp_path / "out.mkv"
     report_paths(output)[0].mkdir()  # a folder where the sidecar should go
-    exported = export_with_report(settings(source, output), interpolator)
-    assert exported.files == () and output.exists()
-    assert any("export report could not be written" in note for note in exported.result.notes)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv", "out.mkv.report.json", "src.mkv"]
+    with pytest.raises(OutputError, match="is a folder"):
+        export_with_report(settings(source, output), interpolator)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv.report.json", "src.mkv"]
 
 
 class Failing:
@@ -256,3 +277,35 @@ def test_the_plot_axis_zooms_in_when_every_score_is_high():
     height = zoomed.bottom - zoomed.top
     assert zoomed.y(0.95) - zoomed.y(1.0) == pytest.approx(height / 2)
     assert plain.y(0.95) - plain.y(1.0) == pytest.approx(height * 0.05)
+
+
+def test_report_names_get_the_same_checks_as_the_video(tmp_path, capsys):
+    # issue 28, item 1: the exact commands that replaced a source and a user's files
+    clip = make_clip(tmp_path / "clip.mp4", count=3, width=W, height=H, codec="libx264")
+    holiday = tmp_path / "holiday.mp4.report.json"
+    holiday.write_bytes(clip.read_bytes())
+    code, _, err = cli(capsys, holiday, "-o", tmp_path / "holiday.mp4", "--factor", "2")
+    assert code == 1 and "would overwrite the source video" in err and "Traceback" not in err
+    assert holiday.read_bytes() == clip.read_bytes() and not (tmp_path / "holiday.mp4").exists()
+    frames_source = tmp_path / "frames.report.png"
+    frames_source.write_bytes(clip.read_bytes())
+    code, _, err = cli(capsys, frames_source, "-o", tmp_path / "frames", "--factor", "2", "--codec", "png")
+    assert code == 1 and "would overwrite the source video" in err
+    assert frames_source.read_bytes() == clip.read_bytes() and not (tmp_path / "frames").exists()
+    own = tmp_path / "new.mp4.report.json"
+    own.write_text("the user's notes")
+    code, _, err = cli(capsys, clip, "-o", tmp_path / "new.mp4", "--factor", "2")
+    assert code == 1 and "new.mp4.report.json already exists; pass --overwrite" in err
+    assert own.read_text() == "the user's notes" and not (tmp_path / "new.mp4").exists()
+
+
+def test_a_255_byte_output_name_is_written_without_its_report(tmp_path, interpolator):
+    # issue 28, item 13: the temporary name is short, so the longest name the folder allows works
+    source = make_clip(tmp_path / "src.mkv", count=3, width=W, height=H)
+    output = tmp_path / ("v" * 251 + ".mkv")
+    exported = export_with_report(settings(source, output), interpolator)
+    assert decoded(output) and exported.files == ()
+    assert any("No export report was written" in note for note in exported.result.notes)
+    shorter = tmp_path / ("w" * 239 + ".mkv")  # its report names are 255 bytes
+    assert export_with_report(settings(source, shorter), interpolator).files == report_paths(shorter)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -12,7 +12,7 @@ from tempo_test_clips import make_clip
 
 from tempo_core.errors import OutputError
 from tempo_core.video.engine import ExportSettings, run_export
-from tempo_core.video.output_paths import MARKER, remove_stale_leftovers
+from tempo_core.video.output_paths import MARKER, MARKER_TEXT, STAGING_TEXT, remove_stale_leftovers
 from tempo_core.video.reader import probe
 
 W, H = 32, 24
@@ -117,31 +117,84 @@ def test_two_runs_to_one_output_one_wins_the_other_says_so(tmp_path, interpolato
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv", "x2 (new).mkv", "x2.mkv"]
 
 
+def _staging(folder, pid, token, *, marker_text=None, files=("partial.mkv",)):
+    """A leftover as a killed TEMPO run leaves it: a hidden folder with TEMPO's marker inside."""
+    path = folder / f".tempo-{pid}-{token}.partial"
+    path.mkdir()
+    (path / MARKER).write_text(marker_text or STAGING_TEXT)
+    for name in files:
+        (path / name).write_bytes(b"x")
+    return path
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="process ids are checked on POSIX only")
 def test_stale_leftovers_are_removed_only_when_old_and_orphaned(tmp_path):
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     alive = os.getppid()
-    names = {
-        f".clip.tempo-{gone.pid}-0123abcd.partial.mkv": "removed",
-        f".frames.tempo-{gone.pid}-0123abce.partial": "removed (folder)",
-        f".frames.tempo-{gone.pid}-0123abcf.old": "removed (folder)",
-        f".clip.tempo-{alive}-0123abcd.partial.mkv": "kept: its writer runs",
-        ".clip.0123abcd.partial.mkv": "kept: not a name TEMPO gives",
-        "clip.tempo-1-0123abcd.partial.mkv": "kept: not hidden",
-    }
-    for name, what in names.items():
-        path = tmp_path / name
-        if "folder" in what:
-            path.mkdir()
-            (path / "frame_000000.png").write_bytes(b"x")
-        else:
-            path.write_bytes(b"x")
+    removed_ones = [
+        _staging(tmp_path, gone.pid, "0123abcd"),  # a staged video
+        _staging(tmp_path, gone.pid, "0123abce", marker_text=MARKER_TEXT, files=("frame_000000.png",)),
+    ]
+    kept = [
+        _staging(tmp_path, alive, "0123abcf"),  # its writer runs
+        _staging(tmp_path, gone.pid, "0123abd1", files=("partial.mkv", "notes.txt")),  # something of the user's
+        _staging(tmp_path, gone.pid, "0123abd2", marker_text="my own marker\n"),  # not TEMPO's text
+    ]
+    for path in [*removed_ones, *kept]:
         os.utime(path, (time.time() - 600, time.time() - 600))
-    young = tmp_path / f".clip.tempo-{gone.pid}-0123abd0.partial.mkv"
-    young.write_bytes(b"x")  # under a minute old: its run may still be starting
+    young = _staging(tmp_path, gone.pid, "0123abd0")  # under a minute old: its run may still be starting
     removed = remove_stale_leftovers(tmp_path)
-    assert sorted(removed) == sorted(n for n, what in names.items() if what.startswith("removed"))
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [young.name, *(n for n, what in names.items() if what.startswith("kept"))]
-    )
+    assert sorted(removed) == sorted(p.name for p in removed_ones)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in [*kept, young])
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process ids are checked on POSIX only")
+def test_look_alike_names_without_tempos_marker_are_never_removed(tmp_path):
+    # issue 28, item 11: names alone once sufficed, and a user's files went
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    photo = tmp_path / f".IMG_2024.tempo-{gone.pid}-0badc0de.partial.jpg"
+    photo.write_bytes(b"a photo")
+    old_style = tmp_path / f".clip.tempo-{gone.pid}-0123abcd.partial.mkv"
+    old_style.write_bytes(b"a file under an old TEMPO name, but not marked")
+    photos = tmp_path / f".photos.tempo-{gone.pid}-cafebabe.old"
+    photos.mkdir()
+    (photos / "beach.jpg").write_bytes(b"a photo")
+    bare = tmp_path / f".tempo-{gone.pid}-cafebabf.partial"  # TEMPO's name, no marker
+    bare.mkdir()
+    (bare / "partial.mkv").write_bytes(b"the user's")
+    for path in (photo, old_style, photos, bare):
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+    before = snapshot(tmp_path)
+    assert remove_stale_leftovers(tmp_path) == []
+    assert snapshot(tmp_path) == before
+
+
+def test_png_overwrite_never_deletes_a_sub_folder_named_like_a_frame(tmp_path, interpolator):
+    source = make_clip(tmp_path / "clip.mkv", count=2, width=W, height=H)
+    frames = tmp_path / "frames"
+    export(source, frames, interpolator, codec="png")
+    inner = frames / "frame_999999.png"
+    inner.mkdir()
+    (inner / "mine.txt").write_text("the user's")
+    with pytest.raises(OutputError, match="TEMPO did not make"):
+        export(source, frames, interpolator, codec="png", overwrite=True)
+    assert (inner / "mine.txt").read_text() == "the user's"
+
+
+def test_a_dangling_symlink_at_the_output_is_refused_up_front(tmp_path, interpolator, capsys):
+    # issue 28, item 12: the whole export used to run, then save "out (new).mp4" and exit 1
+    source = make_clip(tmp_path / "clip.mkv", count=2, width=W, height=H)
+    link = tmp_path / "out.mkv"
+    link.symlink_to(tmp_path / "nowhere" / "gone.mkv")
+    for overwrite in (False, True):
+        with pytest.raises(OutputError, match="is a symbolic link to .*gone.mkv, which does not exist"):
+            export(source, link, interpolator, overwrite=overwrite)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv", "out.mkv"] and link.is_symlink()
+    from tempo_core.commands.cli import main
+
+    code = main(["interpolate", str(source), "-o", str(link), "--factor", "2", "--codec", "ffv1", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 1 and "which does not exist" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv", "out.mkv"]
