@@ -86,6 +86,21 @@ def test_every_parameter_gets_a_finite_gradient():
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())
 
 
+@pytest.mark.parametrize("name", preset_names())
+def test_every_preset_runs_forward_and_backward_on_a_small_input(name):
+    torch.manual_seed(0)
+    model = build_tempo(preset_config(name))
+    perturb_zero_inits(model)
+    images, times = sample(1, 2, 64, 64)
+    out, aux = model(images, times, torch.tensor([0.5]))
+    assert out.shape == (1, 3, 64, 64) and aux["confidence"].shape == (1, 1, 64, 64)
+    assert torch.isfinite(out).all() and 0 <= out.min() and out.max() <= 1
+    (out.mean() + aux["confidence"].mean()).backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert sum(bool(g.abs().sum() > 0) for g in grads) > 0.9 * len(grads)
+
+
 def test_adaln_zero_and_naf_blocks_start_as_identity():
     x = torch.randn(2, 8, 16, 16)
     block = AdaLNZeroConvNeXtBlock(8, cond_dim=4)
