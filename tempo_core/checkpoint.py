@@ -4,8 +4,15 @@ Weights are only ever read from safetensors (no pickle); the metadata is parsed 
 evaluated, and checked before anything is built (:func:`check_config_values`): at most
 :data:`MAX_CONFIG_CHARS` characters, a flat object of the :class:`TempoConfig` fields, each a
 whole number (or, for ``offset_scale``, a finite number) within :data:`CONFIG_LIMITS`, so a
-hostile file cannot make TEMPO allocate a giant network, recurse, hang or compute NaN. Every
-problem a user can cause becomes a :class:`ModelError` naming it.
+hostile file cannot make TEMPO allocate a giant network, recurse, hang or compute NaN.
+
+Before one tensor is read, :func:`load_model` checks the file's header
+(:mod:`tempo_core.model_header`: its size, at most 10,000 tensors, well-formed entries) against
+the network the config describes, built on the ``meta`` device (names and shapes, no memory):
+no tensor missing, none extra, every dtype floating point, every shape the network's, and the
+network's weights within the memory the process may use. A pipe or device is refused before it is
+opened (opening one would block with the GIL held). Every problem a user can cause becomes a
+:class:`ModelError` naming it.
 """
 
 from __future__ import annotations
@@ -20,14 +27,19 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from tempo_core.errors import ModelError
+from tempo_core import model_header
+from tempo_core.errors import ModelError, describe
+from tempo_core.local_files import special_file_kind
+from tempo_core.memory_budget import available_memory
+from tempo_core.model_header import ModelHeader
 from tempo_core.network import TempoConfig
 
 FORMAT_KEY = "tempo.format"
 FORMAT_VALUE = "tempo-safetensors-v1"
 CONFIG_KEY = "tempo.config"
 DEFAULT_MODEL_NAME = "tempo_default.safetensors"
-FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+FLOAT_DTYPES = ("F32", "F16", "BF16")  # safetensors' names of torch.float32, float16, bfloat16
+_DTYPE_WORDS = {"I8": "int8", "I16": "int16", "I32": "int32", "I64": "int64", "U8": "uint8", "F64": "float64"}
 MAX_CONFIG_CHARS = 4096
 # field: (low, high) inclusive; lists hold 4 such values. The presets sit well inside
 # (base_channels 16-80, temporal 16-96, depths 1-12, 2-8 heads). The largest network allowed
@@ -102,21 +114,39 @@ def save_weights(
     return path
 
 
-def _open(path: Path):
+def _check_path(path: Path) -> None:
     if not path.exists():
         raise ModelError(f"No model file at {path}.")
     if path.is_dir():
         raise ModelError(f"{path} is a folder, not a model file.")
+    kind = special_file_kind(path)
+    if kind is not None:  # opening a pipe waits for a writer, holding the GIL in safetensors
+        raise ModelError(f"{path} is {kind}, not a model file.")
+
+
+def _open(path: Path):
+    _check_path(path)
     try:
         return safe_open(str(path), framework="pt", device="cpu")
     except (SafetensorError, OSError, ValueError) as err:
         raise ModelError(f"{path.name} is not a readable safetensors model file ({err}).") from None
 
 
+def read_header(path: str | Path) -> ModelHeader:
+    """The checked header of a model file (:mod:`tempo_core.model_header`); no tensor is read."""
+    path = Path(path)
+    _check_path(path)
+    try:
+        return model_header.read_header(path)
+    except model_header.HeaderError as err:
+        raise ModelError(f"{path.name} is not a readable safetensors model file ({err}).") from None
+    except OSError as err:
+        raise ModelError(f"{path.name} cannot be read ({describe(err)}).") from None
+
+
 def read_metadata(path: str | Path) -> dict[str, str]:
     """The safetensors metadata of a model file."""
-    with _open(Path(path)) as handle:
-        return dict(handle.metadata() or {})
+    return read_header(path).metadata
 
 
 def _check_value(key: str, value: Any) -> str | None:
@@ -161,10 +191,11 @@ def parse_config(text: str) -> TempoConfig:
     return TempoConfig.from_dict(values)
 
 
-def read_config(path: str | Path) -> TempoConfig:
-    """The :class:`TempoConfig` stored in a model file's metadata (checked: see the module docstring)."""
+def read_config(path: str | Path, metadata: dict[str, str] | None = None) -> TempoConfig:
+    """The :class:`TempoConfig` stored in a model file's metadata (checked: see the module
+    docstring); ``metadata``: the file's, when already read."""
     path = Path(path)
-    metadata = read_metadata(path)
+    metadata = read_metadata(path) if metadata is None else metadata
     if CONFIG_KEY not in metadata:
         raise ModelError(f"{path.name} holds no TEMPO config: it was not exported by `tempo export`.")
     try:
@@ -173,17 +204,19 @@ def read_config(path: str | Path) -> TempoConfig:
         raise ModelError(f"{path.name} describes another architecture ({err}).") from None
 
 
-def load_state(path: str | Path) -> dict[str, torch.Tensor]:
-    """All tensors of a model file, checked for dtype and finiteness, as float32."""
+def load_state(path: str | Path, header: ModelHeader | None = None) -> dict[str, torch.Tensor]:
+    """All tensors of a model file, checked for dtype (from the header, before any is read) and
+    finiteness, as float32."""
     path = Path(path)
+    header = read_header(path) if header is None else header
+    for name, entry in header.tensors.items():
+        if entry.dtype not in FLOAT_DTYPES:
+            dtype = _DTYPE_WORDS.get(entry.dtype, entry.dtype.lower())
+            raise ModelError(f"{path.name}: tensor {name[:60]} has dtype {dtype}; TEMPO weights are floating point.")
     state = {}
     with _open(path) as handle:
-        for name in handle.keys():
+        for name in header.tensors:
             tensor = handle.get_tensor(name)
-            if tensor.dtype not in FLOAT_DTYPES:
-                raise ModelError(
-                    f"{path.name}: tensor {name} has dtype {tensor.dtype}; TEMPO weights are floating point."
-                )
             if not torch.isfinite(tensor).all():
                 raise ModelError(f"{path.name}: tensor {name} holds NaN or infinite values; the file is damaged.")
             state[name] = tensor.float()
@@ -211,25 +244,50 @@ def load_model(path: str | Path | None = None):
     path = Path(path) if path is not None else default_model_path()
     if not path.exists() and path == default_model_path():
         raise ModelError(f"The bundled default model is missing ({path}); pass a model file with --checkpoint.")
-    config = read_config(path)
+    header = read_header(path)
+    config = read_config(path, header.metadata)
+    with torch.device("meta"):  # names and shapes only: nothing is allocated yet
+        shapes = {name: tuple(t.shape) for name, t in _build(TempoNet, config, path).state_dict().items()}
+    check_tensors(path, header, shapes)
+    check_memory(path, shapes)
+    model = _build(TempoNet, config, path)
+    state = with_neutral_defaults(load_state(path, header), model.state_dict())
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def _build(network: type, config: TempoConfig, path: Path) -> torch.nn.Module:
     try:
-        model = TempoNet(config)
+        return network(config)
     except (ValueError, TypeError, RuntimeError, AssertionError) as err:
         raise ModelError(f"{path.name} describes a network TEMPO cannot build ({err}).") from None
-    expected = model.state_dict()
-    state = with_neutral_defaults(load_state(path), expected)
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
+
+
+def check_tensors(path: Path, header: ModelHeader, shapes: dict[str, tuple[int, ...]]) -> None:
+    """Refuse, from the header alone, tensors the network lacks or lacks room for: names missing
+    (other than :data:`NEUTRAL_WHEN_MISSING`) or unexpected, and shapes other than ``shapes``."""
+    names = set(header.tensors)
+    missing = sorted(set(shapes) - names - set(NEUTRAL_WHEN_MISSING))
+    unexpected = sorted(names - set(shapes))
     if missing or unexpected:
         raise ModelError(
             f"{path.name} does not match its TEMPO config: {len(missing)} weights missing, "
-            f"{len(unexpected)} unexpected (e.g. {(missing + unexpected)[0]})."
+            f"{len(unexpected)} unexpected (e.g. {(missing + unexpected)[0][:60]})."
         )
-    for name, tensor in state.items():
-        if tensor.shape != expected[name].shape:
+    for name, entry in header.tensors.items():
+        if entry.shape != shapes[name]:
             raise ModelError(
-                f"{path.name}: weight {name} has shape {tuple(tensor.shape)}, the architecture needs "
-                f"{tuple(expected[name].shape)}."
+                f"{path.name}: weight {name} has shape {entry.shape}, the architecture needs {shapes[name]}."
             )
-    model.load_state_dict(state)
-    return model.eval()
+
+
+def check_memory(path: Path, shapes: dict[str, tuple[int, ...]]) -> None:
+    """Refuse a network whose loading (the model and the float32 weights read for it: 8 bytes a
+    parameter) exceeds the memory this process may use (:func:`available_memory`)."""
+    need = 8 * sum(math.prod(shape) for shape in shapes.values())
+    memory = available_memory()
+    if need > memory:
+        raise ModelError(
+            f"{path.name} is a network that needs about {need / 2**30:.1f} GB of memory to load; "
+            f"{memory / 2**30:.1f} GB is available."
+        )

@@ -19,12 +19,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from tempo_core.checkpoint import load_model
+from tempo_core.checkpoint import check_config_values, load_model
 from tempo_core.errors import InputError
+from tempo_core.local_files import special_file_kind
+from tempo_core.memory_budget import available_memory
 from tempo_core.network import TempoConfig
 from tempo_core.training.optim import WarmupCosine
 from tempo_core.training.progress import Progress
-from tempo_core.training.run_config import RunConfig
+from tempo_core.training.run_config import MODEL_FLAGS, RunConfig, int_list
 
 CHECKPOINT_FORMAT = "tempo-train-checkpoint-v1"
 
@@ -91,16 +93,42 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     for candidate in (path / "checkpoints" / "latest.pt", path / "latest.pt"):
         if path.is_dir() and candidate.exists():
             path = candidate
+    kind = special_file_kind(path)
+    if kind is not None:  # torch.load would wait for a writer, past Ctrl-C
+        raise InputError(f"{path} is {kind}, not a training checkpoint.")
     if not path.is_file():
         raise InputError(f"No training checkpoint at {path}.")
+    size, memory = path.stat().st_size, available_memory()
+    if size > memory:  # torch.load holds every tensor of the file at once
+        raise InputError(
+            f"{path} is {size / 2**30:.1f} GB, more than the {memory / 2**30:.1f} GB of memory available to load it."
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling problem is a bad file for the user
         raise InputError(f"{path} is not a readable training checkpoint ({err}).") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{path} is not a TEMPO training checkpoint.")
+    check_stored_sizes(path, state)
     state["path"] = str(path)
     return state
+
+
+def check_stored_sizes(path: Path, state: dict[str, Any]) -> None:
+    """Refuse a checkpoint whose network config (``model_config``) or stored size flags
+    (``train_args``, what ``--resume`` fills in) break the limits of a model file's config
+    (:func:`tempo_core.checkpoint.check_config_values`), before any network is built."""
+    stored = state.get("train_args")
+    flags = stored if isinstance(stored, dict) else {}
+    sizes = {key: flags[key] for key in MODEL_FLAGS if flags.get(key) is not None}
+    try:
+        check_config_values(state.get("model_config"))
+        for key, value in sizes.items():
+            check_config_values({key: int_list(value) if key.endswith("depths") else value})
+    except (ValueError, TypeError) as err:
+        raise InputError(f"{path} holds a model size TEMPO refuses ({err}).") from None
+    if stored is not None and not isinstance(stored, dict):
+        raise InputError(f"{path} holds damaged training flags (train_args).")
 
 
 def load_resumed_weights(model: torch.nn.Module, config: TempoConfig, state: dict[str, Any]) -> None:

@@ -191,3 +191,141 @@ def test_a_file_with_the_disagreement_weight_keeps_it(model, tmp_path):
         model.confidence_disagreement.fill_(-1.5)
     loaded = load_model(save_weights(model, tmp_path / "new.safetensors"))
     assert loaded.confidence_disagreement.item() == -1.5
+
+
+# ---------------------------------------------------------------- issue 28: hostile model files
+def _crafted(path, header: dict, data_bytes: int, length_claimed: int | None = None):
+    """A safetensors file of ``header`` whose data is ``data_bytes`` of holes (a sparse file:
+    nothing is written, so a header can claim gigabytes in a test)."""
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    with open(path, "wb") as handle:
+        handle.write((length_claimed or len(raw)).to_bytes(8, "little") + raw)
+        handle.truncate(8 + max(len(raw), length_claimed or 0) + data_bytes)
+    return path
+
+
+def _header_of(model, extra: dict | None = None) -> tuple[dict, int]:
+    """The header of ``model``'s weights as float32 (plus ``extra`` entries after them)."""
+    header, offset = {"__metadata__": {CONFIG_KEY: json.dumps(model.config.to_dict())}}, 0
+    for name, tensor in [*model.state_dict().items()]:
+        size = tensor.numel() * 4
+        header[name] = {"dtype": "F32", "shape": list(tensor.shape), "data_offsets": [offset, offset + size]}
+        offset += size
+    for name, (dtype, shape, size) in (extra or {}).items():
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + size]}
+        offset += size
+    return header, offset
+
+
+@pytest.fixture()
+def no_tensor_read(monkeypatch):
+    """Fail the test if any tensor is read: every refusal below comes from the header alone."""
+    import tempo_core.checkpoint as checkpoint
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a tensor was read before the header was checked")
+
+    monkeypatch.setattr(checkpoint, "safe_open", refuse)
+
+
+def test_an_unused_sparse_1_5_gb_tensor_is_refused_from_the_header(model, tmp_path, no_tensor_read):
+    """It peaked at 4.6 GB before the refusal: every tensor loaded before names were checked."""
+    big = 1536 * 2**20
+    header, size = _header_of(model, {"unused": ("F32", [big // 4], big)})
+    path = _crafted(tmp_path / "sparse.safetensors", header, size)
+    words = r"does not match its TEMPO config: 0 weights missing, 1 unexpected \(e\.g\. unused\)"
+    with pytest.raises(ModelError, match=words):
+        load_model(path)
+
+
+def test_a_huge_shape_for_a_real_weight_is_refused_from_the_header(model, tmp_path, no_tensor_read):
+    header, size = _header_of(model)
+    name = next(iter(model.state_dict()))
+    entry = header[name]
+    start = entry["data_offsets"][0]
+    entry["shape"], entry["data_offsets"] = [40000, 40000], [start, start + 40000 * 40000 * 4]
+    path = _crafted(tmp_path / "huge.safetensors", header, start + 40000 * 40000 * 4)
+    with pytest.raises(ModelError, match=rf"weight {name} has shape \(40000, 40000\), the architecture needs"):
+        load_model(path)
+
+
+def test_too_many_tensors_or_a_giant_header_are_refused_before_parsing_them(model, tmp_path, no_tensor_read):
+    """1,000,000 tensors cost 1.7 GB and 33 s: the header's 8-byte length or its count refuses them."""
+    path = _crafted(tmp_path / "million.safetensors", {}, 0, length_claimed=1_000_000 * 64)  # 64 MB of holes
+    with pytest.raises(ModelError, match=r"its header claims 64,000,000 bytes; TEMPO reads model headers up to 1 MB"):
+        load_model(path)
+    many = {f"t{i}": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]} for i in range(10_001)}
+    with pytest.raises(ModelError, match=r"it lists 10,001 tensors; a TEMPO model has at most 10,000"):
+        load_model(_crafted(tmp_path / "many.safetensors", many, 0))
+    lying = {"w": {"dtype": "F32", "shape": [1000, 1000], "data_offsets": [0, 4_000_000]}}
+    with pytest.raises(ModelError, match="data lies beyond the end of the file"):
+        load_model(_crafted(tmp_path / "short.safetensors", lying, 16))
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes((4096).to_bytes(8, "little") + b"{}")
+    with pytest.raises(ModelError, match="header is longer than the file"):
+        load_model(cut)
+
+
+def test_a_network_larger_than_the_memory_is_refused_before_it_is_built(model, tmp_path, monkeypatch, no_tensor_read):
+    monkeypatch.setenv("TEMPO_MEMORY_BYTES", str(2**20))
+    header, size = _header_of(model)
+    with pytest.raises(ModelError, match=r"needs about 0\.\d GB of memory to load; 0\.0 GB is available"):
+        load_model(_crafted(tmp_path / "fits_not.safetensors", header, size))
+
+
+def test_a_pipe_as_model_file_is_refused_without_opening_it(tmp_path, capsys):
+    """A FIFO blocked forever past Ctrl-C (safetensors holds the GIL while it waits)."""
+    from fifo_guard import guarded_fifo
+    from tempo_test_clips import make_clip
+
+    from tempo_core.commands.cli import main
+
+    clip = make_clip(tmp_path / "in.mkv", count=2, width=32, height=24)
+    with guarded_fifo(tmp_path / "model.safetensors") as fifo:
+        with pytest.raises(ModelError, match=r"model\.safetensors is a named pipe \(FIFO\), not a model file\."):
+            load_model(fifo)
+        argv = [str(clip), "-o", str(tmp_path / "o.mkv"), "--factor", "2", "--checkpoint", str(fifo), "--device", "cpu"]
+        assert main(["interpolate", *argv, "--quiet"]) == 1
+        assert "is a named pipe (FIFO), not a model file." in capsys.readouterr().err
+        assert not (tmp_path / "o.mkv").exists()
+
+
+def _training_checkpoint(path, model_config: dict, train_args: dict | None = None):
+    from tempo_core.training.state import CHECKPOINT_FORMAT
+
+    state = {"format": CHECKPOINT_FORMAT, "model_config": model_config, "model": {}, "step": 0, "epoch": 0}
+    if train_args is not None:
+        state["train_args"] = train_args
+    torch.save(state, path)
+    return path
+
+
+def test_a_training_checkpoint_with_a_giant_config_is_refused_by_export_and_resume(tmp_path, capsys):
+    """``base_channels: 4000`` in a weights-only .pt skipped the model-file limits and was OOM-killed."""
+    from tempo_core.commands.cli import main
+
+    giant = {**tempo_tiny().to_dict(), "base_channels": 4000}
+    pt = _training_checkpoint(tmp_path / "giant.pt", giant)
+    assert main(["export", str(pt), "-o", str(tmp_path / "m.safetensors")]) == 1
+    err = capsys.readouterr().err
+    assert "holds a model size TEMPO refuses (base_channels must lie between 1 and 96)." in err
+    assert "Traceback" not in err
+    flags = {"base_channels": 4000, "preset": "tiny", "encoder_depths": None}
+    resumed = _training_checkpoint(tmp_path / "flags.pt", tempo_tiny().to_dict(), flags)
+    assert main(["train", "--resume", str(resumed), "--data_root", str(tmp_path)]) == 1
+    assert "base_channels must lie between 1 and 96" in capsys.readouterr().err
+    depths = _training_checkpoint(tmp_path / "depths.pt", tempo_tiny().to_dict(), {"encoder_depths": "9999,2,2,2"})
+    assert main(["train", "--resume", str(depths), "--data_root", str(tmp_path)]) == 1
+    assert "encoder_depths must lie between 1 and 16" in capsys.readouterr().err
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_a_pipe_as_training_checkpoint_is_refused_without_opening_it(tmp_path):
+    from fifo_guard import guarded_fifo
+
+    from tempo_core.errors import InputError
+    from tempo_core.training.state import load_checkpoint
+
+    with guarded_fifo(tmp_path / "latest.pt") as fifo, pytest.raises(InputError, match=r"is a named pipe \(FIFO\)"):
+        load_checkpoint(fifo)
