@@ -12,9 +12,9 @@ compares are design choices.
 Prints, per variant, the mean PSNR over the triplets (and per video), the mean difference to the
 shipped prior with its spread, and the median CPU time of one ``Interpolator.interpolate``::
 
-    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/large_frame_quality.py \
+    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/studies/large_frame_quality.py \
         --try "full-size step:full_size_max_pixels=1000000000" [--min_width 1280] [--max_width W] [--strides 1,2]
-    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/large_frame_quality.py --per_video 2 \
+    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/studies/large_frame_quality.py --per_video 2 \
         --try "whole network:scale=1" --try "old 1/2 size:large_half_size_iterations=None"
 """
 
@@ -22,24 +22,21 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import torch
+from motion_prior_study import motion_settings, parse_variant
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from motion_prior_study import motion_settings, parse_variant  # noqa: E402
+from tempo_core.evaluation.metrics import psnr
+from tempo_core.inference import Interpolator
+from tempo_core.training.clips import list_images
+from tempo_core.video.reader import VideoReader
 
-from tempo_core.evaluation.metrics import psnr  # noqa: E402
-from tempo_core.inference import Interpolator  # noqa: E402
-from tempo_core.training.clips import list_images  # noqa: E402
-from tempo_core.video.reader import VideoReader  # noqa: E402
-
-VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "train" / "videos"
+VIDEOS = Path(__file__).resolve().parents[3] / "shared" / "data" / "train" / "videos"
 
 
 def triplets(videos: Path, widths: tuple[int, int], strides: list[int], per_video: int):

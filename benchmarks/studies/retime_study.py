@@ -7,7 +7,7 @@ and 4 are the anchors (N=2) and frames 1, 2, 3 the targets (t = 0.25, 0.5, 0.75 
 prior searched once at t = 0.5 (:meth:`TempoNet.anchor_motion`) and re-timed to each target
 (:func:`tempo_core.network.model.retime`). Prints the mean PSNR per target time.
 
-    python benchmarks/retime_study.py --cache runs/cache [--per_video 1] [--strides 1,2] [--threads 1]
+    python benchmarks/studies/retime_study.py --cache runs/cache [--per_video 1] [--strides 1,2] [--threads 1]
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ bit-identical.
 4. **write** ``--out``: the input model with only those three parameters replaced (fp16 if
    ``--fp16``), then check that it synthesizes bit-identical images on the first training windows.
 
-    python benchmarks/train_confidence.py --data_root ../shared/data/train --out runs/conf.safetensors \
+    python benchmarks/studies/train_confidence.py --data_root ../shared/data/train --out runs/conf.safetensors \
         --fp16 [--checkpoint FILE] [--features runs/conf_features.pt]
 
 The validation figures come from ``confidence_ranking.py --checkpoint`` with the written file.
@@ -264,7 +264,7 @@ def main() -> None:
           f"scale {float(final['scale']):.3f}, bias {float(final['bias']):.3f}")  # fmt: skip
     print(describe("input model, all training windows", samples, start, score))
     print(describe("refitted, all training windows (fitted on them)", samples, final, score))
-    note = {"weight": weight, "tau": tau, "score": score, "script": "benchmarks/train_confidence.py"}
+    note = {"weight": weight, "tau": tau, "score": score, "script": "benchmarks/studies/train_confidence.py"}
     original = load_model(args.checkpoint).float().eval()
     write(model, final, Path(args.out), args.fp16, kept_metadata(args.checkpoint), note)
     check_images(original, Path(args.out), Path(args.data_root))

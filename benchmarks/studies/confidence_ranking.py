@@ -20,7 +20,7 @@ meets on one timeline), the real PSNR of the training targets by band of the cho
 well each map ranks its own pixels' errors (``metrics.confidence_quality``: Spearman of
 ``1 - confidence`` with the per-pixel error, AUSE beside an uninformative map's; mean over targets).
 
-    python benchmarks/confidence_ranking.py --data_root ../shared/data/train \
+    python benchmarks/studies/confidence_ranking.py --data_root ../shared/data/train \
         --val ../shared/data/val/septuplets [--checkpoint FILE] [--records runs/conf_rank.pt]
 """
 

@@ -16,7 +16,7 @@ The margin of :func:`tempo_core.frame_score.prefers_hold` (hold only when its di
 kinds of the mean PSNR of the chosen fallback. Validation (natural, and cuts between its clips) is
 only reported.
 
-    python benchmarks/fallback_choice.py --data_root ../shared/data/train --val ../shared/data/val/septuplets
+    python benchmarks/studies/fallback_choice.py --data_root ../shared/data/train --val ../shared/data/val/septuplets
 """
 
 from __future__ import annotations

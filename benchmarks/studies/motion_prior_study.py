@@ -18,7 +18,7 @@ Rows (mean PSNR over the septuplets, and with ``--ssim`` the mean SSIM, skimage7
 * ``network``: the model given with ``--checkpoint`` (default: the bundled one), and
   ``network, <name>`` with each ``--try`` variant of its prior.
 
-    python benchmarks/motion_prior_study.py --cache runs/cache [--checkpoint FILE] [--ablate]
+    python benchmarks/studies/motion_prior_study.py --cache runs/cache [--checkpoint FILE] [--ablate]
         [--width 448] [--strides 1,2,3] [--per_video 3]
 """
 

@@ -15,7 +15,7 @@ the others give the training crops. Validation data is never read. Prints the he
 the shipped model and of shipped + fusion, for N=2 (frames 2, 4 of 7) and N=4 (0, 2, 4, 6) after
 every epoch.
 
-    python benchmarks/lookup_fusion_study.py --cache runs/cache --crops 1000 --epochs 2
+    python benchmarks/studies/lookup_fusion_study.py --cache runs/cache --crops 1000 --epochs 2
 """
 
 from __future__ import annotations
