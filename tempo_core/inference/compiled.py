@@ -40,6 +40,8 @@ class CompiledSynthesis:
         device = next(model.parameters()).device
         self.mode = mode if mode is not None else (CUDA_MODE if device.type == "cuda" else "default")
         self.failed = False
+        #: called (no arguments) just before a shape not seen yet compiles: tens of seconds on a GPU
+        self.on_compile: Callable[[], None] | None = None
         self.sizes: set[tuple] = set()
         self._synthesize: Callable | None = None
 
@@ -57,6 +59,8 @@ class CompiledSynthesis:
         device_type = encoded.frames.device.type
         autocast = torch.is_autocast_enabled(device_type) and torch.get_autocast_dtype(device_type)
         key = (tuple(encoded.frames.shape), tuple(target.shape), autocast, motion is not None)
+        if key not in self.sizes and self.on_compile is not None:
+            self.on_compile()
         if key not in self.sizes and len(self.sizes) >= torch._dynamo.config.recompile_limit:
             torch._dynamo.config.recompile_limit = len(self.sizes) + 8  # one graph per size: let it keep them
         try:

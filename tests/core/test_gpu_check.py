@@ -83,7 +83,7 @@ def test_the_check_runs_on_a_bare_image_from_another_folder_and_writes_its_table
     assert control.returncode != 0  # the image is bare: only the script's path finds the package
     data, out = tiny_data(tmp_path / "data"), tmp_path / "out"
     command = ["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), "--device", "cpu", "--train_seconds", "2"]
-    command += ["--budget", "400", "--data", str(data), "--out", str(out)]
+    command += ["--no_compiled", "--budget", "400", "--data", str(data), "--out", str(out)]
     result = subprocess.run(command, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     table = (out / "table.md").read_text()
@@ -91,7 +91,6 @@ def test_the_check_runs_on_a_bare_image_from_another_folder_and_writes_its_table
     assert re.search(r"tests \(tests/core/test_cuda.py\): \d+ skipped", table)
     for precision in ("fp32", "bf16"):
         assert re.search(rf"\| 96x64 \| 2 \| {precision} \| eager \| [0-9.]+ \| \d+ \|", table)
-    assert re.search(r"\| 96x64 \| 2 \| fp32 \| compiled \(traced\) \| [0-9.]+ \| \d+ \| [0-9.]+x \|", table)
     if opencv_available():
         assert "1 of 1 videos decoded with OpenCV" in table
     else:
@@ -100,6 +99,8 @@ def test_the_check_runs_on_a_bare_image_from_another_folder_and_writes_its_table
     assert re.search(r"validation N=2 .*: shipped [0-9.]+ dB, trained [0-9.]+ dB", table)
     assert "RIFE 4.25: " in table and "goals: judged on a GPU only" in table
     assert (out / "trained_xs.safetensors").stat().st_size > 1_000_000
+    returned = sorted(path.name for path in out.iterdir())  # the device tool returns 8 files at most
+    assert len(returned) <= 8 and {"table.md", "tests.log", "bench.json", "train.log"} <= set(returned)
     assert "validation step" in (out / "train.log").read_text()
 
 
