@@ -83,15 +83,18 @@ class ConfidenceTrack:
 
     def load_report(self, report: ExportReport) -> int:
         """Show an export's scores (the previous export's are dropped); returns how many. The
-        doubtful line follows the export's safety net when it had one."""
+        doubtful line follows the export's safety net when it had one. Every value is converted
+        before the track changes: a report that fails leaves the previous track whole."""
+        points = [TrackPoint(float(f.time), float(f.score), "export", f.fallback) for f in report.synthesized]
+        doubtful_below = None if report.min_confidence is None else float(report.min_confidence)
         for key in [k for k, p in self._points.items() if p.origin == "export"]:
             del self._points[key]
         self._times = sorted(self._points)
-        for frame in report.synthesized:
-            self.add(TrackPoint(frame.time, float(frame.score), "export", frame.fallback))
+        for point in points:
+            self.add(point)
         self.report_output = report.output
-        self._doubtful_below = None if report.min_confidence is None else float(report.min_confidence)
-        return len(report.synthesized)
+        self._doubtful_below = doubtful_below
+        return len(points)
 
     def is_doubtful(self, point: TrackPoint) -> bool:
         return point.score < self.doubtful_below or point.fallback is not None

@@ -16,6 +16,7 @@ from typing import Any
 
 from tempo_core.errors import InputError, describe
 from tempo_core.frame_score import SCORE_THRESHOLD
+from tempo_core.local_files import open_regular, special_file_kind
 
 REPORT_FORMAT = "tempo-export-report/1"
 WORST_COUNT = 5
@@ -77,10 +78,62 @@ class ExportReport:
         }
 
 
+_NUMBER = (int, float)
+_FRAME_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {  # field: (types, None allowed)
+    "index": ((int,), False),
+    "time": (_NUMBER, False),
+    "output_time": (_NUMBER, False),
+    "kind": ((str,), False),
+    "source": ((int,), True),
+    "score": (_NUMBER, True),
+    "fallback": ((str,), True),
+    "held_time": (_NUMBER, True),
+}
+_REPORT_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
+    "source": ((str,), False),
+    "output": ((str,), False),
+    "rate": (_NUMBER, False),
+    "min_confidence": (_NUMBER, True),
+    "score_threshold": (_NUMBER, False),
+    "frames": ((list,), False),
+}
+
+
+def _type_problem(where: str, value: Any, types: tuple[type, ...], optional: bool) -> str | None:
+    if (value is None and optional) or (isinstance(value, types) and not isinstance(value, bool)):
+        return None
+    return f"{where} is {json.dumps(value)[:20]}, not {'a number' if types == _NUMBER else types[0].__name__}"
+
+
+def report_type_problem(data: dict[str, Any]) -> str | None:
+    """What is of the wrong type in a sidecar's JSON (``score: "abc"``, ``time: "x"``, a
+    string for ``anchors``), or None: checked before any value is used, so a hostile or damaged
+    report is refused whole."""
+    for key, (types, optional) in _REPORT_TYPES.items():
+        problem = _type_problem(key, data.get(key), types, optional)
+        if problem:
+            return problem
+    for number, frame in enumerate(data["frames"]):
+        if not isinstance(frame, dict):
+            return f"frame {number} is not an object"
+        for key, (types, optional) in _FRAME_TYPES.items():
+            problem = _type_problem(f"frame {number}'s {key}", frame.get(key), types, optional)
+            if problem:
+                return problem
+        for key, types in (("anchors", (int,)), ("anchor_times", _NUMBER)):
+            items = frame.get(key)
+            if not isinstance(items, list) or any(_type_problem(key, v, types, False) for v in items):
+                return f"frame {number}'s {key} is not a list of {'numbers' if types == _NUMBER else 'whole numbers'}"
+    return None
+
+
 def report_from_dict(data: dict[str, Any]) -> ExportReport:
     """The report a sidecar holds (the inverse of :meth:`ExportReport.to_dict`)."""
     if not isinstance(data, dict) or data.get("format") != REPORT_FORMAT:
         raise InputError("This file is not a TEMPO export report.")
+    problem = report_type_problem(data)
+    if problem:
+        raise InputError(f"This TEMPO export report is damaged or from another version ({problem}).")
     try:
         frames = [
             FrameEntry(**{**f, "anchors": tuple(f["anchors"]), "anchor_times": tuple(f["anchor_times"])})
@@ -100,8 +153,12 @@ def report_from_dict(data: dict[str, Any]) -> ExportReport:
 
 def load_report(path: str | Path) -> ExportReport:
     """Read a sidecar; one :class:`InputError` sentence when it cannot be read."""
+    kind = special_file_kind(path)
+    if kind is not None:  # reading a pipe would wait for a writer, freezing the app
+        raise InputError(f"The export report {path} is {kind}, not a file.")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        with open_regular(path) as handle:
+            data = json.loads(handle.read().decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputError(f"The export report {path} cannot be read: {describe(err)}.") from None
     return report_from_dict(data)

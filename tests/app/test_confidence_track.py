@@ -158,3 +158,58 @@ def test_the_scripted_screenshot_shows_a_report_at_its_first_doubtful_frame(qtbo
     sidecar.write_text(json.dumps(report_of(clip, [0.95]).to_dict()))
     assert main([*args, "--checkpoint", str(checkpoint), "--screenshot", str(shot)]) == 1
     assert "no doubtful frame after 0 s" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------- issue 28: hostile report files
+def _bad_report(clip, path, field: str, value) -> str:
+    data = report_of(clip, [0.4, 0.95]).to_dict()
+    data["frames"][1][field] = value
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"), [("score", "abc", 'score is "abc"'), ("time", "x", 'time is "x"')]
+)
+def test_a_report_with_wrong_typed_fields_keeps_the_previous_track(
+    qtbot, window, clip, tmp_path, dialogs, field, value, words
+):
+    """File > Show export report of ``score: "abc"`` or ``time: "x"`` wiped the track's scores
+    (and crashed at start-up): now one sentence, and the track the previous report drew stays."""
+    open_clip(qtbot, window, clip)
+    controller = window.controller
+    good = tmp_path / "good.report.json"
+    good.write_text(json.dumps(report_of(clip, [0.2, 0.95, 0.85]).to_dict()))
+    assert controller.load_report_file(str(good))
+    before = controller.confidence.points
+    assert len(before) == 3
+    assert not controller.load_report_file(_bad_report(clip, tmp_path / "bad.report.json", field, value))
+    assert controller.confidence.points == before
+    assert dialogs[-1].startswith("This TEMPO export report is damaged or from another version (frame 1's ")
+    assert words in dialogs[-1] and "Traceback" not in dialogs[-1]
+    dialogs.clear()
+
+
+def test_a_wrong_typed_report_at_start_up_is_a_sentence(clip, tmp_path, tiny_model, capsys):
+    checkpoint = save_weights(tiny_model, tmp_path / "tiny.safetensors")
+    bad = _bad_report(clip, tmp_path / "bad.report.json", "score", "abc")
+    args = [str(clip), "--report", bad, "--checkpoint", str(checkpoint), "--screenshot", str(tmp_path / "s.png")]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert 'damaged or from another version (frame 1\'s score is "abc", not a number)' in err
+    assert "Traceback" not in err and not (tmp_path / "s.png").exists()
+
+
+def test_a_pipe_as_report_or_model_is_refused_without_opening_it(qtbot, window, clip, tmp_path, dialogs, capsys):
+    """``tempo-app --report fifo.json`` (and a FIFO as model file) froze the window for good."""
+    from fifo_guard import guarded_fifo
+
+    open_clip(qtbot, window, clip)
+    with guarded_fifo(tmp_path / "fifo.json") as fifo:
+        assert not window.controller.load_report_file(str(fifo))
+        assert dialogs[-1] == f"The export report {fifo} is a named pipe (FIFO), not a file."
+    dialogs.clear()
+    with guarded_fifo(tmp_path / "model.safetensors") as fifo:
+        args = [str(clip), "--checkpoint", str(fifo), "--screenshot", str(tmp_path / "s.png")]
+        assert main(args) == 1
+        assert "model.safetensors is a named pipe (FIFO), not a model file." in capsys.readouterr().err
