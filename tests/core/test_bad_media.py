@@ -59,6 +59,24 @@ def test_missing_and_empty_files(tmp_path):
         VideoReader(tmp_path)
 
 
+def test_a_pipe_named_like_a_video_is_refused_without_opening_it(tmp_path, capsys):
+    """A FIFO as input blocked the run for good: refused from ``stat``, in the reader, the
+    header check and the CLI (issue 28 item 4)."""
+    from fifo_guard import guarded_fifo
+
+    from tempo_core.commands.cli import main
+    from tempo_core.video.reader import check_video_header
+
+    with guarded_fifo(tmp_path / "live.mp4") as fifo:
+        for opener in (VideoReader, check_video_header, probe):
+            with pytest.raises(MediaError, match=r"live\.mp4 is a named pipe \(FIFO\), not a video file\.") as err:
+                opener(fifo)
+            assert_plain(err.value)
+        assert main(["interpolate", str(fifo), "-o", str(tmp_path / "o.mkv"), "--factor", "2", "--quiet"]) == 1
+        assert "is a named pipe (FIFO), not a video file." in capsys.readouterr().err
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["live.mp4"]
+
+
 def test_non_video_with_video_extension(tmp_path):
     fake = tmp_path / "holiday.mp4"
     fake.write_text("This is a shopping list, not a video.\n" * 50)
