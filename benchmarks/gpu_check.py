@@ -181,14 +181,17 @@ def opens(module: str) -> bool:
 
 # ----------------------------------------------------------------------------- 1. tests
 def run_tests(timeout: float, out: Path) -> str:
-    """``pytest tests/core/test_cuda.py``: its summary line (skipped without a GPU); ``tests.log``."""
+    """``pytest tests/core/test_cuda.py``: its summary line (skipped without a GPU), or on a
+    timeout the tests that ended before it; the output in ``tests.log``."""
     if not importable("pytest"):
         return "not run: pytest is not installed"
-    command = [sys.executable, "-m", "pytest", "-rs", "-p", "no:cacheprovider", "-p", "no:pytest-qt"]
-    finished = run_child([*command, "tests/core/test_cuda.py"], timeout)
+    command = [sys.executable, "-m", "pytest", "-o", "addopts=", "-v", "-rs", "-p", "no:cacheprovider"]
+    finished = run_child([*command, "-p", "no:pytest-qt", "tests/core/test_cuda.py"], timeout)
     (out / "tests.log").write_text(finished.stdout + finished.stderr, encoding="utf-8")
     if finished.code is None:
-        return f"timed out after {finished.seconds:.0f} s (compiling)"
+        ended = re.findall(r"::(\S+) (PASSED|FAILED|SKIPPED|ERROR)", finished.stdout)
+        done = ", ".join(f"{name} {state}" for name, state in ended) or "none ended"
+        return f"timed out after {finished.seconds:.0f} s (compiling); before it: {done}"
     summaries = re.findall(r"^=* ?(\d+ (?:passed|failed|skipped|error).*?) ?=*$", finished.stdout, re.MULTILINE)
     summary = summaries[-1] if summaries else f"pytest exited {finished.code}: {last_line(finished)}"
     return f"{summary} ({finished.seconds:.0f} s)"
@@ -512,10 +515,14 @@ def header(device: str) -> str:
     import torch
 
     name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    try:  # the GPU machine may have no git, and its copy of the tree no .git
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        revision = commit.stdout.strip() if commit.returncode == 0 else ""
+    except OSError:
+        revision = ""
     cv2 = "OpenCV yes" if opens("cv2") else "OpenCV no"
     return (
-        f"gpu_check at {commit.stdout.strip() or 'unknown commit'} on {name}, torch {torch.__version__} "
+        f"gpu_check at {revision or 'an unknown commit'} on {name}, torch {torch.__version__} "
         f"(CUDA {torch.version.cuda}), PyAV {'yes' if opens('av') else 'no'}, {cv2}"
     )
 
