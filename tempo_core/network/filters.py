@@ -7,27 +7,44 @@ All map ``[B, C, h, w]`` (or ``[..., h, w]`` for the gradients) to the same spat
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
 
 SLICE_SUMS_FROM = 2**15  # pixels: smaller maps take the single-operation filters on a CPU too
+_SINGLE_OPERATIONS = contextvars.ContextVar("single_operation_filters", default=False)
+
+
+@contextlib.contextmanager
+def single_operation_filters() -> Iterator[None]:
+    """Within it, a CPU takes the single-operation filters a GPU takes (:func:`sums_by_slices` says
+    no): the same numbers up to rounding, a GPU's operation count (``python benchmarks/op_count.py``).
+    Per thread (a context variable), restored on leaving."""
+    token = _SINGLE_OPERATIONS.set(True)
+    try:
+        yield
+    finally:
+        _SINGLE_OPERATIONS.reset(token)
 
 
 def sums_by_slices(values: torch.Tensor) -> bool:
     """Whether the CPU's filters run as shifted slices: the 3 x 3 neighbour sum (:func:`replicate_sum3`),
     the gradients (:func:`gradients_and_values`) and the prior's per-pair products.
 
-    On a CPU, for maps of ``SLICE_SUMS_FROM`` pixels and more. There slices beat the one-channel
-    and depthwise convolutions at every size (the gradients 12x at 184 x 320, the Jacobi sweeps
-    3x: ``python benchmarks/cpu_primitives.py``), but each slice is an operation: on a GPU the
-    cost is per operation (a kernel launch), and on the small maps of a CPU too (under 1.5 ms a
-    step below this size), so both keep the single convolution. 720p's 1/4 scale (58,880 pixels)
-    takes the slices, the 1/2 scale of a 448 x 256 frame (28,672) does not.
+    On a CPU, for maps of ``SLICE_SUMS_FROM`` pixels and more, outside :func:`single_operation_filters`.
+    There slices beat the one-channel and depthwise convolutions at every size (the gradients 12x
+    at 184 x 320, the Jacobi sweeps 3x: ``python benchmarks/cpu_primitives.py``), but each slice is
+    an operation: on a GPU the cost is per operation (a kernel launch), and on the small maps of a
+    CPU too (under 1.5 ms a step below this size), so both keep the single convolution. 720p's 1/4
+    scale (58,880 pixels) takes the slices, the 1/2 scale of a 448 x 256 frame (28,672) does not.
     """
     h, w = values.shape[-2:]
-    return values.device.type == "cpu" and h * w >= SLICE_SUMS_FROM and min(h, w) >= 2
+    large = h * w >= SLICE_SUMS_FROM and min(h, w) >= 2
+    return values.device.type == "cpu" and large and not _SINGLE_OPERATIONS.get()
 
 
 def replicate_sum3(values: torch.Tensor) -> torch.Tensor:

@@ -351,3 +351,16 @@ def test_frames_above_the_pixel_budget_take_the_half_size_velocity_upsampled():
         for name, v in (("full", no_step), ("cheaper", cheaper_half_size))
     }
     assert error["cheaper"] < 0.1 and error["cheaper"] < error["full"] + 0.02, error
+
+
+def test_single_operation_filters_give_a_cpu_the_gpu_paths_and_the_same_numbers():
+    # benchmarks/op_count.py counts a GPU's operations on a CPU within it
+    large = torch.rand(1, 2, 200, 200)  # 40,000 pixels: slices on a CPU
+    looked_up = torch.rand(2, 2, 5, 200, 200)
+    sliced = filters.gradients_and_values(looked_up)
+    assert filters.sums_by_slices(large)
+    with filters.single_operation_filters():
+        assert not filters.sums_by_slices(large)
+        single = filters.gradients_and_values(looked_up)
+    assert filters.sums_by_slices(large)  # restored on leaving
+    assert torch.equal(single, sliced)
