@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
+from PySide6.QtCore import QCoreApplication
 
 CLIP_WIDTH, CLIP_HEIGHT, CLIP_FRAMES, CLIP_FPS = 64, 48, 8, 10
 
@@ -65,3 +67,22 @@ def write_clip_with_cut(path: Path, frames: int = 12, cut: int = 6, fps: int = 1
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def drain(qtbot, worker) -> None:
+    """Wait, without a fixed sleep, until ``worker`` (a running ``LatestWinsThread``) has handled
+    every request and job given before this call, then deliver the signals they emitted.
+
+    A job queued now runs after the request being handled; a request still waiting then runs
+    after it (jobs go first), which ``superseded()`` shows. So: barriers until none is waiting,
+    then one more for the request the loop may have just taken."""
+    for _ in range(100):
+        passed = threading.Event()
+        worker.queue_job(passed.set)
+        qtbot.waitUntil(passed.is_set, timeout=10000)
+        if not worker.superseded():
+            break
+    last = threading.Event()
+    worker.queue_job(last.set)
+    qtbot.waitUntil(last.is_set, timeout=10000)
+    QCoreApplication.processEvents()  # the results' queued signals reach their receivers now

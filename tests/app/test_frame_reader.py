@@ -11,7 +11,8 @@ import time
 
 import numpy as np
 import pytest
-from tempo_app_helpers import CLIP_FRAMES, open_clip, write_clip
+from PySide6.QtCore import QCoreApplication
+from tempo_app_helpers import CLIP_FRAMES, drain, open_clip, write_clip
 
 from tempo_app.frame_reader import FrameReader
 from tempo_core.errors import MediaError
@@ -139,7 +140,7 @@ def test_rapid_moves_end_on_the_last_positions_real_frame(qtbot, window, clip, m
     for index in moves:
         session.set_playhead(float(session.frame_times[index]))
     qtbot.waitUntil(lambda: bool(shown), timeout=10000)
-    qtbot.wait(300)  # reads still on their way would show up now
+    drain(qtbot, display.frames)  # reads still on their way show up now
     assert [(f.kind, f.frame_index) for f in shown] == [("real", 3)]
     np.testing.assert_array_equal(shown[-1].image, expected)
     assert window.viewer.frame is shown[-1]
@@ -162,7 +163,7 @@ def test_closing_the_clip_while_a_read_is_pending(qtbot, window, clip, monkeypat
     assert not window.close_clip_action.isEnabled()
     spy.release.set()
     assert spy.left.wait(10)
-    qtbot.wait(200)  # a late frame would be delivered now
+    drain(qtbot, display.frames)  # a late frame would be delivered now
     assert shown == [] and read == [] and window.viewer.frame is None
     qtbot.waitUntil(lambda: bool(spy.threads_that_closed(clip.name)), timeout=5000)
     assert spy.threads_that_closed(clip.name) == spy.threads_that_read(clip.name)  # one thread
@@ -189,7 +190,7 @@ def test_a_new_clip_never_shows_a_frame_of_the_previous_one(qtbot, window, clip,
     assert controller.open_clip(str(other))  # its first frame waits behind the held read
     spy.release.set()
     qtbot.waitUntil(lambda: bool(shown), timeout=10000)
-    qtbot.wait(200)
+    drain(qtbot, display.frames)
     assert [(f.kind, f.frame_index) for f in shown] == [("real", 0)]
     np.testing.assert_array_equal(shown[0].image, expected)
     assert read == [(display.frames.generation, 0)]
@@ -278,8 +279,9 @@ def test_frame_reader_latest_request_wins_and_owns_its_readers(qtbot):
     finally:
         assert frames.stop()
     assert not frames.isRunning() and second.closed_by in second.read_threads
-    frames.request(3)  # stopped: nothing is read any more
-    qtbot.wait(50)
+    frames.request(3)  # stopped: nothing is read any more (no thread runs to read it)
+    assert not frames.isRunning()
+    QCoreApplication.processEvents()
     assert second.read_indices == [2]
 
 
@@ -288,6 +290,7 @@ def test_frame_reader_hands_back_nothing_before_a_reader(qtbot):
     received: list = []
     frames.frame_read.connect(lambda *args: received.append(args))
     frames.request(0)
-    qtbot.wait(50)
-    assert received == [] and not frames.isRunning()
+    assert not frames.isRunning()  # no reader, no thread: nothing can be read
+    QCoreApplication.processEvents()
+    assert received == []
     assert frames.stop()
