@@ -6,8 +6,8 @@ app synthesized while scrubbing (the full-size ones: a preview's map is of anoth
 is :func:`tempo_core.frame_score.frame_score` of the frame's confidence map, in [0, 1], higher is
 better. A frame is *doubtful* when its score is below :attr:`ConfidenceTrack.doubtful_below`:
 by default :data:`tempo_core.frame_score.DOUBTFUL_SCORE` (0.9: most frames score above it, and the
-training targets below it are far worse, model card item 25); an export with a safety net uses its
-``min_confidence`` instead (the frames it replaced are the doubtful ones).
+training targets below it are far worse, docs/decisions/023-confidence-disagreement-frame-score.md);
+an export with a safety net uses its ``min_confidence`` instead (the frames it replaced are the doubtful ones).
 """
 
 from __future__ import annotations

@@ -41,7 +41,8 @@ def report_of(clip, scores: list[float], min_confidence: float | None = None) ->
 
 def test_the_track_keeps_export_scores_over_scrubbed_ones_and_finds_doubtful_frames(clip):
     track = ConfidenceTrack()
-    assert track.doubtful_below == DOUBTFUL_SCORE == 0.9  # the frame score's line (model card item 25)
+    # the frame score's line (docs/decisions/023-confidence-disagreement-frame-score.md)
+    assert track.doubtful_below == DOUBTFUL_SCORE == 0.9
     assert track.add_scrubbed(0.05, 0.9) and not track.add_scrubbed(0.05, 0.9)
     assert track.add_scrubbed(0.42, 0.1)
     assert track.load_report(report_of(clip, [0.2, 0.95, 0.85])) == 3
