@@ -14,8 +14,11 @@ Package conventions (stated once, used everywhere in ``tempo_core``):
   the inference wrapper pads any size to that.
 * ``tempo_core`` never imports Qt; the desktop app in ``tempo_app`` depends on it, not the reverse.
 
-Layout, lower layers first (a layer never imports a higher one): :mod:`tempo_core.errors`;
-:mod:`tempo_core.network` (the model); :mod:`tempo_core.checkpoint` and
+Layout, lower layers first (a layer never imports a higher one): :mod:`tempo_core.errors` and
+the guards every reader of a user's file uses (:mod:`tempo_core.local_files`: local paths open
+local files and never block; :mod:`tempo_core.memory_budget`: the memory the process may use,
+cgroup limits included; :mod:`tempo_core.model_header`: a safetensors header checked before any
+tensor is read); :mod:`tempo_core.network` (the model); :mod:`tempo_core.checkpoint` and
 :mod:`tempo_core.inference` (model files and the wrapper that the app and the commands share);
 :mod:`tempo_core.video` (reading, writing, timeline, scene cuts, the export engine);
 :mod:`tempo_core.training` and :mod:`tempo_core.evaluation`; :mod:`tempo_core.commands` (the CLI).
