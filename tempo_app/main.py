@@ -9,6 +9,7 @@ tempo-app [CLIP] [--at SECONDS] [--anchors 2|4] [--overlay] [--compare off|split
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--precision", choices=PRECISIONS, help="default: last used, else fp32")
     parser.add_argument("--screenshot", metavar="OUT.png", help="save a window screenshot, exit")
     parser.add_argument("--size", default="1280x800", help="window size for --screenshot")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds for --screenshot")
+    parser.add_argument("--timeout", type=_seconds, default=600.0, help="seconds for --screenshot")
     return parser
 
 
@@ -55,6 +56,17 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 def _headless() -> bool:
     return sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (``--timeout nan`` or ``-1`` is a usage error, not a traceback)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= 86400):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds between 0 and 86400, not {text!r}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None, factory=None) -> int:

@@ -8,6 +8,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,18 +53,36 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def write_json(path: str | Path, report: dict[str, Any]) -> None:
-    """Write ``report`` as indented JSON, atomically (temporary file, then rename).
+def write_json(
+    path: str | Path,
+    report: dict[str, Any],
+    *,
+    overwrite: bool = False,
+    inputs: Sequence[str | os.PathLike[str]] = (),
+) -> None:
+    """Write ``report`` as indented JSON through the safe-output path
+    (:func:`tempo_core.video.output_paths.write_file`): never one of the run's ``inputs`` (a
+    model, ground truth), an existing file only with ``overwrite``, a temporary name then a
+    rename, so a failure leaves what was at ``path`` as it was.
 
     Non-finite floats become ``null`` (strict JSON); values JSON cannot hold are written as ``str``.
-    An ``OSError`` is raised as :class:`OutputError`.
+    A refusal or an ``OSError`` is raised as :class:`OutputError`.
     """
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    from tempo_core.video.output_paths import write_file
+
+    text = json.dumps(_jsonable(report), indent=2, default=str) + "\n"
     try:
-        temporary.write_text(json.dumps(_jsonable(report), indent=2, default=str) + "\n")
-        os.replace(temporary, path)
+        write_file(path, lambda temp: temp.write_text(text), overwrite=overwrite, inputs=inputs, what="JSON file")
     except OSError as err:
         raise OutputError(f"Could not write {path} ({describe(err)}).") from None
-    finally:
-        temporary.unlink(missing_ok=True)
+
+
+def check_json_target(
+    path: str | Path | None, *, overwrite: bool, inputs: Sequence[str | os.PathLike[str]] = ()
+) -> None:
+    """Refuse, before a long run, a ``--json`` path :func:`write_json` would refuse (None: no JSON)."""
+    if path is None:
+        return
+    from tempo_core.video.output_paths import check_file_target
+
+    check_file_target(Path(path), overwrite=overwrite, inputs=inputs, what="JSON file")

@@ -12,8 +12,9 @@ import math
 from pathlib import Path
 
 from tempo_core.checkpoint import read_metadata, save_weights
-from tempo_core.errors import InputError, OutputError
+from tempo_core.errors import InputError, OutputError, describe
 from tempo_core.network import TempoConfig
+from tempo_core.video.output_paths import check_file_target
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +34,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep initial values for weights an older checkpoint lacks (listed)",
     )
+
+
+REQUIRED_KEYS = ("model_config", "model", "step", "epoch")  # what an export reads from a training checkpoint
+
+
+def _first_line(err: Exception) -> str:
+    line = str(err).strip().splitlines()[-1].strip() if str(err).strip() else type(err).__name__
+    return line[:300].rstrip(".")
 
 
 def resolve_checkpoint(source: str | Path, which: str = "best") -> Path:
@@ -67,9 +76,18 @@ def export_checkpoint(
 
     checkpoint = resolve_checkpoint(source, which)
     state = load_checkpoint(checkpoint)
-    model = TempoNet(TempoConfig.from_dict(state["model_config"]))
+    lacking = [key for key in REQUIRED_KEYS if key not in state]
+    if lacking:
+        missing_keys = ", ".join(lacking)
+        raise InputError(f"{checkpoint} lacks {missing_keys}, so it cannot be exported; it is damaged or partial.")
+    try:
+        model = TempoNet(TempoConfig.from_dict(state["model_config"]))
+    except (KeyError, TypeError, ValueError) as err:
+        raise InputError(f"{checkpoint} holds a network config TEMPO cannot build ({describe(err)}).") from None
     use_ema = "ema" in state and not raw
     weights = state["ema"] if use_ema else state["model"]
+    if not isinstance(weights, dict):
+        raise InputError(f"{checkpoint} holds no weights TEMPO can read ({'ema' if use_ema else 'model'}).")
     missing = sorted(set(model.state_dict()) - set(weights))
     if missing and allow_missing:
         print(f"note: {len(missing)} weights missing from the checkpoint keep their initial "
@@ -79,9 +97,9 @@ def export_checkpoint(
         model.load_state_dict(weights)
     except RuntimeError as err:
         hint = " (--allow_missing keeps initial values for missing ones)" if missing else ""
+        detail = f"{len(missing)} weights missing, such as {', '.join(missing[:3])}" if missing else _first_line(err)
         raise InputError(
-            f"{checkpoint} does not fit the current network code (trained with another "
-            f"version){hint}: {str(err).splitlines()[-1].strip()}"
+            f"{checkpoint} does not fit the current network code (trained with another version){hint}: {detail}."
         ) from None
     metadata = {
         "tempo.source": checkpoint.name,
@@ -102,9 +120,10 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix != ".safetensors":
         raise InputError("The output file must end in .safetensors.")
-    if output.exists() and not args.force:
-        raise OutputError(f"{output} already exists; pass --force to overwrite it.")
     checkpoint = resolve_checkpoint(args.source, args.which)
+    check_file_target(  # the safe-output rules: never an input, a folder or a dangling link
+        output, overwrite=args.force, inputs=[checkpoint], what="model file", hint="pass --force to overwrite it"
+    )
     export_checkpoint(
         checkpoint,
         output,

@@ -60,7 +60,8 @@ import torch
 
 from tempo_core.errors import InputError
 from tempo_core.inference.settings import PRECISION_NAMES, SCALE_CHOICES
-from tempo_core.reporting import write_json
+from tempo_core.reporting import check_json_target, write_json
+from tempo_core.video.limits import check_frame_size, export_bytes_per_pixel
 
 NAMED_SIZES = {"256p": (456, 256), "480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
 SLOWMO_FACTOR = 8
@@ -247,6 +248,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="processing scale as tempo interpolate's (auto: half size for frames over 0.6 megapixels)",
     )
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
 
 
 def _build_interpolator(args: argparse.Namespace):
@@ -286,6 +288,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--repeats must be at least 1 and --warmup at least 0.")
     for n in counts:
         _anchor_times(n)
+    for label, width, height in sizes:  # before any allocation: 100000x100000 is a sentence
+        check_frame_size(f"--sizes {label}", width, height, export_bytes_per_pixel(max(counts)))
+    check_json_target(args.json, overwrite=args.overwrite, inputs=[args.checkpoint] if args.checkpoint else [])
     interpolator, model_name = _build_interpolator(args)
     parameters = count_parameters(interpolator.model)
     print(f"model: {model_name}")
@@ -342,6 +347,6 @@ def run(args: argparse.Namespace) -> int:
             "memory_kind": memory_kind,
             "results": results,
         }
-        write_json(Path(args.json), report)
+        write_json(Path(args.json), report, overwrite=args.overwrite)
         print(f"wrote {args.json}")
     return 0

@@ -85,7 +85,7 @@ from tempo_core.evaluation.targets import (
     protocol,
 )
 from tempo_core.inference.settings import PRECISION_NAMES
-from tempo_core.reporting import ProgressBar, write_json
+from tempo_core.reporting import ProgressBar, check_json_target, write_json
 
 __all__ = [
     "LAYOUTS",
@@ -285,6 +285,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"({', '.join(metrics.SSIM_VARIANTS)}; default matlab3d,skimage7)",
     )
     parser.add_argument("--json", default=None, help="write all results to this JSON file")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -336,6 +337,8 @@ def run(args: argparse.Namespace) -> int:
     _, times, _ = protocol(args.layout, args.n)
     targets = find_targets(args.data, args.layout, args.n, args.limit)
     samples = targets.samples
+    inputs = _input_files(args, samples)
+    check_json_target(args.json, overwrite=args.overwrite, inputs=inputs)  # before the long part
     model_info = None
     model = None
     if args.baseline_only and args.baseline is None:
@@ -380,6 +383,16 @@ def run(args: argparse.Namespace) -> int:
     }
     print_report(report)
     if args.json:
-        write_json(args.json, report)
+        write_json(args.json, report, overwrite=args.overwrite, inputs=inputs)
         print(f"wrote {args.json}")
     return 0
+
+
+def _input_files(args: argparse.Namespace, samples: list[EvalSample]) -> list[Path]:
+    """Every file the evaluation reads (the model, anchors, ground truth): never written."""
+    from tempo_core.checkpoint import default_model_path
+
+    files = [Path(args.checkpoint) if args.checkpoint else default_model_path()]
+    for sample in samples:
+        files.extend([*sample.inputs, sample.target])
+    return files

@@ -17,6 +17,9 @@ PRECISIONS: dict[str, torch.dtype] = dict(
 )
 
 
+DEVICE_TYPES = ("cpu", "cuda", "mps")  # what TEMPO runs on (torch also names meta, xla, ...)
+
+
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
     """``None``/"auto" -> CUDA if present, else MPS, else CPU; otherwise the named device."""
     if device is None or str(device) == "auto":
@@ -25,9 +28,18 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    resolved = torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        resolved = None
+    if resolved is None or resolved.type not in DEVICE_TYPES or (resolved.type != "cuda" and resolved.index):
+        raise InputError(f"Unknown device {str(device)!r}; use cpu, cuda, cuda:N (a GPU's number) or mps.")
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise InputError("CUDA was requested but no CUDA GPU is available; use --device cpu.")
+    if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        raise InputError(f"There is no GPU cuda:{resolved.index}; this machine has {torch.cuda.device_count()}.")
+    if resolved.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise InputError("MPS (an Apple GPU) was requested but is not available; use --device cpu.")
     return resolved
 
 

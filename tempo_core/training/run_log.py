@@ -63,9 +63,38 @@ def resolve_run_dir(run: RunSection, resumed_from: str | None) -> Path:
         raise InputError(
             f"The run {run_dir} already exists; continue it with --resume {run_dir} or choose another --name."
         )
+    check_run_folder(run_dir)
     if run.distributed and not run.name:
         raise InputError("Give distributed runs a --name so every process uses the same folder.")
     return run_dir
+
+
+RUN_MARKER = ".tempo-run"
+_RUN_MARKER_TEXT = "A TEMPO training run (tempo train); `tempo export` reads its checkpoints.\n"
+_RUN_CONTENT = frozenset({RUN_MARKER, "checkpoints", "metrics.jsonl", "tb", "config.json"})
+
+
+def check_run_folder(run_dir: Path) -> None:
+    """Refuse a new run's folder that exists and is not a TEMPO run folder (a file, or a folder
+    holding anything but what a run writes: ``--runs_dir user --name docs``). An empty folder,
+    or one that holds TEMPO's :data:`RUN_MARKER` or only a run's own files, is fine."""
+    if run_dir.is_symlink() and not run_dir.exists():
+        raise OutputError(f"The run folder {run_dir} is a symbolic link that leads nowhere; choose another --name.")
+    if not run_dir.exists():
+        return
+    if not run_dir.is_dir():
+        raise OutputError(f"{run_dir} is a file, not a run folder; choose another --name or --runs_dir.")
+    try:
+        names = {entry.name for entry in run_dir.iterdir()}
+        marked = (run_dir / RUN_MARKER).is_file() and (run_dir / RUN_MARKER).read_text() == _RUN_MARKER_TEXT
+    except (OSError, UnicodeDecodeError) as err:
+        raise OutputError(f"The run folder {run_dir} cannot be read ({err.strerror or err}).") from None
+    older_run = names <= _RUN_CONTENT and (not names or (run_dir / "checkpoints").is_dir())  # before the marker
+    if not marked and not older_run:
+        raise OutputError(
+            f"The folder {run_dir} already exists and is not a TEMPO run folder; TEMPO writes a run only "
+            "into a new folder or its own, so choose another --name or --runs_dir."
+        )
 
 
 class MetricsLog:
@@ -77,6 +106,8 @@ class MetricsLog:
     def __init__(self, run_dir: Path, log: Callable[[str], None]) -> None:
         try:
             (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+            if not (run_dir / RUN_MARKER).exists():
+                (run_dir / RUN_MARKER).write_text(_RUN_MARKER_TEXT)
             self.file = open(run_dir / "metrics.jsonl", "a")
         except OSError as err:
             raise OutputError(f"Cannot write the run folder {run_dir}: {err}.") from None
@@ -153,7 +184,7 @@ def write_run_config(
     run_dir: Path, config: RunConfig, criterion: TempoLoss, facts: RunFacts, logging: str, log: Callable[[str], None]
 ) -> None:
     """Write ``config.json`` into ``run_dir``, then log the run's opening line."""
-    write_json(run_dir / "config.json", run_record(config, criterion, facts, logging))
+    write_json(run_dir / "config.json", run_record(config, criterion, facts, logging), overwrite=True)
     log(
         f"run {run_dir}: {facts.parameters / 1e6:.2f}M parameters on {facts.device}"
         f" x{facts.world_size}, amp {facts.amp_name}, N in {list(facts.n_frames)}, "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -106,12 +107,27 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling problem is a bad file for the user
-        raise InputError(f"{path} is not a readable training checkpoint ({err}).") from None
+        raise InputError(unreadable_checkpoint(path, err)) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{path} is not a TEMPO training checkpoint.")
     check_stored_sizes(path, state)
     state["path"] = str(path)
     return state
+
+
+def unreadable_checkpoint(path: Path, err: Exception) -> str:
+    """One sentence for a ``.pt`` that ``torch.load(weights_only=True)`` refused (PyTorch says a
+    paragraph: the weights-only refusal names the class that is not plain data)."""
+    text = str(err)
+    if "weights_only" in text or "Weights only load failed" in text:
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        what = f" ({found.group(1)})" if found else ""
+        return (
+            f"{path} holds Python objects{what}, not only weights; TEMPO loads checkpoints as weights only "
+            "and does not run the code such a file may carry."
+        )
+    line = text.strip().splitlines()[0].strip().rstrip(".") if text.strip() else type(err).__name__
+    return f"{path} is not a readable training checkpoint ({line[:200]})."
 
 
 def check_stored_sizes(path: Path, state: dict[str, Any]) -> None:

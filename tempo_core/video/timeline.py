@@ -63,16 +63,24 @@ class Plan:
         return min(used), max(used)
 
 
+MIN_OUTPUT_RATE = 0.01  # output frames per second: one every 100 s
+
+
 def output_rate(mode: str, value: float, source_rate: Fraction) -> Fraction:
     """The output frame rate of a mode (a fraction, so 24000/1001-based rates stay exact)."""
     if mode not in MODES:
         raise InputError(f"Unknown mode {mode!r}; use one of {', '.join(MODES)}.")
     if not math.isfinite(value) or value <= 0:
         raise InputError(f"The {mode} value must be a positive number, not {value}.")
-    if mode == "factor":
-        return source_rate * Fraction(value).limit_denominator(1000)
     if mode == "slowmo":
         return source_rate
+    asked = float(source_rate) * value if mode == "factor" else value
+    if asked < MIN_OUTPUT_RATE:  # also what would round to a rate of 0 (ZeroDivisionError)
+        raise InputError(
+            f"--{mode} {value:g} gives {asked:.3g} frames per second; TEMPO writes at least {MIN_OUTPUT_RATE:g}."
+        )
+    if mode == "factor":
+        return source_rate * Fraction(value).limit_denominator(1000)
     return Fraction(value).limit_denominator(1001)
 
 

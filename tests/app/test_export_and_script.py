@@ -207,3 +207,12 @@ def test_screenshot_replaces_an_image_whole_or_not_at_all(qtbot, clip, tmp_path,
     assert main([*args, "--size", "640x480"]) == 0
     assert QImage(str(shot)).height() == 480
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "x"])
+def test_a_timeout_that_is_not_a_number_of_seconds_is_a_usage_error(value, capsys):
+    # issue 28, item 9: `tempo-app --timeout nan` was a ValueError traceback
+    with pytest.raises(SystemExit) as done:
+        main(["clip.mp4", "--screenshot", "out.png", "--timeout", value])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and "--timeout: must be a number of seconds" in err and "Traceback" not in err

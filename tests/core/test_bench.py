@@ -45,3 +45,16 @@ def test_sizes_and_frames() -> None:
 def test_bad_arguments_are_plain_errors(capsys) -> None:
     assert main(["bench", "--preset", "tiny", "--n", "1", "--sizes", "64x64"]) == 1
     assert "at least 2 anchor frames" in capsys.readouterr().err
+
+
+def test_a_size_too_large_is_a_sentence_before_any_allocation(tmp_path: Path, capsys) -> None:
+    # issue 28, item 9: --sizes 100000x100000 was a traceback (an allocation of 30 GB and more)
+    out = tmp_path / "bench.json"
+    code = main(["bench", "--preset", "tiny", "--device", "cpu", "--sizes", "100000x100000", "--json", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and "100000 x 100000 pixels; TEMPO reads frames up to 16384 pixels on a side" in err
+    assert "Traceback" not in err and not out.exists()
+    out.write_text("an earlier result")  # issue 28, item 10: --json replaces only with --overwrite
+    code = main(["bench", "--preset", "tiny", "--device", "cpu", "--sizes", "16x16", "--json", str(out)])
+    assert code == 1 and "already exists; pass --overwrite" in capsys.readouterr().err
+    assert out.read_text() == "an earlier result"

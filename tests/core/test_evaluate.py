@@ -262,3 +262,29 @@ def test_cli_counts_and_names_incomplete_targets(septuplets: Path, tmp_path: Pat
     report = json.loads(out.read_text())
     assert report["count"] == 2 and report["incomplete"] == [{"name": "alpha/00000", "missing": ["im4.png"]}]
     assert "1 incomplete target left out: alpha/00000 (no im4.png)" in capsys.readouterr().out
+
+
+def test_json_never_replaces_the_model_or_ground_truth(septuplets: Path, tmp_path: Path, capsys) -> None:
+    # issue 28, item 10: `tempo eval --json m.safetensors` replaced the model, `--json .../im4.png` ground truth
+    from tempo_core.checkpoint import save_weights
+    from tempo_core.network.config import tempo_tiny
+    from tempo_core.network.model import TempoNet
+
+    model = save_weights(TempoNet(tempo_tiny()), tmp_path / "m.safetensors")
+    truth = next(septuplets.rglob("im4.png"))
+    kept = {path: path.read_bytes() for path in (model, truth)}
+    base = ["eval", "--data", str(septuplets), "--checkpoint", str(model), "--device", "cpu", "--quiet"]
+    for target, flags, words in [
+        (model, [], "would overwrite another input of this run"),
+        (model, ["--overwrite"], "would overwrite another input of this run"),
+        (truth, ["--baseline-only", "--overwrite"], "would overwrite another input of this run"),
+    ]:
+        assert main([*base, *flags, "--json", str(target)]) == 1
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err
+    assert {path: path.read_bytes() for path in kept} == kept
+    out = tmp_path / "eval.json"
+    out.write_text("an earlier result")
+    assert main([*base, "--baseline-only", "--json", str(out)]) == 1 and out.read_text() == "an earlier result"
+    assert main([*base, "--baseline-only", "--json", str(out), "--overwrite"]) == 0
+    assert json.loads(out.read_text())["count"] > 0

@@ -98,3 +98,23 @@ def test_checkpoint_from_older_network_needs_allow_missing(run_dir, tmp_path, ca
     out = export_checkpoint(tmp_path / "old.pt", tmp_path / "b.safetensors", allow_missing=True)
     assert dropped in capsys.readouterr().out
     assert set(load_model(out).state_dict()) == set(state["model"]) | {dropped}
+
+
+def test_a_checkpoint_lacking_keys_or_holding_code_is_one_sentence(tmp_path, capsys):
+    # issue 28, item 9: a .pt lacking keys was a KeyError traceback; a pickle of code PyTorch's paragraph
+    import argparse
+
+    from tempo_core.network.config import tempo_tiny
+    from tempo_core.training.state import CHECKPOINT_FORMAT
+
+    config = tempo_tiny().to_dict()
+    torch.save({"format": CHECKPOINT_FORMAT, "model_config": config}, tmp_path / "bare.pt")
+    torch.save({"format": CHECKPOINT_FORMAT, "x": argparse.Namespace(a=1)}, tmp_path / "code.pt")
+    for name, words in [
+        ("bare.pt", "bare.pt lacks model, step, epoch, so it cannot be exported"),
+        ("code.pt", "code.pt holds Python objects (argparse.Namespace), not only weights"),
+    ]:
+        code = cli.main(["export", str(tmp_path / name), "-o", str(tmp_path / "m.safetensors")])
+        err = capsys.readouterr().err
+        assert code == 1 and words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "m.safetensors").exists()

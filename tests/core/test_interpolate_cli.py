@@ -238,3 +238,23 @@ def test_still_image_input_is_refused(tmp_path, checkpoint, capsys):
     )
     assert code == 1 and "still.png is a still image, not a video" in err and err.count("\n") == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (["--fps", "1e-5"], "--fps 1e-05 gives 1e-05 frames per second; TEMPO writes at least 0.01."),
+        (["--factor", "1e-7"], "--factor 1e-07 gives"),
+        (["--factor", "2", "--device", "tpu"], "Unknown device 'tpu'; use cpu, cuda, cuda:N"),
+        (["--factor", "2", "--device", "meta"], "Unknown device 'meta'"),
+        (["--factor", "2", "--device", "cuda:x"], "Unknown device 'cuda:x'"),
+        (["--factor", "2", "--device", ""], "Unknown device ''"),
+    ],
+)
+def test_impossible_rates_and_unknown_devices_are_one_sentence(tmp_path, checkpoint, capsys, flags, words):
+    # issue 28, item 9: each of these was a traceback (ZeroDivisionError, torch's RuntimeError)
+    source = make_clip(tmp_path / "in.mkv", count=3, width=32, height=24)
+    code, _, err = run_cli(capsys, source, "-o", tmp_path / "o.mkv", "--codec", "ffv1", "--checkpoint", checkpoint,
+                           "--quiet", *flags)  # fmt: skip
+    assert code == 1 and words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from tempo_core.commands import cli
-from tempo_core.errors import InputError
+from tempo_core.errors import InputError, OutputError
 from tempo_core.training import trainer as trainer_module
 from tempo_core.training.command import main
 from tempo_core.training.optim import WarmupCosine
@@ -353,3 +353,22 @@ def test_data_without_a_usable_clip_is_one_plain_sentence(tmp_path, capsys):
     error = captured.err.strip()
     assert error.startswith("tempo train: None of the 1 videos or frame folders") and "\n" not in error
     assert "Errno" not in error and "Traceback" not in error
+
+
+def test_a_run_never_writes_into_an_existing_folder_that_is_not_a_run(tmp_path, frames):
+    # issue 28, item 10: `tempo train --runs_dir user --name docs` wrote into the user's folder
+    docs = tmp_path / "runs" / "docs"
+    docs.mkdir(parents=True)
+    (docs / "notes.txt").write_text("the user's")
+    (docs / "config.json").write_text("{}")
+    with pytest.raises(OutputError, match="is not a TEMPO run folder"):
+        main(train_args(tmp_path, "docs", "--max_steps", "1"))
+    assert sorted(p.name for p in docs.iterdir()) == ["config.json", "notes.txt"]
+    assert (docs / "config.json").read_text() == "{}"
+    (tmp_path / "runs" / "a_file").write_text("x")
+    with pytest.raises(OutputError, match="is a file, not a run folder"):
+        main(train_args(tmp_path, "a_file", "--max_steps", "1"))
+    empty = tmp_path / "runs" / "empty"
+    empty.mkdir()
+    main(train_args(tmp_path, "empty", "--max_steps", "1"))
+    assert (empty / "checkpoints" / "latest.pt").is_file() and (empty / ".tempo-run").is_file()
