@@ -16,6 +16,7 @@ import argparse
 import os
 import threading
 import time
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -24,13 +25,14 @@ from tempo_core.inference import Interpolator
 from tempo_core.video.reader import VideoReader
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> list[float]:
+    """Print the figures; return the latencies (s) of the cancels that stopped a synthesis."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("clip")
     parser.add_argument("--frame", type=int, default=90)
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--device", default="cpu")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with VideoReader(args.clip, cache_size=2) as reader:
         frames = [reader.read_frame(args.frame), reader.read_frame(args.frame + 1)]
         times = [float(reader.frame_times[args.frame]), float(reader.frame_times[args.frame + 1])]
@@ -67,6 +69,7 @@ def main() -> None:
         print(f"Cancel {delay:.2f} s into the synthesis: stopped {latencies[-1]:.2f} s later")
     if latencies:
         print(f"worst {max(latencies):.2f} s, median {float(np.median(latencies)):.2f} s over {len(latencies)} cancels")
+    return latencies
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import os
 import statistics
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 WORKER = """
@@ -65,13 +66,14 @@ def once(worker: subprocess.Popen) -> tuple[float, float]:
     return float(cpu), float(wall)
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> list[float]:
+    """Print the pairs and the summary; return the ratios after / before."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", type=Path, required=True, help="root of the checkout to compare against")
     parser.add_argument("--pairs", type=int, default=8)
     parser.add_argument("--size", default="1280x720", help="WxH of the frames (padded to 32 as for video)")
     parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.split("x"))
     after_root = Path(__file__).resolve().parents[1]
     before = start(args.before.resolve(), args.threads, width, height)
@@ -97,6 +99,7 @@ def main() -> None:
         f"ratio after / before: median {statistics.median(ratios):.3f} "
         f"(range {min(ratios):.3f}-{max(ratios):.3f}, {args.pairs} pairs)"
     )
+    return ratios
 
 
 if __name__ == "__main__":

@@ -5,11 +5,11 @@ duration, and the qscale follows complexity^(1 - qcomp) (qcomp 0.6), so the same
 at ``r`` times the rate get a quantizer about ``6 (1 - qcomp) log2(r)`` higher at the same crf.
 This script measures that and what undoes it.
 
-Frames: ``--frames`` consecutive 1920x1080 frames of ``../shared/data/train/frames/street_fair``
-scaled to ``--width`` (16:9), BT.709 limited-range 4:2:0. Each encoder (libx264, libx265, preset
-medium, through PyAV as ``tempo_core/video/writer.py`` writes) encodes them at each source rate
-(``--source-rates``, 24 and 60 fps) and crf ``--crf``, then at 2, 4 and 8 times that rate (the
-same frames, timestamps 1 / rate apart) with:
+Frames: ``--frames`` consecutive frames (1920x1080 JPEGs) of ``--frames_dir`` (default
+``../shared/data/train/frames/street_fair``) scaled to ``--width`` (16:9), BT.709 limited-range
+4:2:0. Each encoder (libx264, libx265, preset medium, through PyAV as ``tempo_core/video/writer.py``
+writes) encodes them at each source rate (``--source-rates``, 24 and 60 fps) and crf ``--crf``,
+then at 2, 4 and 8 times that rate (the same frames, timestamps 1 / rate apart) with:
 
 * ``crf``: the same crf (what a naive export does);
 * ``comp``: crf - 6 (1 - qcomp) log2(r) (what :func:`tempo_core.video.writer.encoder_crf` passes);
@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import tempfile
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -42,26 +42,20 @@ import av
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "core"))
+from tempo_core.video.writer import QCOMP, encoder_crf
 
-from tempo_colour_clips import encode_into  # noqa: E402
-
-from tempo_core.video.writer import QCOMP, encoder_crf  # noqa: E402
-
-FRAMES = ROOT.parent / "shared" / "data" / "train" / "frames" / "street_fair"
+FRAMES = Path(__file__).resolve().parents[2] / "shared" / "data" / "train" / "frames" / "street_fair"
 BASE_OPTIONS = {
     "libx264": {"preset": "medium"},
     "libx265": {"preset": "medium", "x265-params": "log-level=error"},
 }
 
 
-def yuv_sources(count: int, width: int) -> list[av.VideoFrame]:
-    """``count`` street_fair frames as BT.709 limited ``yuv420p`` frames ``width`` wide (16:9)."""
+def yuv_sources(folder: Path, count: int, width: int) -> list[av.VideoFrame]:
+    """The first ``count`` JPEGs of ``folder`` as BT.709 limited ``yuv420p`` frames ``width`` wide (16:9)."""
     height = (width * 9 // 16) // 2 * 2
     frames = []
-    for name in sorted(FRAMES.glob("*.jpg"))[:count]:
+    for name in sorted(folder.glob("*.jpg"))[:count]:
         image = np.asarray(Image.open(name).convert("RGB").resize((width, height), Image.Resampling.LANCZOS))
         frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(
             format="yuv420p", src_colorspace=1, dst_colorspace=1, src_color_range=2, dst_color_range=1
@@ -81,7 +75,11 @@ def encode(path: Path, frames: list[av.VideoFrame], encoder: str, rate: Fraction
     timed = [source.reformat(format="yuv420p") for source in frames]
     for index, frame in enumerate(timed):
         frame.pts, frame.time_base, frame.pict_type = index, 1 / rate, 0
-    encode_into(container, stream, timed)
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():  # flush
+        container.mux(packet)
+    container.close()
     return path
 
 
@@ -116,34 +114,42 @@ def variants(encoder: str, crf: float, source_rate: Fraction, rate: Fraction) ->
     }
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    """Print the table; return the mean PSNR (dB) of each encode by ``encoder rate variant``."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=12)
+    parser.add_argument("--frames_dir", type=Path, default=FRAMES, help="folder of JPEG frames")
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--crf", type=float, default=12)
     parser.add_argument("--source-rates", nargs="+", type=int, default=[24, 60])
     parser.add_argument("--encoders", nargs="+", default=["libx264", "libx265"])
-    args = parser.parse_args()
-    frames = yuv_sources(args.frames, args.width)
-    print(f"{args.frames} street_fair frames {frames[0].width}x{frames[0].height}, crf {args.crf:g}, qcomp {QCOMP}")
+    args = parser.parse_args(argv)
+    frames = yuv_sources(args.frames_dir, args.frames, args.width)
+    if not frames:
+        raise SystemExit(f"No JPEG frames in {args.frames_dir}.")
+    scores = {}
+    size = f"{frames[0].width}x{frames[0].height}"
+    print(f"{len(frames)} frames of {args.frames_dir.name} {size}, crf {args.crf:g}, qcomp {QCOMP}")
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         for encoder in args.encoders:
             for source_rate in map(Fraction, args.source_rates):
                 options = {**BASE_OPTIONS[encoder], "crf": f"{args.crf:g}"}
                 base = encode(work / f"{encoder}_{source_rate}.mkv", frames, encoder, source_rate, options)
-                size = base.stat().st_size
+                db = scores[f"{encoder} {source_rate} source"] = mean_psnr(base, frames)
                 print(
-                    f"{encoder} {int(source_rate):3d} fps (source)       : {mean_psnr(base, frames):6.2f} dB "
-                    f"{size:9d} B  {seen_rates(base)}"
+                    f"{encoder} {int(source_rate):3d} fps (source)       : {db:6.2f} dB "
+                    f"{base.stat().st_size:9d} B  {seen_rates(base)}"
                 )
                 for rate in (source_rate * 2, source_rate * 4, source_rate * 8):
                     for name, opts in variants(encoder, args.crf, source_rate, rate).items():
                         path = encode(work / f"{encoder}_{rate}_{name}.mkv", frames, encoder, rate, opts)
+                        db = scores[f"{encoder} {rate} {name}"] = mean_psnr(path, frames)
                         print(
                             f"{encoder} {int(rate):3d} fps {name:4s} (crf {opts['crf']:>5s}): "
-                            f"{mean_psnr(path, frames):6.2f} dB {path.stat().st_size:9d} B  {seen_rates(path)}"
+                            f"{db:6.2f} dB {path.stat().st_size:9d} B  {seen_rates(path)}"
                         )
+    return scores
 
 
 if __name__ == "__main__":

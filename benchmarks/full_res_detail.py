@@ -17,6 +17,7 @@ If ``tempo`` beats ``target_quarter``, the output carries detail no 1/4-resoluti
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
@@ -33,12 +34,13 @@ def quarter_round_trip(image: np.ndarray) -> np.ndarray:
     return np.asarray(small.resize((width, height), Image.BICUBIC))
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    """Print the mean PSNRs; return them by name."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="septuplet folder")
     parser.add_argument("--checkpoint", help="model file (default: the bundled model)")
     parser.add_argument("--limit", type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     interpolator = Interpolator.from_checkpoint(args.checkpoint, device="cpu")
     scores: dict[str, list[float]] = {"tempo": [], "tempo_quarter": [], "target_quarter": []}
@@ -50,8 +52,10 @@ def main() -> None:
         scores["tempo_quarter"].append(psnr(quarter_round_trip(output), target))
         scores["target_quarter"].append(psnr(quarter_round_trip(target), target))
     print(f"{len(scores['tempo'])} targets from {args.data} (N=2), mean PSNR in dB:")
-    for name, values in scores.items():
-        print(f"  {name:<15} {np.mean(values):6.2f}")
+    means = {name: float(np.mean(values)) for name, values in scores.items()}
+    for name, mean in means.items():
+        print(f"  {name:<15} {mean:6.2f}")
+    return means
 
 
 if __name__ == "__main__":

@@ -1,19 +1,21 @@
 """Whether a change to the network keeps its outputs: synthesized frames against saved ones.
 
-Real frames from the training videos (``../shared/data/train/videos``), resized to 448x256,
+Real frames from three training videos (``--videos``, default ``../shared/data/train/videos``;
+``--clips`` names them), resized to ``--size`` (default 448x256),
 N=2 (t = 0, 1, target 0.5) and N=4 (t = -1, 0, 1, 2, target 0.5 and 0.25), through
 ``Interpolator.interpolate`` with the bundled model on the CPU. ``--save`` writes the references;
 without it the script compares and prints the largest absolute difference of the float RGB
 (``Synthesis.rgb``, [0, 1]) and of the confidence, and exits 1 above ``--tolerance``.
 
     python benchmarks/output_identity.py --save [--out FILE]   # before the change
-    python benchmarks/output_identity.py [--out FILE]          # after it
+    python benchmarks/output_identity.py [--out FILE]          # after it (same --videos, --clips, --size)
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import av
@@ -41,11 +43,13 @@ def clip_frames(path: Path, count: int = 7, stride: int = 2, size: tuple[int, in
     return frames
 
 
-def outputs(interpolator: Interpolator) -> dict[str, np.ndarray]:
-    """RGB and confidence of every case, by name."""
+def outputs(
+    interpolator: Interpolator, videos: Path, clips: Sequence[str], size: tuple[int, int]
+) -> dict[str, np.ndarray]:
+    """RGB and confidence of every case, by name; ``size`` is (H, W)."""
     results = {}
-    for clip in CLIPS:
-        frames = clip_frames(VIDEOS / clip)
+    for clip in clips:
+        frames = clip_frames(videos / clip, size=size)
         cases = {
             "n2": (frames[2:5:2], [0.0, 1.0], 0.5),
             "n4_half": (frames[0:7:2], [-1.0, 0.0, 1.0, 2.0], 0.5),
@@ -58,14 +62,19 @@ def outputs(interpolator: Interpolator) -> dict[str, np.ndarray]:
     return results
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    """Save (``--save``) or compare; 0 when saved or within the tolerance, 1 above it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--save", action="store_true", help="write the references instead of comparing")
     parser.add_argument("--out", default="/tmp/tempo_output_identity.npz", help="reference file")
     parser.add_argument("--tolerance", type=float, default=1e-5, help="largest absolute difference allowed")
-    args = parser.parse_args()
+    parser.add_argument("--videos", type=Path, default=VIDEOS, help="folder of the clips")
+    parser.add_argument("--clips", nargs="+", default=list(CLIPS), help="file names in --videos, 13 frames or longer")
+    parser.add_argument("--size", default="448x256", help="WxH the frames are resized to")
+    args = parser.parse_args(argv)
+    width, height = (int(v) for v in args.size.lower().split("x"))
     torch.manual_seed(0)
-    current = outputs(Interpolator.from_checkpoint(None, device="cpu"))
+    current = outputs(Interpolator.from_checkpoint(None, device="cpu"), args.videos, args.clips, (height, width))
     if args.save:
         np.savez(args.out, **current)
         print(f"saved {len(current)} outputs to {args.out}")

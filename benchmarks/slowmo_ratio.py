@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -55,15 +56,17 @@ def ratios(interpolator: Interpolator, frames: list[np.ndarray], rounds: int) ->
     return results
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    """Print the table; return the median ratio by size."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="854x480,1280x720", help="WxH,WxH,...")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--checkpoint", help="model file (default: the bundled model)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     interpolator = Interpolator.from_checkpoint(args.checkpoint, device="cpu")
+    medians = {}
     print(f"torch threads {torch.get_num_threads()}; CPU ms; ratio = x8 per frame / x2 (mean of the x2 runs around it)")
     print("size | x2 ms (median) | x8 ms per frame (median) | ratio median (range) | ratio of the fastest runs")
     for size in args.sizes.split(","):
@@ -72,10 +75,12 @@ def main() -> None:
         one, slow, ratio = (statistics.median(column) for column in zip(*rows, strict=True))
         spread = [r for _, _, r in rows]
         fastest = min(s for _, s, _ in rows) / min(o for o, _, _ in rows)
+        medians[size] = ratio
         print(
             f"{size} | {one:.0f} | {slow:.0f} | {ratio:.3f} ({min(spread):.3f}-{max(spread):.3f}) | {fastest:.3f}",
             flush=True,
         )
+    return medians
 
 
 if __name__ == "__main__":

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
+import av.filter
+import pytest
+from benchmark_scripts import load_script
 from tempo_test_clips import make_clip
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_vs_minterpolate.py"
-
-
-def load_script():
-    """The script as a module (registered: its dataclasses look their module up)."""
-    name = "bench_vs_minterpolate"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, SCRIPT)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+pytestmark = pytest.mark.skipif(
+    "minterpolate" not in av.filter.filters_available, reason="this PyAV's libavfilter has no minterpolate"
+)
 
 
 def test_rebuild_mode_scores_both_methods_on_the_dropped_frames(tmp_path: Path, capsys) -> None:
-    bench = load_script()
+    bench = load_script("bench_vs_minterpolate")
     clip = make_clip(tmp_path / "clip.mkv", count=12, width=64, height=48, fps=24, pix_fmt="yuv420p")
     runs, scores = bench.main([str(clip), "--preset", "tiny", "--seconds", "0.5", "--threads", "1"])
 
@@ -43,7 +35,7 @@ def test_rebuild_mode_scores_both_methods_on_the_dropped_frames(tmp_path: Path, 
 
 
 def test_plain_mode_times_without_scores(tmp_path: Path, capsys) -> None:
-    bench = load_script()
+    bench = load_script("bench_vs_minterpolate")
     clip = make_clip(tmp_path / "clip.mkv", count=8, width=64, height=48, fps=24, pix_fmt="yuv420p")
     runs, scores = bench.main([str(clip), "--plain", "--fps", "48", "--preset", "tiny", "--seconds", "0.25"])
     assert scores is None
