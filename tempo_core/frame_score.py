@@ -5,7 +5,7 @@
 ranks the frames by how wrong they are. :func:`frame_score` is the share of pixels whose confidence
 is at least :data:`SCORE_THRESHOLD`: 1.0 when every pixel is trusted, 0.0 when none is. The
 threshold was chosen among the mean, low percentiles and shares at other thresholds on windows cut
-from the training videos, and only then reported on validation (``benchmarks/confidence_ranking.py``,
+from the training videos, and only then reported on validation (``benchmarks/studies/confidence_ranking.py``,
 docs/decisions/023-confidence-disagreement-frame-score.md). The map sees where the network's looked-up observations
 disagree (``aux["disagreement"]``); with it the score ranks the validation targets by PSNR better
 than the plain difference of the two anchors (a motion-size proxy), across clips. Within one clip
@@ -19,7 +19,7 @@ truth at export time, so :func:`choose_fallback` measures how far each candidate
 synthesized frame *where the network is confident* (the part of the synthesis most likely right;
 every pixel where no pixel is confident) and keeps the blend unless the held frame is closer by a
 margin (:data:`HOLD_MARGIN`, chosen on training windows with and without scene cuts by
-``benchmarks/fallback_choice.py``; with the map of issue 21 the grid's best is 1.0, by 0.04 dB,
+``benchmarks/studies/fallback_choice.py``; with the map of issue 21 the grid's best is 1.0, by 0.04 dB,
 within noise, so 0.9 stays). On ordinary motion the blend is the better of the two for
 99 % of the training targets; where a scene changed (a cut the scene-cut detector missed) a held
 frame that the synthesis resembles beats a cross-fade (figures: docs/decisions/024-fallback-margin.md).
@@ -38,7 +38,7 @@ from tempo_core.errors import InputError
 SCORE_THRESHOLD = 0.2  # chosen on training windows (docs/decisions/023-confidence-disagreement-frame-score.md)
 HOLD_MARGIN = 0.9  # chosen on training windows (docs/decisions/024-fallback-margin.md)
 # A frame scoring below this is doubtful (the app's confidence track, D / Shift+D): on the training
-# windows (benchmarks/confidence_ranking.py, N=2) the score bands below 0.9 have median PSNRs of
+# windows (benchmarks/studies/confidence_ranking.py, N=2) the score bands below 0.9 have median PSNRs of
 # 15.4-16.0 dB, those above 19.9-33.2 dB (docs/decisions/023-confidence-disagreement-frame-score.md).
 DOUBTFUL_SCORE = 0.9
 FallbackKind = Literal["hold", "blend"]

@@ -5,7 +5,7 @@ of a synthesis on a CPU) barely depends on the target time: the same points move
 paths. :class:`SharedMotion` runs it once per gap, at the gap's middle
 (``TempoNet.anchor_motion``), and every target in the gap re-times it (one warp per scale,
 ``retime``); the rest of the network still runs per target. Quality against a search per target,
-on training septuplets: ``python benchmarks/retime_study.py`` (docs/benchmarks.md).
+on training septuplets: ``python benchmarks/studies/retime_study.py`` (docs/benchmarks.md).
 """
 
 from __future__ import annotations
