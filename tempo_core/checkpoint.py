@@ -1,4 +1,5 @@
-"""Model files: safetensors weights with the :class:`TempoConfig` as JSON in the metadata.
+"""Model files: safetensors weights with the :class:`TempoConfig` and the motion prior's settings
+(:mod:`tempo_core.prior_metadata`) as JSON in the metadata.
 
 Weights are only ever read from safetensors (no pickle); the metadata is parsed as JSON, never
 evaluated, and checked before anything is built (:func:`check_config_values`): at most
@@ -33,6 +34,7 @@ from tempo_core.local_files import special_file_kind
 from tempo_core.memory_budget import available_memory
 from tempo_core.model_header import ModelHeader
 from tempo_core.network import TempoConfig
+from tempo_core.prior_metadata import PRIOR_KEY, prior_to_json, recorded_prior
 
 FORMAT_KEY = "tempo.format"
 FORMAT_VALUE = "tempo-safetensors-v1"
@@ -105,6 +107,7 @@ def save_weights(
     header = {str(k): str(v) for k, v in (metadata or {}).items()}
     header[FORMAT_KEY] = FORMAT_VALUE
     header[CONFIG_KEY] = json.dumps(model.config.to_dict())
+    header[PRIOR_KEY] = prior_to_json(model.motion_prior.config)  # the algorithm its weights rely on
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         save_file(tensors, str(temporary), metadata=header)
@@ -246,6 +249,7 @@ def load_model(path: str | Path | None = None):
         raise ModelError(f"The bundled default model is missing ({path}); pass a model file with --checkpoint.")
     header = read_header(path)
     config = read_config(path, header.metadata)
+    prior = recorded_prior(header.metadata, path.name)  # None: written before files recorded it
     with torch.device("meta"):  # names and shapes only: nothing is allocated yet
         shapes = {name: tuple(t.shape) for name, t in _build(TempoNet, config, path).state_dict().items()}
     check_tensors(path, header, shapes)
@@ -253,6 +257,8 @@ def load_model(path: str | Path | None = None):
     model = _build(TempoNet, config, path)
     state = with_neutral_defaults(load_state(path, header), model.state_dict())
     model.load_state_dict(state)
+    if prior is not None:
+        model.motion_prior.config = prior
     return model.eval()
 
 

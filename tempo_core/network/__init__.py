@@ -33,11 +33,13 @@ from tempo_core.network.model import (
     count_parameters,
     normalize_times,
 )
+from tempo_core.network.prior_config import PriorConfig
 
 __all__ = [
     "REQUIRED_MULTIPLE",
     "AnchorMotion",
     "EncodedObservations",
+    "PriorConfig",
     "TempoConfig",
     "TempoNet",
     "build_tempo",
