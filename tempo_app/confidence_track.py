@@ -97,7 +97,8 @@ class ConfidenceTrack:
         return len(points)
 
     def is_doubtful(self, point: TrackPoint) -> bool:
-        return point.score < self.doubtful_below or point.fallback is not None
+        """Below the doubtful line, replaced by the safety net, or not a number (NaN is no score)."""
+        return not point.score >= self.doubtful_below or point.fallback is not None
 
     @property
     def doubtful(self) -> list[TrackPoint]:

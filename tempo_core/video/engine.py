@@ -24,9 +24,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import av
 import numpy as np
 
-from tempo_core.errors import Cancelled, InputError
+from tempo_core.errors import Cancelled, InputError, OutputError
 from tempo_core.frame_sizes import EXPORT_TILING_PIXELS
 from tempo_core.video.colour import Colour
 from tempo_core.video.duplicates import THUMB_SIZE, RepeatFinder, plan_without_repeats, repeats_replaced
@@ -239,6 +240,40 @@ def _open_writer(
     )
 
 
+HEVC_MIN_SIDE = 16  # x265 refuses smaller frames ("invalid argument"; 14 fails, 16 works)
+CRF_RANGE = (0, 51)  # x264's and x265's crf
+
+
+def check_encodable(codec: str, width: int, height: int, colour: Colour) -> None:
+    """Refuse, before anything is written, a frame size the chosen encoder cannot take:
+    HEVC below :data:`HEVC_MIN_SIDE` pixels a side, FFV1 of a chroma-subsampled source whose
+    chroma would be under 2 pixels wide (a 2- or 3-pixel-wide 4:2:0 clip)."""
+    size = f"{width} x {height}"
+    if codec == "hevc" and min(width, height) < HEVC_MIN_SIDE:
+        raise OutputError(
+            f"HEVC needs frames at least {HEVC_MIN_SIDE} pixels on a side and this clip's are {size}; "
+            "use --codec h264, ffv1 or png."
+        )
+    if codec == "ffv1" and not colour.is_rgb:
+        try:
+            chroma = av.VideoFormat(colour.pix_fmt, width, height).chroma_width()
+        except (ValueError, av.FFmpegError):
+            return
+        if chroma < 2 and len(av.VideoFormat(colour.pix_fmt).components) >= 3:
+            raise OutputError(
+                f"FFV1 cannot store this clip's {colour.pix_fmt} colour at {size} pixels; use --codec png or h264."
+            )
+
+
+def quality_notes(settings: ExportSettings) -> list[str]:
+    """A note when ``--crf`` lies outside the encoders' range and is clamped (H.264, HEVC)."""
+    low, high = CRF_RANGE
+    if settings.codec not in ("h264", "hevc") or low <= settings.quality <= high:
+        return []
+    used = min(max(settings.quality, low), high)
+    return [f"--crf {settings.quality} lies outside {low}-{high}, the encoder's range; crf {used} was used."]
+
+
 def run_export(
     settings: ExportSettings,
     interpolator: FrameModel,
@@ -264,6 +299,8 @@ def run_export(
         cuts, repeats = scan_source(reader, lo, hi, settings.scene_threshold, find_repeats, cancel)
         plan = _plan(settings, reader, cuts, repeats)
         copy_audio = _audio_plan(settings, info, plan, notes)
+        check_encodable(settings.codec, info.width, info.height, reader.colour)
+        notes.extend(quality_notes(settings))
         if cancel.cancelled:
             raise Cancelled()
         large = pixels > LARGE_FRAME_PIXELS

@@ -10,6 +10,7 @@ seconds.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,11 @@ from tempo_core.local_files import open_regular, special_file_kind
 
 REPORT_FORMAT = "tempo-export-report/1"
 WORST_COUNT = 5
+
+
+def _rank(score: float | None) -> float:
+    """A score for ordering: NaN (no usable score) below every real one."""
+    return -math.inf if score is None or math.isnan(score) else float(score)
 
 
 @dataclass(frozen=True)
@@ -59,8 +65,9 @@ class ExportReport:
         return [f for f in self.frames if f.fallback is not None]
 
     def worst(self, count: int = WORST_COUNT) -> list[FrameEntry]:
-        """The ``count`` synthesized frames with the lowest scores, lowest first (ties: earlier first)."""
-        return sorted(self.synthesized, key=lambda f: (f.score, f.time))[:count]
+        """The ``count`` synthesized frames with the lowest scores, lowest first (ties: earlier
+        first); a score that is not a number (NaN) counts as the lowest."""
+        return sorted(self.synthesized, key=lambda f: (_rank(f.score), f.time))[:count]
 
     def to_dict(self) -> dict[str, Any]:
         return {

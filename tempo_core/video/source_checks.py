@@ -27,6 +27,11 @@ def video_stream(path: Path, container) -> av.VideoStream:
         what = "it holds only audio" if streams.audio else "it holds no video stream"
         raise MediaError(f"{path.name} cannot be interpolated: {what}.")
     if _image_format(container.format.name):
+        if _animated_webp(path):  # FFmpeg's webp_pipe reads one image and cannot decode an animation
+            raise MediaError(
+                f"{path.name} is an animated WebP, which TEMPO cannot decode; convert it to a video "
+                "(MP4, MKV) or an animated GIF first."
+            )
         raise MediaError(f"{path.name} is a still image, not a video; TEMPO needs a video clip.")
     stream = streams.video[0]
     if stream.codec_context is None:
@@ -45,6 +50,16 @@ def check_video_header(path: str | Path) -> None:
             video_stream(path, container)
     except (av.FFmpegError, OSError, ValueError, IndexError, KeyError, TypeError) as err:
         raise MediaError(f"{path.name} is not a video file TEMPO can read ({describe(err)}).") from None
+
+
+def _animated_webp(path: Path) -> bool:
+    """True for a WebP whose extended header (``VP8X``) sets the animation flag."""
+    try:
+        with open_regular(path) as handle:
+            head = handle.read(21)
+    except OSError:
+        return False
+    return len(head) == 21 and head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X" and bool(head[20] & 0x02)
 
 
 def _image_format(names: str) -> bool:

@@ -214,3 +214,11 @@ def test_a_pipe_as_report_or_model_is_refused_without_opening_it(qtbot, window, 
         args = [str(clip), "--checkpoint", str(fifo), "--screenshot", str(tmp_path / "s.png")]
         assert main(args) == 1
         assert "model.safetensors is a named pipe (FIFO), not a model file." in capsys.readouterr().err
+
+
+def test_a_nan_score_is_doubtful():
+    # issue 28, item 13: NaN < threshold is False, so a NaN score was never doubtful
+    track = ConfidenceTrack(doubtful_below=0.9)
+    track.add(TrackPoint(0.5, float("nan"), "export"))
+    track.add(TrackPoint(1.0, 0.95, "export"))
+    assert [p.time for p in track.doubtful] == [0.5] and track.next_doubtful(0.0).time == 0.5

@@ -19,7 +19,14 @@ from tempo_core.errors import Cancelled, InputError, ModelError, OutputError
 from tempo_core.frame_score import frame_score, plain_blend
 from tempo_core.inference import Interpolator
 from tempo_core.video.engine import CancelToken, ExportSettings
-from tempo_core.video.report import export_with_report, load_report, report_paths, summary_lines
+from tempo_core.video.report import (
+    ExportReport,
+    FrameEntry,
+    export_with_report,
+    load_report,
+    report_paths,
+    summary_lines,
+)
 from tempo_core.video.report_plot import SIZE, _Axes, axis_floor
 from tempo_core.video.safety_net import ScoringModel, SynthesisRecord, check_min_confidence
 
@@ -309,3 +316,14 @@ def test_a_255_byte_output_name_is_written_without_its_report(tmp_path, interpol
     shorter = tmp_path / ("w" * 239 + ".mkv")  # its report names are 255 bytes
     assert export_with_report(settings(source, shorter), interpolator).files == report_paths(shorter)
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_nan_score_counts_as_the_worst():
+    # issue 28, item 13: a NaN score sorted anywhere and was never doubtful
+    frames = [
+        FrameEntry(index=i, time=i / 10, output_time=i / 10, kind="synthesized", score=score)
+        for i, score in enumerate([0.95, float("nan"), 0.5, 0.99])
+    ]
+    report = ExportReport("s.mkv", "o.mkv", 10.0, None, frames)
+    worst = report.worst(2)
+    assert np.isnan(worst[0].score) and worst[1].score == 0.5

@@ -258,3 +258,45 @@ def test_impossible_rates_and_unknown_devices_are_one_sentence(tmp_path, checkpo
                            "--quiet", *flags)  # fmt: skip
     assert code == 1 and words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
+
+
+def test_an_animated_webp_is_named_not_called_a_still_image(tmp_path, checkpoint, capsys):
+    # issue 28, item 13: FFmpeg reads one image of it, and TEMPO said "a still image"
+    from PIL import Image
+
+    frames = [Image.new("RGB", (32, 24), (40 * i, 0, 0)) for i in range(4)]
+    animated, still = tmp_path / "anim.webp", tmp_path / "still.webp"
+    frames[0].save(animated, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    frames[0].save(still)
+    for source, words in [(animated, "anim.webp is an animated WebP, which TEMPO cannot decode"),
+                          (still, "still.webp is a still image, not a video")]:  # fmt: skip
+        code, _, err = run_cli(capsys, source, "-o", tmp_path / "o.mkv", "--factor", "2", "--checkpoint", checkpoint)
+        assert code == 1 and words in err and "Traceback" not in err
+
+
+def test_two_pixel_wide_clips_export_or_are_refused_before_writing(tmp_path, checkpoint, capsys):
+    # issue 28, item 13: a 2 x 24 clip opened, then failed to encode ("function not implemented")
+    source = make_clip(tmp_path / "narrow.mp4", count=3, width=2, height=24, codec="libx264")
+    flags = ["--factor", "2", "--checkpoint", checkpoint, "--quiet"]
+    code, _, err = run_cli(capsys, source, "-o", tmp_path / "x2.mp4", *flags)
+    assert code == 0, err
+    assert (probe(tmp_path / "x2.mp4").width, probe(tmp_path / "x2.mp4").frame_count) == (2, 6)
+    code, _, err = run_cli(capsys, source, "-o", tmp_path / "x2_frames", "--codec", "png", *flags)
+    assert code == 0 and len(list((tmp_path / "x2_frames").glob("frame_*.png"))) == 6
+    for codec, name, words in [
+        ("ffv1", "x2.mkv", "FFV1 cannot store this clip's yuv420p colour at 2 x 24 pixels; use --codec png or h264."),
+        ("hevc", "x2_hevc.mp4", "HEVC needs frames at least 16 pixels on a side and this clip's are 2 x 24"),
+    ]:
+        code, _, err = run_cli(capsys, source, "-o", tmp_path / name, "--codec", codec, *flags)
+        assert code == 1 and words in err and "Traceback" not in err and not (tmp_path / name).exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_crf_outside_the_encoders_range_is_clamped_with_a_note(tmp_path, checkpoint, capsys):
+    # issue 28, item 13: --crf 99 was clamped to 51 in silence
+    source = make_clip(tmp_path / "in.mkv", count=3, width=32, height=24)
+    flags = ["--factor", "2", "--checkpoint", checkpoint, "--quiet", "--report", "none"]
+    code, _, err = run_cli(capsys, source, "-o", tmp_path / "a.mp4", "--crf", "99", *flags)
+    assert code == 0 and "note: --crf 99 lies outside 0-51, the encoder's range; crf 51 was used." in err
+    code, _, err = run_cli(capsys, source, "-o", tmp_path / "b.mp4", "--crf", "30", *flags)
+    assert code == 0 and "--crf" not in err
