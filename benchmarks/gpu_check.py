@@ -6,7 +6,7 @@ under 9 minutes on a GPU (``--budget``, default 480 s), the table rewritten afte
 
 1. **tests**: ``pytest tests/core/test_cuda.py`` (compiled against eager on CUDA, precisions);
 2. **bench**: ``tempo bench`` of the shipped model, eager against the compiled graph, at 720p
-   and 1080p, N=2, fp32 and bf16: ms per frame (median of 5 after 2 warm-ups) and the first
+   and 1080p, N=2, fp32 and bf16: ms per frame (median of 5 after 2 more runs) and the first
    frame's cost (on the compiled path: compiling and capturing the graph). Each compiled
    (size, N, precision) is its own process (a compile that hangs or fails costs only its row),
    in order of importance (1080p first); N=4 rows are added while time is left;
@@ -90,14 +90,14 @@ PLANS = {
         sizes=("720p", "1080p"), n=(2, 4), precisions=("fp32", "bf16"),
         compiled=(("1080p", 2, "bf16"), ("1080p", 2, "fp32"), ("720p", 2, "fp32"), ("720p", 2, "bf16"),
                   ("1080p", 4, "bf16"), ("720p", 4, "bf16"), ("1080p", 4, "fp32")),
-        repeats=5, warmup=2,
+        repeats=5, warmup=3,  # the first frame compiles; CUDA graphs record on a later run, then replay
         train_flags=("--preset", "xs", "--batch_size", "16", "--crop", "256", "--max_side", "640"),
         train_seconds=75, test_cap=90, eager_cap=90, compile_cap=150, traced=False, bench_model=(), val_limit=0,
         workers=8,
     ),
     "cpu": Plan(
         sizes=("96x64",), n=(2,), precisions=("fp32", "bf16"), compiled=(("96x64", 2, "fp32"),),
-        repeats=1, warmup=0,
+        repeats=1, warmup=3,  # the traced graph's first runs after compiling are slower
         train_flags=("--preset", "xs", "--batch_size", "2", "--crop", "64", "--max_side", "160"),
         train_seconds=5, test_cap=120, eager_cap=120, compile_cap=240, traced=True, bench_model=("--preset", "tiny"),
         val_limit=4, workers=0,

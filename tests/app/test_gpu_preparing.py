@@ -76,7 +76,7 @@ def test_the_app_says_it_prepares_the_gpu_and_keeps_responding_while_it_compiles
     session.set_playhead(_between(session, 2, 0.4))
     try:
         qtbot.waitUntil(lambda: window.statusBar().currentMessage() == PREPARING, timeout=30000)
-        assert notes == [(PREPARING, True)]  # lasting: shown until the next note
+        qtbot.waitUntil(lambda: notes == [(PREPARING, True)], timeout=5000)  # lasting: until the next note
         ticks: list[int] = []
         QTimer.singleShot(0, lambda: ticks.append(1))
         qtbot.waitUntil(lambda: ticks == [1], timeout=5000)  # the UI thread runs while it compiles
@@ -85,7 +85,9 @@ def test_the_app_says_it_prepares_the_gpu_and_keeps_responding_while_it_compiles
         assert window.controller.worker.isRunning() and not released.is_set()
     finally:
         released.set()
-    qtbot.waitUntil(lambda: notes[-1] == (f"The GPU is ready for {CLIP_WIDTH}x{CLIP_HEIGHT}.", False), timeout=30000)
+    # tracing the graph (after the hold) takes tens of seconds on a busy 2-core machine
+    ready = (f"The GPU is ready for {CLIP_WIDTH}x{CLIP_HEIGHT}.", False)
+    qtbot.waitUntil(lambda: notes[-1] == ready, timeout=180000)
     count = len(notes)
     with qtbot.waitSignal(
         window.controller.display.frame_ready, timeout=30000, check_params_cb=lambda f: f.kind == "synthesized"
@@ -107,7 +109,7 @@ def test_a_failed_compilation_falls_back_to_eager_with_one_status_line(qtbot, co
     open_clip(qtbot, window, clip)
     session = window.controller.session
     display = window.controller.display
-    with qtbot.waitSignal(display.frame_ready, timeout=30000, check_params_cb=lambda f: f.kind == "synthesized"):
+    with qtbot.waitSignal(display.frame_ready, timeout=180000, check_params_cb=lambda f: f.kind == "synthesized"):
         session.set_playhead(_between(session, 2, 0.4))
     qtbot.waitUntil(lambda: window.statusBar().currentMessage() == COMPILE_FAILED, timeout=10000)
     assert window.controller.worker._interp.compiled.failed
