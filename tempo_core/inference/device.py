@@ -20,6 +20,18 @@ PRECISIONS: dict[str, torch.dtype] = dict(
 DEVICE_TYPES = ("cpu", "cuda", "mps")  # what TEMPO runs on (torch also names meta, xla, ...)
 
 
+def parse_device(device: str | torch.device) -> torch.device:
+    """The device ``device`` names (cpu, cuda, cuda:N, mps), whether or not this machine has it;
+    :class:`InputError` for anything else (tpu, meta, cuda:x, '')."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.type not in DEVICE_TYPES or (parsed.type != "cuda" and parsed.index):
+        raise InputError(f"Unknown device {str(device)!r}; use cpu, cuda, cuda:N (a GPU's number) or mps.")
+    return parsed
+
+
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
     """``None``/"auto" -> CUDA if present, else MPS, else CPU; otherwise the named device."""
     if device is None or str(device) == "auto":
@@ -28,12 +40,7 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        resolved = None
-    if resolved is None or resolved.type not in DEVICE_TYPES or (resolved.type != "cuda" and resolved.index):
-        raise InputError(f"Unknown device {str(device)!r}; use cpu, cuda, cuda:N (a GPU's number) or mps.")
+    resolved = parse_device(device)
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise InputError("CUDA was requested but no CUDA GPU is available; use --device cpu.")
     if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():

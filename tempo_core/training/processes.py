@@ -21,6 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tempo_core.cpu_memory import keep_freed_memory
 from tempo_core.errors import InputError
 from tempo_core.inference import resolve_device
+from tempo_core.inference.device import parse_device
 
 T = TypeVar("T")
 CLOSE_WAIT = 60  # seconds a rank waits for the others before it leaves the process group
@@ -32,7 +33,7 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     A bare ``cuda`` also means this process's GPU (``cuda:<local_rank>``): ``set_device`` and DDP
     need an index.
     """
-    device = resolve_device(None) if name == "auto" else torch.device(name)
+    device = resolve_device(None) if name == "auto" else parse_device(name)
     if device.type == "cpu":
         keep_freed_memory()  # the training steps' tensors reuse freed memory (tempo_core/cpu_memory.py)
     if device.type == "cuda" and device.index is None:

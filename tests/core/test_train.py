@@ -372,3 +372,11 @@ def test_a_run_never_writes_into_an_existing_folder_that_is_not_a_run(tmp_path, 
     empty.mkdir()
     main(train_args(tmp_path, "empty", "--max_steps", "1"))
     assert (empty / "checkpoints" / "latest.pt").is_file() and (empty / ".tempo-run").is_file()
+
+
+@pytest.mark.parametrize("device", ["tpu", "meta", "cuda:x", ""])
+def test_an_unknown_device_is_one_sentence(tmp_path, frames, device):
+    # issue 28, item 9: torch's RuntimeError reached the user
+    with pytest.raises(InputError, match=f"Unknown device '{device}'; use cpu, cuda, cuda:N"):
+        main(train_args(tmp_path, "dev", "--device", device, "--max_steps", "1"))
+    assert not (tmp_path / "runs" / "dev").exists()
