@@ -51,7 +51,7 @@ def request_problem(output: str, clip: str | None, size: str) -> str | None:
 def save_atomically(pixmap, output: str) -> bool:
     """Save ``pixmap`` (a QPixmap) to a temporary file beside ``output``, then rename it over
     ``output``; False (and nothing changed) when it cannot be written."""
-    from tempo_core.video.output_paths import temporary_name
+    from tempo_core.output_paths import temporary_name
 
     path = Path(output)
     temp = temporary_name(path)

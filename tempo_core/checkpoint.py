@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from tempo_core.local_files import special_file_kind
 from tempo_core.memory_budget import available_memory
 from tempo_core.model_header import ModelHeader
 from tempo_core.network import TempoConfig
+from tempo_core.output_paths import write_file
 from tempo_core.prior_metadata import PRIOR_KEY, prior_to_json, recorded_prior
 
 FORMAT_KEY = "tempo.format"
@@ -94,8 +96,12 @@ def save_weights(
     *,
     fp16: bool = False,
     metadata: dict[str, str] | None = None,
+    overwrite: bool = True,
+    inputs: Sequence[str | os.PathLike[str]] = (),
 ) -> Path:
-    """Write ``model``'s weights and config to ``path`` atomically (temp file, then rename)."""
+    """Write ``model``'s weights, its config and its motion prior's settings to ``path`` through
+    the safe-output path (:func:`tempo_core.output_paths.write_file`: never one of ``inputs``, an
+    existing file only with ``overwrite``, a temporary then a rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {}
@@ -108,13 +114,13 @@ def save_weights(
     header[FORMAT_KEY] = FORMAT_VALUE
     header[CONFIG_KEY] = json.dumps(model.config.to_dict())
     header[PRIOR_KEY] = prior_to_json(model.motion_prior.config)  # the algorithm its weights rely on
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        save_file(tensors, str(temporary), metadata=header)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    return write_file(
+        path,
+        lambda temp: save_file(tensors, str(temp), metadata=header),
+        overwrite=overwrite,
+        inputs=inputs,
+        what="model file",
+    )
 
 
 def _check_path(path: Path) -> None:

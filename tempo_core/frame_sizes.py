@@ -1,7 +1,8 @@
 """Frame-size thresholds where TEMPO changes how it works, each with the measurement behind it.
 
 All in pixels per frame (width x height). They live here, at the bottom of the package, so the
-network, the inference runtime and video I/O read the same numbers. No torch, no I/O.
+network, the inference runtime and video I/O read the same numbers; and the one rule that
+scales a frame down to a longest side. No torch, no I/O.
 """
 
 from __future__ import annotations
@@ -23,3 +24,9 @@ EXPORT_TILING_PIXELS = 3840 * 2160
 
 # Decoding larger frames uses slice threads instead of frame threads (no queue of whole frames).
 DECODE_FRAME_THREADS_MAX_PIXELS = 3840 * 2160
+
+
+def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """(w, h) scaled so the longer side is ``max_side``; both kept even (at least 2)."""
+    scale = max_side / max(width, height)
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)

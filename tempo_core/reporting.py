@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tempo_core.errors import OutputError, describe
+from tempo_core.output_paths import check_file_target, write_file
 
 
 class ProgressBar:
@@ -61,15 +62,13 @@ def write_json(
     inputs: Sequence[str | os.PathLike[str]] = (),
 ) -> None:
     """Write ``report`` as indented JSON through the safe-output path
-    (:func:`tempo_core.video.output_paths.write_file`): never one of the run's ``inputs`` (a
+    (:func:`tempo_core.output_paths.write_file`): never one of the run's ``inputs`` (a
     model, ground truth), an existing file only with ``overwrite``, a temporary name then a
     rename, so a failure leaves what was at ``path`` as it was.
 
     Non-finite floats become ``null`` (strict JSON); values JSON cannot hold are written as ``str``.
     A refusal or an ``OSError`` is raised as :class:`OutputError`.
     """
-    from tempo_core.video.output_paths import write_file
-
     text = json.dumps(_jsonable(report), indent=2, default=str) + "\n"
     try:
         write_file(path, lambda temp: temp.write_text(text), overwrite=overwrite, inputs=inputs, what="JSON file")
@@ -83,6 +82,4 @@ def check_json_target(
     """Refuse, before a long run, a ``--json`` path :func:`write_json` would refuse (None: no JSON)."""
     if path is None:
         return
-    from tempo_core.video.output_paths import check_file_target
-
     check_file_target(Path(path), overwrite=overwrite, inputs=inputs, what="JSON file")

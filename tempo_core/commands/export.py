@@ -14,7 +14,7 @@ from pathlib import Path
 from tempo_core.checkpoint import read_metadata, save_weights
 from tempo_core.errors import InputError, OutputError, describe
 from tempo_core.network import TempoConfig
-from tempo_core.video.output_paths import check_file_target
+from tempo_core.output_paths import check_file_target
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,8 +64,10 @@ def export_checkpoint(
     fp16: bool = False,
     raw: bool = False,
     allow_missing: bool = False,
+    overwrite: bool = True,
 ) -> Path:
-    """Write the weights of a training checkpoint (or run folder) to a safetensors model file.
+    """Write the weights of a training checkpoint (or run folder) to a safetensors model file
+    (through the safe-output path: never the checkpoint, an existing file only with ``overwrite``).
 
     The EMA weights are exported when the checkpoint has them (they are what validation
     measured), unless ``raw``. ``allow_missing`` keeps the network's initial values for weights
@@ -111,7 +113,7 @@ def export_checkpoint(
     if not math.isnan(best):
         metadata[f"tempo.{state.get('metric_name', 'metric')}"] = f"{best:.4f}"
     try:
-        return save_weights(model, output, fp16=fp16, metadata=metadata)
+        return save_weights(model, output, fp16=fp16, metadata=metadata, overwrite=overwrite, inputs=[checkpoint])
     except OSError as err:
         raise OutputError(f"Could not write {output}: {err}.") from None
 
@@ -131,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         fp16=args.fp16,
         raw=args.raw,
         allow_missing=args.allow_missing,
+        overwrite=args.force,
     )
     kind = read_metadata(output).get("tempo.weights", "raw")
     print(f"exported {checkpoint} ({kind} weights) -> {output}{' (fp16)' if args.fp16 else ''}")

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from tempo_core.errors import InputError, MediaError, describe
+from tempo_core.frame_sizes import fit_size
 from tempo_core.local_files import ffmpeg_url, open_regular, special_file_kind
 
 VIDEO_EXTS = {".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v"}
@@ -111,12 +112,6 @@ def read_image(path: Path, max_side: int = 0) -> np.ndarray:
             return np.asarray(img, dtype=np.uint8).copy()
     except OSError as err:
         raise MediaError(f"Could not read the image {path}: {describe(err)}.") from err
-
-
-def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
-    """(w, h) scaled so the longer side is ``max_side``; both kept even."""
-    scale = max_side / max(width, height)
-    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
 def decode_video(path: Path, max_side: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -38,8 +38,8 @@ def decode_video_cv2(path: Path, max_side: int = 0) -> tuple[np.ndarray, np.ndar
         raise MediaError(
             f"{path.name} cannot be decoded: neither PyAV nor OpenCV is installed (pip install av)."
         ) from None
+    from tempo_core.frame_sizes import fit_size
     from tempo_core.local_files import ffmpeg_url
-    from tempo_core.training.clips import fit_size
 
     capture = cv2.VideoCapture(ffmpeg_url(path), cv2.CAP_FFMPEG)  # a local file, never a URL
     if not capture.isOpened():

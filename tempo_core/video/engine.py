@@ -29,10 +29,10 @@ import numpy as np
 
 from tempo_core.errors import Cancelled, InputError, OutputError
 from tempo_core.frame_sizes import EXPORT_TILING_PIXELS
+from tempo_core.output_paths import check_not_an_input
 from tempo_core.video.colour import Colour
 from tempo_core.video.duplicates import THUMB_SIZE, RepeatFinder, plan_without_repeats, repeats_replaced
 from tempo_core.video.limits import check_frame_size, check_output_frames, export_bytes_per_pixel
-from tempo_core.video.output_paths import check_not_an_input
 from tempo_core.video.pipeline import CancelToken, ExportPipeline, FrameModel, Job, Progress, Synthesized, make_jobs
 from tempo_core.video.reader import VideoInfo, VideoReader
 from tempo_core.video.scenecut import DEFAULT_THRESHOLD, cut_scores, detect_cuts

@@ -12,7 +12,7 @@ in a :class:`~tempo_core.video.safety_net.ScoringModel` (scores, and the safety 
 * ``OUTPUT.report.png``: the score along the clip, worst frames marked
   (:mod:`tempo_core.video.report_plot`).
 
-Both go through the safe-output path (:mod:`tempo_core.video.output_paths`), as the video does:
+Both go through the safe-output path (:mod:`tempo_core.output_paths`), as the video does:
 checked before the export starts (:func:`check_report_targets`: never the source or another
 input, never a file already there without ``overwrite``), written to hidden temporary names and
 moved into place only after the export succeeded, so a cancelled or failed export leaves
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tempo_core import output_paths
 from tempo_core.errors import OutputError, describe
-from tempo_core.video import output_paths
 from tempo_core.video.engine import CancelToken, ExportResult, ExportSettings, Progress, run_export
 from tempo_core.video.report_plot import draw_score_plot
 from tempo_core.video.report_records import ExportReport, FrameEntry, load_report, report_from_dict
@@ -126,7 +126,7 @@ def write_report(
     expected: tuple[output_paths.Identity | None, ...] | None = None,
 ) -> tuple[Path, Path]:
     """Write the JSON sidecar and the plot beside ``output``, each to a temporary name then moved
-    into place (:func:`~tempo_core.video.output_paths.place`): what is at those names is
+    into place (:func:`~tempo_core.output_paths.place`): what is at those names is
     replaced only with ``overwrite`` and only when it is what was there at the start
     (``expected``; default: now). On failure the temporaries go, whatever was at the names
     stays, and :class:`OutputError` says why."""

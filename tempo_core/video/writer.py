@@ -1,6 +1,6 @@
 """Writing the output with PyAV: H.264, HEVC, ProRes, FFV1 or a PNG sequence, audio remuxed.
 
-Safety rules, all enforced here and in :mod:`tempo_core.video.output_paths`:
+Safety rules, all enforced here and in :mod:`tempo_core.output_paths`:
 
 * the output is written to a hidden temporary file (or folder) *in the target folder*, named with
   this process id, and moved into place only by :meth:`VideoWriter.finish`, which checks again
@@ -35,11 +35,11 @@ from pathlib import Path
 import av
 import numpy as np
 
+from tempo_core import output_paths
 from tempo_core.errors import OutputError, describe
 from tempo_core.local_files import ffmpeg_url
-from tempo_core.video import output_paths
+from tempo_core.output_paths import shown
 from tempo_core.video.colour import Colour, OutputFormat, from_rgb, output_format, rgb8, to_output, to_rgb
-from tempo_core.video.output_paths import shown
 
 
 @dataclass(frozen=True)

@@ -161,6 +161,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "tempo_core.local_files",
         "tempo_core.memory_budget",
         "tempo_core.model_header",
+        "tempo_core.output_paths",
     ),
     ("tempo_core.network",),
     (
