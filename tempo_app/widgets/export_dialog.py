@@ -277,7 +277,7 @@ class ExportDialog(QDialog):
             start=start,
             end=end,
             anchors=int(self.anchor_box.currentData()),
-            overwrite=os.path.exists(self.output_edit.text().strip()),
+            overwrite=bool(existing_outputs(self.output_edit.text().strip())),
         )
 
     # ----------------------------------------------------------------- run
@@ -286,7 +286,8 @@ class ExportDialog(QDialog):
         if not output:
             self.status_label.setText("Choose where to write the export.")
             return
-        if os.path.exists(output) and not self._confirm_replace(output):
+        existing = existing_outputs(output)
+        if existing and not self._confirm_replace(existing):
             return
         self.outcome = None
         self.job = self._new_export(self.export_settings())
@@ -298,8 +299,10 @@ class ExportDialog(QDialog):
         self.job.start()  # after connecting: a quick failure must not be missed
         self.status_label.setText("Starting: reading the clip and finding its scene cuts...")
 
-    def _confirm_replace(self, output: str) -> bool:
-        answer = QMessageBox.question(self, "Export", f"{output} exists. Replace it?")
+    def _confirm_replace(self, existing: list[str]) -> bool:
+        names = " and ".join(os.path.basename(path) for path in existing)
+        verb = "exists" if len(existing) == 1 else "exist"
+        answer = QMessageBox.question(self, "Export", f"{names} {verb} already. Replace?")
         return answer == QMessageBox.StandardButton.Yes
 
     def cancel(self) -> None:
@@ -359,3 +362,13 @@ class ExportDialog(QDialog):
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         self.cancel()
         super().closeEvent(event)
+
+
+def existing_outputs(output: str) -> list[str]:
+    """The files an export to ``output`` would replace: the video (or frame folder) and its
+    export report's files, those that exist."""
+    if not output:
+        return []
+    from tempo_core.video.report import report_paths
+
+    return [str(path) for path in (Path(output), *report_paths(output)) if os.path.lexists(path)]

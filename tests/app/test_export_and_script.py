@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 import pytest
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QMessageBox
 from tempo_app_helpers import CLIP_FRAMES, open_clip
 
 from tempo_app.main import main
@@ -49,6 +50,29 @@ def test_export_runs_to_completion(qtbot, window, clip, tmp_path):
     with av.open(str(output)) as container:
         decoded = sum(1 for _ in container.decode(video=0))
     assert decoded == dialog.result.frames_written
+
+
+def test_an_earlier_report_alone_is_asked_about_then_replaced(qtbot, window, clip, tmp_path, monkeypatch):
+    """A report left beside a deleted video: the dialog asks before replacing it (as for the
+    video), and a Yes exports with the report replaced; a No writes nothing."""
+    open_clip(qtbot, window, clip)
+    output = tmp_path / "again.mp4"
+    report = tmp_path / "again.mp4.report.json"
+    report.write_text('{"old": true}')
+    asked: list[str] = []
+    answers = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes]
+    monkeypatch.setattr(
+        QMessageBox, "question", staticmethod(lambda p, t, text, *a: asked.append(text) or answers.pop(0))
+    )
+    dialog = _dialog(qtbot, window, output)
+    dialog.factor_box.setCurrentIndex(0)
+    dialog.export_button.click()
+    assert asked == ["again.mp4.report.json exists already. Replace?"] and dialog.job is None
+    assert not output.exists() and report.read_text() == '{"old": true}'
+    dialog.export_button.click()
+    qtbot.waitUntil(lambda: dialog.outcome is not None, timeout=60000)
+    assert dialog.outcome == "done", dialog.status_label.text()
+    assert output.exists() and '"old"' not in report.read_text()
 
 
 def test_cancelled_export_leaves_no_file(qtbot, window, clip, tmp_path):
