@@ -561,10 +561,16 @@ def run_steps(args: argparse.Namespace, plan: Plan, seconds: float, report: Repo
         report.note(line)
 
 
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def header(device: str) -> str:
     import torch
 
-    name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
+    name = "CPU" if device == "cpu" else (torch.cuda.get_device_name() if cuda_available() else "no CUDA device")
     try:  # the GPU machine may have no git, and its copy of the tree no .git
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
         revision = commit.stdout.strip() if commit.returncode == 0 else ""
@@ -610,6 +616,9 @@ def main() -> int:
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pylib), os.environ.get("PYTHONPATH")]))
     report = Report(out, header(args.device))
     report.write()
+    if args.device == "cuda" and not cuda_available():
+        report.note("CUDA is not available to torch here: nothing was measured")
+        return 1
     with tempfile.TemporaryDirectory(prefix="gpu_check_bench_") as folder:
         run_steps(args, plan, seconds, report, Path(folder), left)
     report.note(f"total {time.monotonic() - started:.0f} s; results in {out}")
