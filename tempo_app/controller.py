@@ -6,7 +6,7 @@ The clip's ``VideoReader`` is opened here (to index the clip and check it), on a
 and then handed over to the display's frame thread, which alone reads and closes it.
 Problems come out of the ``error`` signal as one sentence; the window shows them as dialogs
 (the ``--screenshot`` runner prints them instead). The confidence track
-(:class:`tempo_app.confidence_track.ConfidenceTrack`) gathers the score of every full-size frame
+(:class:`tempo_app.state.confidence_track.ConfidenceTrack`) gathers the score of every full-size frame
 the viewer synthesizes and of every frame an export of the clip synthesized.
 """
 
@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from tempo_app.clip_opener import ClipOpener
-from tempo_app.confidence_track import ConfidenceTrack
 from tempo_app.display import DisplayController
 from tempo_app.errors import user_message
-from tempo_app.export_job import ExportJob, SpeedProbe
-from tempo_app.model_state import (
+from tempo_app.playback import Playback
+from tempo_app.state.confidence_track import ConfidenceTrack
+from tempo_app.state.model_state import (
     LOW_MEMORY_TILE,
     ModelInfo,
     ModelSpec,
@@ -31,16 +30,17 @@ from tempo_app.model_state import (
     available_devices,
     fp16_possible,
 )
-from tempo_app.model_worker import InterpolatorFactory, ModelWorker
-from tempo_app.playback import Playback
-from tempo_app.scene_cuts import SceneCutScanner
-from tempo_app.session import SessionState
-from tempo_app.settings import AppSettings
-from tempo_app.thumbnails import ThumbnailLoader
-from tempo_app.view_state import ViewState
+from tempo_app.state.session import SessionState
+from tempo_app.state.settings import AppSettings
+from tempo_app.state.view_state import ViewState
+from tempo_app.workers.clip_opener import ClipOpener
+from tempo_app.workers.export_job import ExportJob, SpeedProbe
+from tempo_app.workers.model_worker import InterpolatorFactory, ModelWorker
+from tempo_app.workers.scene_cuts import SceneCutScanner
+from tempo_app.workers.thumbnails import ThumbnailLoader
 
 if TYPE_CHECKING:  # keeps start-up light: tempo_core loads PyAV and torch
-    from tempo_app.display_frames import DisplayFrame
+    from tempo_app.state.display_frames import DisplayFrame
     from tempo_core.video.engine import ExportSettings
     from tempo_core.video.reader import VideoReader
     from tempo_core.video.report_records import ExportReport

@@ -1,10 +1,10 @@
 """Decides what the viewer shows for the playhead: a real frame, a cached or a new synthesis.
 
-On a real frame it shows that frame, decoded by the :class:`~tempo_app.frame_reader.FrameReader`
+On a real frame it shows that frame, decoded by the :class:`~tempo_app.workers.frame_reader.FrameReader`
 thread (the UI thread never decodes video) and kept in a small LRU of recent real frames, so
 stepping back and forth is instant. A real frame is shown when it arrives, and only if the
 playhead still stands where it was asked for. Between frames it asks the
-:class:`~tempo_app.model_worker.ModelWorker`: a reduced-resolution preview while the
+:class:`~tempo_app.workers.model_worker.ModelWorker`: a reduced-resolution preview while the
 user drags, the full resolution once the playhead rests (``rest_ms`` without movement, or the
 drag ends). Results are cached (LRU, byte budget), and only results for where the playhead
 stands are shown, so rapid scrubbing ends on the last position. Failures caused by the request
@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from tempo_app.cache import LRUCache
-from tempo_app.display_frames import DisplayFrame, Pending, PendingReal
-from tempo_app.frame_reader import FrameReader
-from tempo_app.model_state import ModelState
-from tempo_app.model_worker import ModelWorker, SynthesisRequest, SynthesisResult
-from tempo_app.session import SessionState
+from tempo_app.state.cache import LRUCache
+from tempo_app.state.display_frames import DisplayFrame, Pending, PendingReal
+from tempo_app.state.model_state import ModelState
+from tempo_app.state.session import SessionState
+from tempo_app.workers.frame_reader import FrameReader
+from tempo_app.workers.model_worker import ModelWorker, SynthesisRequest, SynthesisResult
 
 if TYPE_CHECKING:  # keeps start-up light: the reader loads PyAV
     from tempo_core.video.reader import VideoReader

@@ -15,7 +15,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
-from tempo_app.model_state import PRECISIONS
+from tempo_app.state.model_state import PRECISIONS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None, factory=None) -> int:
     from tempo_app.controller import AppController
     from tempo_app.main_window import MainWindow
     from tempo_app.resources import icon, style_sheet
-    from tempo_app.settings import AppSettings
+    from tempo_app.state.settings import AppSettings
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName("TEMPO")

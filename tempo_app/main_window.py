@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QVBoxLayout
 from tempo_app.controller import AppController
 from tempo_app.errors import show_error
 from tempo_app.resources import icon
-from tempo_app.view_state import COMPARE_LABELS, COMPARE_MODES
+from tempo_app.state.view_state import COMPARE_LABELS, COMPARE_MODES
 from tempo_app.widgets.controls import DisplayBar, TransportBar
 from tempo_app.widgets.export_dialog import ExportDialog
 from tempo_app.widgets.export_queue_panel import ExportQueuePanel

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from tempo_app.session import SessionState
+from tempo_app.state.session import SessionState
 
 
 class Playback(QObject):

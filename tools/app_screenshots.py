@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QApplication
 from tempo_app.controller import AppController
 from tempo_app.main_window import MainWindow
 from tempo_app.resources import icon, style_sheet
-from tempo_app.settings import AppSettings
+from tempo_app.state.settings import AppSettings
 
 
 def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:

@@ -1,7 +1,7 @@
 """The confidence track under the timeline's thumbnails: one coloured bar per scored frame.
 
 Painted by :class:`tempo_app.widgets.timeline.TimelineWidget` into its track lane. Each scored
-frame (:class:`tempo_app.confidence_track.TrackPoint`) is a bar centred on its time, reaching
+frame (:class:`tempo_app.state.confidence_track.TrackPoint`) is a bar centred on its time, reaching
 half-way to its neighbours (at least 2 pixels wide), coloured by score around the track's
 doubtful line: amber at the line, red a quarter below it, green a quarter above, or at 1 when the
 line is higher than 0.75 (the ramp then as steep below; scores of one clip often span only a few
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QPainter
 
-from tempo_app.confidence_track import ConfidenceTrack, TrackPoint
+from tempo_app.state.confidence_track import ConfidenceTrack, TrackPoint
 
 TRACK_HEIGHT = 10
 _STOPS = ((0.0, (214, 48, 49)), (0.5, (240, 173, 40)), (1.0, (76, 187, 96)))

@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
 from tempo_app.colormap import COLORMAPS
 from tempo_app.playback import Playback
 from tempo_app.resources import icon
-from tempo_app.session import ANCHOR_COUNTS, SessionState
-from tempo_app.view_state import COMPARE_LABELS, COMPARE_MODES, THRESHOLD_RANGE, ViewState
+from tempo_app.state.session import ANCHOR_COUNTS, SessionState
+from tempo_app.state.view_state import COMPARE_LABELS, COMPARE_MODES, THRESHOLD_RANGE, ViewState
 
 FRACTIONS = (("1/2 frame", 0.5), ("1/4 frame", 0.25), ("1/8 frame", 0.125))
 

@@ -1,7 +1,7 @@
 """The export dialog: mode, range, codec, quality, output path; progress with ETA; cancel.
 
 The dialog only gathers :class:`tempo_core.video.engine.ExportSettings` and shows an
-:class:`~tempo_app.export_job.ExportJob`'s signals; the export itself runs on the model thread.
+:class:`~tempo_app.workers.export_job.ExportJob`'s signals; the export itself runs on the model thread.
 Before the export starts it shows how many frames it writes and synthesizes and how long that
 should take at the speed measured on this machine (measured on opening when still unknown).
 The modes and codecs offered are tempo_core's own. Defaults suit a first try: twice the frame
@@ -34,12 +34,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tempo_app.export_estimate import ExportEstimate, estimate_export
-from tempo_app.export_job import ExportJob
-from tempo_app.session import ANCHOR_COUNTS, SessionState
+from tempo_app.state.export_estimate import ExportEstimate, estimate_export
+from tempo_app.state.session import ANCHOR_COUNTS, SessionState
+from tempo_app.workers.export_job import ExportJob
 
 if TYPE_CHECKING:
-    from tempo_app.model_state import ModelState
+    from tempo_app.state.model_state import ModelState
     from tempo_core.video.engine import ExportResult, ExportSettings, Progress
 
 # Labels of the export modes the dialog offers, in the order shown; tempo_core's MODES decides

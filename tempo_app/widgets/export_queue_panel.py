@@ -3,7 +3,7 @@
 A dock beside the viewer. Jobs use the mode, value and codec chosen at the top of the panel and
 are written beside their clip as ``NAME_tempo_<how>[_range].ext`` (never over a file that exists
 or another queued output). Each row shows the job, its status and its progress; the state and
-the running live in :mod:`tempo_app.export_queue`.
+the running live in :mod:`tempo_app.workers.export_queue`.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tempo_app.export_queue import ExportQueue, QueuedExport, QueueRunner
 from tempo_app.widgets.export_dialog import default_output, export_codecs
+from tempo_app.workers.export_queue import ExportQueue, QueuedExport, QueueRunner
 
 if TYPE_CHECKING:
-    from tempo_app.session import SessionState
+    from tempo_app.state.session import SessionState
 
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.mkv *.webm *.avi *.m4v *.mpg *.mts);;All files (*)"
 MODES = (("factor", "x frame rate"), ("fps", "frames per second"), ("slowmo", "x slower"))

@@ -13,7 +13,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
-from tempo_app.model_state import PRECISIONS, ModelState, available_devices, fp16_possible
+from tempo_app.state.model_state import PRECISIONS, ModelState, available_devices, fp16_possible
 
 DEVICE_LABELS = {
     None: "Automatic (GPU when present)",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
-from tempo_app.model_state import ModelState
+from tempo_app.state.model_state import ModelState
 
 
 class TempoStatusBar(QStatusBar):

@@ -15,8 +15,8 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPolygonF, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from tempo_app.confidence_track import ConfidenceTrack
-from tempo_app.session import SessionState
+from tempo_app.state.confidence_track import ConfidenceTrack
+from tempo_app.state.session import SessionState
 from tempo_app.widgets.confidence_track import TRACK_HEIGHT, paint_track
 
 LANE_HEIGHT = 18

@@ -1,6 +1,6 @@
 """The frame viewer: aspect-correct, zoomable, with confidence overlay, legend and compare modes.
 
-It observes a :class:`~tempo_app.view_state.ViewState` and shows
+It observes a :class:`~tempo_app.state.view_state.ViewState` and shows
 :class:`~tempo_app.display.DisplayFrame` objects; the only state it writes back is the split
 position when the user drags the divider. While the picture for the playhead is computed
 (:class:`~tempo_app.display.Pending`), the last picture stays on screen dimmed, under a turning
@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from tempo_app.colormap import doubt_overlay
 from tempo_app.display import DisplayFrame, Pending
 from tempo_app.images import rgba_to_qimage, to_qimage
-from tempo_app.view_state import ViewState
+from tempo_app.state.view_state import ViewState
 from tempo_app.widgets.painting import draw_legend, draw_tag, draw_waiting
 
 KIND_LABELS = {

@@ -17,7 +17,7 @@ from tempo_app_helpers import write_clip
 
 from tempo_app.controller import AppController
 from tempo_app.main_window import MainWindow
-from tempo_app.settings import AppSettings
+from tempo_app.state.settings import AppSettings
 from tempo_core.inference import Interpolator
 from tempo_core.network import build_tempo
 from tempo_core.network.config import tempo_tiny

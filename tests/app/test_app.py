@@ -11,7 +11,7 @@ from tempo_app_helpers import CLIP_FRAMES, CLIP_HEIGHT, CLIP_WIDTH, open_clip, w
 
 from tempo_app.controller import AppController
 from tempo_app.main_window import MainWindow
-from tempo_app.model_state import ModelSpec
+from tempo_app.state.model_state import ModelSpec
 from tempo_app.widgets.timeline import LANE_HEIGHT
 
 
@@ -236,7 +236,7 @@ def test_bad_media_gives_one_sentence_or_opens(qtbot, window, clip, tmp_path, di
 
 
 def test_failed_model_load_keeps_the_previous_model(qtbot, window, clip, tmp_path, dialogs):
-    from tempo_app.model_worker import default_factory
+    from tempo_app.workers.model_worker import default_factory
 
     controller = window.controller
     controller.worker.set_factory(default_factory)

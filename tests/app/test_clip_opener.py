@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QFileDialog
 from tempo_app_helpers import CLIP_FRAMES, open_clip, write_clip
 
 import tempo_app.controller as controller_module
-from tempo_app.clip_opener import ClipOpener
+from tempo_app.workers.clip_opener import ClipOpener
 
 
 class OpenSpy:

@@ -12,9 +12,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from tempo_app_helpers import CLIP_FPS, open_clip, write_clip
 
-from tempo_app.confidence_track import ConfidenceTrack, TrackPoint
 from tempo_app.main import main
-from tempo_app.view_state import DEFAULT_THRESHOLD
+from tempo_app.state.confidence_track import ConfidenceTrack, TrackPoint
+from tempo_app.state.view_state import DEFAULT_THRESHOLD
 from tempo_app.widgets.confidence_track import TRACK_HEIGHT, score_colour, track_bars
 from tempo_app.widgets.timeline import TRACK_TOP
 from tempo_core.checkpoint import save_weights
@@ -60,7 +60,7 @@ def test_the_track_keeps_export_scores_over_scrubbed_ones_and_finds_doubtful_fra
 
 
 def test_the_track_reads_the_doubtful_line_without_loading_torch_at_start_up():
-    code = "import sys, tempo_app.confidence_track as m; m.ConfidenceTrack(); assert 'torch' not in sys.modules"
+    code = "import sys, tempo_app.state.confidence_track as m; m.ConfidenceTrack(); assert 'torch' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
 
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
 from tempo_app_helpers import open_clip
 
-from tempo_app.export_queue import CANCELLED, DONE, FAILED, QUEUED, ExportQueue, QueueRunner
+from tempo_app.workers.export_queue import CANCELLED, DONE, FAILED, QUEUED, ExportQueue, QueueRunner
 from tempo_core.video.engine import ExportSettings
 from tempo_core.video.reader import probe
 

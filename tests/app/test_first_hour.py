@@ -15,9 +15,9 @@ from PIL import Image
 from tempo_app_helpers import CLIP_FRAMES, open_clip, write_clip_with_cut
 
 from tempo_app import platform_check
-from tempo_app.model_state import ModelState
 from tempo_app.resources import ICONS, style_sheet
-from tempo_app.session import SessionState
+from tempo_app.state.model_state import ModelState
+from tempo_app.state.session import SessionState
 from tempo_app.widgets import model_menu
 from tempo_app.widgets.controls import position_text
 
@@ -70,7 +70,7 @@ def _real_pair(width: int = 256) -> tuple[list[np.ndarray], list[float]]:
 def test_overlay_leaves_confident_pixels_readable_on_a_real_clip(qtbot):
     from tempo_app.display import DisplayFrame
     from tempo_app.images import qimage_to_array
-    from tempo_app.view_state import ViewState
+    from tempo_app.state.view_state import ViewState
     from tempo_app.widgets.viewer import ViewerWidget
     from tempo_core.inference import Interpolator
 
@@ -245,7 +245,7 @@ def test_a_quick_decode_or_preview_does_not_dim_the_picture(qtbot):
     import time
 
     from tempo_app.display import Pending
-    from tempo_app.view_state import ViewState
+    from tempo_app.state.view_state import ViewState
     from tempo_app.widgets.viewer import SHOW_FRAME_WAIT_S, ViewerWidget
 
     viewer = ViewerWidget(ViewState())

@@ -1,11 +1,11 @@
-"""The user's frame first: background scans wait while a synthesis runs (tempo_app.foreground)."""
+"""The user's frame first: background scans wait while a synthesis runs (tempo_app.workers.foreground)."""
 
 from __future__ import annotations
 
 import threading
 import time
 
-from tempo_app.foreground import FOREGROUND, ForegroundGate
+from tempo_app.workers.foreground import FOREGROUND, ForegroundGate
 
 
 def _background(gate: ForegroundGate, steps: list[int], stop: threading.Event) -> threading.Thread:

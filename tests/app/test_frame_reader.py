@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import QCoreApplication
 from tempo_app_helpers import CLIP_FRAMES, drain, open_clip, write_clip
 
-from tempo_app.frame_reader import FrameReader
+from tempo_app.workers.frame_reader import FrameReader
 from tempo_core.errors import MediaError
 from tempo_core.video.reader import VideoReader
 

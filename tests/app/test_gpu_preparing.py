@@ -14,7 +14,7 @@ from tempo_app_helpers import CLIP_HEIGHT, CLIP_WIDTH, open_clip
 
 from tempo_app.controller import AppController
 from tempo_app.main_window import MainWindow
-from tempo_app.model_worker import COMPILE_FAILED
+from tempo_app.workers.model_worker import COMPILE_FAILED
 from tempo_core.inference import Interpolator
 
 PREPARING = f"Preparing the GPU for {CLIP_WIDTH}x{CLIP_HEIGHT}, first frame only..."

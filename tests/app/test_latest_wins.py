@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from tempo_app.latest_wins import LatestWinsThread
+from tempo_app.workers.latest_wins import LatestWinsThread
 
 
 class Recorder(LatestWinsThread[int]):

@@ -21,8 +21,8 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from tempo_app_helpers import write_clip
 
 from tempo_app.display import DisplayFrame, Pending
-from tempo_app.session import SessionState
-from tempo_app.view_state import ViewState
+from tempo_app.state.session import SessionState
+from tempo_app.state.view_state import ViewState
 from tempo_app.widgets.timeline import TimelineWidget
 from tempo_app.widgets.viewer import ViewerWidget
 

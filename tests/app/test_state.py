@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tempo_app.cache import LRUCache
 from tempo_app.colormap import COLORMAPS, apply_colormap
 from tempo_app.errors import OOM_ADVICE, user_message
-from tempo_app.session import SessionState, choose_anchors, nearest_indices
-from tempo_app.thumbnails import thumbnail_indices
-from tempo_app.view_state import ViewState
+from tempo_app.state.cache import LRUCache
+from tempo_app.state.session import SessionState, choose_anchors, nearest_indices
+from tempo_app.state.view_state import ViewState
+from tempo_app.workers.thumbnails import thumbnail_indices
 from tempo_core.errors import MediaError
 
 TIMES = np.arange(10, dtype=np.float64) * 0.1

@@ -7,8 +7,8 @@ import threading
 
 from tempo_app_helpers import write_clip
 
-from tempo_app.scene_cuts import SceneCutScanner
-from tempo_app.thumbnails import ThumbnailLoader
+from tempo_app.workers.scene_cuts import SceneCutScanner
+from tempo_app.workers.thumbnails import ThumbnailLoader
 
 
 def test_a_clip_switch_does_not_wait_for_the_old_clips_threads(qtbot, window, tmp_path, monkeypatch):

@@ -1,6 +1,6 @@
 """Work for the model thread that the export dialog starts: the export, and a speed probe.
 
-Both are callables that :meth:`tempo_app.model_worker.ModelWorker.submit` runs on the model
+Both are callables that :meth:`tempo_app.workers.model_worker.ModelWorker.submit` runs on the model
 thread with the loaded interpolator (or None), reporting through typed Qt signals.
 """
 
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 
 from tempo_app.errors import user_message
-from tempo_app.model_worker import NO_MODEL
+from tempo_app.workers.model_worker import NO_MODEL
 
 if TYPE_CHECKING:  # keeps start-up light: tempo_core loads torch and PyAV
     from tempo_core.inference import Interpolator

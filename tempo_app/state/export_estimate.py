@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from tempo_app.session import SessionState
+    from tempo_app.state.session import SessionState
 
 
 @dataclass(frozen=True)

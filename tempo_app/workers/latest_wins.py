@@ -1,8 +1,8 @@
 """A worker thread fed two ways: jobs that run in order, and one request where the latest wins.
 
-Both of the app's worker threads follow this pattern: :class:`~tempo_app.model_worker.ModelWorker`
+Both of the app's worker threads follow this pattern: :class:`~tempo_app.workers.model_worker.ModelWorker`
 (jobs: load a model, run an export; requests: synthesize the playhead's frame) and
-:class:`~tempo_app.frame_reader.FrameReader` (jobs: take over a clip's reader; requests: decode a
+:class:`~tempo_app.workers.frame_reader.FrameReader` (jobs: take over a clip's reader; requests: decode a
 real frame). A job is any callable without arguments; it runs on the thread, before any waiting
 request. A request replaces the one still waiting, so rapid scrubbing never builds a queue; a
 running one cannot be interrupted, but it may poll :meth:`LatestWinsThread.superseded`.

@@ -7,7 +7,7 @@ moment it is handed over and is the only thread that touches it (reads it, close
 * :meth:`FrameReader.set_reader` hands the clip's reader over (None closes the clip) and starts a
   new *generation*. Every result carries the generation of its request, and a result of an older
   generation is never emitted, so a clip change never shows a frame of the previous clip.
-* :meth:`FrameReader.request` is *latest wins* (a :class:`~tempo_app.latest_wins.LatestWinsThread`):
+* :meth:`FrameReader.request` is *latest wins* (a :class:`~tempo_app.workers.latest_wins.LatestWinsThread`):
   a new request replaces the one still waiting, so rapid scrubbing never builds a queue. A read
   already decoding cannot be interrupted; its result is emitted, and the receiver decides whether
   it still matters. A handed-over reader is taken by a job, before any waiting read.
@@ -24,7 +24,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from tempo_app.errors import user_message
-from tempo_app.latest_wins import LatestWinsThread
+from tempo_app.workers.latest_wins import LatestWinsThread
 
 if TYPE_CHECKING:  # keeps start-up light: the reader loads PyAV
     from tempo_core.video.reader import VideoReader

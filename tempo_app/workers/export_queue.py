@@ -2,7 +2,7 @@
 
 :class:`ExportQueue` is the state, free of Qt: jobs in order, each with its settings, status and
 progress; jobs that have not started can be reordered and removed. :class:`QueueRunner` runs
-the queued jobs in order through the app's export jobs (:class:`tempo_app.export_job.ExportJob`,
+the queued jobs in order through the app's export jobs (:class:`tempo_app.workers.export_job.ExportJob`,
 made by ``new_export``, run on the model thread), one at a time: a job that fails or is
 cancelled is marked so and the next one starts. The view is
 :class:`tempo_app.widgets.export_queue_panel.ExportQueuePanel`.

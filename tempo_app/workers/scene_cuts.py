@@ -13,7 +13,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
 from tempo_app.errors import user_message
-from tempo_app.foreground import FOREGROUND
+from tempo_app.workers.foreground import FOREGROUND
 
 
 class _Interrupted(Exception):

@@ -1,7 +1,7 @@
 """The one thread that owns the model: loads it, synthesizes frames, runs exports.
 
 The UI thread never waits on the model. It puts work in and gets typed signals back
-(a :class:`~tempo_app.latest_wins.LatestWinsThread`):
+(a :class:`~tempo_app.workers.latest_wins.LatestWinsThread`):
 
 * :meth:`ModelWorker.load_model` and :meth:`ModelWorker.submit` queue jobs that run in order.
 * :meth:`ModelWorker.request` is *latest wins*: a new request replaces the one still waiting, and a
@@ -32,10 +32,10 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from tempo_app.errors import is_out_of_memory, user_message
-from tempo_app.foreground import FOREGROUND
 from tempo_app.images import resize_rgb, scaled_size
-from tempo_app.latest_wins import LatestWinsThread
-from tempo_app.model_state import ModelInfo, ModelSpec
+from tempo_app.state.model_state import ModelInfo, ModelSpec
+from tempo_app.workers.foreground import FOREGROUND
+from tempo_app.workers.latest_wins import LatestWinsThread
 from tempo_core.errors import Cancelled, InputError
 
 if TYPE_CHECKING:  # keeps start-up light: these load torch and PyAV

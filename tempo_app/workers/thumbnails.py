@@ -6,8 +6,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
 from tempo_app.errors import user_message
-from tempo_app.foreground import FOREGROUND
 from tempo_app.images import resize_rgb, to_qimage
+from tempo_app.workers.foreground import FOREGROUND
 
 
 def thumbnail_indices(frame_count: int, count: int) -> list[int]:
