@@ -150,7 +150,7 @@ class AppController(QObject):
         """
         path = os.path.abspath(os.fspath(path))
         opener = ClipOpener(path, open_viewer_reader, parent=self)  # parented: never freed running
-        opener.opened.connect(self._on_clip_opened)
+        opener.result.connect(self._on_clip_opened)
         opener.failed.connect(self._on_open_failed)
         opener.finished.connect(self._on_opener_finished)
         self.opener = opener
@@ -203,8 +203,8 @@ class AppController(QObject):
     def _start_thumbnails(self, path: str, frame_count: int) -> None:
         self.thumbnails_reset.emit()
         loader = ThumbnailLoader(path, frame_count, parent=self)  # parented: never freed running
-        loader.thumbnail.connect(self._on_thumbnail)
-        loader.error.connect(self.status_message)
+        loader.result.connect(self._on_thumbnail)
+        loader.failed.connect(self.status_message)
         self.thumbnail_loader = loader
         loader.start()
 
@@ -223,8 +223,8 @@ class AppController(QObject):
 
     def _start_cut_scan(self, path: str) -> None:
         scanner = SceneCutScanner(path, parent=self)  # parented: never freed running
-        scanner.cuts_found.connect(self._on_cuts_found)
-        scanner.error.connect(self.status_message)
+        scanner.result.connect(self._on_cuts_found)
+        scanner.failed.connect(self.status_message)
         self.cut_scanner = scanner
         scanner.start()
 
@@ -294,7 +294,7 @@ class AppController(QObject):
             return False
         middle = max(1, session.frame_count // 2)
         probe = SpeedProbe(str(session.path), (middle - 1, middle), self)
-        probe.measured.connect(self._on_speed_measured)
+        probe.result.connect(self._on_speed_measured)
         self.speed_probe = probe
         self.worker.submit(probe)
         return True

@@ -81,10 +81,10 @@ class DisplayController(QObject):
         session.scrubbing_changed.connect(self._on_scrubbing)
         model_state.changed.connect(self._on_model_changed)
         worker.result.connect(self._on_result)
-        worker.error.connect(self._on_error)
+        worker.failed.connect(self._on_error)
         worker.request_finished.connect(self._on_finished)
-        self.frames.frame_read.connect(self._on_frame_read)
-        self.frames.read_failed.connect(self._on_read_failed)
+        self.frames.result.connect(self._on_frame_read)
+        self.frames.failed.connect(self._on_read_failed)
         self._generation: int | None = None
         self.pending: Pending | None = None
 

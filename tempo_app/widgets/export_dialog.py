@@ -292,7 +292,7 @@ class ExportDialog(QDialog):
         self.outcome = None
         self.job = self._new_export(self.export_settings())
         self.job.progress.connect(self._on_progress)
-        self.job.done.connect(self._on_done)
+        self.job.result.connect(self._on_done)
         self.job.failed.connect(self._on_failed)
         self.job.cancelled.connect(self._on_cancelled)
         self._set_running(True)

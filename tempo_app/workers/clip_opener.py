@@ -26,7 +26,7 @@ from tempo_app.errors import user_message
 class ClipOpener(QThread):
     """Opens ``path`` with ``open_reader`` on its own thread; see the module docstring."""
 
-    opened = Signal(str, object)  # path, VideoReader (now the receiver's)
+    result = Signal(str, object)  # path, VideoReader (now the receiver's)
     failed = Signal(str, str)  # path, one sentence
 
     def __init__(self, path: str, open_reader: Callable[[str], Any], parent: QObject | None = None) -> None:
@@ -40,4 +40,4 @@ class ClipOpener(QThread):
         except Exception as error:  # every failure becomes a sentence
             self.failed.emit(self.path, user_message(error, f"Opening {os.path.basename(self.path)}"))
             return
-        self.opened.emit(self.path, reader)
+        self.result.emit(self.path, reader)

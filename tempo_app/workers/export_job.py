@@ -43,8 +43,8 @@ class ExportJob(QObject):
     """
 
     progress = Signal(object)
-    done = Signal(object)
-    reported = Signal(object)  # ExportReport, just before done
+    result = Signal(object)
+    reported = Signal(object)  # ExportReport, just before result
     failed = Signal(str)
     cancelled = Signal(str)
 
@@ -101,7 +101,7 @@ class ExportJob(QObject):
         else:
             self._finish()
             self.reported.emit(exported.report)
-            self.done.emit(exported.result)
+            self.result.emit(exported.result)
 
     def _finish(self) -> None:
         self.finished_at = time.monotonic()
@@ -116,7 +116,7 @@ class SpeedProbe(QObject):
     estimate then stays unknown; the export itself reports real problems).
     """
 
-    measured = Signal(float)
+    result = Signal(float)  # milliseconds per synthesized frame
 
     def __init__(self, clip_path: str, pair: tuple[int, int], parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -137,4 +137,4 @@ class SpeedProbe(QObject):
             interpolator.synthesize(encoded, [0.5 * (times[0] + times[1])])
         except Exception:  # an estimate is a nicety; the export reports real problems
             return
-        self.measured.emit((time.perf_counter() - started) * 1000.0)
+        self.result.emit((time.perf_counter() - started) * 1000.0)

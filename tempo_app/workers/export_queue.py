@@ -146,7 +146,7 @@ class QueueRunner(QObject):
         export = self._new_export(job.settings)
         self._current = export
         export.progress.connect(lambda progress, j=job: self._on_progress(j, progress))
-        export.done.connect(lambda result, j=job: self._finish(j, DONE, _done_message(result)))
+        export.result.connect(lambda result, j=job: self._finish(j, DONE, _done_message(result)))
         export.failed.connect(lambda message, j=job: self._finish(j, FAILED, message))
         export.cancelled.connect(lambda message, j=job: self._finish(j, CANCELLED, message))
         self.changed.emit(job.id)

@@ -41,8 +41,8 @@ class FrameRequest:
 class FrameReader(LatestWinsThread[FrameRequest]):
     """The thread that decodes real frames for the viewer; see the module docstring."""
 
-    frame_read = Signal(int, int, object)  # generation, index, (H, W, 3) uint8 RGB
-    read_failed = Signal(int, int, str)  # generation, index, one sentence
+    result = Signal(int, int, object)  # generation, index, (H, W, 3) uint8 RGB
+    failed = Signal(int, int, str)  # generation, index, one sentence
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -118,10 +118,10 @@ class FrameReader(LatestWinsThread[FrameRequest]):
         except Exception as error:  # every failure becomes a sentence
             message = user_message(error, "Reading the frame")
             if self._is_current(request.generation):
-                self.read_failed.emit(request.generation, request.index, message)
+                self.failed.emit(request.generation, request.index, message)
             return
         if self._is_current(request.generation):
-            self.frame_read.emit(request.generation, request.index, image)
+            self.result.emit(request.generation, request.index, image)
 
     def finish(self) -> None:
         """Close every reader: the current one and those handed over but never taken."""

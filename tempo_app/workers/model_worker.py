@@ -98,7 +98,7 @@ class ModelWorker(LatestWinsThread[SynthesisRequest]):
     model_loaded = Signal(object)  # ModelInfo
     model_failed = Signal(str, bool)  # message, happened at start-up
     result = Signal(object)  # SynthesisResult
-    error = Signal(int, str, bool)  # request_id, message, caused by the request's arguments
+    failed = Signal(int, str, bool)  # request_id, message, caused by the request's arguments
     request_finished = Signal(int)  # request_id, after result, error or drop
     gpu_note = Signal(str, bool)  # status text, lasting (kept until the next note): compiling for the GPU
 
@@ -183,7 +183,7 @@ class ModelWorker(LatestWinsThread[SynthesisRequest]):
     def _synthesize(self, request: SynthesisRequest) -> None:
         try:
             if self._interp is None:
-                self.error.emit(request.request_id, NO_MODEL, False)
+                self.failed.emit(request.request_id, NO_MODEL, False)
                 return
             started = time.perf_counter()
             with FOREGROUND.busy():  # the thumbnails and the cut scan pause meanwhile
@@ -204,7 +204,7 @@ class ModelWorker(LatestWinsThread[SynthesisRequest]):
             if is_out_of_memory(error):
                 self._free_gpu_memory()
             message = user_message(error, "Synthesizing the frame")
-            self.error.emit(request.request_id, message, isinstance(error, InputError))
+            self.failed.emit(request.request_id, message, isinstance(error, InputError))
         finally:
             self.request_finished.emit(request.request_id)
 

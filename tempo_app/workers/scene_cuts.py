@@ -23,8 +23,8 @@ class _Interrupted(Exception):
 class SceneCutScanner(QThread):
     """Emits ``cuts_found(path, list[int])`` once, or ``error(str)``; :meth:`cancel` stops it."""
 
-    cuts_found = Signal(str, list)
-    error = Signal(str)
+    result = Signal(str, list)  # path, the frames that start a new scene
+    failed = Signal(str)
 
     def __init__(self, path: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -40,10 +40,10 @@ class SceneCutScanner(QThread):
         except _Interrupted:
             return
         except Exception as error:  # the viewer then blends as if there were no cut: say so
-            self.error.emit(user_message(error, "Finding scene cuts"))
+            self.failed.emit(user_message(error, "Finding scene cuts"))
             return
         if not self.isInterruptionRequested():
-            self.cuts_found.emit(self.path, cuts)
+            self.result.emit(self.path, cuts)
 
     def _small_frames(self, reader) -> Iterator[np.ndarray]:
         for _, small in reader.iter_small():

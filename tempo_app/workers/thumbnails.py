@@ -25,8 +25,8 @@ class ThumbnailLoader(QThread):
     QImage (unlike QPixmap) may be built off the UI thread.
     """
 
-    thumbnail = Signal(int, object)  # frame index, QImage
-    error = Signal(str)
+    result = Signal(int, object)  # frame index, QImage
+    failed = Signal(str)
 
     def __init__(
         self,
@@ -54,9 +54,9 @@ class ThumbnailLoader(QThread):
                     height, width = frame.shape[:2]
                     thumb_width = max(1, round(width * self.height_px / max(1, height)))
                     small = resize_rgb(frame, thumb_width, self.height_px)
-                    self.thumbnail.emit(index, to_qimage(small))
+                    self.result.emit(index, to_qimage(small))
         except Exception as error:  # thumbnails are a nicety: report, never crash
-            self.error.emit(user_message(error, "Decoding thumbnails"))
+            self.failed.emit(user_message(error, "Decoding thumbnails"))
 
     def cancel(self) -> None:
         """Ask the thread to stop at its next check; returns at once (never waits on the UI thread)."""

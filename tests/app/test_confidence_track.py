@@ -129,14 +129,14 @@ def test_an_export_in_the_app_fills_the_track_and_writes_the_report(qtbot, windo
     controller = window.controller
     output = tmp_path / "x2.mkv"
     job = controller.new_export(ExportSettings(clip, output, "factor", 2.0, codec="ffv1", scene_threshold=1.0))
-    with qtbot.waitSignal(job.done, timeout=60000):
+    with qtbot.waitSignal(job.result, timeout=60000):
         job.start()
     exported = [p for p in controller.confidence.points if p.origin == "export"]
     assert exported and len(exported) == job_result_synthesized(output)
     assert (tmp_path / "x2.mkv.report.json").exists() and (tmp_path / "x2.mkv.report.png").exists()
     other = write_clip(tmp_path / "other.mp4")  # an export of another file (the queue): no dialog
     job = controller.new_export(ExportSettings(other, tmp_path / "o.mkv", "factor", 2.0, codec="ffv1"))
-    with qtbot.waitSignal(job.done, timeout=60000):
+    with qtbot.waitSignal(job.result, timeout=60000):
         job.start()
     assert [p for p in controller.confidence.points if p.origin == "export"] == exported
     assert (tmp_path / "o.mkv.report.json").exists() and not dialogs

@@ -23,7 +23,7 @@ class FakeExport(QObject):
     """An export job that reports progress and ends as told, on the event loop."""
 
     progress = Signal(object)
-    done = Signal(object)
+    result = Signal(object)
     failed = Signal(str)
     cancelled = Signal(str)
     started: list[str] = []
@@ -46,7 +46,7 @@ class FakeExport(QObject):
         elif self.outcome == "cancel":
             self.cancelled.emit("Cancelled.")
         else:
-            self.done.emit(SimpleNamespace(frames_written=4, synthesized=2, duplicates_replaced=1))
+            self.result.emit(SimpleNamespace(frames_written=4, synthesized=2, duplicates_replaced=1))
 
 
 def test_queue_state_reorders_and_removes_only_waiting_jobs():

@@ -181,7 +181,7 @@ def test_viewer_shows_what_the_export_writes_across_a_cut(qtbot, window, tmp_pat
     output = tmp_path / "frames"
     settings = ExportSettings(clip, output, "times", 10.0, codec="png", anchors=4, times=(at_cut, inside))
     job = controller.new_export(settings)
-    with qtbot.waitSignal(job.done, timeout=60000):
+    with qtbot.waitSignal(job.result, timeout=60000):
         job.start()
     written = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(output.glob("*.png"))]
     assert len(written) == 2

@@ -155,7 +155,7 @@ def test_closing_the_clip_while_a_read_is_pending(qtbot, window, clip, monkeypat
     controller, display = window.controller, window.controller.display
     shown, read = [], []
     display.frame_ready.connect(shown.append)
-    display.frames.frame_read.connect(lambda *args: read.append(args))
+    display.frames.result.connect(lambda *args: read.append(args))
     controller.session.set_playhead(float(controller.session.frame_times[5]))
     assert spy.entered.wait(10)
     window.close_clip_action.trigger()  # File > Close clip
@@ -186,7 +186,7 @@ def test_a_new_clip_never_shows_a_frame_of_the_previous_one(qtbot, window, clip,
     assert spy.entered.wait(10)
     shown, read = [], []
     display.frame_ready.connect(shown.append)
-    display.frames.frame_read.connect(lambda *args: read.append(args[:2]))
+    display.frames.result.connect(lambda *args: read.append(args[:2]))
     assert controller.open_clip(str(other))  # its first frame waits behind the held read
     spy.release.set()
     qtbot.waitUntil(lambda: bool(shown), timeout=10000)
@@ -262,7 +262,7 @@ def test_frame_reader_latest_request_wins_and_owns_its_readers(qtbot):
     frames = FrameReader()
     first, second = FakeReader(), FakeReader()
     results: list = []
-    frames.frame_read.connect(lambda generation, index, image: results.append((generation, index, image)))
+    frames.result.connect(lambda generation, index, image: results.append((generation, index, image)))
     try:
         generation = frames.set_reader(first)
         for index in range(10):
@@ -288,7 +288,7 @@ def test_frame_reader_latest_request_wins_and_owns_its_readers(qtbot):
 def test_frame_reader_hands_back_nothing_before_a_reader(qtbot):
     frames = FrameReader()
     received: list = []
-    frames.frame_read.connect(lambda *args: received.append(args))
+    frames.result.connect(lambda *args: received.append(args))
     frames.request(0)
     assert not frames.isRunning()  # no reader, no thread: nothing can be read
     QCoreApplication.processEvents()
