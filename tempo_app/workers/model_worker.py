@@ -111,7 +111,6 @@ class ModelWorker(LatestWinsThread[SynthesisRequest]):
         self._reader_path: str | None = None
         self._encoded_key: tuple | None = None
         self._encoded: EncodedAnchors | None = None
-        self.processed_ids: list[int] = []  # requests that reached the decoder (for tests/stats)
 
     # ------------------------------------------------------------ UI side
     def set_factory(self, factory: InterpolatorFactory) -> None:
@@ -194,7 +193,6 @@ class ModelWorker(LatestWinsThread[SynthesisRequest]):
                 with self._compile_notes(encoded):
                     synthesis = self._interp.synthesize(encoded, [request.time], should_cancel=self.superseded)[0]
             ms = (time.perf_counter() - started) * 1000.0
-            self.processed_ids.append(request.request_id)
             image = np.ascontiguousarray(synthesis.image, dtype=np.uint8)
             confidence = np.asarray(synthesis.confidence, dtype=np.float32)
             self.result.emit(SynthesisResult(request, image, confidence, ms, self._generation))

@@ -85,6 +85,8 @@ def window(qtbot, settings, tiny_factory, dialogs):
     controller = AppController(settings, factory=tiny_factory, preview_max_side=32)
     main_window = MainWindow(controller)
     qtbot.addWidget(main_window)
+    main_window.synthesized_ids = []  # the requests the model thread synthesized, in order
+    controller.worker.result.connect(lambda result: main_window.synthesized_ids.append(result.request.request_id))
     main_window.resize(900, 600)
     main_window.show()
     with qtbot.waitSignal(controller.worker.model_loaded, timeout=30000):

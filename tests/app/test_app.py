@@ -62,11 +62,11 @@ def test_playhead_between_frames_gives_synthesized_frame_of_clip_size(qtbot, win
     assert window.controller.model.ms_per_frame is not None
     assert "ms / frame" in window.statusBar().findChild(type(window.transport.time_label), "speed_label").text()
     # back on a real frame: the real frame (decoded by the frame thread), no model involved
-    processed = list(window.controller.worker.processed_ids)
+    processed = list(window.synthesized_ids)
     with qtbot.waitSignal(display.frame_ready, timeout=10000, check_params_cb=lambda f: f.kind == "real"):
         session.step_frame(+1)
     assert window.viewer.frame.kind == "real" and window.viewer.frame.frame_index == 3
-    assert window.controller.worker.processed_ids == processed
+    assert window.synthesized_ids == processed
     # the same time again comes from the cache, at once
     session.set_playhead(frame.time)
     assert window.viewer.frame.kind == "synthesized" and window.viewer.frame.time == frame.time
@@ -83,7 +83,7 @@ def test_rapid_scrubbing_ends_with_last_position_only(qtbot, window, clip):
     synthesized = [f for f in shown if f.kind == "synthesized"]
     assert [f.time for f in synthesized] == [positions[-1]]
     assert window.viewer.frame.time == positions[-1]
-    assert len(window.controller.worker.processed_ids) < len(positions)
+    assert len(window.synthesized_ids) < len(positions)
 
 
 def test_dragging_previews_then_full_resolution_at_rest(qtbot, window, clip):

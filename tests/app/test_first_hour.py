@@ -169,7 +169,7 @@ def test_viewer_shows_what_the_export_writes_across_a_cut(qtbot, window, tmp_pat
     with qtbot.waitSignal(controller.display.frame_ready, timeout=10000, check_params_cb=lambda f: f.kind == "held"):
         session.set_playhead(at_cut)
     held = window.viewer.frame
-    assert held.frame_index == session.plan_at(at_cut).source and controller.worker.processed_ids == []
+    assert held.frame_index == session.plan_at(at_cut).source and window.synthesized_ids == []
     inside = _between(session, 6, 0.5)
     session.set_anchor_count(4)
     with qtbot.waitSignal(
