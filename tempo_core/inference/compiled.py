@@ -3,7 +3,7 @@
 A synthesis is a few thousand small tensor operations (``python benchmarks/op_count.py``). On a
 GPU each is a kernel launch that the host must issue, so the launches, not the arithmetic, set
 the time. ``torch.compile`` turns the whole of ``TempoNet.synthesize`` into one graph (it has no
-host-device syncs and no data-dependent shapes: tests/core/test_model.py compiles it with
+host-device syncs and no data-dependent shapes: tests/core/network/test_model.py compiles it with
 ``fullgraph=True``); with ``mode="reduce-overhead"`` the graph is also captured as a CUDA graph and
 replayed with one launch.
 

@@ -143,7 +143,7 @@ def correlation_pyramid(query: torch.Tensor, key: torch.Tensor, levels: int, rad
     """Correlation volumes at ``levels`` pooling levels (:func:`correlation_levels`), upsampled to
     the query size (bilinear) and stacked: ``[M, levels * (2r+1)**2, H, W]`` for ``[M, C, H, W]``
     query and key. The readable definition of what the attention's context convolution sees (it
-    projects the levels before upsampling them instead; tests/core/test_temporal_attention.py)."""
+    projects the levels before upsampling them instead; tests/core/network/test_temporal_attention.py)."""
     height, width = query.shape[-2:]
     volumes = [
         volume if volume.shape[-2:] == (height, width) else upsample_to(volume, (height, width))

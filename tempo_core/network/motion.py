@@ -29,7 +29,7 @@ first on the encoder's features, an untrained network's random features matched 
 plain frame average. The prior has one learned temperature per scale and nothing else; the
 deformable attention adds learned offsets on top of it (see :mod:`tempo_core.network.model`). Its
 tuned settings are one frozen :class:`~tempo_core.network.prior_config.PriorConfig`, every choice
-measured on triplets and septuplets cut from the training videos (see resources/models/MODEL_CARD.md);
+measured on triplets and septuplets cut from the training videos (see docs/decisions/);
 the polish and the propagation are in :mod:`tempo_core.network.motion_refinement`.
 """
 
@@ -220,11 +220,11 @@ class BilateralMotionPrior(nn.Module):
 
         :func:`polish_and_propagate` at 1/2, upsampled, then ``full_size_iterations`` steps without the
         median at full size on ``frames`` ``[B, N, 3, H, W]`` (more gained nothing measurable; none
-        lost 0.05 dB on validation at 448 x 256, card item 26), on frames of at most
+        lost 0.05 dB on validation at 448 x 256, docs/decisions/025-no-full-size-step.md), on frames of at most
         ``full_size_max_pixels`` (0.3 MP). On larger ones (480p to 1080p) the full-size step changed
-        PSNR by 0.01 dB or less and took a tenth of the time (card item 27). On frames over
-        ``large_frame_pixels`` (720p and up) the 1/2 size is ``large_half_size_iterations`` steps
-        and a propagation over ``large_propagation_distances`` (card item 29).
+        PSNR by 0.01 dB or less and took a tenth of the time (docs/decisions/026-full-size-step-small-frames.md).
+        On frames over ``large_frame_pixels`` (720p and up) the 1/2 size is ``large_half_size_iterations`` steps
+        and a propagation over ``large_propagation_distances`` (docs/decisions/031-processing-scale.md).
         Velocities per unit of ``dt``, time units and float32 inside as in :meth:`velocities`.
         """
         config = self.config

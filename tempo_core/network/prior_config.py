@@ -1,7 +1,7 @@
 """The motion prior's tuned settings, in one frozen dataclass.
 
 Every value was chosen on triplets and septuplets cut from the training videos
-(``benchmarks/motion_prior_study.py``, resources/models/MODEL_CARD.md). A study changes them with
+(``benchmarks/studies/motion_prior_study.py``, docs/decisions/). A study changes them with
 ``dataclasses.replace`` on a copy, never on the module::
 
     prior.config = dataclasses.replace(prior.config, lk_iterations=3)
@@ -26,11 +26,14 @@ class PriorConfig:
         pair_gap_units: measure time in gaps of the bracketing pair (False: normalized time).
         lk_window: side of the block the local-global moments are averaged over (odd).
         lk_iterations: local-global steps per scale (1/32 to 1/4, and 1/2).
-        full_size_iterations: local-global steps at full size (no median there; card item 26).
+        full_size_iterations: local-global steps at full size (no median there;
+            docs/decisions/025-no-full-size-step.md).
         full_size_max_pixels: the full-size steps run on frames of at most this many pixels; a
-            larger frame takes the 1/2 size's velocity upsampled (as good there, card item 27).
+            larger frame takes the 1/2 size's velocity upsampled (as good there,
+            docs/decisions/026-full-size-step-small-frames.md).
         large_frame_pixels: frames of more pixels than this (720p and up) take a cheaper 1/2
-            size (card item 29: measured where the network runs at half size on them and the prior
+            size (docs/decisions/031-processing-scale.md: measured where the network runs at half size on
+            them and the prior
             on the full-size frames; at 480p it lost up to 0.7 dB with the whole network).
         large_half_size_iterations: on such a frame, the local-global steps at 1/2 size before its
             propagation, with no median and no step after; None: the 1/2 size of the smaller

@@ -156,7 +156,7 @@ class PixelSynthesisHead(nn.Module):
         once for all N (it is the same for every observation), the features' part from
         ``projected`` (:meth:`project_features`, made here when None), no concatenated copy. The
         same numbers as the convolution of the concatenation, up to rounding
-        (tests/core/test_model.py)."""
+        (tests/core/network/test_model.py)."""
         B, N, C, h, w = fine_features.shape
         weight = self.refine[0].weight
         projected = projected if projected is not None else self.project_features(fine_features)

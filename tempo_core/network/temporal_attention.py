@@ -7,7 +7,7 @@ heads fuse all ``N`` observations; the normalized entropy of that distribution m
 ambiguous the fusion was and becomes the confidence map.
 
 ``deformable_sample`` is the fast path (one ``grid_sample`` call); ``deformable_sample_reference``
-is the readable loop it must agree with (see tests/core/test_temporal_attention.py).
+is the readable loop it must agree with (see tests/core/network/test_temporal_attention.py).
 """
 
 from __future__ import annotations

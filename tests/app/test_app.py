@@ -305,7 +305,7 @@ def test_drop_recent_files_and_geometry_persist(qtbot, window, clip, tmp_path, s
         Qt.MouseButton.NoButton,
         Qt.KeyboardModifier.NoModifier,
     )
-    window.dropEvent(event)  # indexed in the background (tests/app/test_clip_opener.py)
+    window.dropEvent(event)  # indexed in the background (tests/app/workers/test_clip_opener.py)
     qtbot.waitUntil(lambda: window.controller.session.path == str(other), timeout=10000)
     open_clip(qtbot, window, clip)
     assert settings.recent_files() == [str(clip), str(other)]

@@ -88,7 +88,7 @@ def test_the_check_runs_on_a_bare_image_from_another_folder_and_writes_its_table
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     table = (out / "table.md").read_text()
     assert "PyAV no" in table
-    assert re.search(r"tests \(tests/core/test_cuda.py\): \d+ skipped", table)
+    assert re.search(r"tests \(tests/core/inference/test_cuda.py\): \d+ skipped", table)
     for precision in ("fp32", "bf16"):
         assert re.search(rf"\| 96x64 \| 2 \| {precision} \| eager \| [0-9.]+ \| \d+ \|", table)
     if opencv_available():

@@ -11,8 +11,8 @@ import pytest
 from tempo_test_clips import make_clip
 
 from tempo_core.errors import OutputError
-from tempo_core.video.engine import ExportSettings, run_export
 from tempo_core.output_paths import MARKER, MARKER_TEXT, STAGING_TEXT, remove_stale_leftovers
+from tempo_core.video.engine import ExportSettings, run_export
 from tempo_core.video.reader import probe
 
 W, H = 32, 24

@@ -27,7 +27,7 @@ from tempo_core.training.optim import WarmupCosine
 from tempo_core.training.processes import pick_device
 from tempo_core.training.state import atomic_save
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def make_frames(folder: Path, count: int = 10, height: int = 40, width: int = 56) -> Path:

@@ -19,7 +19,7 @@ from tempo_core.network import build_tempo
 from tempo_core.network.config import tempo_tiny
 from tempo_core.video.reader import probe
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

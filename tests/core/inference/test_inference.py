@@ -8,9 +8,9 @@ from tempo_test_clips import as_uint8_images, moving_texture
 
 from tempo_core.errors import InputError
 from tempo_core.inference import Interpolator, pad_to_multiple
+from tempo_core.inference.tiling import tile_windows
 from tempo_core.network import build_tempo
 from tempo_core.network.config import tempo_tiny
-from tempo_core.inference.tiling import tile_windows
 
 
 def frames(count: int, height: int = 190, width: int = 250):
@@ -167,7 +167,7 @@ def test_one_interpolation_launches_few_operations():
     import importlib.util
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / "op_count.py"
+    script = Path(__file__).resolve().parents[3] / "benchmarks" / "op_count.py"
     spec = importlib.util.spec_from_file_location("op_count", script)
     op_count = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(op_count)

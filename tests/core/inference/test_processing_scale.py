@@ -9,10 +9,9 @@ from tempo_test_clips import as_uint8_images, moving_texture
 from tempo_core.errors import Cancelled, InputError
 from tempo_core.evaluation.metrics import psnr
 from tempo_core.inference import Interpolator
-from tempo_core.network import AnchorMotion
 from tempo_core.inference.anchors import HalfSize, Tiled
 from tempo_core.inference.half_size import choose_scale
-from tempo_core.network import halve, halve_motion
+from tempo_core.network import AnchorMotion, halve, halve_motion
 from tempo_core.network.half_size import finish_at_full_size
 
 

@@ -15,8 +15,8 @@ from tempo_test_clips import frame_image, frame_number, make_clip
 
 from tempo_core.errors import Cancelled, ModelError, OutputError
 from tempo_core.inference import Synthesis
-from tempo_core.video.engine import CancelToken, ExportSettings, make_jobs, run_export
 from tempo_core.output_paths import MARKER
+from tempo_core.video.engine import CancelToken, ExportSettings, make_jobs, run_export
 from tempo_core.video.reader import VideoReader, probe
 from tempo_core.video.timeline import plan_output
 from tempo_core.video.writer import VideoWriter

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tempo_core.cpu_memory as cpu_memory
-import tempo_core.inference as inference
+import tempo_core.inference.interpolator as interpolator_module
 from tempo_core.inference import Interpolator
 from tempo_core.network import build_tempo
 from tempo_core.network.config import tempo_tiny
@@ -44,7 +44,7 @@ def test_elsewhere_nothing_is_set(monkeypatch):
 
 def test_a_cpu_interpolator_keeps_freed_memory(monkeypatch):
     calls = []
-    monkeypatch.setattr(inference, "keep_freed_memory", lambda: calls.append(True))
+    monkeypatch.setattr(interpolator_module, "keep_freed_memory", lambda: calls.append(True))
     interpolator = Interpolator(build_tempo(tempo_tiny()), device="cpu")
     frames = [np.zeros((64, 64, 3), np.uint8)] * 2
     assert interpolator.interpolate(frames, [0.0, 1.0], 0.5).image.shape == (64, 64, 3)
