@@ -27,6 +27,7 @@ MAX_DISTANCES = 16
 # whole-number fields: (low, high) inclusive; pixel counts and distances have their own bounds
 INT_LIMITS = (0, 64)
 PIXEL_LIMITS = (0, 10**9)
+FIELD_LIMITS = {"search_radius": (0, 8)}  # (2r + 1)^2 candidates per pixel: as TempoConfig.corr_radius
 DISTANCE_LIMITS = (1, 512)
 
 
@@ -76,7 +77,7 @@ def _checked(key: str, value: Any, default: Any, name: str) -> Any:
         return float(value)
     if value is None and (default is None or key == "large_half_size_iterations"):
         return None
-    low, high = PIXEL_LIMITS if key.endswith("_pixels") else INT_LIMITS
+    low, high = FIELD_LIMITS.get(key, PIXEL_LIMITS if key.endswith("_pixels") else INT_LIMITS)
     if not (_whole(value) and low <= value <= high):
         raise ModelError(problem + f"must be a whole number from {low} to {high}.")
     return value

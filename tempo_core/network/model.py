@@ -158,7 +158,7 @@ class TempoNet(nn.Module):
         self.delta_time_encoding = SinusoidalTimeEncoding(time_dim)
         self.target_time_encoding = SinusoidalTimeEncoding(time_dim)
         self.encoder = ConvNeXtEncoder(config)
-        self.motion_prior = BilateralMotionPrior(config.corr_radius)
+        self.motion_prior = BilateralMotionPrior()  # its search radius is its own (PriorConfig)
         self.key_projs = nn.ModuleList(nn.Conv2d(c, c, 1) for c in channels)
         self.query_projs = nn.ModuleList(nn.Conv2d(2 * c if s < 3 else c, c, 1) for s, c in enumerate(channels))
         self.query_time = nn.ModuleList(nn.Linear(time_dim, c) for c in channels)

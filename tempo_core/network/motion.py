@@ -124,7 +124,6 @@ class BilateralMotionPrior(nn.Module):
     """Coarse-to-fine velocity: block matching and a local-global polish at four scales, then to full size.
 
     Args:
-        radius: search radius r in pixels per unit time at every block-matching scale.
         scales: number of block-matching scales (4: 1/32 to 1/4).
         temperature: initial softmax temperature of the (negative) cost.
         window: side of the block over which the matching cost is averaged (odd).
@@ -133,16 +132,20 @@ class BilateralMotionPrior(nn.Module):
 
     def __init__(
         self,
-        radius: int,
         scales: int = 4,
         temperature: float = 1e-3,
         window: int = 7,
         config: PriorConfig | None = None,
     ) -> None:
         super().__init__()
-        self.radius, self.window = radius, window
+        self.window = window
         self.config = config or PriorConfig()
         self.log_temperature = nn.Parameter(torch.full((scales,), float(temperature)).log())
+
+    @property
+    def radius(self) -> int:
+        """The block matching's search radius (:attr:`PriorConfig.search_radius`)."""
+        return self.config.search_radius
 
     def observation_weights(self, dt: torch.Tensor) -> torch.Tensor:
         """``[B, N]`` weights (sum 1) of the observations at ``dt = t_i - t_target``, nearest first."""

@@ -24,6 +24,9 @@ class PriorConfig:
         negligible_distance: observations farther than this many pair gaps beyond the second
             nearest are left out (their weight is below ``e**-6`` of it).
         pair_gap_units: measure time in gaps of the bracketing pair (False: normalized time).
+        search_radius: the block matching's search radius r, in pixels of each scale (1/32 to
+            1/4) per pair gap: it reaches r * 32 input pixels at 1/32. Its own setting, not the
+            correlation pyramid's (``TempoConfig.corr_radius``, 3 in the shipped model, as this).
         lk_window: side of the block the local-global moments are averaged over (odd).
         lk_iterations: local-global steps per scale (1/32 to 1/4, and 1/2).
         full_size_iterations: local-global steps at full size (no median there;
@@ -52,6 +55,7 @@ class PriorConfig:
     observation_sharpness: float = OBSERVATION_SHARPNESS
     negligible_distance: float = 0.75
     pair_gap_units: bool = True
+    search_radius: int = 3
     lk_window: int = 7
     lk_iterations: int = 5
     full_size_iterations: int = 1

@@ -52,6 +52,7 @@ def test_info_names_the_settings_a_file_records_differently(tmp_path, tiny, caps
     "change, words",
     [
         ({"lk_window": 100000}, "lk_window must be a whole number from 0 to 64"),
+        ({"search_radius": 40}, "search_radius must be a whole number from 0 to 8"),
         ({"smoothness": float("nan")}, "smoothness must be a finite number"),
         ({"propagation_distances": list(range(1, 40))}, "at most 16 whole numbers"),
         ({"propagation_distances": [4, 0]}, "from 1 to 512"),

@@ -284,6 +284,8 @@ def test_the_disagreement_leaves_the_map_unchanged_at_its_neutral_weight(tiny):
 def test_the_disagreement_is_high_where_the_looked_up_observations_differ():
     # a white square appears on a flat grey frame: no motion can make the two look-ups agree there
     model = build_tempo(tempo_tiny()).eval()
+    # a search of radius 2 (at 1/32 of 64 pixels: 2 pixels) cannot reach a match for the square
+    model.motion_prior.config = dataclasses.replace(model.motion_prior.config, search_radius=2)
     frames = torch.full((1, 2, 3, 64, 64), 0.3)
     frames[0, 1, :, 24:40, 24:40] = 1.0
     with torch.no_grad():

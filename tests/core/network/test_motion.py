@@ -107,7 +107,7 @@ def test_prior_finds_large_motion_and_refines_it_at_full_resolution():
     dts = [-0.5, -1 / 6, 1 / 6, 0.5]
     frames = shifted_texture(true_velocity, dts, size=128)
     dt = torch.tensor([dts])
-    prior = BilateralMotionPrior(radius=3)
+    prior = BilateralMotionPrior()
     with torch.no_grad():
         velocity = prior.velocities(image_pyramid(frames), dt)[0]
         full = prior.full_resolution(frames, dt, velocity)
@@ -165,7 +165,7 @@ def test_prior_reaches_as_far_between_the_bracketing_pair_with_four_observations
     # a search in those units reaches only a third as far as with N=2 (see pair_gap); it missed
     # this motion by 26 pixels on average
     pair_motion = (120.0, 24.0)
-    prior = BilateralMotionPrior(radius=3)
+    prior = BilateralMotionPrior()
     for dts in ([-0.5, 0.5], [-1.5, -0.5, 0.5, 1.5]):
         dt = torch.tensor([dts]) / (dts[-1] - dts[0])
         frames = shifted_texture(pair_motion, dts, size=256)
@@ -194,7 +194,7 @@ def test_far_observations_left_out_do_not_change_the_velocity():
     noisy = frames.clone()
     noisy[:, [0, 3]] = torch.rand_like(noisy[:, [0, 3]])
     dt = torch.tensor([dts]) / 3
-    prior = BilateralMotionPrior(radius=3)
+    prior = BilateralMotionPrior()
     with torch.no_grad():
         results = []
         for observed in (frames, noisy):
@@ -232,7 +232,7 @@ def test_box_mean_made_first_under_inference_mode_still_serves_autograd():
 def test_the_prior_settings_are_one_frozen_config_that_studies_replace():
     frames = shifted_texture((3.0, 1.0), [-0.5, 0.5], size=64)
     dt = torch.tensor([[-0.5, 0.5]])
-    prior = BilateralMotionPrior(radius=3)
+    prior = BilateralMotionPrior()
     with pytest.raises(dataclasses.FrozenInstanceError):
         prior.config.lk_iterations = 1  # type: ignore[misc]
     default = PriorConfig()
@@ -329,7 +329,7 @@ def test_frames_above_the_pixel_budget_take_the_half_size_velocity_upsampled():
     larger frame gets the cheaper 1/2 size."""
     frames = shifted_texture((3.2, -1.6), [-0.5, 0.5], size=64)
     dt = torch.tensor([[-0.5, 0.5]])
-    prior = BilateralMotionPrior(radius=3)
+    prior = BilateralMotionPrior()
 
     def full_size(**changes) -> torch.Tensor:
         prior.config = dataclasses.replace(CONFIG, **changes)
