@@ -36,9 +36,10 @@ from motion_prior_study import video_windows
 
 from tempo_core.evaluation.evaluate import PROTOCOLS, TARGET_TIME, discover_samples, read_rgb
 from tempo_core.evaluation.metrics import confidence_quality, psnr, spearman
-from tempo_core.frame_score import plain_blend, share_at_least
+from tempo_core.frame_score import share_at_least
 from tempo_core.inference import Interpolator, tensor_to_image
 from tempo_core.training.clips import decode_video, find_clip_sources, list_images, read_image
+from tempo_core.video.safety_net import anchor_blend, rounded
 
 MAX_SIDE = 480  # the decode size of the shipped model's training (MODEL_CARD.md)
 THRESHOLDS = [round(0.05 * k, 2) for k in range(1, 20)]
@@ -86,7 +87,7 @@ def measure(interpolator: Interpolator, frames: np.ndarray, n: int) -> dict[str,
         "pixel_ause_random": quality["ause_random"],
         "confidence": confidence.astype(np.float16),
         "anchor_psnr": psnr(early, late),
-        "blend_psnr": psnr(plain_blend(early, late, 0.5), truth),
+        "blend_psnr": psnr(rounded(anchor_blend([early, late], [0.0, 1.0], 0.5)), truth),
     }
 
 

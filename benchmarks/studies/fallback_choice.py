@@ -1,7 +1,7 @@
 """The safety net's choice between holding the nearest real frame and the plain blend. Chosen on training data.
 
 For every target the model synthesizes im4 (the ``tempo eval`` protocols, N=2 and N=4) and
-:func:`tempo_core.frame_score.choose_fallback` measures, without the truth, how far each fallback
+:func:`tempo_core.video.safety_net.choose_fallback` measures, without the truth, how far each fallback
 lies from the synthesized frame where it is confident. The truth then says which fallback was
 really better (PSNR of the held frame and of the blend against im4). Two kinds of windows:
 
@@ -11,7 +11,7 @@ really better (PSNR of the held frame and of the blend against im4). Two kinds o
   Y's last three (the cut just after the target), and X's first three then Y's last four (just
   before). The target is the true frame of its side.
 
-The margin of :func:`tempo_core.frame_score.prefers_hold` (hold only when its distance is below
+The margin of :func:`tempo_core.video.safety_net.prefers_hold` (hold only when its distance is below
 ``margin`` times the blend's) is chosen on the training windows: the largest mean over the two
 kinds of the mean PSNR of the chosen fallback. Validation (natural, and cuts between its clips) is
 only reported.
@@ -31,8 +31,8 @@ from confidence_ranking import Window, training_windows, validation_windows
 
 from tempo_core.evaluation.evaluate import PROTOCOLS, TARGET_TIME
 from tempo_core.evaluation.metrics import psnr
-from tempo_core.frame_score import choose_fallback, plain_blend, prefers_hold
 from tempo_core.inference import Interpolator, tensor_to_image
+from tempo_core.video.safety_net import anchor_blend, choose_fallback, prefers_hold, rounded
 
 MARGINS = [round(0.1 * k, 1) for k in range(11)]  # 0: never hold; 1: the closer one
 
@@ -70,7 +70,7 @@ def measure(interpolator: Interpolator, frames: np.ndarray, n: int) -> dict[str,
         "hold": fallback.distances["hold"],
         "blend": fallback.distances["blend"],
         "hold_psnr": psnr(anchors[fallback.held], truth),
-        "blend_psnr": psnr(plain_blend(frames[2], frames[4], 0.5), truth),
+        "blend_psnr": psnr(rounded(anchor_blend([frames[2], frames[4]], [0.0, 1.0], 0.5)), truth),
         "network_psnr": psnr(image, truth),
     }
 

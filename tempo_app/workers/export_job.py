@@ -28,7 +28,7 @@ def _on_cpu(interpolator: Any) -> bool:
 
 
 class ExportJob(QObject):
-    """Runs :func:`tempo_core.video.report.export_with_report` for ``settings``: the export and
+    """Runs :func:`tempo_core.video.engine.run_export` (with its report) for ``settings``: the export and
     its report (JSON sidecar and score plot beside the output; none is left when the export is
     cancelled or fails), with the safety net below ``min_confidence`` when set.
 
@@ -77,7 +77,7 @@ class ExportJob(QObject):
 
     def __call__(self, interpolator: Interpolator | None) -> None:
         from tempo_core.errors import Cancelled
-        from tempo_core.video.report import export_with_report
+        from tempo_core.video.engine import run_export
 
         self.started_at = time.monotonic()
         try:
@@ -89,8 +89,8 @@ class ExportJob(QObject):
             settings = self.settings
             if _on_cpu(interpolator):
                 settings = dataclasses.replace(settings, batch_size=1)
-            exported = export_with_report(
-                settings, interpolator, self.progress.emit, self.token, min_confidence=self.min_confidence
+            exported = run_export(
+                settings, interpolator, self.progress.emit, self.token, report=True, min_confidence=self.min_confidence
             )
         except Cancelled as stop:
             self._finish()
@@ -101,7 +101,7 @@ class ExportJob(QObject):
         else:
             self._finish()
             self.reported.emit(exported.report)
-            self.result.emit(exported.result)
+            self.result.emit(exported)
 
     def _finish(self) -> None:
         self.finished_at = time.monotonic()

@@ -30,9 +30,9 @@ from pathlib import Path
 from tempo_core.commands.batch import BatchItem, batch_outputs, expand_inputs, is_batch, summary_line
 from tempo_core.errors import Cancelled, TempoError
 from tempo_core.inference.settings import PRECISION_NAMES, SCALE_CHOICES
-from tempo_core.video.engine import CancelToken, ExportResult, ExportSettings, Progress, validate
+from tempo_core.video.engine import CancelToken, ExportResult, ExportSettings, Progress, run_export, validate
 from tempo_core.video.reader import check_video_header
-from tempo_core.video.report import check_report_targets, export_with_report, summary_lines
+from tempo_core.video.report import check_report_targets, summary_lines
 from tempo_core.video.safety_net import check_min_confidence
 from tempo_core.video.scenecut import DEFAULT_THRESHOLD
 from tempo_core.video.writer import CODECS
@@ -303,9 +303,9 @@ def _batch_item(args: argparse.Namespace, item: BatchItem, interpolator, token: 
         validate(settings)
         check_report_targets(settings, args.report == "json")
         check_video_header(settings.input_path)
-        result = export_with_report(
+        result = run_export(
             settings, interpolator, line, token, report=args.report == "json", min_confidence=args.min_confidence
-        ).result
+        )
     except Cancelled:
         item.status, item.message = "cancelled", "stopped; no output was written"
     except TempoError as err:
@@ -338,10 +338,9 @@ def _export(args: argparse.Namespace, settings: ExportSettings, token: CancelTok
                 f"tempo interpolate: {settings.input_path} on {interpolator.device_name}",
                 file=sys.stderr,
             )
-        exported = export_with_report(
+        result = run_export(
             settings, interpolator, line, token, report=args.report == "json", min_confidence=args.min_confidence
         )
-        result = exported.result
     except Cancelled:
         line.end()
         how = "stopped by SIGTERM" if signals.received == signal.SIGTERM else "cancelled"
@@ -355,6 +354,6 @@ def _export(args: argparse.Namespace, settings: ExportSettings, token: CancelTok
         print(f"note: {note}", file=sys.stderr)
     for text in result_lines(result):
         print(text)
-    for text in summary_lines(exported):
+    for text in summary_lines(result):
         print(text)
     return 0

@@ -86,6 +86,7 @@ from tempo_core.evaluation.targets import (
 )
 from tempo_core.inference.settings import PRECISION_NAMES
 from tempo_core.reporting import ProgressBar, check_json_target, write_json
+from tempo_core.video.safety_net import anchor_blend, rounded
 
 __all__ = [
     "LAYOUTS",
@@ -112,16 +113,9 @@ def read_rgb(path: Path) -> np.ndarray:
 
 
 def blend_predictor(frames: list[np.ndarray], times: list[float], target_time: float):
-    """The classical baseline: blend the two anchors around the target, linearly in time."""
-    order = np.argsort(times)
-    sorted_times = [times[i] for i in order]
-    after = int(np.searchsorted(sorted_times, target_time, side="right"))
-    after = min(max(after, 1), len(times) - 1)
-    t0, t1 = sorted_times[after - 1], sorted_times[after]
-    w = (target_time - t0) / (t1 - t0)
-    early = frames[order[after - 1]].astype(np.float64)
-    late = frames[order[after]].astype(np.float64)
-    return np.clip(np.rint((1.0 - w) * early + w * late), 0, 255).astype(np.uint8)
+    """The classical baseline: blend the two anchors around the target, linearly in time (the
+    safety net's blend, :func:`tempo_core.video.safety_net.anchor_blend`), rounded to uint8."""
+    return rounded(anchor_blend(frames, times, target_time))
 
 
 def prior_predictor(interpolator: Any) -> Predictor:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
@@ -32,10 +31,13 @@ from tempo_core.frame_sizes import EXPORT_TILING_PIXELS
 from tempo_core.output_paths import check_not_an_input
 from tempo_core.video.colour import Colour
 from tempo_core.video.duplicates import THUMB_SIZE, RepeatFinder, plan_without_repeats, repeats_replaced
+from tempo_core.video.export_settings import ExportResult, ExportSettings
 from tempo_core.video.limits import check_frame_size, check_output_frames, export_bytes_per_pixel
 from tempo_core.video.pipeline import CancelToken, ExportPipeline, FrameModel, Job, Progress, Synthesized, make_jobs
 from tempo_core.video.reader import VideoInfo, VideoReader
-from tempo_core.video.scenecut import DEFAULT_THRESHOLD, cut_scores, detect_cuts
+from tempo_core.video.report import finish_report, report_state
+from tempo_core.video.safety_net import SafetyNet
+from tempo_core.video.scenecut import cut_scores, detect_cuts
 from tempo_core.video.timeline import MODES, Plan, plan_output, snap_tolerance
 from tempo_core.video.writer import CODECS, VideoWriter, check_output_path
 
@@ -55,48 +57,6 @@ __all__ = [
 LARGE_FRAME_PIXELS = EXPORT_TILING_PIXELS  # above this, synthesize in tiles unless a tile size is given
 AUTO_TILE = 1024
 _QUEUE_DEPTH = 3
-
-
-@dataclass(frozen=True)
-class ExportSettings:
-    """One export. ``mode``: "factor" (K x frame rate), "fps" (target rate), "slowmo" (duration
-    x K) or "times" (explicit source ``times`` written at ``value`` fps). ``start``/``end`` in
-    source seconds. ``quality`` is CRF-like (lower is better). ``scene_threshold`` >= 1 turns
-    scene-cut detection off. ``tile`` forces tiled synthesis of that many pixels a side.
-    ``keep_duplicates`` treats repeated frames as real frames (no duplicate detection).
-    ``inputs``: the run's other inputs (a batch's other clips), never written or replaced."""
-
-    input_path: str | Path
-    output_path: str | Path
-    mode: str
-    value: float
-    codec: str = "h264"
-    quality: int = 18
-    start: float | None = None
-    end: float | None = None
-    anchors: int = 2
-    overwrite: bool = False
-    scene_threshold: float = DEFAULT_THRESHOLD
-    batch_size: int = 8
-    tile: int | None = None
-    times: tuple[float, ...] | None = None
-    keep_duplicates: bool = False
-    inputs: tuple[str | Path, ...] = ()
-
-
-@dataclass
-class ExportResult:
-    output_path: Path
-    frames_written: int
-    synthesized: int
-    held_at_cuts: int
-    audio: str  # "copied", "dropped" or "none"
-    seconds: float
-    notes: list[str] = field(default_factory=list)
-    cuts: list[int] = field(default_factory=list)  # source frames that start a new scene
-    duplicates_replaced: int = 0  # repeated source frames made from the motion instead
-    colour: str = ""  # the source's colour as kept, e.g. "BT.709 limited 10-bit"
-    plan: Plan | None = None  # every output frame: its source time and where it comes from
 
 
 def validate(settings: ExportSettings) -> None:
@@ -280,13 +240,24 @@ def run_export(
     progress: Callable[[Progress], None] | None = None,
     cancel: CancelToken | None = None,
     on_job: Callable[[Job, Sequence[Synthesized] | None], None] | None = None,
+    *,
+    report: bool = False,
+    min_confidence: float | None = None,
 ) -> ExportResult:
-    """Run one export (see the module docstring). Raises Cancelled, MediaError, OutputError,
-    InputError or ModelError, each with one plain sentence, and leaves no output behind then.
-    ``on_job`` sees every job and its syntheses (:class:`~tempo_core.video.pipeline.ExportPipeline`)."""
+    """Run one export (see the module docstring): the one entry of the CLI, the app and scripts.
+
+    Every synthesized frame is scored and, below ``min_confidence`` (None: off), replaced by the
+    safety net's fallback (:class:`~tempo_core.video.safety_net.SafetyNet`); ``result.report``
+    holds every output frame's record, and with ``report`` the sidecar and plot are written
+    beside the output (:func:`~tempo_core.video.report.finish_report`; their names are checked
+    before the export starts). Raises Cancelled, MediaError, OutputError, InputError or
+    ModelError, each with one plain sentence, and leaves no output behind then. ``on_job`` sees
+    every job and the frames written for it (:class:`~tempo_core.video.pipeline.ExportPipeline`)."""
     began = time.monotonic()
     cancel = cancel or CancelToken()
     validate(settings)
+    safety_net = SafetyNet(min_confidence)
+    report_was = report_state(settings, report)
     notes: list[str] = []
     # real frames go to the writer as decoded; a PNG then converts them as the viewer does
     with VideoReader(settings.input_path, cache_size=16, deep=True, keep_source=True) as reader:
@@ -316,6 +287,7 @@ def run_export(
                 tile=tile_for(settings, interpolator, pixels, notes),
                 depth=1 if large else _QUEUE_DEPTH,
                 on_job=on_job,
+                review=safety_net.review,
             )
             pipeline.run()
             if cancel.cancelled:
@@ -323,7 +295,7 @@ def run_export(
             path = writer.finish()
     notes.extend(writer.notes)
     audio = writer.audio if writer.audio == "copied" else ("dropped" if info.has_audio else "none")
-    return ExportResult(
+    result = ExportResult(
         output_path=path,
         frames_written=writer.frames_written,
         synthesized=plan.synthesized,
@@ -336,3 +308,5 @@ def run_export(
         colour=reader.colour.describe(),
         plan=plan,
     )
+    finish_report(settings, result, safety_net.records, min_confidence, report=report, expected=report_was)
+    return result

@@ -56,10 +56,13 @@ class Progress:
 
 
 class Synthesized(Protocol):
-    """A synthesized frame: ``image`` uint8 ``H x W x 3`` RGB; a model may also give ``rgb``,
-    float32 ``H x W x 3`` in [0, 1] before rounding, which the pipeline then writes instead."""
+    """A synthesized frame at ``time``: ``image`` uint8 ``H x W x 3`` RGB, its ``confidence``
+    ``H x W`` in [0, 1] (scored by the safety net); a model may also give ``rgb``, float32
+    ``H x W x 3`` in [0, 1] before rounding, which the pipeline then writes instead."""
 
     image: np.ndarray
+    confidence: np.ndarray
+    time: float
 
 
 class FrameModel(Protocol):
@@ -73,6 +76,9 @@ class FrameModel(Protocol):
         """Syntheses at ``target_times``; ``should_cancel`` is asked between the stages of each
         synthesis, which stops with :class:`~tempo_core.errors.Cancelled` once it answers True."""
         ...
+
+
+Review = Callable[[Sequence[np.ndarray], Sequence[float], Sequence[Synthesized]], Sequence[Synthesized]]
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,9 @@ class ExportPipeline:
     """One run of the three stages over ``jobs``; :meth:`run` returns once every frame is
     written to ``writer`` (not yet finished: the caller moves the file into place).
 
-    ``tile`` is passed to every ``model.encode`` call (None: the model's own choice)."""
+    ``tile`` is passed to every ``model.encode`` call (None: the model's own choice). ``review``
+    sees every job's anchors (frames and times) and syntheses and returns the frames to write
+    instead (the safety net, :class:`tempo_core.video.safety_net.SafetyNet`)."""
 
     reader: VideoReader
     writer: VideoWriter
@@ -130,6 +138,7 @@ class ExportPipeline:
     tile: int | None = None
     depth: int = 3
     on_job: Callable[[Job, Sequence[Synthesized] | None], None] | None = None
+    review: Review | None = None
 
     def __post_init__(self) -> None:
         self._decoded: queue.Queue = queue.Queue(maxsize=self.depth)
@@ -216,11 +225,13 @@ class ExportPipeline:
             if not job.times:
                 images = frames
             else:
+                anchor_times = [float(self.reader.frame_times[i]) for i in job.sources]
                 if job.sources != encoded_key:
-                    anchor_times = [float(self.reader.frame_times[i]) for i in job.sources]
                     encoded = self.model.encode(frames, anchor_times, tile=self.tile)
                     encoded_key = job.sources
                 syntheses = self.model.synthesize(encoded, list(job.times), should_cancel=self._cancelled)
+                if self.review is not None:
+                    syntheses = self.review(frames, anchor_times, syntheses)
                 images = [_best_image(s) for s in syntheses]
             if self.on_job is not None:
                 self.on_job(job, syntheses)

@@ -1,8 +1,8 @@
 """The export report: one record per output frame, a JSON sidecar and a plot beside the output.
 
-:func:`export_with_report` runs :func:`tempo_core.video.engine.run_export` with the model wrapped
-in a :class:`~tempo_core.video.safety_net.ScoringModel` (scores, and the safety net when
-``min_confidence`` is set) and, once the output is in place, writes beside it:
+:func:`tempo_core.video.engine.run_export` scores every synthesized frame (and applies the
+safety net when ``min_confidence`` is set, :class:`~tempo_core.video.safety_net.SafetyNet`) and,
+with ``report``, once the output is in place, writes beside it (:func:`finish_report`):
 
 * ``OUTPUT.report.json``: per output frame its index, source time (``time``, seconds), output
   time, kind ("real", "held" at a scene cut or past the clip's ends, or "synthesized"), the
@@ -27,28 +27,25 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from tempo_core import output_paths
 from tempo_core.errors import OutputError, describe
-from tempo_core.video.engine import CancelToken, ExportResult, ExportSettings, Progress, run_export
+from tempo_core.video.export_settings import ExportResult, ExportSettings
 from tempo_core.video.report_plot import draw_score_plot
 from tempo_core.video.report_records import ExportReport, FrameEntry, load_report, report_from_dict
-from tempo_core.video.safety_net import ScoringModel, SynthesisRecord
+from tempo_core.video.safety_net import SynthesisRecord
 from tempo_core.video.timeline import Plan
 
 __all__ = [
     "ExportReport",
     "FrameEntry",
-    "ReportedExport",
     "check_report_targets",
-    "export_with_report",
+    "finish_report",
     "load_report",
     "report_from_dict",
     "report_paths",
+    "report_state",
     "summary_lines",
     "write_report",
 ]
@@ -147,62 +144,56 @@ def write_report(
     return targets
 
 
-@dataclass
-class ReportedExport:
-    """An export's result, its report (None with ``report=False``) and the files written for it."""
-
-    result: ExportResult
-    report: ExportReport
-    files: tuple[Path, ...] = ()
-
-
-def export_with_report(
-    settings: ExportSettings,
-    interpolator: Any,
-    progress: Callable[[Progress], None] | None = None,
-    cancel: CancelToken | None = None,
-    *,
-    report: bool = True,
-    min_confidence: float | None = None,
-) -> ReportedExport:
-    """:func:`~tempo_core.video.engine.run_export` with scores, the safety net below
-    ``min_confidence`` (None: off) and, with ``report``, the sidecar and plot beside the output.
-
-    Raises what ``run_export`` raises (nothing is written then), and :class:`OutputError` before
-    the export starts for report names it must not write (:func:`check_report_targets`). A
-    report that cannot be written is a note in the result (the video is complete and stays),
-    and what was at its names stays as it was."""
+def report_state(settings: ExportSettings, report: bool) -> tuple[output_paths.Identity | None, ...]:
+    """Before an export: refuse report names it must not write (:func:`check_report_targets`)
+    and note what is at them now (the report replaces only that, with ``overwrite``)."""
     check_report_targets(settings, report)
-    targets = report_paths(settings.output_path)
-    expected = tuple(output_paths.identity(target) for target in targets)
-    model = ScoringModel(interpolator, min_confidence)
-    result = run_export(settings, model, progress=progress, cancel=cancel)
+    return tuple(output_paths.identity(target) for target in report_paths(settings.output_path))
+
+
+def finish_report(
+    settings: ExportSettings,
+    result: ExportResult,
+    records: dict[float, SynthesisRecord],
+    min_confidence: float | None,
+    *,
+    report: bool,
+    expected: tuple[output_paths.Identity | None, ...],
+) -> None:
+    """After an export: ``result.report`` built from the plan and the safety net's ``records``
+    and, with ``report``, written beside the output (``result.report_files``). A report that
+    cannot be written is a note in the result (the video is complete and stays), and what was
+    at its names stays as it was; without ``report`` an earlier export's report is kept, with a
+    note."""
     if result.plan is None:
         raise OutputError("The export gave no frame plan to report on.")
-    exported = build_report(settings, result.plan, model.records, min_confidence)
-    exported.output = str(result.output_path)
+    result.report = build_report(settings, result.plan, records, min_confidence)
+    result.report.output = str(result.output_path)
+    targets = report_paths(settings.output_path)
     if not report:
         if any(os.path.lexists(target) for target in targets):
             result.notes.append(
                 f"{targets[0].name} beside the output is an earlier export's report and was left as it was."
             )
-        return ReportedExport(result, exported)
+        return
     if not reportable(result.output_path):
         result.notes.append(
             f"No export report was written: {targets[0].name[:40]}... would be a name longer than the folder allows."
         )
-        return ReportedExport(result, exported)
+        return
     try:
-        files = write_report(exported, result.output_path, overwrite=settings.overwrite, expected=expected)
+        result.report_files = write_report(
+            result.report, result.output_path, overwrite=settings.overwrite, expected=expected
+        )
     except OutputError as err:
         result.notes.append(str(err))
-        return ReportedExport(result, exported)
-    return ReportedExport(result, exported, files)
 
 
-def summary_lines(exported: ReportedExport) -> list[str]:
+def summary_lines(result: ExportResult) -> list[str]:
     """The CLI's lines about the report: the five worst times, the safety net, the files."""
-    report, lines = exported.report, []
+    report, lines = result.report, []
+    if report is None:
+        return lines
     worst = report.worst()
     if worst:
         times = ", ".join(f"{f.time:.3f} s ({f.score:.2f})" for f in worst)
@@ -214,6 +205,6 @@ def summary_lines(exported: ReportedExport) -> list[str]:
             f"safety net (score < {report.min_confidence:g}): {len(replaced)} of {len(report.synthesized)} "
             f"synthesized frames replaced ({holds} held, {len(replaced) - holds} blended)"
         )
-    if exported.files:
-        lines.append(f"report: {exported.files[0]} and {exported.files[1].name}")
+    if result.report_files:
+        lines.append(f"report: {result.report_files[0]} and {result.report_files[1].name}")
     return lines

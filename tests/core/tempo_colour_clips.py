@@ -191,5 +191,7 @@ class Blend:
             weight = (time - t0) / (t1 - t0)
             rgb = ((1 - weight) * first + weight * second).astype(np.float32)
             image = (rgb * 255).round().astype(np.uint8)
-            results.append(SimpleNamespace(rgb=rgb, image=image, confidence=np.ones(rgb.shape[:2], np.float32)))
+            results.append(
+                SimpleNamespace(rgb=rgb, image=image, confidence=np.ones(rgb.shape[:2], np.float32), time=time)
+            )
         return results

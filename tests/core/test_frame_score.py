@@ -1,4 +1,4 @@
-"""The frame-level score of a confidence map and the safety net's fallback choice."""
+"""The frame-level score of a confidence map and the safety net's fallback choice (tempo_core.video.safety_net)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,8 @@ import torch
 
 from tempo_core.errors import InputError
 from tempo_core.evaluation.evaluate import blend_predictor
-from tempo_core.frame_score import (
-    SCORE_THRESHOLD,
-    bracketing_pair,
-    choose_fallback,
-    frame_score,
-    plain_blend,
-    prefers_hold,
-    share_at_least,
-)
+from tempo_core.frame_score import SCORE_THRESHOLD, frame_score, share_at_least
+from tempo_core.video.safety_net import anchor_blend, bracketing_pair, choose_fallback, prefers_hold, rounded
 
 
 def test_score_is_the_share_of_trusted_pixels() -> None:
@@ -48,11 +41,12 @@ def test_bad_maps_are_refused_with_a_sentence(shape: tuple[int, ...]) -> None:
         frame_score(torch.zeros(shape))
 
 
-def test_plain_blend_is_the_eval_blend() -> None:
+def test_the_safety_nets_blend_is_the_eval_blend() -> None:
     rng = np.random.default_rng(0)
     early, late = (rng.integers(0, 256, (6, 7, 3), dtype=np.uint8) for _ in range(2))
-    expected = blend_predictor([early, late], [0.0, 1.0], 0.25)
-    assert np.array_equal(plain_blend(early, late, 0.25), expected)
+    expected = (0.75 * early.astype(np.float64) + 0.25 * late.astype(np.float64)).round()
+    assert np.array_equal(blend_predictor([early, late], [0.0, 1.0], 0.25), expected.astype(np.uint8))
+    assert np.array_equal(rounded(anchor_blend([late, early], [1.0, 0.0], 0.25)), expected.astype(np.uint8))
 
 
 def test_bracketing_pair_finds_the_anchors_around_the_target() -> None:

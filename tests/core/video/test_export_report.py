@@ -16,19 +16,18 @@ from tempo_test_clips import frame_image, make_clip
 
 from tempo_core.commands.cli import main
 from tempo_core.errors import Cancelled, InputError, ModelError, OutputError
-from tempo_core.frame_score import frame_score, plain_blend
+from tempo_core.frame_score import frame_score
 from tempo_core.inference import Interpolator
-from tempo_core.video.engine import CancelToken, ExportSettings
+from tempo_core.video.engine import CancelToken, ExportSettings, run_export
 from tempo_core.video.report import (
     ExportReport,
     FrameEntry,
-    export_with_report,
     load_report,
     report_paths,
     summary_lines,
 )
 from tempo_core.video.report_plot import SIZE, _Axes, axis_floor
-from tempo_core.video.safety_net import ScoringModel, SynthesisRecord, check_min_confidence
+from tempo_core.video.safety_net import SafetyNet, SynthesisRecord, anchor_blend, check_min_confidence, rounded
 
 W, H = 32, 24
 
@@ -59,14 +58,14 @@ def settings(source: Path, output: Path, **kw) -> ExportSettings:
 def test_every_export_writes_a_sidecar_and_a_plot(tmp_path, interpolator):
     source = make_clip(tmp_path / "src.mkv", count=5, width=W, height=H)
     output = tmp_path / "out.mkv"
-    exported = export_with_report(settings(source, output), interpolator)
+    exported = run_export(settings(source, output), interpolator, report=True)
     json_path, plot_path = report_paths(output)
-    assert exported.files == (json_path, plot_path)
+    assert exported.report_files == (json_path, plot_path)
     data = json.loads(json_path.read_text())
     frames = data["frames"]
-    assert len(frames) == exported.result.frames_written == len(decoded(output))
+    assert len(frames) == exported.frames_written == len(decoded(output))
     synthesized = [f for f in frames if f["kind"] == "synthesized"]
-    assert len(synthesized) == exported.result.synthesized > 0
+    assert len(synthesized) == exported.synthesized > 0
     assert all(0.0 <= f["score"] <= 1.0 and len(f["anchor_times"]) == 2 for f in synthesized)
     assert all(f["score"] is None and f["source"] is not None for f in frames if f["kind"] != "synthesized")
     assert [f["time"] for f in frames] == sorted(f["time"] for f in frames)
@@ -82,12 +81,12 @@ def test_every_export_writes_a_sidecar_and_a_plot(tmp_path, interpolator):
 def test_report_none_writes_nothing_and_keeps_an_earlier_report(tmp_path, interpolator):
     source = make_clip(tmp_path / "src.mkv", count=4, width=W, height=H)
     output = tmp_path / "out.mkv"
-    export_with_report(settings(source, output), interpolator)
+    run_export(settings(source, output), interpolator, report=True)
     before = [p.read_bytes() for p in report_paths(output)]
-    exported = export_with_report(settings(source, output, overwrite=True), interpolator, report=False)
-    assert exported.files == () and exported.report.synthesized
+    exported = run_export(settings(source, output, overwrite=True), interpolator, report=False)
+    assert exported.report_files == () and exported.report.synthesized
     assert [p.read_bytes() for p in report_paths(output)] == before  # issue 28: never deleted
-    assert any("earlier export's report and was left as it was" in note for note in exported.result.notes)
+    assert any("earlier export's report and was left as it was" in note for note in exported.notes)
 
 
 def test_a_report_that_cannot_be_written_is_a_note_and_keeps_what_was_there(tmp_path, interpolator, monkeypatch):
@@ -101,9 +100,9 @@ def test_a_report_that_cannot_be_written_is_a_note_and_keeps_what_was_there(tmp_
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("tempo_core.video.report.draw_score_plot", disk_full)
-    exported = export_with_report(settings(source, output, overwrite=True), interpolator)
-    assert exported.files == () and output.exists()
-    assert any("export report could not be written" in note for note in exported.result.notes)
+    exported = run_export(settings(source, output, overwrite=True), interpolator, report=True)
+    assert exported.report_files == () and output.exists()
+    assert any("export report could not be written" in note for note in exported.notes)
     assert [p.read_bytes() for p in report_paths(output)] == [
         b"the user's own out.mkv.report.json",
         b"the user's own out.mkv.report.png",
@@ -116,7 +115,7 @@ def test_a_folder_at_a_report_name_is_refused_before_the_export(tmp_path, interp
     output = tmp_path / "out.mkv"
     report_paths(output)[0].mkdir()  # a folder where the sidecar should go
     with pytest.raises(OutputError, match="is a folder"):
-        export_with_report(settings(source, output), interpolator)
+        run_export(settings(source, output), interpolator, report=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv.report.json", "src.mkv"]
 
 
@@ -146,7 +145,7 @@ def test_a_cancelled_or_failed_export_leaves_no_report(tmp_path, interpolator, h
     token = CancelToken()
     model = Failing(interpolator, token if how == "cancel" else None)
     with pytest.raises(Cancelled if how == "cancel" else ModelError):
-        export_with_report(settings(source, output, batch_size=1), model, cancel=token)
+        run_export(settings(source, output, batch_size=1), model, report=True, cancel=token)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src.mkv"]
 
 
@@ -161,7 +160,7 @@ def test_the_safety_net_replaces_the_frames_of_a_scene_the_network_cannot_follow
     rng = np.random.default_rng(3)
     real = [frame_image(i, 64, 48) for i in range(4)] + [rng.integers(0, 256, (48, 64, 3), np.uint8) for _ in range(3)]
     source, output = write_frames(tmp_path / "jump.mkv", real), tmp_path / "out.mkv"
-    exported = export_with_report(settings(source, output), trained, min_confidence=0.5)
+    exported = run_export(settings(source, output), trained, report=True, min_confidence=0.5)
     report, written = exported.report, decoded(output)
     assert len(written) == len(report.frames) and len(report.synthesized) == 6
     followed = [f for f in report.synthesized if f.anchors[1] <= 3]
@@ -175,7 +174,7 @@ def test_the_safety_net_replaces_the_frames_of_a_scene_the_network_cannot_follow
             expected = real[early] if entry.held_time == entry.anchor_times[0] else real[late]
         else:
             weight = (entry.time - entry.anchor_times[0]) / (entry.anchor_times[1] - entry.anchor_times[0])
-            expected = plain_blend(real[early], real[late], weight)
+            expected = rounded(anchor_blend([real[early], real[late]], [0.0, 1.0], weight))
         assert np.abs(written[entry.index].astype(int) - expected.astype(int)).max() <= 2  # colour rounding
     sidecar = json.loads(report_paths(output)[0].read_text())
     assert sum(sidecar["replaced"].values()) == len(lost) and sidecar["min_confidence"] == 0.5
@@ -199,7 +198,7 @@ class Scripted:
         for time in target_times:
             confidence = np.zeros((H, W), np.float32)
             confidence[:, : round(W * self.share)] = 1.0
-            image = frames[0].copy() if self.like == "hold" else plain_blend(frames[0], frames[1], 0.5)
+            image = frames[0].copy() if self.like == "hold" else rounded(anchor_blend(frames, [0.0, 1.0], 0.5))
             noise = np.random.default_rng(0).integers(0, 256, image.shape, dtype=np.uint8)
             image[confidence < 0.5] = noise[confidence < 0.5]
             out.append(type("S", (), {"image": image, "confidence": confidence, "time": time, "rgb": None})())
@@ -210,24 +209,23 @@ class Scripted:
 def test_the_fallback_is_the_candidate_the_confident_pixels_agree_with(like):
     rng = np.random.default_rng(1)
     frames = [rng.integers(0, 256, (H, W, 3), dtype=np.uint8) for _ in range(2)]
-    model = ScoringModel(Scripted(0.5, like), min_confidence=0.6)
-    encoded = model.encode(frames, [0.0, 1.0])
-    (written,) = model.synthesize(encoded, [0.5])
-    record = model.records[0.5]
+    net, model = SafetyNet(min_confidence=0.6), Scripted(0.5, like)
+    (written,) = net.review(frames, [0.0, 1.0], model.synthesize(model.encode(frames, [0.0, 1.0]), [0.5]))
+    record = net.records[0.5]
     assert record.score == pytest.approx(0.5) and record.fallback == like
-    expected = frames[0] if like == "hold" else plain_blend(frames[0], frames[1], 0.5)
+    expected = frames[0] if like == "hold" else rounded(anchor_blend(frames, [0.0, 1.0], 0.5))
     assert np.array_equal(written.image, expected)
     assert (record.held_time == 0.0) == (like == "hold")
 
 
 def test_deep_anchors_give_a_deep_fallback_and_confident_frames_stay():
     frames = [np.full((H, W, 3), v, np.uint16) for v in (1000, 3000)]
-    model = ScoringModel(Scripted(0.25, "blend"), min_confidence=0.5)
-    (written,) = model.synthesize(model.encode(frames, [0.0, 1.0]), [0.5])
+    net, model = SafetyNet(min_confidence=0.5), Scripted(0.25, "blend")
+    (written,) = net.review(frames, [0.0, 1.0], model.synthesize(model.encode(frames, [0.0, 1.0]), [0.5]))
     assert written.rgb is not None and written.rgb.dtype == np.float32
     assert np.allclose(written.rgb, 2000 / 65535, atol=1e-6)  # the blend at 16 bits, not 8
-    kept = ScoringModel(Scripted(1.0, "hold"), min_confidence=0.5)
-    (synthesis,) = kept.synthesize(kept.encode(frames, [0.0, 1.0]), [0.5])
+    kept, model = SafetyNet(min_confidence=0.5), Scripted(1.0, "hold")
+    (synthesis,) = kept.review(frames, [0.0, 1.0], model.synthesize(model.encode(frames, [0.0, 1.0]), [0.5]))
     assert kept.records[0.5] == SynthesisRecord(0.5, frame_score(synthesis.confidence), (0.0, 1.0))
 
 
@@ -310,11 +308,11 @@ def test_a_255_byte_output_name_is_written_without_its_report(tmp_path, interpol
     # issue 28, item 13: the temporary name is short, so the longest name the folder allows works
     source = make_clip(tmp_path / "src.mkv", count=3, width=W, height=H)
     output = tmp_path / ("v" * 251 + ".mkv")
-    exported = export_with_report(settings(source, output), interpolator)
-    assert decoded(output) and exported.files == ()
-    assert any("No export report was written" in note for note in exported.result.notes)
+    exported = run_export(settings(source, output), interpolator, report=True)
+    assert decoded(output) and exported.report_files == ()
+    assert any("No export report was written" in note for note in exported.notes)
     shorter = tmp_path / ("w" * 239 + ".mkv")  # its report names are 255 bytes
-    assert export_with_report(settings(source, shorter), interpolator).files == report_paths(shorter)
+    assert run_export(settings(source, shorter), interpolator, report=True).report_files == report_paths(shorter)
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
