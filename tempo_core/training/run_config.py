@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tempo_core.checkpoint import check_config_values
 from tempo_core.errors import InputError
 from tempo_core.network import TempoConfig, preset_config
 from tempo_core.training.losses import LossConfig
@@ -190,6 +191,10 @@ def _model_section(flags: Mapping[str, Any]) -> ModelSection:
     for key in MODEL_FLAGS:
         if flags.get(key) is not None:
             values[key] = int_list(flags[key]) if key.endswith("depths") else flags[key]
+    try:
+        check_config_values(values)  # the limits a model file's config must keep (checkpoint.py)
+    except ValueError as err:
+        raise InputError(f"The model size flags are out of range: {err}.") from None
     try:
         config = TempoConfig.from_dict(values)
     except ValueError as err:

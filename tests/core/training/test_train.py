@@ -380,3 +380,10 @@ def test_an_unknown_device_is_one_sentence(tmp_path, frames, device):
     with pytest.raises(InputError, match=f"Unknown device '{device}'; use cpu, cuda, cuda:N"):
         main(train_args(tmp_path, "dev", "--device", device, "--max_steps", "1"))
     assert not (tmp_path / "runs" / "dev").exists()
+
+
+def test_model_size_flags_beyond_the_model_file_limits_are_one_sentence(tmp_path):
+    """``--base_channels 4000`` is refused before anything is built, as a model file's config would be."""
+    with pytest.raises(InputError, match="base_channels must lie between 1 and 96"):
+        main(train_args(tmp_path, "huge", "--base_channels", "4000"))
+    assert not (tmp_path / "runs" / "huge").exists()
