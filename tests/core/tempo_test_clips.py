@@ -156,3 +156,20 @@ def moving_texture(
 def as_uint8_images(frames: torch.Tensor) -> list[np.ndarray]:
     """``[1, N, 3, H, W]`` frames in [0, 1] -> N uint8 ``H x W x 3`` arrays."""
     return [(frame * 255).byte().permute(1, 2, 0).numpy() for frame in frames[0]]
+
+
+def write_8k_gray_clip(path: Path) -> Path:
+    """Two 7680 x 4320 grey FFV1 frames (levels 0 and 50): small on disk, large decoded."""
+    container = av.open(str(path), "w")
+    stream = container.add_stream("ffv1", rate=24)
+    stream.width, stream.height, stream.pix_fmt = 7680, 4320, "gray"
+    for index in range(2):
+        frame = av.VideoFrame(7680, 4320, "gray")
+        frame.planes[0].update(bytes([index * 50]) * frame.planes[0].buffer_size)
+        frame.pts = index
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return path

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import pytest
 import torch
+from tempo_test_clips import write_8k_gray_clip
 
 from tempo_core import memory_budget
 from tempo_core.checkpoint import save_weights
@@ -94,27 +94,11 @@ def test_no_cgroups_and_damaged_files_leave_memavailable(tmp_path):
     assert available_memory(meminfo, root, fake_self(tmp_path, "0::/a\n")) == 5 * GB
 
 
-def _write_8k_clip(path: Path) -> Path:
-    container = av.open(str(path), "w")
-    stream = container.add_stream("ffv1", rate=24)
-    stream.width, stream.height, stream.pix_fmt = 7680, 4320, "gray"
-    for index in range(2):
-        frame = av.VideoFrame(7680, 4320, "gray")
-        frame.planes[0].update(bytes([index * 50]) * frame.planes[0].buffer_size)
-        frame.pts = index
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
-    return path
-
-
 def test_an_8k_export_in_a_3_gb_cgroup_is_refused_with_a_sentence_and_leaves_nothing(tmp_path, monkeypatch, capsys):
     """The issue's case: MemAvailable is large, the container allows 3 GB; the export needs
     about 5 GB, so it is refused before the output is created (it was OOM-killed, leaving a
     0-byte partial)."""
-    source = _write_8k_clip(tmp_path / "8k.mkv")
+    source = write_8k_gray_clip(tmp_path / "8k.mkv")
     monkeypatch.setattr(memory_budget, "MEMINFO", fake_meminfo(tmp_path, 64 * GB))
     monkeypatch.setattr(memory_budget, "CGROUP_ROOT", fake_v2(tmp_path / "cg", {"job": (str(3 * GB), 0, 0)}))
     monkeypatch.setattr(memory_budget, "SELF_CGROUP", fake_self(tmp_path, "0::/job\n"))

@@ -15,7 +15,7 @@ import pytest
 from hostile_files import mkv_claiming_size, y4m_claiming_size
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tempo_test_clips import frame_image, frame_number, make_clip
+from tempo_test_clips import frame_image, frame_number, make_clip, write_8k_gray_clip
 
 from tempo_core.errors import InputError, MediaError, describe, error_words
 from tempo_core.video.engine import AUTO_TILE, ExportSettings, run_export, tile_for
@@ -198,19 +198,7 @@ def test_non_increasing_pts_export(tmp_path, interpolator):
 
 
 def test_8k_frames_on_a_small_memory_budget(tmp_path):
-    source = tmp_path / "8k.mkv"
-    container = av.open(str(source), "w")
-    stream = container.add_stream("ffv1", rate=24)
-    stream.width, stream.height, stream.pix_fmt = 7680, 4320, "gray"
-    for index in range(2):
-        frame = av.VideoFrame(7680, 4320, "gray")
-        frame.planes[0].update(bytes([index * 50]) * frame.planes[0].buffer_size)
-        frame.pts = index
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
+    source = write_8k_gray_clip(tmp_path / "8k.mkv")
     budget = 150 * 2**20  # room for one 8K RGB frame (100 MB), not two
     with VideoReader(source, cache_size=64, max_cache_bytes=budget) as reader:
         assert (reader.info.width, reader.info.height) == (7680, 4320)
