@@ -71,8 +71,8 @@ def main() -> int:
     wait_until(lambda: len(window.timeline.thumbnails) >= 40, args.timeout, "the thumbnails")
     wait_until(lambda: controller.cut_scanner is None or not controller.cut_scanner.isRunning(), 600, "scene cuts")
 
-    left = args.at_frame
     times = session.frame_times
+    left = min(max(args.at_frame, 20), len(times) - 2)  # a short clip: as near as it allows
     session.set_playhead(float(times[left - 20] + 0.5 * (times[left - 19] - times[left - 20])))
     wait_until(lambda: controller.model.ms_per_frame is not None, args.timeout, "a first synthesis")
     session.set_playhead(float(times[left]))
