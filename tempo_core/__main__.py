@@ -1,7 +1,5 @@
 """``python -m tempo_core`` is the ``tempo`` command."""
 
-import sys
+from tempo_core.commands.cli import entry
 
-from tempo_core.commands.cli import main
-
-sys.exit(main())
+entry()
