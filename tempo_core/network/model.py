@@ -242,7 +242,7 @@ class TempoNet(nn.Module):
         skips: list[torch.Tensor] = [None] * 4  # type: ignore[list-item]
         checkpoint = between_stages or _no_check
         if motion is None:
-            velocities = self.motion_prior.velocities(encoded.image_pyramid, dt)
+            velocities = self.motion_prior.velocities(encoded.image_pyramid, dt, between_stages)
         else:
             shift = motion.reference - target
             velocities = [retime(velocity, shift) for velocity in motion.velocities]
@@ -260,7 +260,7 @@ class TempoNet(nn.Module):
         decoded = self.decoder(fused_pyramid, skips)
         checkpoint()
         if motion is None:
-            fine_velocity = self.motion_prior.full_resolution(encoded.frames, dt, velocities[0])
+            fine_velocity = self.motion_prior.full_resolution(encoded.frames, dt, velocities[0], between_stages)
         else:
             fine_velocity = retime(motion.full, motion.reference - target)
         checkpoint()
@@ -305,12 +305,12 @@ class TempoNet(nn.Module):
     ) -> AnchorMotion:
         """The motion prior at ``reference_time`` ``[B]`` (timestamps' unit), all scales and full size:
         the part of a synthesis that :meth:`synthesize` can re-time to other targets nearby.
-        ``between_stages`` as in :meth:`synthesize` (called between the search and the full size)."""
+        ``between_stages`` as in :meth:`synthesize` (called after each scale of the search and
+        between the steps of the full size)."""
         reference = normalized_time(encoded, reference_time)
         dt = encoded.anchor_times - reference[:, None]
-        velocities = self.motion_prior.velocities(encoded.image_pyramid, dt)
-        (between_stages or _no_check)()
-        full = self.motion_prior.full_resolution(encoded.frames, dt, velocities[0])
+        velocities = self.motion_prior.velocities(encoded.image_pyramid, dt, between_stages)
+        full = self.motion_prior.full_resolution(encoded.frames, dt, velocities[0], between_stages)
         return AnchorMotion(velocities, full, reference)
 
     @staticmethod

@@ -36,6 +36,7 @@ the polish and the propagation are in :mod:`tempo_core.network.motion_refinement
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -200,8 +201,11 @@ class BilateralMotionPrior(nn.Module):
             return polish_and_propagate(features, velocity, dt, weights, self.config)
         return polish(features, velocity, dt, weights, self.config)
 
-    def velocities(self, pyramid: list[torch.Tensor], dt: torch.Tensor) -> list[torch.Tensor]:
+    def velocities(
+        self, pyramid: list[torch.Tensor], dt: torch.Tensor, between_stages: Callable[[], None] | None = None
+    ) -> list[torch.Tensor]:
         """Velocity ``[B, 2, h_s, w_s]`` at every scale of :func:`image_pyramid`, fine to coarse.
+        ``between_stages`` (optional) is called after each scale (the user's cancel may raise there).
 
         ``dt`` ``[B, N]`` is normalized time; the search runs in units of :func:`pair_gap` and the
         velocities come back per unit of ``dt``. Runs in float32 whatever the autocast or input
@@ -216,10 +220,19 @@ class BilateralMotionPrior(nn.Module):
             for scale in reversed(range(len(pyramid))):
                 velocity = self.refine(scale, as_dtype(pyramid[scale], torch.float32), unit_dt, weights, velocity)
                 velocities[scale] = velocity
+                if between_stages is not None:
+                    between_stages()
         return [as_dtype(velocity / unit[:, :, None, None], pyramid[0].dtype) for velocity in velocities]
 
-    def full_resolution(self, frames: torch.Tensor, dt: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
-        """Velocity ``[B, 2, H, W]`` (input pixels per unit time) from the 1/4-scale one.
+    def full_resolution(
+        self,
+        frames: torch.Tensor,
+        dt: torch.Tensor,
+        velocity: torch.Tensor,
+        between_stages: Callable[[], None] | None = None,
+    ) -> torch.Tensor:
+        """Velocity ``[B, 2, H, W]`` (input pixels per unit time) from the 1/4-scale one;
+        ``between_stages`` (optional) is called between its steps, as in :meth:`velocities`.
 
         :func:`polish_and_propagate` at 1/2, upsampled, then ``full_size_iterations`` steps without the
         median at full size on ``frames`` ``[B, N, 3, H, W]`` (more gained nothing measurable; none
@@ -230,7 +243,7 @@ class BilateralMotionPrior(nn.Module):
         and a propagation over ``large_propagation_distances`` (docs/decisions/031-processing-scale.md).
         Velocities per unit of ``dt``, time units and float32 inside as in :meth:`velocities`.
         """
-        config = self.config
+        config, check = self.config, between_stages or (lambda: None)
         dt, (frames,) = nearest_observations(dt, [frames])
         dtype, (B, N, C, H, W) = frames.dtype, frames.shape
         with torch.autocast(device_type=dt.device.type, enabled=False):
@@ -241,9 +254,11 @@ class BilateralMotionPrior(nn.Module):
             velocity = upsample_velocity(velocity, (H // 2, W // 2))
             if H * W > config.large_frame_pixels and config.large_half_size_iterations is not None:
                 velocity = polish(half, velocity, dt, weights, config, config.large_half_size_iterations, median=False)
+                check()
                 velocity = propagate(half, velocity, dt, weights, config, config.large_propagation_distances)
             else:
                 velocity = polish_and_propagate(half, velocity, dt, weights, config)
+            check()
             full = upsample_velocity(velocity, (H, W))
             if H * W <= config.full_size_max_pixels:
                 full = polish(frames, full, dt, weights, config, iterations=config.full_size_iterations, median=False)

@@ -100,7 +100,7 @@ def test_at_half_size_the_prior_searches_the_full_size_frames(interpolator, monk
     prior = interpolator.model.motion_prior
     searched, original = [], prior.velocities
     monkeypatch.setattr(
-        prior, "velocities", lambda pyramid, dt: searched.append(pyramid[0].shape[-2:]) or original(pyramid, dt)
+        prior, "velocities", lambda pyramid, dt, *rest: searched.append(pyramid[0].shape[-2:]) or original(pyramid, dt)
     )
     Interpolator(interpolator.model, device="cpu", scale=0.5).interpolate(frames_of(2, 100, 150), [0.0, 1.0], 0.5)
     assert searched == [(128 // 4, 192 // 4)]  # 100 x 150 padded to 128 x 192, its 1/4 scale

@@ -364,3 +364,15 @@ def test_single_operation_filters_give_a_cpu_the_gpu_paths_and_the_same_numbers(
         single = filters.gradients_and_values(looked_up)
     assert filters.sums_by_slices(large)  # restored on leaving
     assert torch.equal(single, sliced)
+
+
+def test_the_prior_asks_between_stages_after_each_scale_and_between_its_full_size_steps():
+    """A cancel reaches the prior's long stages (block matching per scale, the 1/2-size steps)."""
+    prior = BilateralMotionPrior()
+    frames = torch.rand(1, 2, 3, 64, 96)
+    dt = torch.tensor([[-0.5, 0.5]])
+    asked: list[str] = []
+    quarter = prior.velocities(image_pyramid(frames), dt, lambda: asked.append("scale"))[0]
+    prior.full_resolution(frames, dt, quarter, lambda: asked.append("full size"))
+    assert asked.count("scale") == 4 and asked.count("full size") >= 1
+    assert torch.equal(prior.full_resolution(frames, dt, quarter), prior.full_resolution(frames, dt, quarter, None))
