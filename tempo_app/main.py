@@ -15,7 +15,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
-from tempo_app.state.model_state import PRECISIONS
+from tempo_core.inference.settings import PRECISION_NAMES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--checkpoint", help="model file (.safetensors); default: bundled model")
     parser.add_argument("--device", choices=("cpu", "cuda", "mps"), help="default: automatic")
-    parser.add_argument("--precision", choices=PRECISIONS, help="default: last used, else fp32")
+    parser.add_argument("--precision", choices=PRECISION_NAMES, help="default: last used, else fp32")
     parser.add_argument("--screenshot", metavar="OUT.png", help="save a window screenshot, exit")
     parser.add_argument("--size", default="1280x800", help="window size for --screenshot")
     parser.add_argument("--timeout", type=_seconds, default=600.0, help="seconds for --screenshot")

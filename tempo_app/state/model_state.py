@@ -6,9 +6,6 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-from tempo_core.inference.settings import PRECISION_NAMES
-
-PRECISIONS = PRECISION_NAMES  # the one list, from the runtime
 LOW_MEMORY_TILE = 512
 
 

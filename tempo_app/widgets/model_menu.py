@@ -13,7 +13,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
-from tempo_app.state.model_state import PRECISIONS, ModelState, available_devices, fp16_possible
+from tempo_app.state.model_state import ModelState, available_devices, fp16_possible
+from tempo_core.inference.settings import PRECISION_NAMES
 
 DEVICE_LABELS = {
     None: "Automatic (GPU when present)",
@@ -74,7 +75,7 @@ class ModelMenu(QMenu):
         self.precision_menu.setToolTipsVisible(True)
         self.precision_group = QActionGroup(self)
         self.precision_actions: dict[str, QAction] = {}
-        for precision in PRECISIONS:
+        for precision in PRECISION_NAMES:
             action = self.precision_menu.addAction(precision)
             action.setCheckable(True)
             self.precision_group.addAction(action)

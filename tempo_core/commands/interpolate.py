@@ -301,9 +301,8 @@ def _batch_item(args: argparse.Namespace, item: BatchItem, interpolator, token: 
     try:
         settings = settings_from_args(args, item.source, item.output, item.inputs)
         validate(settings)
-        check_report_targets(settings, args.report == "json")
         check_video_header(settings.input_path)
-        result = run_export(
+        result = run_export(  # checks the report's names first, as _check_batch_item did before the model loaded
             settings, interpolator, line, token, report=args.report == "json", min_confidence=args.min_confidence
         )
     except Cancelled:

@@ -32,12 +32,16 @@ def parse_device(device: str | torch.device) -> torch.device:
     return parsed
 
 
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
     """``None``/"auto" -> CUDA if present, else MPS, else CPU; otherwise the named device."""
     if device is None or str(device) == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
     resolved = parse_device(device)
@@ -45,7 +49,7 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
         raise InputError("CUDA was requested but no CUDA GPU is available; use --device cpu.")
     if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
         raise InputError(f"There is no GPU cuda:{resolved.index}; this machine has {torch.cuda.device_count()}.")
-    if resolved.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+    if resolved.type == "mps" and not _mps_available():
         raise InputError("MPS (an Apple GPU) was requested but is not available; use --device cpu.")
     return resolved
 
